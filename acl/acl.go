@@ -1,0 +1,153 @@
+// Package acl holds the grant model of an S3 access control list and the
+// rules that classify it into findings. Everything here is a pure function
+// of its inputs, so it can be table-tested and fuzzed without a server.
+package acl
+
+import "strings"
+
+// Grantee types as S3 spells them in the xsi:type attribute.
+const (
+	TypeCanonicalUser = "CanonicalUser"
+	TypeGroup         = "Group"
+	TypeEmail         = "AmazonCustomerByEmail"
+)
+
+// Well-known group URIs.
+const (
+	AllUsersURI           = "http://acs.amazonaws.com/groups/global/AllUsers"
+	AuthenticatedUsersURI = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+	LogDeliveryURI        = "http://acs.amazonaws.com/groups/s3/LogDelivery"
+)
+
+// Grant is one grant of an ACL: a grantee and the permission it holds.
+type Grant struct {
+	Type       string `json:"type"`
+	ID         string `json:"id"`
+	URI        string `json:"uri"`
+	Email      string `json:"email"`
+	Permission string `json:"permission"`
+}
+
+// Kind is a finding kind. The names are part of aclscan's output contract.
+type Kind uint8
+
+const (
+	// Public: a grant to the AllUsers group (anyone on the internet).
+	Public Kind = iota
+	// Authenticated: a grant to the AuthenticatedUsers group (any AWS account).
+	Authenticated
+	// CrossAccount: a grant to a canonical user or email other than the bucket owner.
+	CrossAccount
+	// ForeignOwner: the object is owned by another account than the bucket's.
+	ForeignOwner
+	// Unreadable: the ACL could not be read (GetObjectAcl answered AccessDenied).
+	Unreadable
+	// NumKinds is the number of finding kinds.
+	NumKinds
+)
+
+var kindNames = [NumKinds]string{"public", "authenticated", "cross-account", "foreign-owner", "unreadable"}
+
+// AllKinds lists every finding kind in output order.
+func AllKinds() []Kind { return []Kind{Public, Authenticated, CrossAccount, ForeignOwner, Unreadable} }
+
+func (k Kind) String() string {
+	if k < NumKinds {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// ParseKind returns the kind with the given contract name.
+func ParseKind(name string) (Kind, bool) {
+	for k, n := range kindNames {
+		if n == name {
+			return Kind(k), true
+		}
+	}
+	return 0, false
+}
+
+// Findings is a set of kinds. A bit set keeps classification free of
+// allocations on the per-object path.
+type Findings uint8
+
+// Has reports whether k is in the set.
+func (f Findings) Has(k Kind) bool { return f&(1<<k) != 0 }
+
+// With returns the set plus k.
+func (f Findings) With(k Kind) Findings { return f | 1<<k }
+
+// Any reports whether the set and other share a kind.
+func (f Findings) Any(other Findings) bool { return f&other != 0 }
+
+// Kinds lists the kinds in the set in output order.
+func (f Findings) Kinds() []Kind {
+	var out []Kind
+	for k := Kind(0); k < NumKinds; k++ {
+		if f.Has(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Names lists the contract names of the kinds in the set.
+func (f Findings) Names() []string {
+	out := make([]string, 0, NumKinds)
+	for k := Kind(0); k < NumKinds; k++ {
+		if f.Has(k) {
+			out = append(out, kindNames[k])
+		}
+	}
+	return out
+}
+
+// OwnerDependent are the kinds that can only be judged when the bucket
+// owner's canonical ID is known.
+const OwnerDependent Findings = 1<<CrossAccount | 1<<ForeignOwner
+
+// Classify returns the findings of an object's ACL. bucketOwner is the
+// canonical ID of the bucket owner ("" when unknown: owner-dependent kinds
+// are then not judged); objectOwner is the object owner's canonical ID
+// ("" when unknown).
+func Classify(bucketOwner, objectOwner string, grants []Grant) Findings {
+	var f Findings
+	for i := range grants {
+		g := &grants[i]
+		switch g.Type {
+		case TypeGroup:
+			switch {
+			case isGroup(g.URI, AllUsersURI):
+				f = f.With(Public)
+			case isGroup(g.URI, AuthenticatedUsersURI):
+				f = f.With(Authenticated)
+			}
+		case TypeCanonicalUser:
+			if bucketOwner != "" && g.ID != bucketOwner {
+				f = f.With(CrossAccount)
+			}
+		case TypeEmail:
+			// S3 stores email grants as canonical users; one still shown
+			// by email cannot be proven to be the owner, so it is reported.
+			if bucketOwner != "" {
+				f = f.With(CrossAccount)
+			}
+		}
+	}
+	if bucketOwner != "" && objectOwner != "" && objectOwner != bucketOwner {
+		f = f.With(ForeignOwner)
+	}
+	return f
+}
+
+// isGroup matches a group URI, tolerating https and letter case, which S3
+// accepts on input and which hand-written ACL documents sometimes use.
+func isGroup(uri, want string) bool {
+	if uri == want {
+		return true
+	}
+	const scheme = "http://"
+	rest := strings.TrimPrefix(strings.TrimPrefix(uri, "https://"), scheme)
+	return strings.EqualFold(rest, want[len(scheme):])
+}

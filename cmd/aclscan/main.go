@@ -1,0 +1,82 @@
+// Command aclscan audits the ACL of every object in S3 buckets.
+//
+// Exit codes: 0 complete scan, nothing matched --fail-on; 1 the scan could
+// not complete (or an object's ACL could not be fetched); 2 usage error;
+// 3 complete scan with findings matching --fail-on.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, part of the command-line contract.
+const (
+	exitOK         = 0
+	exitIncomplete = 1
+	exitUsage      = 2
+	exitFindings   = 3
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitError carries an exit code and a one-line message for stderr.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
+}
+
+// run is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := &cobra.Command{
+		Use:           "aclscan",
+		Short:         "Audit the ACL of every object in S3 buckets",
+		Long:          "aclscan lists every object of an S3 bucket, fetches each object's ACL and reports\nwhat is public, shared with any AWS user, shared with other accounts, or unreadable.",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
+	})
+	root.AddCommand(newScanCommand(stdout, stderr))
+
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var e *exitError
+	if errors.As(err, &e) {
+		if e.msg != "" {
+			fmt.Fprintf(stderr, "aclscan: %s\n", e.msg)
+		}
+		return e.code
+	}
+	// Cobra's own errors (unknown command, bad arguments) are usage errors.
+	fmt.Fprintf(stderr, "aclscan: %v (see aclscan --help)\n", err)
+	return exitUsage
+}

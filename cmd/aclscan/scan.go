@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/report"
+	"github.com/aclscan/aclscan/s3access"
+	"github.com/aclscan/aclscan/scan"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+type scanFlags struct {
+	s3          s3access.Options
+	strategy    string
+	concurrency int
+	allVersions bool
+	format      string
+	output      string
+	failOn      string
+	bucketOwner string
+	noProgress  bool
+	tableRows   int
+	pageSize    int32
+}
+
+func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
+	var f scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan s3://BUCKET[/PREFIX]",
+		Short: "Fetch and classify the ACL of every object under a bucket or prefix",
+		Example: `  aclscan scan s3://my-bucket
+  aclscan scan s3://my-bucket/uploads/ --format jsonl -o report.jsonl
+  aclscan scan s3://my-bucket --all-versions --fail-on public,authenticated
+  aclscan scan s3://demo --endpoint-url http://127.0.0.1:7480`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("scan takes one s3://BUCKET[/PREFIX] argument, got %d (see aclscan scan --help)", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(cmd.Context(), args[0], &f, stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.s3.EndpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS; also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)")
+	fl.BoolVar(&f.s3.PathStyle, "path-style", false, "use path-style addressing (automatic for IP and localhost endpoints)")
+	fl.StringVar(&f.s3.Region, "region", "", "AWS region (default: from AWS_REGION or the profile, else us-east-1)")
+	fl.StringVar(&f.s3.Profile, "profile", "", "shared config profile to take credentials and settings from")
+	fl.StringVar(&f.s3.CABundle, "ca-bundle", "", "PEM file of extra CAs to trust (also AWS_CA_BUNDLE)")
+	fl.IntVar(&f.s3.MaxAttempts, "max-attempts", s3access.DefaultMaxAttempts, "attempts per request, first try included, before an object is reported as error")
+	fl.DurationVar(&f.s3.RequestTimeout, "timeout", s3access.DefaultRequestTimeout, "time limit of one request attempt")
+	fl.StringVar(&f.strategy, "strategy", "pool", "request scheduling: serial, pool or all (one goroutine per key, for experiments)")
+	fl.IntVarP(&f.concurrency, "concurrency", "c", scan.DefaultConcurrency, "requests in flight with --strategy pool")
+	fl.BoolVar(&f.allVersions, "all-versions", false, "scan every version of every object (delete markers are counted)")
+	fl.StringVar(&f.format, "format", "", "output format: table, jsonl or csv (default: table on a terminal, jsonl otherwise)")
+	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE (created owner-only) instead of stdout")
+	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete scan finds any of these kinds: comma list of public, authenticated, cross-account, foreign-owner, unreadable, or any")
+	fl.StringVar(&f.bucketOwner, "bucket-owner", "", "bucket owner's canonical ID, used when GetBucketAcl is denied")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "do not show progress on a terminal")
+	fl.IntVar(&f.tableRows, "table-rows", report.DefaultTableRows, "risky objects listed by the table format")
+	fl.Int32Var(&f.pageSize, "page-size", 1000, "keys per list request (1-1000)")
+	_ = fl.MarkHidden("page-size")
+	return cmd
+}
+
+func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io.Writer) error {
+	cfg, failOn, err := f.config(target)
+	if err != nil {
+		return err
+	}
+	if f.format == "" {
+		f.format = "jsonl"
+		if f.output == "" && isTerminal(stdout) {
+			f.format = "table"
+		}
+	}
+	out, closeOut, err := openOutput(f.output, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeOut()
+	writer, err := report.New(f.format, out, report.Options{TableRows: f.tableRows})
+	if err != nil {
+		return usageErrorf("--format: %v", err)
+	}
+
+	switch cfg.Strategy {
+	case scan.Serial:
+		f.s3.Connections = 1
+	case scan.All:
+		f.s3.Connections = -1
+	default:
+		f.s3.Connections = cfg.Concurrency
+	}
+	client, err := s3access.New(ctx, f.s3)
+	if err != nil {
+		if s3access.IsUsageError(err) {
+			return &exitError{code: exitUsage, msg: err.Error()}
+		}
+		return &exitError{code: exitIncomplete, msg: err.Error()}
+	}
+
+	progress := new(scan.Progress)
+	var bar *progressBar
+	if !f.noProgress && isTerminal(stderr) {
+		bar = startProgressBar(stderr, progress)
+	}
+	sum, scanErr := scan.Run(ctx, client, cfg, writer, progress)
+	bar.stop()
+	if sum == nil {
+		return &exitError{code: exitIncomplete, msg: scanErr.Error()}
+	}
+	if err := writer.Close(sum); err != nil && scanErr == nil {
+		scanErr = fmt.Errorf("write report: %w", err)
+		sum.Complete = false
+	}
+	if err := closeOut(); err != nil && scanErr == nil {
+		scanErr = fmt.Errorf("write report: %w", err)
+		sum.Complete = false
+	}
+	if f.format != "table" && isTerminal(stderr) {
+		report.WriteSummary(stderr, sum)
+	}
+	return verdict(sum, scanErr, failOn)
+}
+
+// config checks the flags and builds the engine's configuration.
+func (f *scanFlags) config(target string) (scan.Config, acl.Findings, error) {
+	bucket, prefix, err := s3access.ParseURL(target)
+	if err != nil {
+		return scan.Config{}, 0, &exitError{code: exitUsage, msg: err.Error()}
+	}
+	strategy, err := scan.ParseStrategy(f.strategy)
+	if err != nil {
+		return scan.Config{}, 0, usageErrorf("--strategy: %v", err)
+	}
+	if f.concurrency < 1 {
+		return scan.Config{}, 0, usageErrorf("--concurrency must be at least 1, got %d", f.concurrency)
+	}
+	if f.pageSize < 1 || f.pageSize > 1000 {
+		return scan.Config{}, 0, usageErrorf("--page-size must be between 1 and 1000, got %d", f.pageSize)
+	}
+	if f.s3.MaxAttempts < 1 {
+		return scan.Config{}, 0, usageErrorf("--max-attempts must be at least 1, got %d", f.s3.MaxAttempts)
+	}
+	if f.s3.RequestTimeout <= 0 {
+		return scan.Config{}, 0, usageErrorf("--timeout must be positive, got %s", f.s3.RequestTimeout)
+	}
+	failOn, err := parseFailOn(f.failOn)
+	if err != nil {
+		return scan.Config{}, 0, err
+	}
+	return scan.Config{
+		Bucket:      bucket,
+		Prefix:      prefix,
+		AllVersions: f.allVersions,
+		Strategy:    strategy,
+		Concurrency: f.concurrency,
+		BucketOwner: f.bucketOwner,
+		PageSize:    f.pageSize,
+	}, failOn, nil
+}
+
+func parseFailOn(list string) (acl.Findings, error) {
+	var set acl.Findings
+	if list == "" {
+		return 0, nil
+	}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "any" {
+			for _, k := range acl.AllKinds() {
+				set = set.With(k)
+			}
+			continue
+		}
+		k, ok := acl.ParseKind(name)
+		if !ok {
+			return 0, usageErrorf("--fail-on: unknown finding kind %q (want any, or a comma list of public, authenticated, cross-account, foreign-owner, unreadable)", name)
+		}
+		set = set.With(k)
+	}
+	return set, nil
+}
+
+// verdict turns the outcome of a scan into the exit code and its message.
+func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings) error {
+	if scanErr != nil {
+		msg := scanErr.Error()
+		var se *scan.Error
+		if errors.As(scanErr, &se) {
+			msg = s3access.Explain(se.Op, se.Err)
+		} else if errors.Is(scanErr, context.Canceled) {
+			msg = "interrupted: " + msg
+		}
+		return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%s (%d objects reported before stopping)", msg, sum.Objects)}
+	}
+	if n := sum.Count(scan.StatusError); n > 0 {
+		return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%d of %d objects could not be checked (status \"error\" in the report)", n, sum.Objects)}
+	}
+	if failOn.Any(acl.OwnerDependent) && sum.BucketOwner == "" {
+		return &exitError{code: exitIncomplete, msg: "--fail-on asks for cross-account or foreign-owner, which cannot be judged without the bucket owner: " + sum.OwnerProblem + "; pass --bucket-owner ID"}
+	}
+	if found := sum.Findings() & failOn; found != 0 {
+		counts := make([]string, 0, acl.NumKinds)
+		for _, k := range found.Kinds() {
+			counts = append(counts, fmt.Sprintf("%s %d", k, sum.Found(k)))
+		}
+		return &exitError{code: exitFindings, msg: "findings matching --fail-on: " + strings.Join(counts, ", ")}
+	}
+	return nil
+}
+
+// openOutput opens the report destination. A report names a bucket's
+// sensitive objects, so a file is created readable by its owner only.
+func openOutput(path string, stdout io.Writer) (io.Writer, func() error, error) {
+	if path == "" || path == "-" {
+		return stdout, func() error { return nil }, nil
+	}
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, nil, usageErrorf("cannot write the report to %s: %v", path, errors.Unwrap(err))
+	}
+	if err := file.Chmod(0o600); err != nil {
+		file.Close()
+		return nil, nil, usageErrorf("cannot restrict permissions of %s: %v", path, err)
+	}
+	closed := false
+	return file, func() error {
+		if closed {
+			return nil
+		}
+		closed = true
+		if err := file.Sync(); err != nil {
+			file.Close()
+			return err
+		}
+		return file.Close()
+	}, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// elapsedRate is objects per second since start.
+func elapsedRate(n int64, start time.Time) float64 {
+	d := time.Since(start).Seconds()
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d
+}

@@ -1,0 +1,60 @@
+package locals3
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// DemoBucket is the bucket `make demo` scans.
+const DemoBucket = "demo"
+
+// DemoRisky are the demo's risky keys and the findings a scan should give them.
+var DemoRisky = map[string][]string{
+	"shared/public-report.pdf": {"public"},
+	"shared/all-aws-users.csv": {"authenticated"},
+	"shared/partner-feed.json": {"cross-account"},
+	"uploads/from-userb.txt":   {"foreign-owner", "unreadable"},
+}
+
+// SeedDemo fills the demo bucket: the 100 private objects of the original
+// experiment plus one object of each risky kind. Running it again resets
+// the same state.
+func SeedDemo(ctx context.Context, env Env) error {
+	a, b := env.Client(env.A), env.Client(env.B)
+	bucket := DemoBucket
+	if err := CreateBucket(ctx, a, bucket); err != nil {
+		return err
+	}
+	if err := PutObjects(ctx, a, bucket, Keys("experiment/object-", 100), nil); err != nil {
+		return err
+	}
+	acls := []struct {
+		key  string
+		edit func(*s3.PutObjectInput)
+	}{
+		{"shared/public-report.pdf", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }},
+		{"shared/all-aws-users.csv", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLAuthenticatedRead }},
+		{"shared/partner-feed.json", func(in *s3.PutObjectInput) {
+			in.GrantFullControl = aws.String("id=" + env.A.ID)
+			in.GrantRead = aws.String("id=" + env.B.ID)
+		}},
+	}
+	for _, x := range acls {
+		if err := PutObjects(ctx, a, bucket, []string{x.key}, x.edit); err != nil {
+			return err
+		}
+	}
+	// User B writes into A's bucket without bucket-owner-full-control: B
+	// owns the object and A cannot read its ACL.
+	if err := GrantBucketWrite(ctx, a, bucket, env.A, env.B); err != nil {
+		return err
+	}
+	if err := PutObjects(ctx, b, bucket, []string{"uploads/from-userb.txt"}, nil); err != nil {
+		return fmt.Errorf("as user B: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package report
+
+import (
+	"encoding/csv"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/aclscan/aclscan/scan"
+)
+
+// CSVHeader is the first row of the CSV format: the JSONL fields, flattened.
+var CSVHeader = []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings"}
+
+type csvWriter struct {
+	w      *csv.Writer
+	row    []string
+	header bool
+	sb     strings.Builder
+}
+
+func newCSV(w io.Writer) *csvWriter {
+	return &csvWriter{w: csv.NewWriter(w), row: make([]string, len(CSVHeader))}
+}
+
+func (c *csvWriter) Write(r *scan.Result) error {
+	if !c.header {
+		c.header = true
+		if err := c.w.Write(CSVHeader); err != nil {
+			return err
+		}
+	}
+	row := c.row
+	row[0] = r.Bucket
+	row[1] = defuseFormula(r.Key)
+	row[2], row[3] = "", ""
+	if r.Versioned {
+		row[2], row[3] = r.VersionID, strconv.FormatBool(r.IsLatest)
+	}
+	row[4] = r.OwnerID
+	row[5] = r.Status.String()
+	row[6] = r.Err
+	row[7] = c.grants(r)
+	row[8] = strings.Join(r.Findings.Names(), ";")
+	return c.w.Write(row)
+}
+
+// grants flattens the grants as TYPE:GRANTEE:PERMISSION joined by ';',
+// where GRANTEE is the id, uri or email, whichever the grant has.
+func (c *csvWriter) grants(r *scan.Result) string {
+	c.sb.Reset()
+	for i, g := range r.Grants {
+		if i > 0 {
+			c.sb.WriteByte(';')
+		}
+		c.sb.WriteString(g.Type)
+		c.sb.WriteByte(':')
+		switch {
+		case g.ID != "":
+			c.sb.WriteString(g.ID)
+		case g.URI != "":
+			c.sb.WriteString(g.URI)
+		default:
+			c.sb.WriteString(g.Email)
+		}
+		c.sb.WriteByte(':')
+		c.sb.WriteString(g.Permission)
+	}
+	return c.sb.String()
+}
+
+// defuseFormula keeps a hostile key such as =HYPERLINK(...) from running as
+// a formula when the report is opened in a spreadsheet (OWASP's advice:
+// prefix a single quote). JSONL carries keys unchanged.
+func defuseFormula(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}
+
+func (c *csvWriter) Close(*scan.Summary) error {
+	if !c.header {
+		c.header = true
+		if err := c.w.Write(CSVHeader); err != nil {
+			return err
+		}
+	}
+	c.w.Flush()
+	return c.w.Error()
+}

@@ -1,0 +1,65 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/scan"
+)
+
+// Record is the JSON form of one result: the output contract. Fields that
+// do not apply are null, never absent, so consumers see one schema.
+type Record struct {
+	Bucket    string      `json:"bucket"`
+	Key       string      `json:"key"`
+	VersionID *string     `json:"version_id"`
+	IsLatest  *bool       `json:"is_latest"`
+	OwnerID   string      `json:"owner_id"`
+	Status    string      `json:"status"`
+	Error     *string     `json:"error"`
+	Grants    []acl.Grant `json:"grants"`
+	Findings  []string    `json:"findings"`
+}
+
+// NewRecord converts a result to its contract form. The record shares
+// strings with r but not its grants slice.
+func NewRecord(r *scan.Result) Record {
+	rec := Record{
+		Bucket:   r.Bucket,
+		Key:      r.Key,
+		OwnerID:  r.OwnerID,
+		Status:   r.Status.String(),
+		Grants:   append(make([]acl.Grant, 0, len(r.Grants)), r.Grants...),
+		Findings: r.Findings.Names(),
+	}
+	if r.Versioned {
+		versionID, isLatest := r.VersionID, r.IsLatest
+		rec.VersionID, rec.IsLatest = &versionID, &isLatest
+	}
+	if r.Err != "" {
+		msg := r.Err
+		rec.Error = &msg
+	}
+	return rec
+}
+
+type jsonlWriter struct {
+	buf *bufio.Writer
+	enc *json.Encoder
+}
+
+func newJSONL(w io.Writer) *jsonlWriter {
+	buf := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	return &jsonlWriter{buf: buf, enc: enc}
+}
+
+func (j *jsonlWriter) Write(r *scan.Result) error {
+	rec := NewRecord(r)
+	return j.enc.Encode(&rec)
+}
+
+func (j *jsonlWriter) Close(*scan.Summary) error { return j.buf.Flush() }

@@ -1,0 +1,218 @@
+// Package s3access builds the S3 client aclscan uses: AWS configuration
+// from the standard chain, an HTTP transport tuned for many concurrent
+// requests, endpoint, CA and path-style handling, retries, and the
+// translation of errors into one actionable line.
+package s3access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// Options configure the client. The zero value means: the SDK's default
+// chain for everything, 64 kept-alive connections, 5 attempts.
+type Options struct {
+	// EndpointURL overrides the S3 endpoint (also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).
+	EndpointURL string
+	// PathStyle forces path-style addressing. It is switched on by itself
+	// for endpoints that are IP addresses or localhost.
+	PathStyle bool
+	Region    string
+	Profile   string
+	// CABundle is a PEM file of extra trusted CAs (also AWS_CA_BUNDLE).
+	CABundle string
+	// Connections is how many connections to keep alive to the endpoint;
+	// it should be at least the number of concurrent requests, or every
+	// request beyond it opens (and TLS-handshakes) a new connection.
+	// Negative means no limit on open or idle connections.
+	Connections int
+	// MaxAttempts bounds the attempts per request (first try included).
+	MaxAttempts int
+	// RequestTimeout bounds one attempt, from sending to reading the body.
+	RequestTimeout time.Duration
+}
+
+// DefaultConnections is the number of kept-alive connections when
+// Options.Connections is zero.
+const DefaultConnections = 64
+
+// DefaultMaxAttempts is the bound on attempts per request.
+const DefaultMaxAttempts = 5
+
+// DefaultRequestTimeout bounds a single attempt.
+const DefaultRequestTimeout = 60 * time.Second
+
+// Client is an S3 client plus a count of the HTTP requests it sent
+// (retries included).
+type Client struct {
+	*s3.Client
+	// Endpoint is the endpoint in use, "" for AWS's default.
+	Endpoint string
+	Region   string
+	requests *atomic.Int64
+}
+
+// Requests returns how many HTTP requests the client has sent.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// UsageError marks an error in the options the user gave (exit code 2).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// New loads the AWS configuration and builds a client. Create it once and
+// reuse it: it owns the connection pool.
+func New(ctx context.Context, opts Options) (*Client, error) {
+	endpoint, err := resolveEndpoint(opts.EndpointURL)
+	if err != nil {
+		return nil, err
+	}
+	conns := opts.Connections
+	if conns == 0 {
+		conns = DefaultConnections
+	}
+	attempts := opts.MaxAttempts
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
+	}
+	timeout := opts.RequestTimeout
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
+
+	httpClient := awshttp.NewBuildableClient().WithTimeout(timeout).WithTransportOptions(func(t *http.Transport) {
+		if conns < 0 {
+			t.MaxConnsPerHost = 0
+			t.MaxIdleConns = 0
+			t.MaxIdleConnsPerHost = 1 << 16
+			return
+		}
+		// Each concurrent request keeps its own connection alive; the
+		// SDK's default of 10 idle per host would close and reopen the rest.
+		t.MaxIdleConns = conns + 8
+		t.MaxIdleConnsPerHost = conns + 8
+	})
+
+	loadOpts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(httpClient),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = attempts
+				// The client-side retry quota would turn a burst of
+				// throttling into hard failures; backoff bounds retries.
+				o.RateLimiter = ratelimit.None
+			})
+		}),
+	}
+	if opts.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
+	}
+	if opts.Profile != "" {
+		loadOpts = append(loadOpts, config.WithSharedConfigProfile(opts.Profile))
+	}
+	if opts.CABundle != "" {
+		f, err := os.Open(opts.CABundle)
+		if err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("cannot read --ca-bundle: %v", err)}
+		}
+		defer f.Close()
+		loadOpts = append(loadOpts, config.WithCustomCABundle(f))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, explainConfigError(err, opts)
+	}
+	if cfg.Region == "" {
+		// Any region signs requests to a custom endpoint; on AWS, us-east-1
+		// is where the global endpoint lives.
+		cfg.Region = "us-east-1"
+	}
+	counter := new(atomic.Int64)
+	cfg.HTTPClient = countingClient{inner: cfg.HTTPClient, n: counter}
+
+	pathStyle := opts.PathStyle || needsPathStyle(endpoint)
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		o.UsePathStyle = pathStyle
+	})
+	return &Client{Client: client, Endpoint: endpoint, Region: cfg.Region, requests: counter}, nil
+}
+
+// resolveEndpoint picks the endpoint from the flag or the SDK's standard
+// variables and checks that it is a usable URL.
+func resolveEndpoint(flag string) (string, error) {
+	endpoint, source := flag, "--endpoint-url"
+	for _, name := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
+		if endpoint != "" {
+			break
+		}
+		endpoint, source = os.Getenv(name), name
+	}
+	if endpoint == "" {
+		return "", nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", &UsageError{Msg: fmt.Sprintf("%s %q is not a URL like https://s3.example.com:9000", source, endpoint)}
+	}
+	return strings.TrimSuffix(endpoint, "/"), nil
+}
+
+// needsPathStyle reports whether virtual-hosted addressing cannot work:
+// bucket.127.0.0.1 does not resolve.
+func needsPathStyle(endpoint string) bool {
+	if endpoint == "" {
+		return false
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	return host == "localhost" || net.ParseIP(host) != nil
+}
+
+func explainConfigError(err error, opts Options) error {
+	msg := err.Error()
+	switch {
+	case opts.Profile != "" && strings.Contains(msg, "failed to get shared config profile"):
+		return &UsageError{Msg: fmt.Sprintf("AWS profile %q not found in the shared config or credentials file", opts.Profile)}
+	case strings.Contains(msg, "custom CA bundle") || strings.Contains(msg, "CA bundle"):
+		return &UsageError{Msg: fmt.Sprintf("CA bundle is not a valid PEM file: %v", err)}
+	}
+	return fmt.Errorf("load AWS configuration: %w", err)
+}
+
+// countingClient counts every HTTP request the SDK sends, retries included.
+type countingClient struct {
+	inner aws.HTTPClient
+	n     *atomic.Int64
+}
+
+func (c countingClient) Do(req *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.inner.Do(req)
+}
+
+// IsUsageError reports whether err is the user's to fix in the command line.
+func IsUsageError(err error) bool {
+	var u *UsageError
+	return errors.As(err, &u)
+}

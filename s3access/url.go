@@ -1,0 +1,60 @@
+package s3access
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ParseURL splits s3://BUCKET[/PREFIX] into bucket and prefix. The prefix
+// is taken as written (S3 prefixes are plain string prefixes, so
+// "s3://b/logs" also matches "logs-old/x"; write "s3://b/logs/" for a folder).
+func ParseURL(raw string) (bucket, prefix string, err error) {
+	rest, ok := strings.CutPrefix(raw, "s3://")
+	if !ok {
+		if strings.Contains(raw, "://") {
+			return "", "", &UsageError{Msg: fmt.Sprintf("%q is not an s3:// URL (want s3://BUCKET[/PREFIX])", raw)}
+		}
+		return "", "", &UsageError{Msg: fmt.Sprintf("%q is not an s3:// URL (want s3://BUCKET[/PREFIX], e.g. s3://%s)", raw, strings.TrimPrefix(raw, "/"))}
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if err := ValidateBucketName(bucket); err != nil {
+		return "", "", err
+	}
+	return bucket, prefix, nil
+}
+
+// ValidateBucketName checks a bucket name against S3's rules, also
+// accepting the uppercase letters and underscores of legacy us-east-1 names.
+func ValidateBucketName(name string) error {
+	bad := func(why string) error {
+		return &UsageError{Msg: fmt.Sprintf("invalid bucket name %q: %s", name, why)}
+	}
+	switch {
+	case name == "":
+		return &UsageError{Msg: "no bucket name given (want s3://BUCKET[/PREFIX])"}
+	case len(name) < 3:
+		return bad("shorter than 3 characters")
+	case len(name) > 255:
+		return bad("longer than 255 characters")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-':
+		case c >= 'A' && c <= 'Z', c == '_':
+		default:
+			return bad(fmt.Sprintf("character %q is not allowed (letters, digits, '.', '-')", c))
+		}
+	}
+	if !isAlnum(name[0]) || !isAlnum(name[len(name)-1]) {
+		return bad("must begin and end with a letter or digit")
+	}
+	if strings.Contains(name, "..") {
+		return bad("two adjacent periods")
+	}
+	return nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}

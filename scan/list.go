@@ -1,0 +1,135 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// list walks every page of the bucket's listing and calls emit for each
+// object (or version). It stops at the first error of the listing or of
+// emit. It returns the number of delete markers seen.
+func (s *scanner) list(ctx context.Context, emit func(item) error) (int64, error) {
+	if s.cfg.AllVersions {
+		return s.listVersions(ctx, emit)
+	}
+	return 0, s.listObjects(ctx, emit)
+}
+
+func (s *scanner) listOp() string {
+	return fmt.Sprintf("list s3://%s/%s", s.cfg.Bucket, s.cfg.Prefix)
+}
+
+func (s *scanner) listObjects(ctx context.Context, emit func(item) error) error {
+	in := &s3.ListObjectsV2Input{
+		Bucket:  &s.cfg.Bucket,
+		MaxKeys: &s.cfg.PageSize,
+		// The owner comes with the listing at no extra request and names
+		// the owner of an object whose ACL turns out unreadable.
+		FetchOwner: aws.Bool(true),
+		// Keys may hold characters XML 1.0 cannot carry; URL encoding
+		// brings every key back intact.
+		EncodingType: types.EncodingTypeUrl,
+	}
+	if s.cfg.Prefix != "" {
+		in.Prefix = &s.cfg.Prefix
+	}
+	for {
+		out, err := s.api.ListObjectsV2(ctx, in)
+		if err != nil {
+			return &Error{Op: s.listOp(), Err: err}
+		}
+		decode := out.EncodingType == types.EncodingTypeUrl
+		for i := range out.Contents {
+			obj := &out.Contents[i]
+			key, err := decodeKey(deref(obj.Key), decode)
+			if err != nil {
+				return &Error{Op: s.listOp(), Err: err}
+			}
+			it := item{key: key}
+			if obj.Owner != nil {
+				it.ownerID = deref(obj.Owner.ID)
+			}
+			s.progress.Listed.Add(1)
+			if err := emit(it); err != nil {
+				return err
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		next := deref(out.NextContinuationToken)
+		if next == "" || next == deref(in.ContinuationToken) {
+			return &Error{Op: s.listOp(), Err: fmt.Errorf("the server said the listing continues but gave no new continuation token")}
+		}
+		in.ContinuationToken = &next
+	}
+}
+
+func (s *scanner) listVersions(ctx context.Context, emit func(item) error) (int64, error) {
+	in := &s3.ListObjectVersionsInput{
+		Bucket:       &s.cfg.Bucket,
+		MaxKeys:      &s.cfg.PageSize,
+		EncodingType: types.EncodingTypeUrl,
+	}
+	if s.cfg.Prefix != "" {
+		in.Prefix = &s.cfg.Prefix
+	}
+	var markers int64
+	for {
+		out, err := s.api.ListObjectVersions(ctx, in)
+		if err != nil {
+			return markers, &Error{Op: s.listOp() + " (versions)", Err: err}
+		}
+		decode := out.EncodingType == types.EncodingTypeUrl
+		markers += int64(len(out.DeleteMarkers))
+		for i := range out.Versions {
+			v := &out.Versions[i]
+			key, err := decodeKey(deref(v.Key), decode)
+			if err != nil {
+				return markers, &Error{Op: s.listOp() + " (versions)", Err: err}
+			}
+			it := item{key: key, versionID: deref(v.VersionId), isLatest: aws.ToBool(v.IsLatest)}
+			if v.Owner != nil {
+				it.ownerID = deref(v.Owner.ID)
+			}
+			s.progress.Listed.Add(1)
+			if err := emit(it); err != nil {
+				return markers, err
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return markers, nil
+		}
+		nextKey, err := decodeKey(deref(out.NextKeyMarker), decode)
+		if err != nil {
+			return markers, &Error{Op: s.listOp() + " (versions)", Err: err}
+		}
+		nextVersion := deref(out.NextVersionIdMarker)
+		if nextKey == "" || (nextKey == deref(in.KeyMarker) && nextVersion == deref(in.VersionIdMarker)) {
+			return markers, &Error{Op: s.listOp() + " (versions)", Err: fmt.Errorf("the server said the listing continues but gave no new key marker")}
+		}
+		in.KeyMarker = &nextKey
+		in.VersionIdMarker = nil
+		if nextVersion != "" {
+			in.VersionIdMarker = &nextVersion
+		}
+	}
+}
+
+// decodeKey undoes EncodingType=url, which S3 applies with form encoding
+// (a space may come as '+').
+func decodeKey(key string, encoded bool) (string, error) {
+	if !encoded {
+		return key, nil
+	}
+	decoded, err := url.QueryUnescape(key)
+	if err != nil {
+		return "", fmt.Errorf("decode listed key %q: %w", key, err)
+	}
+	return decoded, nil
+}

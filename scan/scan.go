@@ -1,0 +1,304 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/s3access"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Error is a failure of a bucket-level step that stops the scan. Op says
+// what was being done, in words a user recognises.
+type Error struct {
+	Op  string
+	Err error
+}
+
+func (e *Error) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// item is one listed object or version waiting for its ACL.
+type item struct {
+	key       string
+	versionID string
+	ownerID   string // from the listing; kept when the ACL is unreadable
+	isLatest  bool
+}
+
+type scanner struct {
+	api         API
+	cfg         Config
+	bucketOwner string
+	progress    *Progress
+	// unchecked counts listed keys left without a result by an interruption.
+	unchecked atomic.Int64
+}
+
+// requestCounter is implemented by clients that count their HTTP requests
+// (s3access.Client).
+type requestCounter interface{ Requests() int64 }
+
+// Run scans one bucket (or prefix) and writes a result for every listed
+// object to sink. progress may be nil. The summary is returned even when
+// the scan stops early; err then says why, and Summary.Complete is false.
+func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress) (*Summary, error) {
+	if cfg.Bucket == "" {
+		return nil, errors.New("scan: no bucket given")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.PageSize <= 0 || cfg.PageSize > 1000 {
+		cfg.PageSize = 1000
+	}
+	if progress == nil {
+		progress = new(Progress)
+	}
+	start := time.Now()
+	counter, _ := api.(requestCounter)
+	var requestsBefore int64
+	if counter != nil {
+		requestsBefore = counter.Requests()
+	}
+	sum := &Summary{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Strategy: cfg.Strategy}
+	switch cfg.Strategy {
+	case Serial:
+		sum.Concurrency = 1
+	case Pool:
+		sum.Concurrency = cfg.Concurrency
+	}
+	s := &scanner{api: api, cfg: cfg, progress: progress}
+
+	err := s.resolveBucketOwner(ctx, sum)
+	if err == nil {
+		if cfg.Strategy == Serial {
+			err = s.runSerial(ctx, sink, sum)
+		} else {
+			err = s.runConcurrent(ctx, sink, sum)
+		}
+	}
+	if err == nil && ctx.Err() != nil {
+		err = fmt.Errorf("scan interrupted: %w", ctx.Err())
+	}
+	if n := s.unchecked.Load(); n > 0 && err != nil {
+		err = fmt.Errorf("%w (%d listed objects were not checked)", err, n)
+	}
+	sum.Duration = time.Since(start)
+	if counter != nil {
+		sum.Requests = counter.Requests() - requestsBefore
+	}
+	sum.Complete = err == nil
+	return sum, err
+}
+
+// resolveBucketOwner learns the owner's canonical ID, which decides the
+// cross-account and foreign-owner findings.
+func (s *scanner) resolveBucketOwner(ctx context.Context, sum *Summary) error {
+	out, err := s.api.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &s.cfg.Bucket})
+	switch {
+	case err == nil && out.Owner != nil && out.Owner.ID != nil && *out.Owner.ID != "":
+		s.bucketOwner, sum.OwnerSource = *out.Owner.ID, "GetBucketAcl"
+	case err == nil || s3access.IsAccessDenied(err) || isNotImplemented(err):
+		if s.cfg.BucketOwner != "" {
+			s.bucketOwner, sum.OwnerSource = s.cfg.BucketOwner, "configured"
+		} else {
+			reason := "GetBucketAcl returned no owner"
+			if err != nil {
+				reason = "GetBucketAcl was denied"
+			}
+			sum.OwnerProblem = reason + ": cross-account and foreign-owner findings were not judged (give the bucket owner's canonical ID)"
+		}
+	default:
+		return &Error{Op: fmt.Sprintf("read the ACL of bucket %q", s.cfg.Bucket), Err: err}
+	}
+	sum.BucketOwner = s.bucketOwner
+	return nil
+}
+
+func isNotImplemented(err error) bool {
+	switch s3access.ErrorCode(err) {
+	case "NotImplemented", "MethodNotAllowed":
+		return true
+	}
+	return false
+}
+
+// runSerial interleaves listing and fetching in one goroutine: one request
+// at a time, over one kept-alive connection.
+func (s *scanner) runSerial(ctx context.Context, sink Sink, sum *Summary) error {
+	var sinkErr error
+	markers, listErr := s.list(ctx, func(it item) error {
+		r, done := s.fetch(ctx, it)
+		if !done {
+			s.unchecked.Add(1)
+			return ctx.Err()
+		}
+		if sinkErr = s.record(sink, sum, &r); sinkErr != nil {
+			return sinkErr
+		}
+		return nil
+	})
+	sum.DeleteMarkers = markers
+	if sinkErr != nil {
+		return sinkErr
+	}
+	return listErr
+}
+
+// runConcurrent lists in one goroutine, fetches in a pool of workers (or
+// one goroutine per key), and writes results from the calling goroutine.
+// The bounded queue between lister and workers gives back-pressure.
+func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	queue := make(chan item, int(s.cfg.PageSize)+s.cfg.Concurrency)
+	results := make(chan Result, s.cfg.Concurrency)
+	var fetchers sync.WaitGroup
+	fetchOne := func(it item) {
+		if ctx.Err() != nil {
+			s.unchecked.Add(1)
+			return
+		}
+		r, done := s.fetch(ctx, it)
+		if !done {
+			s.unchecked.Add(1)
+			return
+		}
+		results <- r
+	}
+
+	var listErr error
+	var markers int64
+	go func() {
+		defer func() {
+			close(queue)
+			fetchers.Wait()
+			close(results)
+		}()
+		if s.cfg.Strategy == All {
+			markers, listErr = s.list(ctx, func(it item) error {
+				fetchers.Add(1)
+				go func() {
+					defer fetchers.Done()
+					fetchOne(it)
+				}()
+				return nil
+			})
+			return
+		}
+		for range s.cfg.Concurrency {
+			fetchers.Add(1)
+			go func() {
+				defer fetchers.Done()
+				for it := range queue {
+					fetchOne(it)
+				}
+			}()
+		}
+		markers, listErr = s.list(ctx, func(it item) error {
+			select {
+			case queue <- it:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+
+	var sinkErr error
+	for r := range results {
+		if sinkErr != nil {
+			continue // drain so the workers can finish
+		}
+		if sinkErr = s.record(sink, sum, &r); sinkErr != nil {
+			cancel()
+		}
+	}
+	sum.DeleteMarkers = markers
+	if sinkErr != nil {
+		return sinkErr
+	}
+	return listErr
+}
+
+func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
+	sum.add(r)
+	s.progress.Checked.Add(1)
+	if r.Status == StatusError {
+		s.progress.Errors.Add(1)
+	}
+	if err := sink.Write(r); err != nil {
+		return fmt.Errorf("write result for %q: %w", r.Key, err)
+	}
+	return nil
+}
+
+// fetch reads and classifies one object's ACL. Failures become the
+// result's status; done is false only when the scan was cancelled before
+// the object could be checked.
+func (s *scanner) fetch(ctx context.Context, it item) (r Result, done bool) {
+	r = Result{
+		Bucket:    s.cfg.Bucket,
+		Key:       it.key,
+		Versioned: s.cfg.AllVersions,
+		VersionID: it.versionID,
+		IsLatest:  it.isLatest,
+		OwnerID:   it.ownerID,
+	}
+	in := &s3.GetObjectAclInput{Bucket: &s.cfg.Bucket, Key: &r.Key}
+	if s.cfg.AllVersions && it.versionID != "" {
+		in.VersionId = &r.VersionID
+	}
+	out, err := s.api.GetObjectAcl(ctx, in)
+	switch {
+	case err == nil:
+		if out.Owner != nil && out.Owner.ID != nil {
+			r.OwnerID = *out.Owner.ID
+		}
+		r.Grants = convertGrants(out.Grants)
+	case ctx.Err() != nil:
+		return r, false
+	case s3access.IsAccessDenied(err):
+		r.Status = StatusDenied
+		r.Findings = r.Findings.With(acl.Unreadable)
+	case s3access.IsNotFound(err):
+		r.Status = StatusMissing
+	default:
+		r.Status, r.Err = StatusError, "get ACL: "+s3access.Short(err)
+	}
+	r.Findings |= acl.Classify(s.bucketOwner, r.OwnerID, r.Grants)
+	return r, true
+}
+
+func convertGrants(in []types.Grant) []acl.Grant {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]acl.Grant, len(in))
+	for i := range in {
+		g := &out[i]
+		g.Permission = string(in[i].Permission)
+		if ge := in[i].Grantee; ge != nil {
+			g.Type = string(ge.Type)
+			g.ID = deref(ge.ID)
+			g.URI = deref(ge.URI)
+			g.Email = deref(ge.EmailAddress)
+		}
+	}
+	return out
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,192 @@
+// Package scan is aclscan's engine: it lists the objects of a bucket,
+// fetches the ACL of each, classifies it and hands every result to a sink,
+// streaming, with bounded memory. It knows nothing of command lines,
+// terminals or Lambda; those are shells built on top of it.
+package scan
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// API is the part of the S3 client the engine uses; *s3.Client has it.
+type API interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, optFns ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
+	GetObjectAcl(ctx context.Context, in *s3.GetObjectAclInput, optFns ...func(*s3.Options)) (*s3.GetObjectAclOutput, error)
+	GetBucketAcl(ctx context.Context, in *s3.GetBucketAclInput, optFns ...func(*s3.Options)) (*s3.GetBucketAclOutput, error)
+}
+
+// Strategy is how GetObjectAcl calls are scheduled.
+type Strategy uint8
+
+const (
+	// Pool runs a fixed number of workers (Config.Concurrency).
+	Pool Strategy = iota
+	// Serial sends one request at a time, listing included, over one connection.
+	Serial
+	// All starts one goroutine per listed key, without limit. It exists for
+	// experiments (it is the Promise.all analogue); memory grows with keys.
+	All
+)
+
+var strategyNames = []string{Pool: "pool", Serial: "serial", All: "all"}
+
+func (s Strategy) String() string { return strategyNames[s] }
+
+// ParseStrategy parses "serial", "pool" or "all".
+func ParseStrategy(name string) (Strategy, error) {
+	for s, n := range strategyNames {
+		if n == name {
+			return Strategy(s), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown strategy %q (want serial, pool or all)", name)
+}
+
+// DefaultConcurrency is the pool size when none is given. On this project's
+// measurements (docs/benchmarks/scan.md) 64 workers reach the local
+// server's ceiling and keep ~18 ms round trips busy without overloading a
+// small client; more only adds connections.
+const DefaultConcurrency = 64
+
+// Config describes one scan. Shells build it; the engine only reads it.
+type Config struct {
+	Bucket string
+	Prefix string
+	// AllVersions scans every version (ListObjectVersions) instead of the
+	// current objects. Delete markers are counted, not fetched.
+	AllVersions bool
+	Strategy    Strategy
+	// Concurrency is the number of workers of the Pool strategy.
+	Concurrency int
+	// BucketOwner is the bucket owner's canonical ID to use when
+	// GetBucketAcl is denied.
+	BucketOwner string
+	// PageSize is the number of keys per list request (1..1000; 0 = 1000).
+	PageSize int32
+}
+
+// Status is the outcome of fetching one object's ACL.
+type Status uint8
+
+const (
+	StatusOK      Status = iota // the ACL was read
+	StatusDenied                // GetObjectAcl answered AccessDenied
+	StatusMissing               // the object was deleted between list and fetch
+	StatusError                 // the fetch failed after retries; Result.Err says why
+	numStatuses
+)
+
+var statusNames = [numStatuses]string{"ok", "denied", "missing", "error"}
+
+func (s Status) String() string { return statusNames[s] }
+
+// AllStatuses lists the statuses in output order.
+func AllStatuses() []Status { return []Status{StatusOK, StatusDenied, StatusMissing, StatusError} }
+
+// Result is what the scan learned about one object (or one version).
+// Every listed key produces exactly one Result, whatever happened to it.
+type Result struct {
+	Bucket string
+	Key    string
+	// Versioned is true in --all-versions scans; VersionID and IsLatest
+	// are meaningful only then.
+	Versioned bool
+	VersionID string
+	IsLatest  bool
+	OwnerID   string
+	Status    Status
+	Err       string
+	Grants    []acl.Grant
+	Findings  acl.Findings
+}
+
+// Risky reports whether the result deserves a look: a finding or a
+// status other than ok.
+func (r *Result) Risky() bool { return r.Findings != 0 || r.Status != StatusOK }
+
+// Sink receives results, from a single goroutine, as they arrive. It must
+// not keep the *Result after Write returns.
+type Sink interface {
+	Write(r *Result) error
+}
+
+// Progress is read by shells while a scan runs (from any goroutine).
+type Progress struct {
+	Listed  atomic.Int64
+	Checked atomic.Int64
+	Errors  atomic.Int64
+}
+
+// Summary is the account of a finished (or stopped) scan.
+type Summary struct {
+	Bucket   string
+	Prefix   string
+	Strategy Strategy
+	// Concurrency is the number of workers (Pool), 1 (Serial) or 0 (All).
+	Concurrency int
+	// BucketOwner is the owner's canonical ID, "" when it could not be
+	// learned; OwnerSource says where it came from.
+	BucketOwner string
+	OwnerSource string
+	// OwnerProblem says why the owner is unknown; owner-dependent finding
+	// kinds (acl.OwnerDependent) were then not judged.
+	OwnerProblem  string
+	Objects       int64
+	DeleteMarkers int64
+	ByStatus      [numStatuses]int64
+	ByKind        [acl.NumKinds]int64
+	Requests      int64
+	Duration      time.Duration
+	// Complete is true when every object was listed and every listed
+	// object has a result.
+	Complete bool
+}
+
+// Count returns the number of results with status s.
+func (s *Summary) Count(st Status) int64 { return s.ByStatus[st] }
+
+// Found returns the number of results with finding kind k.
+func (s *Summary) Found(k acl.Kind) int64 { return s.ByKind[k] }
+
+// Findings returns the set of kinds found at least once.
+func (s *Summary) Findings() acl.Findings {
+	var f acl.Findings
+	for _, k := range acl.AllKinds() {
+		if s.ByKind[k] > 0 {
+			f = f.With(k)
+		}
+	}
+	return f
+}
+
+// Judged reports whether finding kind k could be judged in this scan.
+func (s *Summary) Judged(k acl.Kind) bool {
+	return s.BucketOwner != "" || !acl.OwnerDependent.Has(k)
+}
+
+// RequestsPerSecond is the request rate over the whole scan.
+func (s *Summary) RequestsPerSecond() float64 {
+	if s.Duration <= 0 {
+		return 0
+	}
+	return float64(s.Requests) / s.Duration.Seconds()
+}
+
+func (s *Summary) add(r *Result) {
+	s.Objects++
+	s.ByStatus[r.Status]++
+	if r.Findings != 0 {
+		for k := acl.Kind(0); k < acl.NumKinds; k++ {
+			if r.Findings.Has(k) {
+				s.ByKind[k]++
+			}
+		}
+	}
+}
