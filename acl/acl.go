@@ -148,6 +148,10 @@ func isGroup(uri, want string) bool {
 		return true
 	}
 	const scheme = "http://"
-	rest := strings.TrimPrefix(strings.TrimPrefix(uri, "https://"), scheme)
-	return strings.EqualFold(rest, want[len(scheme):])
+	for _, prefix := range []string{"http://", "https://"} {
+		if len(uri) > len(prefix) && strings.EqualFold(uri[:len(prefix)], prefix) {
+			return strings.EqualFold(uri[len(prefix):], want[len(scheme):])
+		}
+	}
+	return false
 }

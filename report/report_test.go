@@ -1,0 +1,129 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/scan"
+)
+
+func sampleResults() []scan.Result {
+	return []scan.Result{
+		{Bucket: "b", Key: "clean", OwnerID: "a", Grants: []acl.Grant{{Type: "CanonicalUser", ID: "a", Permission: "FULL_CONTROL"}}},
+		{Bucket: "b", Key: "pub\x1b[2Jlic", OwnerID: "a", Grants: []acl.Grant{{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"}}, Findings: acl.Findings(0).With(acl.Public)},
+		{Bucket: "b", Key: "=HYPERLINK(\"x\")", Status: scan.StatusError, Err: "get ACL: InternalError (HTTP 500)"},
+		{Bucket: "b", Key: "v", Versioned: true, VersionID: "v1", IsLatest: true, Status: scan.StatusDenied, Findings: acl.Findings(0).With(acl.Unreadable)},
+	}
+}
+
+func writeAll(t *testing.T, format string, results []scan.Result, sum *scan.Summary) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := New(format, &buf, Options{TableRows: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range results {
+		if err := w.Write(&results[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(sum); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+func TestJSONLContract(t *testing.T) {
+	out := writeAll(t, "jsonl", sampleResults(), &scan.Summary{})
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("got %d lines, want 4:\n%s", len(lines), out)
+	}
+	fields := []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings"}
+	for _, line := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line is not JSON: %v: %s", err, line)
+		}
+		if len(m) != len(fields) {
+			t.Errorf("line has %d fields, want %d: %s", len(m), len(fields), line)
+		}
+		for _, f := range fields {
+			if _, ok := m[f]; !ok {
+				t.Errorf("field %q missing: %s", f, line)
+			}
+		}
+	}
+	var rec Record
+	_ = json.Unmarshal([]byte(lines[1]), &rec)
+	if rec.Key != "pub\x1b[2Jlic" || rec.Status != "ok" || len(rec.Findings) != 1 || rec.Findings[0] != "public" || rec.VersionID != nil {
+		t.Errorf("record 1 = %+v", rec)
+	}
+	_ = json.Unmarshal([]byte(lines[3]), &rec)
+	if rec.VersionID == nil || *rec.VersionID != "v1" || rec.IsLatest == nil || !*rec.IsLatest || rec.Status != "denied" {
+		t.Errorf("versioned record = %+v", rec)
+	}
+	if !strings.Contains(lines[0], `"grants":[{"type":"CanonicalUser","id":"a","uri":"","email":"","permission":"FULL_CONTROL"}]`) ||
+		!strings.Contains(lines[0], `"findings":[]`) || !strings.Contains(lines[0], `"error":null`) {
+		t.Errorf("clean record does not keep the fixed schema: %s", lines[0])
+	}
+}
+
+func TestCSV(t *testing.T) {
+	out := writeAll(t, "csv", sampleResults(), &scan.Summary{})
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 5 || strings.Join(rows[0], ",") != strings.Join(CSVHeader, ",") {
+		t.Fatalf("rows = %q", rows)
+	}
+	if rows[2][7] != "Group:"+acl.AllUsersURI+":READ" || rows[2][8] != "public" {
+		t.Errorf("grants/findings flattened wrongly: %q", rows[2])
+	}
+	if rows[3][1] != `'=HYPERLINK("x")` {
+		t.Errorf("formula key not defused: %q", rows[3][1])
+	}
+	if rows[4][2] != "v1" || rows[4][3] != "true" || rows[4][8] != "unreadable" {
+		t.Errorf("version row = %q", rows[4])
+	}
+	if empty := writeAll(t, "csv", nil, &scan.Summary{}); strings.TrimSpace(empty) != strings.Join(CSVHeader, ",") {
+		t.Errorf("an empty scan should still write the header, got %q", empty)
+	}
+}
+
+func TestTableListsFirstRiskyAndSummary(t *testing.T) {
+	sum := &scan.Summary{Bucket: "b", Objects: 4, Complete: true, Duration: 1500 * time.Millisecond, Requests: 6, BucketOwner: "a", OwnerSource: "GetBucketAcl"}
+	sum.ByStatus[scan.StatusOK] = 2
+	sum.ByKind[acl.Public] = 1
+	out := writeAll(t, "table", sampleResults(), sum)
+	for _, want := range []string{"Risky objects (2 of 3)", "... and 1 more", "Scanned s3://b/ in 1.5s: 4 objects, 6 requests (4 req/s)", "public 1", "bucket owner: a (GetBucketAcl)", `"pub\x1b[2Jlic"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "clean") || strings.Contains(out, "\x1b") {
+		t.Errorf("table shows a clean object or a raw escape sequence:\n%q", out)
+	}
+}
+
+func TestSummaryMarksUnjudgedKinds(t *testing.T) {
+	sum := &scan.Summary{Bucket: "b", OwnerProblem: "GetBucketAcl was denied"}
+	var buf bytes.Buffer
+	WriteSummary(&buf, sum)
+	if !strings.Contains(buf.String(), "cross-account ?") || !strings.Contains(buf.String(), "INCOMPLETE") || !strings.Contains(buf.String(), "bucket owner unknown") {
+		t.Errorf("summary = %s", buf.String())
+	}
+}
+
+func TestUnknownFormat(t *testing.T) {
+	if _, err := New("xml", &bytes.Buffer{}, Options{}); err == nil {
+		t.Error("New accepted format xml")
+	}
+}

@@ -1,0 +1,148 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aclscan/aclscan/s3access"
+)
+
+// fakeS3 is an in-process S3 for unit tests, for the shapes a real server
+// will not produce on demand (hand-picked ACL documents, failures). The
+// integration tests run the same engine against radosgw.
+type fakeS3 struct {
+	mu sync.Mutex
+	// objectACL maps a key to the status and body GetObjectAcl answers.
+	objectACL map[string]fakeResponse
+	bucketACL fakeResponse
+	// keys is the listing, in S3's lexical order.
+	keys []string
+	// pageSize caps keys per list page (the client's max-keys also applies).
+	pageSize int
+	// requests counts requests per kind ("list", "acl", "bucket-acl").
+	requests map[string]int
+}
+
+type fakeResponse struct {
+	status int
+	body   string
+}
+
+func newFakeS3() *fakeS3 {
+	return &fakeS3{objectACL: map[string]fakeResponse{}, requests: map[string]int{}, pageSize: 1000}
+}
+
+func (f *fakeS3) put(key string, status int, body string) {
+	f.objectACL[key] = fakeResponse{status, body}
+	f.keys = append(f.keys, key)
+	sort.Strings(f.keys)
+}
+
+func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case key == "" && q.Has("acl"):
+		f.requests["bucket-acl"]++
+		f.reply(w, f.bucketACL)
+	case key == "" && q.Get("list-type") == "2":
+		f.requests["list"]++
+		f.list(w, bucket, q)
+	case key != "" && q.Has("acl"):
+		f.requests["acl"]++
+		resp, ok := f.objectACL[key]
+		if !ok {
+			resp = fakeResponse{404, errorXML("NoSuchKey")}
+		}
+		f.reply(w, resp)
+	default:
+		f.reply(w, fakeResponse{501, errorXML("NotImplemented")})
+	}
+}
+
+func (f *fakeS3) reply(w http.ResponseWriter, resp fakeResponse) {
+	if resp.status == 0 {
+		resp.status = 200
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(resp.status)
+	fmt.Fprint(w, resp.body)
+}
+
+func (f *fakeS3) list(w http.ResponseWriter, bucket string, q url.Values) {
+	start := 0
+	if token := q.Get("continuation-token"); token != "" {
+		start, _ = strconv.Atoi(token)
+	}
+	limit := f.pageSize
+	if mk, err := strconv.Atoi(q.Get("max-keys")); err == nil && mk < limit {
+		limit = mk
+	}
+	prefix := q.Get("prefix")
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`)
+	fmt.Fprintf(&b, "<Name>%s</Name><EncodingType>url</EncodingType>", bucket)
+	n, i := 0, start
+	for ; i < len(f.keys) && n < limit; i++ {
+		if !strings.HasPrefix(f.keys[i], prefix) {
+			continue
+		}
+		fmt.Fprintf(&b, "<Contents><Key>%s</Key><Owner><ID>owner</ID></Owner></Contents>", url.QueryEscape(f.keys[i]))
+		n++
+	}
+	if i < len(f.keys) {
+		fmt.Fprintf(&b, "<IsTruncated>true</IsTruncated><NextContinuationToken>%d</NextContinuationToken>", i)
+	} else {
+		b.WriteString("<IsTruncated>false</IsTruncated>")
+	}
+	b.WriteString("</ListBucketResult>")
+	f.reply(w, fakeResponse{200, b.String()})
+}
+
+func errorXML(code string) string {
+	return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message></Message></Error>`
+}
+
+// client starts an httptest server for f and returns an aclscan client to it.
+func (f *fakeS3) client(t *testing.T) *s3access.Client {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTFAKE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	c, err := s3access.New(context.Background(), s3access.Options{EndpointURL: srv.URL, MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// collect is a Sink that keeps every result, by key.
+type collect struct {
+	byKey map[string]Result
+	order []string
+}
+
+func (c *collect) Write(r *Result) error {
+	if c.byKey == nil {
+		c.byKey = map[string]Result{}
+	}
+	if _, dup := c.byKey[r.Key+"\x00"+r.VersionID]; dup {
+		return fmt.Errorf("key %q written twice", r.Key)
+	}
+	c.byKey[r.Key+"\x00"+r.VersionID] = *r
+	c.order = append(c.order, r.Key)
+	return nil
+}

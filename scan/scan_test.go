@@ -1,0 +1,162 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+func privateACL(owner string) string {
+	return `<AccessControlPolicy><Owner><ID>` + owner + `</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>` + owner + `</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>`
+}
+
+func fakeWithKeys(n int) *fakeS3 {
+	f := newFakeS3()
+	f.bucketACL = fakeResponse{200, privateACL("owner")}
+	for i := range n {
+		f.put(fmt.Sprintf("k/%05d", i), 200, privateACL("owner"))
+	}
+	return f
+}
+
+// Every listed key comes out exactly once, across pages, for each strategy.
+func TestEveryKeyOncePerStrategy(t *testing.T) {
+	for _, strategy := range []Strategy{Serial, Pool, All} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			fake := fakeWithKeys(2345)
+			fake.pageSize = 500
+			var sink collect
+			sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Strategy: strategy, Concurrency: 8}, &sink, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sink.byKey) != 2345 || sum.Objects != 2345 || sum.Count(StatusOK) != 2345 {
+				t.Fatalf("got %d distinct results, summary %d objects (%d ok), want 2345", len(sink.byKey), sum.Objects, sum.Count(StatusOK))
+			}
+			if fake.requests["list"] != 5 {
+				t.Errorf("list requests = %d, want 5 pages", fake.requests["list"])
+			}
+			if want := int64(1 + 5 + 2345); sum.Requests != want {
+				t.Errorf("summary counts %d requests, want %d", sum.Requests, want)
+			}
+			if !sum.Complete {
+				t.Error("scan not marked complete")
+			}
+		})
+	}
+}
+
+// A key whose fetch keeps failing is reported as an error after the
+// bounded retries, and the scan goes on with the others.
+func TestPersistentErrorBecomesStatusError(t *testing.T) {
+	fake := fakeWithKeys(10)
+	fake.objectACL["k/00003"] = fakeResponse{500, errorXML("InternalError")}
+	var sink collect
+	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Concurrency: 4}, &sink, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sink.byKey["k/00003\x00"]
+	if r.Status != StatusError || !strings.Contains(r.Err, "InternalError") {
+		t.Fatalf("k/00003: status %s err %q, want error with InternalError", r.Status, r.Err)
+	}
+	if sum.Count(StatusError) != 1 || sum.Count(StatusOK) != 9 {
+		t.Errorf("summary: %d error, %d ok; want 1 and 9", sum.Count(StatusError), sum.Count(StatusOK))
+	}
+	// 9 good keys once each, the bad key twice (MaxAttempts 2 in the fake's client).
+	if fake.requests["acl"] != 11 {
+		t.Errorf("GetObjectAcl requests = %d, want 11", fake.requests["acl"])
+	}
+}
+
+func TestMissingBucketStopsWithScanError(t *testing.T) {
+	fake := newFakeS3()
+	fake.bucketACL = fakeResponse{404, errorXML("NoSuchBucket")}
+	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b"}, &collect{}, nil)
+	var se *Error
+	if !errors.As(err, &se) || !strings.Contains(se.Op, "bucket") {
+		t.Fatalf("err = %v, want a *scan.Error about the bucket", err)
+	}
+	if sum.Complete || fake.requests["list"] != 0 {
+		t.Errorf("complete=%v, list requests=%d; want an early stop", sum.Complete, fake.requests["list"])
+	}
+}
+
+// A server that says "truncated" without a way forward must not loop forever.
+func TestTruncatedListingWithoutProgressIsAnError(t *testing.T) {
+	fake := fakeWithKeys(1)
+	var sink collect
+	_, err := Run(context.Background(), stuckLister{fake.client(t)}, Config{Bucket: "b"}, &sink, nil)
+	if err == nil || !strings.Contains(err.Error(), "continuation token") {
+		t.Fatalf("err = %v, want a continuation token error", err)
+	}
+	if len(sink.byKey) != 2 {
+		t.Errorf("results = %d, want the 2 keys listed before the bad page", len(sink.byKey))
+	}
+}
+
+// stuckLister answers every list request with one key, "truncated", and
+// the same continuation token.
+type stuckLister struct{ API }
+
+func (s stuckLister) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	key := "k/00000"
+	if in.ContinuationToken != nil {
+		key = "k/00001"
+	}
+	return &s3.ListObjectsV2Output{
+		Contents:              []types.Object{{Key: &key}},
+		IsTruncated:           aws.Bool(true),
+		NextContinuationToken: aws.String("same"),
+	}, nil
+}
+
+type sinkFunc func(*Result) error
+
+func (f sinkFunc) Write(r *Result) error { return f(r) }
+
+func TestSinkFailureStopsScan(t *testing.T) {
+	fake := fakeWithKeys(500)
+	n := 0
+	boom := errors.New("disk full")
+	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Concurrency: 4, PageSize: 10}, sinkFunc(func(*Result) error {
+		n++
+		if n == 20 {
+			return boom
+		}
+		return nil
+	}), nil)
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the sink's error", err)
+	}
+	if sum.Complete {
+		t.Error("scan marked complete after a sink failure")
+	}
+	if fake.requests["acl"] >= 500 {
+		t.Errorf("%d ACL requests after the sink failed at 20: scan did not stop", fake.requests["acl"])
+	}
+}
+
+func TestCancelledScanIsIncomplete(t *testing.T) {
+	fake := fakeWithKeys(300)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	sum, err := Run(ctx, fake.client(t), Config{Bucket: "b", Concurrency: 4, PageSize: 50}, sinkFunc(func(*Result) error {
+		if n++; n == 10 {
+			cancel()
+		}
+		return nil
+	}), nil)
+	if !errors.Is(err, context.Canceled) || sum.Complete {
+		t.Fatalf("err = %v, complete = %v; want cancellation and incomplete", err, sum.Complete)
+	}
+	if sum.Objects < 10 || sum.Objects >= 300 {
+		t.Errorf("objects reported = %d, want between 10 and 299", sum.Objects)
+	}
+}
