@@ -105,11 +105,11 @@ func (s *scanner) listVersions(ctx context.Context, emit func(item) error) (int6
 		if !aws.ToBool(out.IsTruncated) {
 			return markers, nil
 		}
-		nextKey, err := decodeKey(deref(out.NextKeyMarker), decode)
+		nextVersion := deref(out.NextVersionIdMarker)
+		nextKey, err := nextKeyMarker(out, decode)
 		if err != nil {
 			return markers, &Error{Op: s.listOp() + " (versions)", Err: err}
 		}
-		nextVersion := deref(out.NextVersionIdMarker)
 		if nextKey == "" || (nextKey == deref(in.KeyMarker) && nextVersion == deref(in.VersionIdMarker)) {
 			return markers, &Error{Op: s.listOp() + " (versions)", Err: fmt.Errorf("the server said the listing continues but gave no new key marker")}
 		}
@@ -119,6 +119,38 @@ func (s *scanner) listVersions(ctx context.Context, emit func(item) error) (int6
 			in.VersionIdMarker = &nextVersion
 		}
 	}
+}
+
+// nextKeyMarker returns the decoded key to continue a version listing
+// from. AWS URL-encodes NextKeyMarker under EncodingType=url; radosgw sends
+// it raw. Both name the page's last entry, so the marker is matched against
+// that entry's key in either form, and its decoded key is used.
+func nextKeyMarker(out *s3.ListObjectVersionsOutput, decode bool) (string, error) {
+	marker, version := deref(out.NextKeyMarker), deref(out.NextVersionIdMarker)
+	if decode {
+		match := func(rawKey, versionID *string) (string, bool) {
+			if deref(versionID) != version {
+				return "", false
+			}
+			raw := deref(rawKey)
+			key, err := decodeKey(raw, true)
+			if err != nil || (raw != marker && key != marker) {
+				return "", false
+			}
+			return key, true
+		}
+		if n := len(out.Versions); n > 0 {
+			if key, ok := match(out.Versions[n-1].Key, out.Versions[n-1].VersionId); ok {
+				return key, nil
+			}
+		}
+		if n := len(out.DeleteMarkers); n > 0 {
+			if key, ok := match(out.DeleteMarkers[n-1].Key, out.DeleteMarkers[n-1].VersionId); ok {
+				return key, nil
+			}
+		}
+	}
+	return decodeKey(marker, decode)
 }
 
 // decodeKey undoes EncodingType=url, which S3 applies with form encoding
