@@ -3,9 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/scan"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -85,5 +92,95 @@ func TestUnwritableOutputDirIsCaughtBeforeScanning(t *testing.T) {
 	code, _, stderr := runCLI(t, "scan", "s3://bucket", "-o", filepath.Join(dir, "missing", "r.jsonl"), "--endpoint-url", "http://127.0.0.1:1")
 	if code != exitUsage || !strings.Contains(stderr, "no such file or directory") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// A certificate for another host name is refused, never silently accepted.
+// httptest's TLS server (certificate for 127.0.0.1 and example.com) stands
+// in for S3 here: the local RGW only answers on 127.0.0.1.
+func TestTLSCertificateForAnotherHost(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	wrongHost := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	code, _, stderr := runCLI(t, "scan", "s3://bucket", "--endpoint-url", wrongHost, "--ca-bundle", caFile, "--max-attempts", "1")
+	if code != exitIncomplete || !strings.Contains(stderr, "not valid for this host") {
+		t.Errorf("exit %d, stderr %q; want 1 and a host name error", code, stderr)
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	complete := func(edit func(*scan.Summary)) *scan.Summary {
+		s := &scan.Summary{Complete: true, Objects: 10, BucketOwner: "a"}
+		if edit != nil {
+			edit(s)
+		}
+		return s
+	}
+	public, _ := parseFailOn("public")
+	cross, _ := parseFailOn("cross-account")
+	cases := []struct {
+		name   string
+		sum    *scan.Summary
+		err    error
+		failOn acl.Findings
+		code   int
+	}{
+		{"clean", complete(nil), nil, public, exitOK},
+		{"finding not asked for", complete(func(s *scan.Summary) { s.ByKind[acl.Authenticated] = 1 }), nil, public, exitOK},
+		{"finding asked for", complete(func(s *scan.Summary) { s.ByKind[acl.Public] = 2 }), nil, public, exitFindings},
+		{"object errors beat findings", complete(func(s *scan.Summary) { s.ByKind[acl.Public] = 2; s.ByStatus[scan.StatusError] = 1 }), nil, public, exitIncomplete},
+		{"stopped scan", complete(nil), &scan.Error{Op: "list s3://b/", Err: context.DeadlineExceeded}, public, exitIncomplete},
+		{"interrupted", complete(nil), context.Canceled, 0, exitIncomplete},
+		{"owner unknown, owner kind asked", complete(func(s *scan.Summary) { s.BucketOwner = "" }), nil, cross, exitIncomplete},
+		{"owner unknown, other kind asked", complete(func(s *scan.Summary) { s.BucketOwner = "" }), nil, public, exitOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := verdict(tc.sum, tc.err, tc.failOn)
+			code := exitOK
+			if e, ok := err.(*exitError); ok {
+				code = e.code
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (%v)", code, tc.code, err)
+			}
+		})
+	}
+}
+
+func TestOpenOutput(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "existing.jsonl")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, closeOut, err := openOutput(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("new\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := closeOut(); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(path)
+	data, _ := os.ReadFile(path)
+	if info.Mode().Perm() != 0o600 || string(data) != "new\n" {
+		t.Errorf("mode %v content %q; want 0600 and the new content only", info.Mode().Perm(), data)
+	}
+	// A device is written to, not synced or chmod-ed.
+	_, closeNull, err := openOutput(os.DevNull, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closeNull(); err != nil {
+		t.Errorf("closing %s: %v", os.DevNull, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ type scanFlags struct {
 	noProgress  bool
 	tableRows   int
 	pageSize    int32
+	cpuProfile  string
 }
 
 func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -69,6 +71,8 @@ func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
 	fl.IntVar(&f.tableRows, "table-rows", report.DefaultTableRows, "risky objects listed by the table format")
 	fl.Int32Var(&f.pageSize, "page-size", 1000, "keys per list request (1-1000)")
 	_ = fl.MarkHidden("page-size")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to FILE")
+	_ = fl.MarkHidden("cpuprofile")
 	return cmd
 }
 
@@ -109,6 +113,13 @@ func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io
 		return &exitError{code: exitIncomplete, msg: err.Error()}
 	}
 
+	if f.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return usageErrorf("--cpuprofile: %v", err)
+		}
+		defer stopProfile()
+	}
 	progress := new(scan.Progress)
 	var bar *progressBar
 	if !f.noProgress && isTerminal(stderr) {
@@ -230,9 +241,19 @@ func openOutput(path string, stdout io.Writer) (io.Writer, func() error, error) 
 	if err != nil {
 		return nil, nil, usageErrorf("cannot write the report to %s: %v", path, errors.Unwrap(err))
 	}
-	if err := file.Chmod(0o600); err != nil {
+	info, err := file.Stat()
+	if err != nil {
 		file.Close()
-		return nil, nil, usageErrorf("cannot restrict permissions of %s: %v", path, err)
+		return nil, nil, usageErrorf("cannot write the report to %s: %v", path, err)
+	}
+	regular := info.Mode().IsRegular()
+	// An existing file keeps its mode on open; narrow it. Devices and
+	// pipes (/dev/null, a FIFO) are left alone.
+	if regular {
+		if err := file.Chmod(0o600); err != nil {
+			file.Close()
+			return nil, nil, usageErrorf("cannot restrict permissions of %s: %v", path, err)
+		}
 	}
 	closed := false
 	return file, func() error {
@@ -240,12 +261,27 @@ func openOutput(path string, stdout io.Writer) (io.Writer, func() error, error) 
 			return nil
 		}
 		closed = true
+		if !regular {
+			return file.Close()
+		}
 		if err := file.Sync(); err != nil {
 			file.Close()
 			return err
 		}
 		return file.Close()
 	}, nil
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func isTerminal(w io.Writer) bool {

@@ -182,13 +182,23 @@ func CountObjects(ctx context.Context, c *s3.Client, bucket string) (int, error)
 
 // GrantBucketWrite lets user b write into a's bucket (the owner keeps full control).
 func GrantBucketWrite(ctx context.Context, c *s3.Client, bucket string, owner, writer User) error {
-	_, err := c.PutBucketAcl(ctx, &s3.PutBucketAclInput{
-		Bucket:           &bucket,
-		GrantFullControl: aws.String("id=" + owner.ID),
-		GrantWrite:       aws.String("id=" + writer.ID),
-	})
-	if err != nil {
-		return fmt.Errorf("grant %s write on %s: %w", writer.ID, bucket, err)
+	return GrantBucketAccess(ctx, c, bucket, owner, writer, "WRITE")
+}
+
+// GrantBucketAccess replaces the bucket ACL with full control for owner
+// and permission (READ or WRITE) for other.
+func GrantBucketAccess(ctx context.Context, c *s3.Client, bucket string, owner, other User, permission string) error {
+	in := &s3.PutBucketAclInput{Bucket: &bucket, GrantFullControl: aws.String("id=" + owner.ID)}
+	switch permission {
+	case "READ":
+		in.GrantRead = aws.String("id=" + other.ID)
+	case "WRITE":
+		in.GrantWrite = aws.String("id=" + other.ID)
+	default:
+		return fmt.Errorf("unsupported bucket permission %q", permission)
+	}
+	if _, err := c.PutBucketAcl(ctx, in); err != nil {
+		return fmt.Errorf("grant %s %s on %s: %w", other.ID, permission, bucket, err)
 	}
 	return nil
 }
