@@ -24,15 +24,18 @@ type Record struct {
 }
 
 // NewRecord converts a result to its contract form. The record shares
-// strings with r but not its grants slice.
+// r's strings and grants: copy the grants to keep it beyond Sink.Write.
 func NewRecord(r *scan.Result) Record {
 	rec := Record{
 		Bucket:   r.Bucket,
 		Key:      r.Key,
 		OwnerID:  r.OwnerID,
 		Status:   r.Status.String(),
-		Grants:   append(make([]acl.Grant, 0, len(r.Grants)), r.Grants...),
+		Grants:   r.Grants,
 		Findings: r.Findings.Names(),
+	}
+	if rec.Grants == nil {
+		rec.Grants = []acl.Grant{} // [] rather than null: one schema
 	}
 	if r.Versioned {
 		versionID, isLatest := r.VersionID, r.IsLatest

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -39,7 +40,9 @@ func (t *tableWriter) Write(r *scan.Result) error {
 	}
 	t.risky++
 	if len(t.rows) < t.limit {
-		t.rows = append(t.rows, NewRecord(r))
+		rec := NewRecord(r)
+		rec.Grants = append([]acl.Grant(nil), rec.Grants...)
+		t.rows = append(t.rows, rec)
 	}
 	return nil
 }
@@ -47,6 +50,8 @@ func (t *tableWriter) Write(r *scan.Result) error {
 func (t *tableWriter) Close(sum *scan.Summary) error {
 	out := bufio.NewWriter(t.w)
 	if len(t.rows) > 0 {
+		// Results arrive in completion order; people read keys in order.
+		sort.Slice(t.rows, func(i, j int) bool { return t.rows[i].Key < t.rows[j].Key })
 		fmt.Fprintf(out, "Risky objects (%d of %d):\n", len(t.rows), t.risky)
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "STATUS\tFINDINGS\tOWNER\tGRANTS\tKEY")

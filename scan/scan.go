@@ -84,12 +84,11 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 			err = s.runConcurrent(ctx, sink, sum)
 		}
 	}
-	if err == nil && ctx.Err() != nil {
+	if ctx.Err() != nil {
+		// Whatever failed after the interruption failed because of it.
 		err = fmt.Errorf("scan interrupted: %w", ctx.Err())
 	}
-	if n := s.unchecked.Load(); n > 0 && err != nil {
-		err = fmt.Errorf("%w (%d listed objects were not checked)", err, n)
-	}
+	sum.Unchecked = s.unchecked.Load()
 	sum.Duration = time.Since(start)
 	if counter != nil {
 		sum.Requests = counter.Requests() - requestsBefore

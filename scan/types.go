@@ -144,6 +144,9 @@ type Summary struct {
 	ByKind        [acl.NumKinds]int64
 	Requests      int64
 	Duration      time.Duration
+	// Unchecked counts listed objects left without a result because the
+	// scan stopped (interrupted, or the report could not be written).
+	Unchecked int64
 	// Complete is true when every object was listed and every listed
 	// object has a result.
 	Complete bool

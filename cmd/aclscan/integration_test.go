@@ -9,10 +9,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/report"
@@ -167,5 +171,48 @@ func TestIntegrationCLITableOutput(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// Ctrl-C in the middle of a scan: exit 1, every record written so far is
+// whole, and the message counts them.
+func TestIntegrationCLIInterruptKeepsWrittenRecords(t *testing.T) {
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	bucket := "it-interrupt-3000"
+	a := env.Client(env.A)
+	if err := locals3.CreateBucket(ctx, a, bucket); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := locals3.CountObjects(ctx, a, bucket); n != 3000 {
+		if err := locals3.PutObjects(ctx, a, bucket, locals3.Keys("k/", 3000), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "aclscan")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	report := filepath.Join(t.TempDir(), "r.jsonl")
+	cmd := exec.Command(bin, "scan", "s3://"+bucket, "--strategy", "serial", "-o", report)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	_ = cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != exitIncomplete {
+		t.Fatalf("wait: %v (stderr %q); want exit %d", err, stderr.String(), exitIncomplete)
+	}
+	recs := readJSONL(t, report)
+	if len(recs) == 0 || len(recs) >= 3000 {
+		t.Fatalf("%d records written; want a partial report", len(recs))
+	}
+	want := fmt.Sprintf("scan interrupted; %d objects reported", len(recs))
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q lacks %q", stderr.String(), want)
 	}
 }

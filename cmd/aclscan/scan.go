@@ -208,12 +208,17 @@ func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings) error {
 	if scanErr != nil {
 		msg := scanErr.Error()
 		var se *scan.Error
-		if errors.As(scanErr, &se) {
+		switch {
+		case errors.Is(scanErr, context.Canceled):
+			msg = "scan interrupted"
+		case errors.As(scanErr, &se):
 			msg = s3access.Explain(se.Op, se.Err)
-		} else if errors.Is(scanErr, context.Canceled) {
-			msg = "interrupted: " + msg
 		}
-		return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%s (%d objects reported before stopping)", msg, sum.Objects)}
+		msg = fmt.Sprintf("%s; %d objects reported before stopping", msg, sum.Objects)
+		if sum.Unchecked > 0 {
+			msg += fmt.Sprintf(", %d listed but not checked", sum.Unchecked)
+		}
+		return &exitError{code: exitIncomplete, msg: msg}
 	}
 	if n := sum.Count(scan.StatusError); n > 0 {
 		return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%d of %d objects could not be checked (status \"error\" in the report)", n, sum.Objects)}
