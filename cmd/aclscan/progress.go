@@ -19,12 +19,11 @@ type progressBar struct {
 func startProgressBar(w io.Writer, p *scan.Progress) *progressBar {
 	bar := progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetWidth(30),
+		progressbar.OptionSetWidth(25),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionShowElapsedTimeOnFinish(),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSetPredictTime(false),
-		progressbar.OptionFullWidth(),
 	)
 	pb := &progressBar{bar: bar, done: make(chan struct{}), quit: make(chan struct{})}
 	start := time.Now()
