@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test unit integration lint local-s3 local-s3-stop bench-scan clean
+.PHONY: build demo test unit integration lint local-s3 local-s3-stop bench-scan lambda bench-lambda bench-lambda-quick clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -36,6 +36,26 @@ local-s3-stop:
 # The scan benchmark (docs/benchmarks/scan.md): strategies direct and through toxiproxy.
 bench-scan: build
 	scripts/bench-scan
+
+# The Lambda function: bootstrap + deployment zip for provided.al2023, both architectures.
+LAMBDA_ARCHS := amd64 arm64
+lambda:
+	@for arch in $(LAMBDA_ARCHS); do \
+	  mkdir -p dist/linux-$$arch && \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -tags lambda.norpc -trimpath \
+	    -ldflags "-s -w -X main.version=$(VERSION)" -o dist/linux-$$arch/bootstrap ./cmd/aclscan-lambda && \
+	  $(GO) run ./tools/lambdazip -o dist/aclscan-lambda-linux-$$arch.zip dist/linux-$$arch/bootstrap && \
+	  echo "dist/aclscan-lambda-linux-$$arch.zip" || exit 1; \
+	done
+
+# The Lambda benchmark (docs/benchmarks/lambda.md): every implementation under
+# the Runtime Interface Emulator, CPU and memory limited like Lambda sizes.
+bench-lambda: lambda
+	scripts/bench-lambda
+
+# A smoke run of the same harness (CI): two memory sizes, a few invocations.
+bench-lambda-quick: lambda
+	scripts/bench-lambda --quick
 
 clean:
 	rm -rf bin dist

@@ -22,41 +22,32 @@ const DefaultTableRows = 20
 // the summary at the end: the table is for people; JSONL is for everything.
 type tableWriter struct {
 	w     io.Writer
-	limit int
-	rows  []Record
-	risky int64
+	risky Risky
 }
 
 func newTable(w io.Writer, limit int) *tableWriter {
 	if limit <= 0 {
 		limit = DefaultTableRows
 	}
-	return &tableWriter{w: w, limit: limit}
+	return &tableWriter{w: w, risky: Risky{Limit: limit}}
 }
 
 func (t *tableWriter) Write(r *scan.Result) error {
-	if !r.Risky() {
-		return nil
-	}
-	t.risky++
-	if len(t.rows) < t.limit {
-		rec := NewRecord(r)
-		rec.Grants = append([]acl.Grant(nil), rec.Grants...)
-		t.rows = append(t.rows, rec)
-	}
+	t.risky.Add(r)
 	return nil
 }
 
 func (t *tableWriter) Close(sum *scan.Summary) error {
 	out := bufio.NewWriter(t.w)
-	if len(t.rows) > 0 {
+	rows := t.risky.Records
+	if len(rows) > 0 {
 		// Results arrive in completion order; people read keys in order.
-		sort.Slice(t.rows, func(i, j int) bool { return t.rows[i].Key < t.rows[j].Key })
-		fmt.Fprintf(out, "Risky objects (%d of %d):\n", len(t.rows), t.risky)
+		sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
+		fmt.Fprintf(out, "Risky objects (%d of %d):\n", len(rows), t.risky.Total)
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "STATUS\tFINDINGS\tOWNER\tGRANTS\tKEY")
-		for i := range t.rows {
-			rec := &t.rows[i]
+		for i := range rows {
+			rec := &rows[i]
 			key := printable(rec.Key)
 			if rec.VersionID != nil {
 				key += " (version " + printable(*rec.VersionID) + ")"
@@ -71,8 +62,8 @@ func (t *tableWriter) Close(sum *scan.Summary) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		if t.risky > int64(len(t.rows)) {
-			fmt.Fprintf(out, "... and %d more (use --format jsonl or csv with -o FILE for every object)\n", t.risky-int64(len(t.rows)))
+		if n := t.risky.Omitted(); n > 0 {
+			fmt.Fprintf(out, "... and %d more (use --format jsonl or csv with -o FILE for every object)\n", n)
 		}
 		fmt.Fprintln(out)
 	} else if sum != nil && sum.Objects > 0 {

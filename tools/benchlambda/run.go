@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/s3access"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+const benchBucket = "lambda-bench-100"
+
+// floor is the physical limit of one invocation, measured through the proxy.
+type floor struct {
+	listMS, aclMS, connectMS float64
+}
+
+func (f floor) totalMS() float64 { return f.listMS + f.aclMS + f.connectMS }
+
+func run(ctx context.Context, o options) error {
+	env, err := locals3.Start(ctx)
+	if err != nil {
+		return err
+	}
+	a := env.Client(env.A)
+	if err := locals3.CreateBucket(ctx, a, benchBucket); err != nil {
+		return err
+	}
+	switch have, err := locals3.CountObjects(ctx, a, benchBucket); {
+	case err != nil:
+		return err
+	case have > 100:
+		return fmt.Errorf("bucket %s holds %d objects, not 100", benchBucket, have)
+	case have < 100:
+		if err := locals3.PutObjects(ctx, a, benchBucket, locals3.Keys("obj/", 100), nil); err != nil {
+			return err
+		}
+	}
+	upstream := strings.TrimPrefix(env.HTTPSURL, "https://")
+	endpoint, err := setupProxy(o, upstream)
+	if err != nil {
+		return err
+	}
+	// botocore reads path-style addressing from a config file only.
+	cfgFile := filepath.Join(os.TempDir(), "aclscan-bench-aws-config")
+	if err := os.WriteFile(cfgFile, []byte("[default]\ns3 =\n    addressing_style = path\n"), 0o644); err != nil {
+		return err
+	}
+	funcEnv := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"AWS_ACCESS_KEY_ID=" + env.A.AccessKey, "AWS_SECRET_ACCESS_KEY=" + env.A.SecretKey,
+		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
+		"AWS_ENDPOINT_URL_S3=" + endpoint, "AWS_CA_BUNDLE=" + env.CABundle, "NODE_EXTRA_CA_CERTS=" + env.CABundle,
+		"AWS_CONFIG_FILE=" + cfgFile, "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"BUCKET_NAME=" + benchBucket,
+	}
+	fl, err := measureFloor(ctx, env, endpoint)
+	if err != nil {
+		return fmt.Errorf("measure the floor: %w", err)
+	}
+	logf("floor through the proxy: list %.1f ms + GetObjectAcl %.1f ms + TCP/TLS set-up %.1f ms = %.1f ms",
+		fl.listMS, fl.aclMS, fl.connectMS, fl.totalMS())
+
+	impls := implementations(o)
+	var results []cellResult
+	started := time.Now()
+	for _, mb := range o.memories {
+		for _, im := range impls {
+			if im.unavailable != "" {
+				results = append(results, cellResult{impl: im, memory: mb, failure: im.unavailable})
+				continue
+			}
+			r := runCell(ctx, o, im, mb, funcEnv, o.invocations)
+			if r.failure != "" {
+				logf("%5d MB %-22s FAILED: %s", mb, im.name, r.failure)
+			} else {
+				st := stats(r)
+				logf("%5d MB %-22s avg %7.1f ms  p50 %7.1f  p95 %7.1f  cold %7.1f (init %.0f)", mb, im.name, st.avg, st.p50, st.p95, r.coldMS, r.initMS)
+			}
+			results = append(results, r)
+		}
+	}
+	logf("all cells done in %s", time.Since(started).Round(time.Second))
+	return writeOutputs(o, results, fl, time.Since(started))
+}
+
+func setupProxy(o options, upstream string) (string, error) {
+	name := "rgw-https-latency"
+	req, _ := http.NewRequest(http.MethodDelete, o.toxiproxy+"/proxies/"+name, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("toxiproxy API at %s: %w (scripts/bench-lambda starts it)", o.toxiproxy, err)
+	}
+	resp.Body.Close()
+	listen := fmt.Sprintf("127.0.0.1:%d", o.proxyPort)
+	if err := postJSON(o.toxiproxy+"/proxies", map[string]any{"name": name, "listen": listen, "upstream": upstream, "enabled": true}); err != nil {
+		return "", err
+	}
+	if err := postJSON(o.toxiproxy+"/proxies/"+name+"/toxics", map[string]any{
+		"name": "latency", "type": "latency", "stream": "downstream", "toxicity": 1.0,
+		"attributes": map[string]any{"latency": o.latencyMS, "jitter": 0},
+	}); err != nil {
+		return "", err
+	}
+	return "https://" + listen, nil
+}
+
+func postJSON(url string, body any) error {
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("POST %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// measureFloor times, without CPU limits and on kept-alive connections,
+// one ListObjectsV2 and one GetObjectAcl round trip through the proxy, and
+// a fresh TCP + TLS connection set-up (medians).
+func measureFloor(ctx context.Context, env locals3.Env, endpoint string) (floor, error) {
+	os.Setenv("AWS_ACCESS_KEY_ID", env.A.AccessKey)
+	os.Setenv("AWS_SECRET_ACCESS_KEY", env.A.SecretKey)
+	os.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	c, err := s3access.New(ctx, s3access.Options{EndpointURL: endpoint, CABundle: env.CABundle, Region: "us-east-1"})
+	if err != nil {
+		return floor{}, err
+	}
+	median := func(n int, f func() error) (float64, error) {
+		var t []float64
+		for i := 0; i < n; i++ {
+			start := time.Now()
+			if err := f(); err != nil {
+				return 0, err
+			}
+			t = append(t, float64(time.Since(start).Microseconds())/1000)
+		}
+		slices.Sort(t)
+		return t[len(t)/2], nil
+	}
+	bucket := benchBucket
+	var fl floor
+	if fl.listMS, err = median(11, func() error {
+		_, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket})
+		return err
+	}); err != nil {
+		return fl, err
+	}
+	if fl.aclMS, err = median(21, func() error {
+		_, err := c.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: &bucket, Key: aws.String("obj/000000")})
+		return err
+	}); err != nil {
+		return fl, err
+	}
+	pemBytes, err := os.ReadFile(env.CABundle)
+	if err != nil {
+		return fl, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	host := strings.TrimPrefix(endpoint, "https://")
+	fl.connectMS, err = median(11, func() error {
+		conn, err := tls.Dial("tcp", host, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	})
+	return fl, err
+}
