@@ -155,3 +155,9 @@ func isGroup(uri, want string) bool {
 	}
 	return false
 }
+
+// Policy is an object's ACL: its owner and grants.
+type Policy struct {
+	Owner  string
+	Grants []Grant
+}

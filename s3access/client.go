@@ -13,12 +13,14 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -45,6 +47,11 @@ type Options struct {
 	MaxAttempts int
 	// RequestTimeout bounds one attempt, from sending to reading the body.
 	RequestTimeout time.Duration
+	// SDKObjectACL sends GetObjectAcl through the SDK's full middleware
+	// stack instead of the lean path (for comparison and as a fallback).
+	SDKObjectACL bool
+	// UserAgent is sent by the lean path (default "aclscan").
+	UserAgent string
 }
 
 // DefaultConnections is the number of kept-alive connections when
@@ -65,6 +72,15 @@ type Client struct {
 	Endpoint string
 	Region   string
 	requests *atomic.Int64
+
+	// The lean GetObjectAcl path's parts, shared with the SDK client.
+	sdkObjectACL bool
+	httpClient   aws.HTTPClient
+	credentials  aws.CredentialsProvider
+	signer       *v4.Signer
+	retryer      aws.Retryer
+	userAgent    string
+	endpoints    sync.Map // bucket -> *bucketEndpoint
 }
 
 // Requests returns how many HTTP requests the client has sent.
@@ -152,7 +168,22 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		}
 		o.UsePathStyle = pathStyle
 	})
-	return &Client{Client: client, Endpoint: endpoint, Region: cfg.Region, requests: counter}, nil
+	userAgent := opts.UserAgent
+	if userAgent == "" {
+		userAgent = "aclscan"
+	}
+	return &Client{
+		Client:       client,
+		Endpoint:     endpoint,
+		Region:       cfg.Region,
+		requests:     counter,
+		sdkObjectACL: opts.SDKObjectACL,
+		httpClient:   cfg.HTTPClient,
+		credentials:  cfg.Credentials,
+		signer:       v4.NewSigner(),
+		retryer:      cfg.Retryer(),
+		userAgent:    userAgent,
+	}, nil
 }
 
 // resolveEndpoint picks the endpoint from the flag or the SDK's standard

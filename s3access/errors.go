@@ -25,9 +25,9 @@ func ErrorCode(err error) string {
 
 // HTTPStatus returns the HTTP status of the response that caused err, or 0.
 func HTTPStatus(err error) int {
-	var respErr *awshttp.ResponseError
-	if errors.As(err, &respErr) {
-		return respErr.HTTPStatusCode()
+	var withStatus interface{ HTTPStatusCode() int }
+	if errors.As(err, &withStatus) {
+		return withStatus.HTTPStatusCode()
 	}
 	return 0
 }

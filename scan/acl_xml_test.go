@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -49,49 +50,60 @@ func TestClassifyACLDocuments(t *testing.T) {
 		{"aws-mixed-grants.xml", 200, "", StatusOK, []acl.Kind{acl.Public}, 5, awsOwner},
 	}
 	for _, tc := range cases {
-		t.Run(tc.doc+"/"+tc.bucketOwner, func(t *testing.T) {
-			fake := newFakeS3()
-			bucketACL := `<AccessControlPolicy><Owner><ID>` + tc.bucketOwner + `</ID></Owner><AccessControlList/></AccessControlPolicy>`
-			fake.bucketACL = fakeResponse{200, bucketACL}
-			if tc.bucketOwner == "" {
-				fake.bucketACL = fakeResponse{403, errorXML("AccessDenied")}
-			}
-			fake.put("the/key", tc.status, readTestdata(t, tc.doc))
-			var sink collect
-			sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b"}, &sink, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, ok := sink.byKey["the/key\x00"]
-			if !ok || len(sink.byKey) != 1 {
-				t.Fatalf("want one result for the/key, got %v", sink.order)
-			}
-			if r.Status != tc.wantStatus {
-				t.Errorf("status = %s, want %s (err %q)", r.Status, tc.wantStatus, r.Err)
-			}
-			var want acl.Findings
-			for _, k := range tc.wantKinds {
-				want = want.With(k)
-			}
-			if r.Findings != want {
-				t.Errorf("findings = %v, want %v; grants %+v", r.Findings.Names(), want.Names(), r.Grants)
-			}
-			if len(r.Grants) != tc.wantGrants {
-				t.Errorf("got %d grants, want %d: %+v", len(r.Grants), tc.wantGrants, r.Grants)
-			}
-			if r.OwnerID != tc.wantOwner {
-				t.Errorf("owner = %q, want %q", r.OwnerID, tc.wantOwner)
-			}
-			if (tc.bucketOwner == "") != (sum.OwnerProblem != "") {
-				t.Errorf("owner problem = %q with bucket owner %q", sum.OwnerProblem, tc.bucketOwner)
-			}
-		})
+		for _, sdk := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/%s/sdk=%v", tc.doc, tc.bucketOwner, sdk), func(t *testing.T) {
+				fake := newFakeS3()
+				fake.sdkACL = sdk
+				bucketACL := `<AccessControlPolicy><Owner><ID>` + tc.bucketOwner + `</ID></Owner><AccessControlList/></AccessControlPolicy>`
+				fake.bucketACL = fakeResponse{200, bucketACL}
+				if tc.bucketOwner == "" {
+					fake.bucketACL = fakeResponse{403, errorXML("AccessDenied")}
+				}
+				fake.put("the/key", tc.status, readTestdata(t, tc.doc))
+				var sink collect
+				sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b"}, &sink, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, ok := sink.byKey["the/key\x00"]
+				if !ok || len(sink.byKey) != 1 {
+					t.Fatalf("want one result for the/key, got %v", sink.order)
+				}
+				if r.Status != tc.wantStatus {
+					t.Errorf("status = %s, want %s (err %q)", r.Status, tc.wantStatus, r.Err)
+				}
+				var want acl.Findings
+				for _, k := range tc.wantKinds {
+					want = want.With(k)
+				}
+				if r.Findings != want {
+					t.Errorf("findings = %v, want %v; grants %+v", r.Findings.Names(), want.Names(), r.Grants)
+				}
+				if len(r.Grants) != tc.wantGrants {
+					t.Errorf("got %d grants, want %d: %+v", len(r.Grants), tc.wantGrants, r.Grants)
+				}
+				if r.OwnerID != tc.wantOwner {
+					t.Errorf("owner = %q, want %q", r.OwnerID, tc.wantOwner)
+				}
+				if (tc.bucketOwner == "") != (sum.OwnerProblem != "") {
+					t.Errorf("owner problem = %q with bucket owner %q", sum.OwnerProblem, tc.bucketOwner)
+				}
+			})
+		}
 	}
 }
 
-// TestGrantFieldsFromXML checks each grantee shape lands in the right field.
+// TestGrantFieldsFromXML checks each grantee shape lands in the right
+// field, through the lean path and the SDK's.
 func TestGrantFieldsFromXML(t *testing.T) {
+	for _, sdk := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sdk=%v", sdk), func(t *testing.T) { checkGrantFields(t, sdk) })
+	}
+}
+
+func checkGrantFields(t *testing.T, sdk bool) {
 	fake := newFakeS3()
+	fake.sdkACL = sdk
 	fake.bucketACL = fakeResponse{200, readTestdata(t, "rgw-bucket-acl.xml")}
 	fake.put("k", 200, readTestdata(t, "aws-mixed-grants.xml"))
 	var sink collect

@@ -29,6 +29,9 @@ type fakeS3 struct {
 	pageSize int
 	// requests counts requests per kind ("list", "acl", "bucket-acl").
 	requests map[string]int
+	// sdkACL makes the client fetch ACLs through the SDK's stack rather
+	// than the lean path.
+	sdkACL bool
 }
 
 type fakeResponse struct {
@@ -122,7 +125,7 @@ func (f *fakeS3) client(t *testing.T) *s3access.Client {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	c, err := s3access.New(context.Background(), s3access.Options{EndpointURL: srv.URL, MaxAttempts: 2})
+	c, err := s3access.New(context.Background(), s3access.Options{EndpointURL: srv.URL, MaxAttempts: 2, SDKObjectACL: f.sdkACL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,13 +46,13 @@ func (s *scanner) listObjects(ctx context.Context, emit func(item) error) error 
 		decode := out.EncodingType == types.EncodingTypeUrl
 		for i := range out.Contents {
 			obj := &out.Contents[i]
-			key, err := decodeKey(deref(obj.Key), decode)
+			key, err := decodeKey(aws.ToString(obj.Key), decode)
 			if err != nil {
 				return &Error{Op: s.listOp(), Err: err}
 			}
 			it := item{key: key}
 			if obj.Owner != nil {
-				it.ownerID = deref(obj.Owner.ID)
+				it.ownerID = aws.ToString(obj.Owner.ID)
 			}
 			s.progress.Listed.Add(1)
 			if err := emit(it); err != nil {
@@ -62,8 +62,8 @@ func (s *scanner) listObjects(ctx context.Context, emit func(item) error) error 
 		if !aws.ToBool(out.IsTruncated) {
 			return nil
 		}
-		next := deref(out.NextContinuationToken)
-		if next == "" || next == deref(in.ContinuationToken) {
+		next := aws.ToString(out.NextContinuationToken)
+		if next == "" || next == aws.ToString(in.ContinuationToken) {
 			return &Error{Op: s.listOp(), Err: fmt.Errorf("the server said the listing continues but gave no new continuation token")}
 		}
 		in.ContinuationToken = &next
@@ -89,13 +89,13 @@ func (s *scanner) listVersions(ctx context.Context, emit func(item) error) (int6
 		markers += int64(len(out.DeleteMarkers))
 		for i := range out.Versions {
 			v := &out.Versions[i]
-			key, err := decodeKey(deref(v.Key), decode)
+			key, err := decodeKey(aws.ToString(v.Key), decode)
 			if err != nil {
 				return markers, &Error{Op: s.listOp() + " (versions)", Err: err}
 			}
-			it := item{key: key, versionID: deref(v.VersionId), isLatest: aws.ToBool(v.IsLatest)}
+			it := item{key: key, versionID: aws.ToString(v.VersionId), isLatest: aws.ToBool(v.IsLatest)}
 			if v.Owner != nil {
-				it.ownerID = deref(v.Owner.ID)
+				it.ownerID = aws.ToString(v.Owner.ID)
 			}
 			s.progress.Listed.Add(1)
 			if err := emit(it); err != nil {
@@ -105,12 +105,12 @@ func (s *scanner) listVersions(ctx context.Context, emit func(item) error) (int6
 		if !aws.ToBool(out.IsTruncated) {
 			return markers, nil
 		}
-		nextVersion := deref(out.NextVersionIdMarker)
+		nextVersion := aws.ToString(out.NextVersionIdMarker)
 		nextKey, err := nextKeyMarker(out, decode)
 		if err != nil {
 			return markers, &Error{Op: s.listOp() + " (versions)", Err: err}
 		}
-		if nextKey == "" || (nextKey == deref(in.KeyMarker) && nextVersion == deref(in.VersionIdMarker)) {
+		if nextKey == "" || (nextKey == aws.ToString(in.KeyMarker) && nextVersion == aws.ToString(in.VersionIdMarker)) {
 			return markers, &Error{Op: s.listOp() + " (versions)", Err: fmt.Errorf("the server said the listing continues but gave no new key marker")}
 		}
 		in.KeyMarker = &nextKey
@@ -126,13 +126,13 @@ func (s *scanner) listVersions(ctx context.Context, emit func(item) error) (int6
 // it raw. Both name the page's last entry, so the marker is matched against
 // that entry's key in either form, and its decoded key is used.
 func nextKeyMarker(out *s3.ListObjectVersionsOutput, decode bool) (string, error) {
-	marker, version := deref(out.NextKeyMarker), deref(out.NextVersionIdMarker)
+	marker, version := aws.ToString(out.NextKeyMarker), aws.ToString(out.NextVersionIdMarker)
 	if decode {
 		match := func(rawKey, versionID *string) (string, bool) {
-			if deref(versionID) != version {
+			if aws.ToString(versionID) != version {
 				return "", false
 			}
-			raw := deref(rawKey)
+			raw := aws.ToString(rawKey)
 			key, err := decodeKey(raw, true)
 			if err != nil || (raw != marker && key != marker) {
 				return "", false

@@ -11,7 +11,6 @@ import (
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Error is a failure of a bucket-level step that stops the scan. Op says
@@ -252,17 +251,17 @@ func (s *scanner) fetch(ctx context.Context, it item) (r Result, done bool) {
 		IsLatest:  it.isLatest,
 		OwnerID:   it.ownerID,
 	}
-	in := &s3.GetObjectAclInput{Bucket: &s.cfg.Bucket, Key: &r.Key}
-	if s.cfg.AllVersions && it.versionID != "" {
-		in.VersionId = &r.VersionID
+	versionID := ""
+	if s.cfg.AllVersions {
+		versionID = it.versionID
 	}
-	out, err := s.api.GetObjectAcl(ctx, in)
+	policy, err := s.api.GetObjectACL(ctx, s.cfg.Bucket, it.key, versionID)
 	switch {
 	case err == nil:
-		if out.Owner != nil && out.Owner.ID != nil {
-			r.OwnerID = *out.Owner.ID
+		if policy.Owner != "" {
+			r.OwnerID = policy.Owner
 		}
-		r.Grants = convertGrants(out.Grants)
+		r.Grants = policy.Grants
 	case ctx.Err() != nil:
 		return r, false
 	case s3access.IsAccessDenied(err):
@@ -275,29 +274,4 @@ func (s *scanner) fetch(ctx context.Context, it item) (r Result, done bool) {
 	}
 	r.Findings |= acl.Classify(s.bucketOwner, r.OwnerID, r.Grants)
 	return r, true
-}
-
-func convertGrants(in []types.Grant) []acl.Grant {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]acl.Grant, len(in))
-	for i := range in {
-		g := &out[i]
-		g.Permission = string(in[i].Permission)
-		if ge := in[i].Grantee; ge != nil {
-			g.Type = string(ge.Type)
-			g.ID = deref(ge.ID)
-			g.URI = deref(ge.URI)
-			g.Email = deref(ge.EmailAddress)
-		}
-	}
-	return out
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }

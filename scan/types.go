@@ -14,12 +14,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// API is the part of the S3 client the engine uses; *s3.Client has it.
+// API is the part of the S3 client the engine uses; *s3access.Client has
+// it. The bucket-level calls keep the SDK's shapes; the per-object call,
+// the hot path, returns aclscan's own ACL model.
 type API interface {
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, optFns ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
-	GetObjectAcl(ctx context.Context, in *s3.GetObjectAclInput, optFns ...func(*s3.Options)) (*s3.GetObjectAclOutput, error)
 	GetBucketAcl(ctx context.Context, in *s3.GetBucketAclInput, optFns ...func(*s3.Options)) (*s3.GetBucketAclOutput, error)
+	// GetObjectACL reads one object's ACL; versionID "" means the current version.
+	GetObjectACL(ctx context.Context, bucket, key, versionID string) (acl.Policy, error)
 }
 
 // Strategy is how GetObjectAcl calls are scheduled.

@@ -71,6 +71,8 @@ func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
 	fl.IntVar(&f.tableRows, "table-rows", report.DefaultTableRows, "risky objects listed by the table format")
 	fl.Int32Var(&f.pageSize, "page-size", 1000, "keys per list request (1-1000)")
 	_ = fl.MarkHidden("page-size")
+	fl.BoolVar(&f.s3.SDKObjectACL, "sdk-acl", false, "fetch ACLs through the AWS SDK's full middleware stack (slower; for comparison)")
+	_ = fl.MarkHidden("sdk-acl")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to FILE")
 	_ = fl.MarkHidden("cpuprofile")
 	return cmd
@@ -105,6 +107,7 @@ func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io
 	default:
 		f.s3.Connections = cfg.Concurrency
 	}
+	f.s3.UserAgent = "aclscan/" + version
 	client, err := s3access.New(ctx, f.s3)
 	if err != nil {
 		if s3access.IsUsageError(err) {

@@ -1,0 +1,320 @@
+package s3access
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyauth "github.com/aws/smithy-go/auth"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// GetObjectACL reads one object's ACL (versionID "" for the current
+// version). It is the per-object call of a scan, so unless the client was
+// built with Options.SDKObjectACL it takes a lean path: the SDK's endpoint
+// resolution (once per bucket), credentials, SigV4 signer and retry policy,
+// without the SDK's generic middleware stack, which costs about twice the
+// client CPU per request (docs/benchmarks/README.md).
+func (c *Client) GetObjectACL(ctx context.Context, bucket, key, versionID string) (acl.Policy, error) {
+	if c.sdkObjectACL {
+		return c.getObjectACLSDK(ctx, bucket, key, versionID)
+	}
+	ep, err := c.bucketEndpoint(ctx, bucket)
+	if err != nil {
+		return acl.Policy{}, fmt.Errorf("resolve the endpoint of bucket %q: %w", bucket, err)
+	}
+	if ep.useSDK {
+		return c.getObjectACLSDK(ctx, bucket, key, versionID)
+	}
+	maxAttempts := c.retryer.MaxAttempts()
+	for attempt := 1; ; attempt++ {
+		policy, err := c.getObjectACLOnce(ctx, ep, key, versionID)
+		if err == nil {
+			return policy, nil
+		}
+		if attempt >= maxAttempts || ctx.Err() != nil || !c.retryer.IsErrorRetryable(err) {
+			return acl.Policy{}, &OperationError{Op: "GetObjectAcl", Attempts: attempt, Err: err}
+		}
+		delay, derr := c.retryer.RetryDelay(attempt, err)
+		if derr != nil {
+			return acl.Policy{}, &OperationError{Op: "GetObjectAcl", Attempts: attempt, Err: err}
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return acl.Policy{}, &OperationError{Op: "GetObjectAcl", Attempts: attempt, Err: ctx.Err()}
+		case <-timer.C:
+		}
+	}
+}
+
+// OperationError is a failed lean-path call, after its attempts.
+type OperationError struct {
+	Op       string
+	Attempts int
+	Err      error
+}
+
+func (e *OperationError) Error() string {
+	if e.Attempts > 1 {
+		return fmt.Sprintf("%s failed after %d attempts: %v", e.Op, e.Attempts, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.Op, e.Err)
+}
+
+func (e *OperationError) Unwrap() error { return e.Err }
+
+// ResponseError is an error answer of S3 (a non-2xx status with an XML
+// <Error> body, or none). It implements smithy.APIError and the SDK's
+// retry interfaces, so the standard retry policy judges it as it would the
+// SDK's own errors.
+type ResponseError struct {
+	Status    int
+	Code      string
+	Message   string
+	RequestID string
+}
+
+func (e *ResponseError) Error() string {
+	msg := fmt.Sprintf("api error %s (HTTP %d)", e.Code, e.Status)
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+func (e *ResponseError) ErrorCode() string    { return e.Code }
+func (e *ResponseError) ErrorMessage() string { return e.Message }
+func (e *ResponseError) HTTPStatusCode() int  { return e.Status }
+
+// ErrorFault is part of smithy.APIError: 5xx are the server's fault.
+func (e *ResponseError) ErrorFault() smithy.ErrorFault {
+	if e.Status >= 500 {
+		return smithy.FaultServer
+	}
+	return smithy.FaultClient
+}
+
+// bucketEndpoint is where and how requests for one bucket are sent.
+type bucketEndpoint struct {
+	base          url.URL // scheme, host and the path up to the key ("/bucket" in path style)
+	headers       http.Header
+	signingName   string
+	signingRegion string
+	// useSDK is set when the endpoint needs more than SigV4 (e.g. SigV4a
+	// for multi-region access points): the SDK path handles those.
+	useSDK bool
+}
+
+func (c *Client) bucketEndpoint(ctx context.Context, bucket string) (*bucketEndpoint, error) {
+	if v, ok := c.endpoints.Load(bucket); ok {
+		return v.(*bucketEndpoint), nil
+	}
+	opts := c.Client.Options()
+	params := s3.EndpointParameters{
+		Bucket:         aws.String(bucket),
+		Region:         aws.String(opts.Region),
+		ForcePathStyle: aws.Bool(opts.UsePathStyle),
+		Accelerate:     aws.Bool(opts.UseAccelerate),
+		UseFIPS:        aws.Bool(opts.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled),
+		UseDualStack:   aws.Bool(opts.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled),
+		Endpoint:       opts.BaseEndpoint,
+	}
+	resolved, err := opts.EndpointResolverV2.ResolveEndpoint(ctx, params.WithDefaults())
+	if err != nil {
+		return nil, err
+	}
+	ep := &bucketEndpoint{base: resolved.URI, headers: resolved.Headers, signingName: "s3", signingRegion: opts.Region}
+	if schemes, ok := smithyauth.GetAuthOptions(&resolved.Properties); ok && len(schemes) > 0 {
+		scheme := schemes[0]
+		// Endpoint rules name schemes "sigv4", "sigv4a", "sigv4-s3express".
+		if scheme.SchemeID != "sigv4" && scheme.SchemeID != smithyauth.SchemeIDSigV4 {
+			ep.useSDK = true
+		}
+		if name, ok := smithyhttp.GetSigV4SigningName(&scheme.SignerProperties); ok {
+			ep.signingName = name
+		}
+		if region, ok := smithyhttp.GetSigV4SigningRegion(&scheme.SignerProperties); ok {
+			ep.signingRegion = region
+		}
+	}
+	ep.base.Path = strings.TrimSuffix(ep.base.Path, "/")
+	ep.base.RawPath = ""
+	actual, _ := c.endpoints.LoadOrStore(bucket, ep)
+	return actual.(*bucketEndpoint), nil
+}
+
+// emptyPayloadSHA256 is the SHA-256 of an empty body, which S3 requires in
+// X-Amz-Content-Sha256.
+const emptyPayloadSHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// maxACLResponse bounds the body read: an ACL holds at most 100 grants
+// (a few tens of kilobytes); anything far larger is not an ACL.
+const maxACLResponse = 1 << 20
+
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (c *Client) getObjectACLOnce(ctx context.Context, ep *bucketEndpoint, key, versionID string) (acl.Policy, error) {
+	u := ep.base
+	escaped := escapeKey(key)
+	u.Path = ep.base.Path + "/" + key
+	u.RawPath = ep.base.Path + "/" + escaped
+	u.RawQuery = "acl="
+	if versionID != "" {
+		u.RawQuery += "&versionId=" + url.QueryEscape(versionID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return acl.Policy{}, err
+	}
+	for name, values := range ep.headers {
+		req.Header[name] = values
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("X-Amz-Content-Sha256", emptyPayloadSHA256)
+	creds, err := c.credentials.Retrieve(ctx)
+	if err != nil {
+		return acl.Policy{}, fmt.Errorf("failed to retrieve credentials: %w", err)
+	}
+	if err := c.signer.SignHTTP(ctx, creds, req, emptyPayloadSHA256, ep.signingName, ep.signingRegion, time.Now(), func(o *v4.SignerOptions) {
+		o.DisableURIPathEscaping = true // S3 signs the path as sent
+	}); err != nil {
+		return acl.Policy{}, err
+	}
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return acl.Policy{}, err
+	}
+	defer resp.Body.Close()
+	buf := bufferPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bufferPool.Put(buf)
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, maxACLResponse+1))
+	if err != nil {
+		return acl.Policy{}, fmt.Errorf("read response (HTTP %d): %w", resp.StatusCode, err)
+	}
+	if n > maxACLResponse {
+		return acl.Policy{}, fmt.Errorf("response larger than %d bytes (HTTP %d): not an ACL", maxACLResponse, resp.StatusCode)
+	}
+	if resp.StatusCode/100 != 2 {
+		return acl.Policy{}, parseErrorResponse(resp, buf.Bytes())
+	}
+	policy, err := acl.ParsePolicy(buf.Bytes())
+	if err != nil {
+		return acl.Policy{}, fmt.Errorf("parse ACL response: %w", err)
+	}
+	return policy, nil
+}
+
+func parseErrorResponse(resp *http.Response, body []byte) error {
+	e := &ResponseError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Amz-Request-Id")}
+	var doc struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	if xml.Unmarshal(body, &doc) == nil {
+		e.Code, e.Message = doc.Code, doc.Message
+	}
+	if e.Code == "" {
+		// No parsable body: name the status as S3 does for HEAD-style errors.
+		switch resp.StatusCode {
+		case 403:
+			e.Code = "AccessDenied"
+		case 404:
+			e.Code = "NotFound"
+		case 503:
+			e.Code = "ServiceUnavailable"
+		default:
+			e.Code = strings.ReplaceAll(http.StatusText(resp.StatusCode), " ", "")
+			if e.Code == "" {
+				e.Code = "HTTP" + strconv.Itoa(resp.StatusCode)
+			}
+		}
+	}
+	return e
+}
+
+// escapeKey percent-encodes a key for the URL path as S3's SigV4 expects:
+// everything but RFC 3986 unreserved characters and '/'.
+func escapeKey(key string) string {
+	clean := true
+	for i := 0; i < len(key); i++ {
+		if !unreservedOrSlash(key[i]) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return key
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(key) * 3)
+	for i := 0; i < len(key); i++ {
+		ch := key[i]
+		if unreservedOrSlash(ch) {
+			b.WriteByte(ch)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[ch>>4])
+		b.WriteByte(hex[ch&15])
+	}
+	return b.String()
+}
+
+func unreservedOrSlash(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~' || c == '/'
+}
+
+// getObjectACLSDK is the same call through the SDK's full stack.
+func (c *Client) getObjectACLSDK(ctx context.Context, bucket, key, versionID string) (acl.Policy, error) {
+	in := &s3.GetObjectAclInput{Bucket: &bucket, Key: &key}
+	if versionID != "" {
+		in.VersionId = &versionID
+	}
+	out, err := c.Client.GetObjectAcl(ctx, in)
+	if err != nil {
+		return acl.Policy{}, err
+	}
+	policy := acl.Policy{Grants: ConvertGrants(out.Grants)}
+	if out.Owner != nil {
+		policy.Owner = aws.ToString(out.Owner.ID)
+	}
+	return policy, nil
+}
+
+// ConvertGrants turns the SDK's grants into aclscan's.
+func ConvertGrants(in []types.Grant) []acl.Grant {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]acl.Grant, len(in))
+	for i := range in {
+		g := &out[i]
+		g.Permission = string(in[i].Permission)
+		if ge := in[i].Grantee; ge != nil {
+			g.Type = string(ge.Type)
+			g.ID = aws.ToString(ge.ID)
+			g.URI = aws.ToString(ge.URI)
+			g.Email = aws.ToString(ge.EmailAddress)
+		}
+	}
+	return out
+}
