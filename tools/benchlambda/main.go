@@ -31,7 +31,13 @@ type options struct {
 	outDir      string
 	python      string
 	quick       bool
+	funcEnv     []string
 }
+
+type envList []string
+
+func (e *envList) String() string     { return strings.Join(*e, " ") }
+func (e *envList) Set(v string) error { *e = append(*e, v); return nil }
 
 func main() {
 	var o options
@@ -46,6 +52,8 @@ func main() {
 	flag.StringVar(&o.outDir, "out", "docs/benchmarks", "where lambda.csv, lambda.md and lambda.png go")
 	flag.StringVar(&o.python, "python", "python3", "Python interpreter with boto3")
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 2 memory sizes, 5 invocations, results under /tmp")
+	var extraEnv envList
+	flag.Var(&extraEnv, "env", "KEY=VALUE added to every function's environment (repeatable), e.g. -env CONCURRENCY=32")
 	flag.Parse()
 	for _, m := range strings.Split(memories, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(m))
@@ -54,6 +62,7 @@ func main() {
 		}
 		o.memories = append(o.memories, n)
 	}
+	o.funcEnv = extraEnv
 	if impls != "" {
 		o.impls = strings.Split(impls, ",")
 	}

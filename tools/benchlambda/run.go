@@ -25,6 +25,11 @@ const benchBucket = "lambda-bench-100"
 // floor is the physical limit of one invocation, measured through the proxy.
 type floor struct {
 	listMS, aclMS, connectMS float64
+	// waveMS is what this machine achieves at best: one list, then all 100
+	// GetObjectAcl at once over warm connections, without CPU limit. It is
+	// above the round-trip floor when RGW and toxiproxy, sharing the
+	// client's two cores, cannot serve 100 requests within one round trip.
+	waveMS float64
 }
 
 func (f floor) totalMS() float64 { return f.listMS + f.aclMS + f.connectMS }
@@ -70,20 +75,22 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("measure the floor: %w", err)
 	}
-	logf("floor through the proxy: list %.1f ms + GetObjectAcl %.1f ms + TCP/TLS set-up %.1f ms = %.1f ms",
-		fl.listMS, fl.aclMS, fl.connectMS, fl.totalMS())
+	logf("floor through the proxy: list %.1f ms + GetObjectAcl %.1f ms + TCP/TLS set-up %.1f ms = %.1f ms; list + 100 concurrent GetObjectAcl: %.1f ms",
+		fl.listMS, fl.aclMS, fl.connectMS, fl.totalMS(), fl.waveMS)
 
 	impls := implementations(o)
 	var results []cellResult
 	started := time.Now()
+	failed := 0
 	for _, mb := range o.memories {
 		for _, im := range impls {
 			if im.unavailable != "" {
 				results = append(results, cellResult{impl: im, memory: mb, failure: im.unavailable})
 				continue
 			}
-			r := runCell(ctx, o, im, mb, funcEnv, o.invocations)
+			r := runCell(ctx, o, im, mb, append(funcEnv, o.funcEnv...), o.invocations)
 			if r.failure != "" {
+				failed++
 				logf("%5d MB %-22s FAILED: %s", mb, im.name, r.failure)
 			} else {
 				st := stats(r)
@@ -91,9 +98,16 @@ func run(ctx context.Context, o options) error {
 			}
 			results = append(results, r)
 		}
+		// Written after each memory size, so an interrupted run keeps its cells.
+		if err := writeOutputs(o, results, fl, time.Since(started)); err != nil {
+			return err
+		}
 	}
-	logf("all cells done in %s", time.Since(started).Round(time.Second))
-	return writeOutputs(o, results, fl, time.Since(started))
+	logf("all cells done in %s; results in %s", time.Since(started).Round(time.Second), o.outDir)
+	if failed > 0 {
+		return fmt.Errorf("%d cells failed", failed)
+	}
+	return nil
 }
 
 func setupProxy(o options, upstream string) (string, error) {
@@ -138,7 +152,7 @@ func measureFloor(ctx context.Context, env locals3.Env, endpoint string) (floor,
 	os.Setenv("AWS_SECRET_ACCESS_KEY", env.A.SecretKey)
 	os.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	c, err := s3access.New(ctx, s3access.Options{EndpointURL: endpoint, CABundle: env.CABundle, Region: "us-east-1"})
+	c, err := s3access.New(ctx, s3access.Options{EndpointURL: endpoint, CABundle: env.CABundle, Region: "us-east-1", Connections: 256})
 	if err != nil {
 		return floor{}, err
 	}
@@ -165,6 +179,27 @@ func measureFloor(ctx context.Context, env locals3.Env, endpoint string) (floor,
 	if fl.aclMS, err = median(21, func() error {
 		_, err := c.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: &bucket, Key: aws.String("obj/000000")})
 		return err
+	}); err != nil {
+		return fl, err
+	}
+	keys := locals3.Keys("obj/", 100)
+	if fl.waveMS, err = median(11, func() error {
+		if _, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket}); err != nil {
+			return err
+		}
+		errs := make(chan error, len(keys))
+		for _, k := range keys {
+			go func() {
+				_, err := c.GetObjectACL(ctx, bucket, k, "")
+				errs <- err
+			}()
+		}
+		for range keys {
+			if err := <-errs; err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		return fl, err
 	}
