@@ -233,15 +233,32 @@ func writeMarkdown(path string, o options, results []cellResult, fl floor, took 
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
+// fixedTicks labels exactly the given values.
+type fixedTicks []int
+
+func (f fixedTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for _, v := range f {
+		if x := float64(v); x >= lo && x <= hi {
+			ticks = append(ticks, plot.Tick{Value: x, Label: fmt.Sprint(v)})
+		}
+	}
+	return ticks
+}
+
 func writeChart(path string, o options, results []cellResult) error {
 	p := plot.New()
 	p.Title.Text = "100 x GetObjectAcl per invocation, ~18 ms round trips (average of invocations)"
 	p.X.Label.Text = "Lambda memory size (MB)"
 	p.Y.Label.Text = "average duration (ms, log scale)"
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Top = true
-	p.Legend.Left = false
+	p.Y.Tick.Marker = fixedTicks{20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000}
+	p.X.Tick.Marker = fixedTicks(o.memories)
+	// Every line starts high at 128 MB and falls: the lower left is free.
+	p.Legend.Top = false
+	p.Legend.Left = true
+	p.Legend.XOffs = vg.Points(10)
+	p.Legend.YOffs = vg.Points(10)
 	p.Add(plotter.NewGrid())
 	palette := []color.Color{
 		color.RGBA{0x1b, 0x9e, 0x77, 255}, color.RGBA{0x00, 0x60, 0x30, 255}, color.RGBA{0x66, 0xa6, 0x1e, 255},
