@@ -1,0 +1,136 @@
+package s3access
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+const publicACL = `<?xml version="1.0" encoding="UTF-8"?><AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>usera</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>`
+
+// testClient points a client at an httptest server: these answers
+// (throttling, malformed bodies) are ones RGW does not give on demand.
+func testClient(t *testing.T, handler http.HandlerFunc) (*Client, *atomic.Int64) {
+	t.Helper()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		handler(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	c, err := New(context.Background(), Options{EndpointURL: srv.URL, MaxAttempts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &hits
+}
+
+func TestLeanRequestShape(t *testing.T) {
+	var got *http.Request
+	c, _ := testClient(t, func(w http.ResponseWriter, r *http.Request) {
+		got = r.Clone(context.Background())
+		_, _ = w.Write([]byte(publicACL))
+	})
+	p, err := c.GetObjectACL(context.Background(), "bucket", "dir/a b+c%~é", "v 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Owner != "usera" || len(p.Grants) != 1 || p.Grants[0].URI == "" {
+		t.Errorf("policy = %+v", p)
+	}
+	if got.Method != http.MethodGet || got.URL.EscapedPath() != "/bucket/dir/a%20b%2Bc%25~%C3%A9" {
+		t.Errorf("request %s %s", got.Method, got.URL.EscapedPath())
+	}
+	if q := got.URL.Query(); !q.Has("acl") || q.Get("versionId") != "v 1" {
+		t.Errorf("query %q", got.URL.RawQuery)
+	}
+	auth := got.Header.Get("Authorization")
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIDTEST/") || !strings.Contains(auth, "/us-east-1/s3/aws4_request") {
+		t.Errorf("Authorization %q", auth)
+	}
+	if got.Header.Get("X-Amz-Content-Sha256") != emptyPayloadSHA256 || got.Header.Get("X-Amz-Date") == "" {
+		t.Errorf("signing headers missing: %v", got.Header)
+	}
+	if strings.Contains(auth, "test-secret") {
+		t.Error("the secret key appears in a header")
+	}
+}
+
+func TestLeanRetriesThrottlingThenSucceeds(t *testing.T) {
+	var n atomic.Int64
+	c, hits := testClient(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`))
+			return
+		}
+		_, _ = w.Write([]byte(publicACL))
+	})
+	if _, err := c.GetObjectACL(context.Background(), "bucket", "k", ""); err != nil {
+		t.Fatalf("err = %v, want success after one retry", err)
+	}
+	if hits.Load() != 2 || c.Requests() != 2 {
+		t.Errorf("server saw %d requests, client counted %d; want 2", hits.Load(), c.Requests())
+	}
+}
+
+func TestLeanErrorAnswers(t *testing.T) {
+	cases := []struct {
+		name     string
+		status   int
+		body     string
+		attempts int64
+		check    func(error) bool
+		errHas   string
+	}{
+		{"access denied", 403, `<Error><Code>AccessDenied</Code><Message></Message></Error>`, 1, IsAccessDenied, "AccessDenied"},
+		{"403 without a body", 403, "", 1, IsAccessDenied, "AccessDenied"},
+		{"no such key", 404, `<Error><Code>NoSuchKey</Code></Error>`, 1, IsNotFound, "NoSuchKey"},
+		{"internal error is retried", 500, `<Error><Code>InternalError</Code></Error>`, 3, nil, "after 3 attempts"},
+		{"HTML instead of XML", 200, `<!DOCTYPE html><html><body>proxy login</body></html>`, 1, nil, "parse ACL response"},
+		{"200 with an error body", 200, `<Error><Code>InternalError</Code></Error>`, 1, nil, "root element is <Error>"},
+		{"truncated XML", 200, publicACL[:len(publicACL)/2], 1, nil, "parse ACL response"},
+		{"enormous body", 200, "<AccessControlPolicy>" + strings.Repeat(" ", 2<<20), 1, nil, "larger than"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, hits := testClient(t, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			})
+			_, err := c.GetObjectACL(context.Background(), "bucket", "k", "")
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.errHas)
+			}
+			if tc.check != nil && !tc.check(err) {
+				t.Errorf("error %v not classified", err)
+			}
+			if hits.Load() != tc.attempts {
+				t.Errorf("%d attempts, want %d", hits.Load(), tc.attempts)
+			}
+		})
+	}
+}
+
+func TestEscapeKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain/key-1_2.3~": "plain/key-1_2.3~",
+		"a b":              "a%20b",
+		"a+b&c=d?e#f":      "a%2Bb%26c%3Dd%3Fe%23f",
+		"ü":                "%C3%BC",
+		"../x//y/":         "../x//y/",
+		"\x01":             "%01",
+	} {
+		if got := escapeKey(in); got != want {
+			t.Errorf("escapeKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
