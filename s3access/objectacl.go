@@ -171,17 +171,18 @@ var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (c *Client) getObjectACLOnce(ctx context.Context, ep *bucketEndpoint, key, versionID string) (acl.Policy, error) {
 	u := ep.base
-	escaped := escapeKey(key)
 	u.Path = ep.base.Path + "/" + key
-	u.RawPath = ep.base.Path + "/" + escaped
+	u.RawPath = ep.base.Path + "/" + escape(key, true)
 	u.RawQuery = "acl="
 	if versionID != "" {
-		u.RawQuery += "&versionId=" + url.QueryEscape(versionID)
+		u.RawQuery += "&versionId=" + escape(versionID, false)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	// The URL is built, not parsed: set it on the request directly.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "", nil)
 	if err != nil {
 		return acl.Policy{}, err
 	}
+	req.URL, req.Host = &u, u.Host
 	for name, values := range ep.headers {
 		req.Header[name] = values
 	}
@@ -249,38 +250,35 @@ func parseErrorResponse(resp *http.Response, body []byte) error {
 	return e
 }
 
-// escapeKey percent-encodes a key for the URL path as S3's SigV4 expects:
-// everything but RFC 3986 unreserved characters and '/'.
-func escapeKey(key string) string {
-	clean := true
-	for i := 0; i < len(key); i++ {
-		if !unreservedOrSlash(key[i]) {
-			clean = false
-			break
-		}
+// escape percent-encodes s as SigV4 canonicalizes it: everything but RFC
+// 3986 unreserved characters (and '/' in a path), so the bytes on the wire
+// are the bytes signed.
+func escape(s string, path bool) string {
+	keep := func(c byte) bool {
+		return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || (path && c == '/')
 	}
-	if clean {
-		return key
+	i := 0
+	for i < len(s) && keep(s[i]) {
+		i++
+	}
+	if i == len(s) {
+		return s
 	}
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
-	b.Grow(len(key) * 3)
-	for i := 0; i < len(key); i++ {
-		ch := key[i]
-		if unreservedOrSlash(ch) {
-			b.WriteByte(ch)
-			continue
+	b.Grow(len(s) * 3)
+	b.WriteString(s[:i])
+	for ; i < len(s); i++ {
+		if c := s[i]; keep(c) {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
 		}
-		b.WriteByte('%')
-		b.WriteByte(hex[ch>>4])
-		b.WriteByte(hex[ch&15])
 	}
 	return b.String()
-}
-
-func unreservedOrSlash(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~' || c == '/'
 }
 
 // getObjectACLSDK is the same call through the SDK's full stack.

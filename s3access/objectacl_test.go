@@ -49,7 +49,7 @@ func TestLeanRequestShape(t *testing.T) {
 	if got.Method != http.MethodGet || got.URL.EscapedPath() != "/bucket/dir/a%20b%2Bc%25~%C3%A9" {
 		t.Errorf("request %s %s", got.Method, got.URL.EscapedPath())
 	}
-	if q := got.URL.Query(); !q.Has("acl") || q.Get("versionId") != "v 1" {
+	if q := got.URL.Query(); !q.Has("acl") || q.Get("versionId") != "v 1" || !strings.Contains(got.URL.RawQuery, "versionId=v%201") {
 		t.Errorf("query %q", got.URL.RawQuery)
 	}
 	auth := got.Header.Get("Authorization")
@@ -120,7 +120,7 @@ func TestLeanErrorAnswers(t *testing.T) {
 	}
 }
 
-func TestEscapeKey(t *testing.T) {
+func TestEscape(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain/key-1_2.3~": "plain/key-1_2.3~",
 		"a b":              "a%20b",
@@ -129,8 +129,12 @@ func TestEscapeKey(t *testing.T) {
 		"../x//y/":         "../x//y/",
 		"\x01":             "%01",
 	} {
-		if got := escapeKey(in); got != want {
-			t.Errorf("escapeKey(%q) = %q, want %q", in, got, want)
+		if got := escape(in, true); got != want {
+			t.Errorf("escape(%q, path) = %q, want %q", in, got, want)
 		}
+	}
+	// AWS version IDs may hold '+', '/' and '.'.
+	if got := escape("3/L4k+q.x", false); got != "3%2FL4k%2Bq.x" {
+		t.Errorf("escape(version ID) = %q", got)
 	}
 }
