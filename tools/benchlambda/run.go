@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/internal/toxiproxy"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -111,37 +109,11 @@ func run(ctx context.Context, o options) error {
 }
 
 func setupProxy(o options, upstream string) (string, error) {
-	name := "rgw-https-latency"
-	req, _ := http.NewRequest(http.MethodDelete, o.toxiproxy+"/proxies/"+name, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("toxiproxy API at %s: %w (scripts/bench-lambda starts it)", o.toxiproxy, err)
-	}
-	resp.Body.Close()
 	listen := fmt.Sprintf("127.0.0.1:%d", o.proxyPort)
-	if err := postJSON(o.toxiproxy+"/proxies", map[string]any{"name": name, "listen": listen, "upstream": upstream, "enabled": true}); err != nil {
-		return "", err
-	}
-	if err := postJSON(o.toxiproxy+"/proxies/"+name+"/toxics", map[string]any{
-		"name": "latency", "type": "latency", "stream": "downstream", "toxicity": 1.0,
-		"attributes": map[string]any{"latency": o.latencyMS, "jitter": 0},
-	}); err != nil {
+	if err := toxiproxy.LatencyProxy(o.toxiproxy, "rgw-https-latency", listen, upstream, o.latencyMS); err != nil {
 		return "", err
 	}
 	return "https://" + listen, nil
-}
-
-func postJSON(url string, body any) error {
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("POST %s: %s", url, resp.Status)
-	}
-	return nil
 }
 
 // measureFloor times, without CPU limits and on kept-alive connections,

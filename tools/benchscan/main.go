@@ -7,7 +7,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/internal/toxiproxy"
 )
 
 type options struct {
@@ -176,40 +176,14 @@ func scanOnce(ctx context.Context, bin string, env locals3.Env, endpoint, bucket
 	return d, nil
 }
 
-// setupProxy (re)creates the toxiproxy proxy in front of RGW's HTTP port
-// with a latency toxic on the downstream direction.
+// setupProxy puts a latency proxy in front of RGW's HTTP port.
 func setupProxy(o options, env locals3.Env) (string, error) {
-	upstream := strings.TrimPrefix(env.HTTPURL, "http://")
 	listen := fmt.Sprintf("127.0.0.1:%d", o.proxyPort)
-	req, _ := http.NewRequest(http.MethodDelete, o.toxiproxy+"/proxies/rgw-latency", nil)
-	if resp, err := http.DefaultClient.Do(req); err == nil {
-		resp.Body.Close()
-	} else {
-		return "", fmt.Errorf("toxiproxy API at %s: %w (start it with scripts/bench-scan)", o.toxiproxy, err)
-	}
-	if err := postJSON(o.toxiproxy+"/proxies", map[string]any{"name": "rgw-latency", "listen": listen, "upstream": upstream, "enabled": true}); err != nil {
-		return "", err
-	}
-	if err := postJSON(o.toxiproxy+"/proxies/rgw-latency/toxics", map[string]any{
-		"name": "latency", "type": "latency", "stream": "downstream", "toxicity": 1.0,
-		"attributes": map[string]any{"latency": o.latencyMS, "jitter": 0},
-	}); err != nil {
+	upstream := strings.TrimPrefix(env.HTTPURL, "http://")
+	if err := toxiproxy.LatencyProxy(o.toxiproxy, "rgw-latency", listen, upstream, o.latencyMS); err != nil {
 		return "", err
 	}
 	return "http://" + listen, nil
-}
-
-func postJSON(url string, body any) error {
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("POST %s: %s", url, resp.Status)
-	}
-	return nil
 }
 
 // measureRoundTrip times plain HTTP requests through the proxy on one
