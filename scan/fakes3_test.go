@@ -43,6 +43,14 @@ func newFakeS3() *fakeS3 {
 	return &fakeS3{objectACL: map[string]fakeResponse{}, requests: map[string]int{}, pageSize: 1000}
 }
 
+// count returns the requests of one kind served so far; the server may
+// still be answering requests the client gave up on.
+func (f *fakeS3) count(kind string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests[kind]
+}
+
 func (f *fakeS3) put(key string, status int, body string) {
 	f.objectACL[key] = fakeResponse{status, body}
 	f.keys = append(f.keys, key)

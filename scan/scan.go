@@ -75,13 +75,13 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	}
 	s := &scanner{api: api, cfg: cfg, progress: progress}
 
-	err := s.resolveBucketOwner(ctx, sum)
-	if err == nil {
-		if cfg.Strategy == Serial {
+	var err error
+	if cfg.Strategy == Serial {
+		if err = s.resolveBucketOwner(ctx, sum); err == nil {
 			err = s.runSerial(ctx, sink, sum)
-		} else {
-			err = s.runConcurrent(ctx, sink, sum)
 		}
+	} else {
+		err = s.runConcurrent(ctx, sink, sum)
 	}
 	if ctx.Err() != nil {
 		// Whatever failed after the interruption failed because of it.
@@ -152,10 +152,22 @@ func (s *scanner) runSerial(ctx context.Context, sink Sink, sum *Summary) error 
 
 // runConcurrent lists in one goroutine, fetches in a pool of workers (or
 // one goroutine per key), and writes results from the calling goroutine.
-// The bounded queue between lister and workers gives back-pressure.
+// The bounded queue between lister and workers gives back-pressure. The
+// bucket owner is asked for at the same time as the first list page (it
+// is needed only to classify), which saves a round trip per scan.
 func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+
+	ownerResolved := make(chan error, 1)
+	go func() { ownerResolved <- s.resolveBucketOwner(ctx, sum) }()
+	ownerErr, ownerKnown := error(nil), false
+	waitOwner := func() error {
+		if !ownerKnown {
+			ownerErr, ownerKnown = <-ownerResolved, true
+		}
+		return ownerErr
+	}
 
 	queue := make(chan item, int(s.cfg.PageSize)+s.cfg.Concurrency)
 	results := make(chan Result, s.cfg.Concurrency)
@@ -216,18 +228,27 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 		if sinkErr != nil {
 			continue // drain so the workers can finish
 		}
-		if sinkErr = s.record(sink, sum, &r); sinkErr != nil {
+		if sinkErr = waitOwner(); sinkErr == nil {
+			sinkErr = s.record(sink, sum, &r)
+		}
+		if sinkErr != nil {
 			cancel()
 		}
 	}
 	sum.DeleteMarkers = markers
+	if err := waitOwner(); err != nil {
+		return err // a bucket-level failure explains any list failure too
+	}
 	if sinkErr != nil {
 		return sinkErr
 	}
 	return listErr
 }
 
+// record classifies a result (the bucket owner is known by now) and hands
+// it to the sink.
 func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
+	r.Findings |= acl.Classify(s.bucketOwner, r.OwnerID, r.Grants)
 	sum.add(r)
 	s.progress.Checked.Add(1)
 	if r.Status == StatusError {
@@ -239,9 +260,9 @@ func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
 	return nil
 }
 
-// fetch reads and classifies one object's ACL. Failures become the
-// result's status; done is false only when the scan was cancelled before
-// the object could be checked.
+// fetch reads one object's ACL. Failures become the result's status; done
+// is false only when the scan was cancelled before the object could be
+// checked. Classification waits for record, which knows the bucket owner.
 func (s *scanner) fetch(ctx context.Context, it item) (r Result, done bool) {
 	r = Result{
 		Bucket:    s.cfg.Bucket,
@@ -272,6 +293,5 @@ func (s *scanner) fetch(ctx context.Context, it item) (r Result, done bool) {
 	default:
 		r.Status, r.Err = StatusError, "get ACL: "+s3access.Short(err)
 	}
-	r.Findings |= acl.Classify(s.bucketOwner, r.OwnerID, r.Grants)
 	return r, true
 }

@@ -39,8 +39,8 @@ func TestEveryKeyOncePerStrategy(t *testing.T) {
 			if len(sink.byKey) != 2345 || sum.Objects != 2345 || sum.Count(StatusOK) != 2345 {
 				t.Fatalf("got %d distinct results, summary %d objects (%d ok), want 2345", len(sink.byKey), sum.Objects, sum.Count(StatusOK))
 			}
-			if fake.requests["list"] != 5 {
-				t.Errorf("list requests = %d, want 5 pages", fake.requests["list"])
+			if fake.count("list") != 5 {
+				t.Errorf("list requests = %d, want 5 pages", fake.count("list"))
 			}
 			if want := int64(1 + 5 + 2345); sum.Requests != want {
 				t.Errorf("summary counts %d requests, want %d", sum.Requests, want)
@@ -70,8 +70,8 @@ func TestPersistentErrorBecomesStatusError(t *testing.T) {
 		t.Errorf("summary: %d error, %d ok; want 1 and 9", sum.Count(StatusError), sum.Count(StatusOK))
 	}
 	// 9 good keys once each, the bad key twice (MaxAttempts 2 in the fake's client).
-	if fake.requests["acl"] != 11 {
-		t.Errorf("GetObjectAcl requests = %d, want 11", fake.requests["acl"])
+	if fake.count("acl") != 11 {
+		t.Errorf("GetObjectAcl requests = %d, want 11", fake.count("acl"))
 	}
 }
 
@@ -83,8 +83,8 @@ func TestMissingBucketStopsWithScanError(t *testing.T) {
 	if !errors.As(err, &se) || !strings.Contains(se.Op, "bucket") {
 		t.Fatalf("err = %v, want a *scan.Error about the bucket", err)
 	}
-	if sum.Complete || fake.requests["list"] != 0 {
-		t.Errorf("complete=%v, list requests=%d; want an early stop", sum.Complete, fake.requests["list"])
+	if sum.Complete || fake.count("acl") != 0 {
+		t.Errorf("complete=%v, ACL requests=%d; want an early stop", sum.Complete, fake.count("acl"))
 	}
 }
 
@@ -138,8 +138,8 @@ func TestSinkFailureStopsScan(t *testing.T) {
 	if sum.Complete {
 		t.Error("scan marked complete after a sink failure")
 	}
-	if fake.requests["acl"] >= 500 {
-		t.Errorf("%d ACL requests after the sink failed at 20: scan did not stop", fake.requests["acl"])
+	if fake.count("acl") >= 500 {
+		t.Errorf("%d ACL requests after the sink failed at 20: scan did not stop", fake.count("acl"))
 	}
 }
 
