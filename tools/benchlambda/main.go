@@ -52,6 +52,7 @@ func main() {
 	flag.StringVar(&o.outDir, "out", "docs/benchmarks", "where lambda.csv, lambda.md and lambda.png go")
 	flag.StringVar(&o.python, "python", "python3", "Python interpreter with boto3")
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 2 memory sizes, 5 invocations, results under /tmp")
+	replotCSV := flag.String("replot", "", "only redraw lambda.png in -out from this lambda.csv")
 	var extraEnv envList
 	flag.Var(&extraEnv, "env", "KEY=VALUE added to every function's environment (repeatable), e.g. -env CONCURRENCY=32")
 	flag.Parse()
@@ -74,6 +75,12 @@ func main() {
 	var err error
 	if o.repo, err = os.Getwd(); err != nil {
 		fatalf("%v", err)
+	}
+	if *replotCSV != "" {
+		if err := replot(o, *replotCSV, filepath.Join(o.outDir, "lambda.png")); err != nil {
+			fatalf("%v", err)
+		}
+		return
 	}
 	if err := run(context.Background(), o); err != nil {
 		fatalf("%v", err)

@@ -252,13 +252,13 @@ func writeChart(path string, o options, results []cellResult) error {
 	p.X.Label.Text = "Lambda memory size (MB)"
 	p.Y.Label.Text = "average duration (ms, log scale)"
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = fixedTicks{20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000}
+	p.Y.Tick.Marker = fixedTicks{20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 30000}
 	p.X.Tick.Marker = fixedTicks(o.memories)
-	// Every line starts high at 128 MB and falls: the lower left is free.
-	p.Legend.Top = false
-	p.Legend.Left = true
-	p.Legend.XOffs = vg.Points(10)
-	p.Legend.YOffs = vg.Points(10)
+	// Headroom above the highest line keeps the legend (top right) clear.
+	p.Y.Max = 30000
+	p.Y.Min = 80
+	p.Legend.Top = true
+	p.Legend.Left = false
 	p.Add(plotter.NewGrid())
 	palette := []color.Color{
 		color.RGBA{0x1b, 0x9e, 0x77, 255}, color.RGBA{0x00, 0x60, 0x30, 255}, color.RGBA{0x66, 0xa6, 0x1e, 255},
@@ -295,4 +295,37 @@ func writeChart(path string, o options, results []cellResult) error {
 		p.Legend.Add(label, line, points)
 	}
 	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
+}
+
+// replot redraws the chart from a results CSV (averages only).
+func replot(o options, csvPath, pngPath string) error {
+	data, err := os.ReadFile(csvPath)
+	if err != nil {
+		return err
+	}
+	labels := map[string]impl{}
+	for _, im := range implementations(o) {
+		labels[im.name] = im
+	}
+	var results []cellResult
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.Split(line, ",")
+		if i == 0 || len(f) < 4 {
+			continue
+		}
+		var mb int
+		var avg float64
+		if _, err := fmt.Sscan(f[1], &mb); err != nil {
+			return fmt.Errorf("%s line %d: %v", csvPath, i+1, err)
+		}
+		r := cellResult{impl: labels[f[0]], memory: mb}
+		r.impl.name = f[0]
+		if _, err := fmt.Sscan(f[3], &avg); err != nil {
+			r.failure = "no result"
+		} else {
+			r.invokes = []float64{avg}
+		}
+		results = append(results, r)
+	}
+	return writeChart(pngPath, o, results)
 }
