@@ -80,7 +80,8 @@ type Client struct {
 	signer       *v4.Signer
 	retryer      aws.Retryer
 	userAgent    string
-	endpoints    sync.Map // bucket -> *bucketEndpoint
+	endpoints    sync.Map  // bucket -> *bucketEndpoint
+	buffers      sync.Pool // *bytes.Buffer for response bodies
 }
 
 // Requests returns how many HTTP requests the client has sent.

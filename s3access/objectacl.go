@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
@@ -167,7 +166,8 @@ const emptyPayloadSHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 // (a few tens of kilobytes); anything far larger is not an ACL.
 const maxACLResponse = 1 << 20
 
-var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// pooledBufferLimit keeps a rare huge response's buffer out of the pool.
+const pooledBufferLimit = 64 << 10
 
 func (c *Client) getObjectACLOnce(ctx context.Context, ep *bucketEndpoint, key, versionID string) (acl.Policy, error) {
 	u := ep.base
@@ -202,9 +202,16 @@ func (c *Client) getObjectACLOnce(ctx context.Context, ep *bucketEndpoint, key, 
 		return acl.Policy{}, err
 	}
 	defer resp.Body.Close()
-	buf := bufferPool.Get().(*bytes.Buffer)
+	buf, _ := c.buffers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
 	buf.Reset()
-	defer bufferPool.Put(buf)
+	defer func() {
+		if buf.Cap() <= pooledBufferLimit {
+			c.buffers.Put(buf)
+		}
+	}()
 	n, err := buf.ReadFrom(io.LimitReader(resp.Body, maxACLResponse+1))
 	if err != nil {
 		return acl.Policy{}, fmt.Errorf("read response (HTTP %d): %w", resp.StatusCode, err)

@@ -55,3 +55,12 @@ func (pb *progressBar) stop() {
 	<-pb.done
 	_ = pb.bar.Clear()
 }
+
+// elapsedRate is objects per second since start.
+func elapsedRate(n int64, start time.Time) float64 {
+	d := time.Since(start).Seconds()
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d
+}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
-	"time"
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/report"
@@ -295,13 +294,4 @@ func startCPUProfile(path string) (stop func(), err error) {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// elapsedRate is objects per second since start.
-func elapsedRate(n int64, start time.Time) float64 {
-	d := time.Since(start).Seconds()
-	if d <= 0 {
-		return 0
-	}
-	return float64(n) / d
 }
