@@ -29,6 +29,8 @@ type fakeS3 struct {
 	pageSize int
 	// requests counts requests per kind ("list", "acl", "bucket-acl").
 	requests map[string]int
+	// starts records the start-after of each list request ("" for none).
+	starts []string
 	// sdkACL makes the client fetch ACLs through the SDK's stack rather
 	// than the lean path.
 	sdkACL bool
@@ -68,6 +70,9 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.reply(w, f.bucketACL)
 	case key == "" && q.Get("list-type") == "2":
 		f.requests["list"]++
+		if q.Get("continuation-token") == "" {
+			f.starts = append(f.starts, q.Get("start-after"))
+		}
 		f.list(w, bucket, q)
 	case key != "" && q.Has("acl"):
 		f.requests["acl"]++
@@ -94,6 +99,11 @@ func (f *fakeS3) list(w http.ResponseWriter, bucket string, q url.Values) {
 	start := 0
 	if token := q.Get("continuation-token"); token != "" {
 		start, _ = strconv.Atoi(token)
+	} else if after := q.Get("start-after"); after != "" {
+		start = sort.SearchStrings(f.keys, after)
+		if start < len(f.keys) && f.keys[start] == after {
+			start++
+		}
 	}
 	limit := f.pageSize
 	if mk, err := strconv.Atoi(q.Get("max-keys")); err == nil && mk < limit {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aclscan/aclscan/acl"
@@ -65,17 +66,23 @@ func TestIntegrationPaginationEveryKeyOncePerStrategy(t *testing.T) {
 	}
 	for _, strategy := range []Strategy{Serial, Pool, All} {
 		t.Run(strategy.String(), func(t *testing.T) {
-			sum, sink := scanAll(t, newClient(t, s3access.Options{}), Config{Bucket: paginationBucket, Strategy: strategy, Concurrency: 32})
-			if len(sink.order) != 2500 || len(sink.byKey) != 2500 {
-				t.Fatalf("got %d results (%d distinct), want 2500", len(sink.order), len(sink.byKey))
+			sink := &listCounter{API: newClient(t, s3access.Options{})}
+			sum, results := scanAll(t, sink, Config{Bucket: paginationBucket, Strategy: strategy, Concurrency: 32})
+			if len(results.order) != 2500 || len(results.byKey) != 2500 {
+				t.Fatalf("got %d results (%d distinct), want 2500", len(results.order), len(results.byKey))
 			}
 			for _, k := range keys {
-				if r, ok := sink.byKey[k+"\x00"]; !ok || r.Status != StatusOK || r.Findings != 0 {
+				if r, ok := results.byKey[k+"\x00"]; !ok || r.Status != StatusOK || r.Findings != 0 {
 					t.Fatalf("key %s: present=%v result=%+v", k, ok, r)
 				}
 			}
-			// GetBucketAcl + 3 list pages + one GetObjectAcl per key.
-			if want := int64(1 + 3 + 2500); sum.Requests != want {
+			// GetBucketAcl + list requests + one GetObjectAcl per key. One
+			// chain lists 3 pages; split ranges add a request each.
+			lists := sink.lists.Load()
+			if strategy == Serial && lists != 3 {
+				t.Errorf("serial scan sent %d list requests, want 3", lists)
+			}
+			if want := 1 + lists + 2500; sum.Requests != want {
 				t.Errorf("requests = %d, want %d (retries or lost pages?)", sum.Requests, want)
 			}
 		})
@@ -341,5 +348,97 @@ func TestIntegrationEmptyBucket(t *testing.T) {
 		if sum.Objects != 0 || len(sink.order) != 0 || !sum.Complete || sum.BucketOwner != env.A.ID {
 			t.Errorf("versions=%v: %+v", versions, sum)
 		}
+	}
+}
+
+// listCounter counts list requests and the ranges they started.
+type listCounter struct {
+	API
+	lists  atomic.Int64
+	ranges atomic.Int64 // list requests that began a range after a split point
+}
+
+func (l *listCounter) Requests() int64 { return l.API.(requestCounter).Requests() }
+
+func (l *listCounter) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	l.lists.Add(1)
+	if in.StartAfter != nil && in.ContinuationToken == nil {
+		l.ranges.Add(1)
+	}
+	return l.API.ListObjectsV2(ctx, in, opts...)
+}
+
+func (l *listCounter) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+	l.lists.Add(1)
+	if in.KeyMarker != nil && in.VersionIdMarker == nil {
+		l.ranges.Add(1)
+	}
+	return l.API.ListObjectVersions(ctx, in, opts...)
+}
+
+// Parallel listing on real key layouts: a flat run of numbered keys and
+// a deep hierarchy, current objects and versions (with delete markers and
+// several versions per key), small pages so that ranges split often.
+// Every entry must come out exactly once, as with one chain.
+func TestIntegrationPartitionedListing(t *testing.T) {
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	layouts := map[string][]string{
+		"flat": locals3.Keys("flat-", 1200),
+		"deep": func() []string {
+			var keys []string
+			for i := range 1200 {
+				keys = append(keys, fmt.Sprintf("tenant-%d/%04d/%02d/obj-%d", i%5, 2020+i%4, i%12, i))
+			}
+			return keys
+		}(),
+	}
+	for name, keys := range layouts {
+		t.Run(name, func(t *testing.T) {
+			bucket := locals3.NewBucket(t, env, name)
+			if err := locals3.EnableVersioning(ctx, a, bucket); err != nil {
+				t.Fatal(err)
+			}
+			if err := locals3.PutObjects(ctx, a, bucket, keys, nil); err != nil {
+				t.Fatal(err)
+			}
+			// Second versions and delete markers on every 10th key.
+			var again []string
+			for i := 0; i < len(keys); i += 10 {
+				again = append(again, keys[i])
+			}
+			if err := locals3.PutObjects(ctx, a, bucket, again, nil); err != nil {
+				t.Fatal(err)
+			}
+			for i := 5; i < len(keys); i += 100 {
+				if _, err := a.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &keys[i]}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, versions := range []bool{false, true} {
+				t.Run(fmt.Sprintf("versions=%v", versions), func(t *testing.T) {
+					cfg := Config{Bucket: bucket, AllVersions: versions, PageSize: 40, Strategy: Serial}
+					serialSum, serial := scanAll(t, newClient(t, s3access.Options{}), cfg)
+					cfg.Strategy, cfg.ListConcurrency = Pool, 8
+					counter := &listCounter{API: newClient(t, s3access.Options{})}
+					sum, parallel := scanAll(t, counter, cfg)
+					if len(parallel.order) != len(serial.order) || len(parallel.byKey) != len(serial.byKey) {
+						t.Fatalf("parallel listing gave %d results (%d distinct), one chain %d", len(parallel.order), len(parallel.byKey), len(serial.order))
+					}
+					for id := range serial.byKey {
+						if _, ok := parallel.byKey[id]; !ok {
+							t.Fatalf("parallel listing missed %q", id)
+						}
+					}
+					if sum.DeleteMarkers != serialSum.DeleteMarkers {
+						t.Errorf("delete markers: %d in parallel, %d with one chain", sum.DeleteMarkers, serialSum.DeleteMarkers)
+					}
+					if counter.ranges.Load() < 2 {
+						t.Errorf("only %d ranges started after a split point: listing was not parallel", counter.ranges.Load())
+					}
+				})
+			}
+		})
 	}
 }

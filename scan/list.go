@@ -4,27 +4,86 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// list walks every page of the bucket's listing and calls emit for each
-// object (or version). It stops at the first error of the listing or of
-// emit. It returns the number of delete markers seen.
-func (s *scanner) list(ctx context.Context, emit func(item) error) (int64, error) {
-	if s.cfg.AllVersions {
-		return s.listVersions(ctx, emit)
+// list lists every range with up to chains concurrent chains of requests
+// and calls emit for each object (or version) to check. It stops at the
+// first error of a listing or of emit.
+func (s *scanner) list(ctx context.Context, chains int, emit func(item) error) error {
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	// Chains waiting for a range must not outlive the scan.
+	defer context.AfterFunc(ctx, s.ranges.stop)()
+	for range max(chains, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				r := s.ranges.take()
+				if r == nil {
+					return
+				}
+				var err error
+				if s.cfg.AllVersions {
+					err = s.listVersionRange(ctx, r, emit)
+				} else {
+					err = s.listObjectRange(ctx, r, emit)
+				}
+				s.ranges.release(r)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err })
+					s.ranges.stop()
+					return
+				}
+			}
+		}()
 	}
-	return 0, s.listObjects(ctx, emit)
+	wg.Wait()
+	return firstErr
 }
 
 func (s *scanner) listOp() string {
-	return fmt.Sprintf("list s3://%s/%s", s.cfg.Bucket, s.cfg.Prefix)
+	op := fmt.Sprintf("list s3://%s/%s", s.cfg.Bucket, s.cfg.Prefix)
+	if s.cfg.AllVersions {
+		op += " (versions)"
+	}
+	return op
 }
 
-func (s *scanner) listObjects(ctx context.Context, emit func(item) error) error {
+// maybeSplit hands part of r's remaining keyspace to idle chains, using
+// the page just listed (which ended at last) to place the split points.
+func (s *scanner) maybeSplit(r *keyRange, pageKeys []string, last string) {
+	idle := s.ranges.idleChains()
+	if idle <= 0 {
+		return
+	}
+	until, bounded := r.bounds()
+	split := splitPoints
+	if s.cfg.splitter != nil {
+		split = s.cfg.splitter
+	}
+	points := split(pageKeys, last, until, bounded, idle)
+	// Ranges must not overlap: keep only increasing points inside (last, until).
+	valid := points[:0]
+	for _, p := range points {
+		if p > last && (!bounded || p < until) && (len(valid) == 0 || p > valid[len(valid)-1]) {
+			valid = append(valid, p)
+		}
+	}
+	s.ranges.split(r, valid)
+}
+
+func (s *scanner) listObjectRange(ctx context.Context, r *keyRange, emit func(item) error) error {
 	in := &s3.ListObjectsV2Input{
 		Bucket:  &s.cfg.Bucket,
 		MaxKeys: &s.cfg.PageSize,
@@ -38,19 +97,36 @@ func (s *scanner) listObjects(ctx context.Context, emit func(item) error) error 
 	if s.cfg.Prefix != "" {
 		in.Prefix = &s.cfg.Prefix
 	}
+	if after := r.start(); after != "" {
+		in.StartAfter = &after
+	}
+	pageKeys := make([]string, 0, s.cfg.PageSize)
 	for {
 		out, err := s.api.ListObjectsV2(ctx, in)
 		if err != nil {
 			return &Error{Op: s.listOp(), Err: err}
 		}
 		decode := out.EncodingType == types.EncodingTypeUrl
+		pageKeys = pageKeys[:0]
 		for i := range out.Contents {
 			obj := &out.Contents[i]
 			key, err := decodeKey(aws.ToString(obj.Key), decode)
 			if err != nil {
 				return &Error{Op: s.listOp(), Err: err}
 			}
-			it := item{key: key}
+			seq, fresh, beyond, err := r.add(Position{Key: key}, false, false)
+			if err != nil {
+				return &Error{Op: s.listOp(), Err: err}
+			}
+			if beyond {
+				r.finishListing()
+				return nil
+			}
+			pageKeys = append(pageKeys, key)
+			if !fresh {
+				continue
+			}
+			it := item{key: key, rng: r, seq: seq}
 			if obj.Owner != nil {
 				it.ownerID = aws.ToString(obj.Owner.ID)
 			}
@@ -60,6 +136,7 @@ func (s *scanner) listObjects(ctx context.Context, emit func(item) error) error 
 			}
 		}
 		if !aws.ToBool(out.IsTruncated) {
+			r.finishListing()
 			return nil
 		}
 		next := aws.ToString(out.NextContinuationToken)
@@ -67,10 +144,19 @@ func (s *scanner) listObjects(ctx context.Context, emit func(item) error) error 
 			return &Error{Op: s.listOp(), Err: fmt.Errorf("the server said the listing continues but gave no new continuation token")}
 		}
 		in.ContinuationToken = &next
+		if n := len(pageKeys); n > 0 {
+			s.maybeSplit(r, pageKeys, pageKeys[n-1])
+		}
 	}
 }
 
-func (s *scanner) listVersions(ctx context.Context, emit func(item) error) (int64, error) {
+// listedVersion is one entry of a version listing, key decoded.
+type listedVersion struct {
+	key, versionID, ownerID string
+	isLatest, marker        bool
+}
+
+func (s *scanner) listVersionRange(ctx context.Context, r *keyRange, emit func(item) error) error {
 	in := &s3.ListObjectVersionsInput{
 		Bucket:       &s.cfg.Bucket,
 		MaxKeys:      &s.cfg.PageSize,
@@ -79,46 +165,93 @@ func (s *scanner) listVersions(ctx context.Context, emit func(item) error) (int6
 	if s.cfg.Prefix != "" {
 		in.Prefix = &s.cfg.Prefix
 	}
-	var markers int64
+	if after := r.start(); after != "" {
+		in.KeyMarker = &after
+	}
+	var page []listedVersion
+	pageKeys := make([]string, 0, s.cfg.PageSize)
 	for {
 		out, err := s.api.ListObjectVersions(ctx, in)
 		if err != nil {
-			return markers, &Error{Op: s.listOp() + " (versions)", Err: err}
+			return &Error{Op: s.listOp(), Err: err}
 		}
-		decode := out.EncodingType == types.EncodingTypeUrl
-		markers += int64(len(out.DeleteMarkers))
-		for i := range out.Versions {
-			v := &out.Versions[i]
-			key, err := decodeKey(aws.ToString(v.Key), decode)
+		if page, err = mergeVersions(page[:0], out); err != nil {
+			return &Error{Op: s.listOp(), Err: err}
+		}
+		pageKeys = pageKeys[:0]
+		for i := range page {
+			v := &page[i]
+			seq, fresh, beyond, err := r.add(Position{Key: v.key, Version: v.versionID}, v.marker, true)
 			if err != nil {
-				return markers, &Error{Op: s.listOp() + " (versions)", Err: err}
+				return &Error{Op: s.listOp(), Err: err}
 			}
-			it := item{key: key, versionID: aws.ToString(v.VersionId), isLatest: aws.ToBool(v.IsLatest)}
-			if v.Owner != nil {
-				it.ownerID = aws.ToString(v.Owner.ID)
+			if beyond {
+				r.finishListing()
+				return nil
+			}
+			pageKeys = append(pageKeys, v.key)
+			if !fresh {
+				continue
 			}
 			s.progress.Listed.Add(1)
-			if err := emit(it); err != nil {
-				return markers, err
+			if err := emit(item{key: v.key, versionID: v.versionID, ownerID: v.ownerID, isLatest: v.isLatest, rng: r, seq: seq}); err != nil {
+				return err
 			}
 		}
 		if !aws.ToBool(out.IsTruncated) {
-			return markers, nil
+			r.finishListing()
+			return nil
 		}
+		decode := out.EncodingType == types.EncodingTypeUrl
 		nextVersion := aws.ToString(out.NextVersionIdMarker)
 		nextKey, err := nextKeyMarker(out, decode)
 		if err != nil {
-			return markers, &Error{Op: s.listOp() + " (versions)", Err: err}
+			return &Error{Op: s.listOp(), Err: err}
 		}
 		if nextKey == "" || (nextKey == aws.ToString(in.KeyMarker) && nextVersion == aws.ToString(in.VersionIdMarker)) {
-			return markers, &Error{Op: s.listOp() + " (versions)", Err: fmt.Errorf("the server said the listing continues but gave no new key marker")}
+			return &Error{Op: s.listOp(), Err: fmt.Errorf("the server said the listing continues but gave no new key marker")}
 		}
 		in.KeyMarker = &nextKey
 		in.VersionIdMarker = nil
 		if nextVersion != "" {
 			in.VersionIdMarker = &nextVersion
 		}
+		if n := len(pageKeys); n > 0 {
+			s.maybeSplit(r, pageKeys, pageKeys[n-1])
+		}
 	}
+}
+
+// mergeVersions puts a page's versions and delete markers, which the
+// response carries in two lists, back in key order (decoded). Within a key
+// their order does not matter: checkpoints resume after whole keys.
+func mergeVersions(page []listedVersion, out *s3.ListObjectVersionsOutput) ([]listedVersion, error) {
+	decode := out.EncodingType == types.EncodingTypeUrl
+	for i := range out.Versions {
+		ov := &out.Versions[i]
+		key, err := decodeKey(aws.ToString(ov.Key), decode)
+		if err != nil {
+			return nil, err
+		}
+		v := listedVersion{key: key, versionID: aws.ToString(ov.VersionId), isLatest: aws.ToBool(ov.IsLatest)}
+		if ov.Owner != nil {
+			v.ownerID = aws.ToString(ov.Owner.ID)
+		}
+		page = append(page, v)
+	}
+	versions := len(page)
+	for i := range out.DeleteMarkers {
+		dm := &out.DeleteMarkers[i]
+		key, err := decodeKey(aws.ToString(dm.Key), decode)
+		if err != nil {
+			return nil, err
+		}
+		page = append(page, listedVersion{key: key, versionID: aws.ToString(dm.VersionId), isLatest: aws.ToBool(dm.IsLatest), marker: true})
+	}
+	if versions > 0 && versions < len(page) {
+		slices.SortStableFunc(page, func(a, b listedVersion) int { return strings.Compare(a.key, b.key) })
+	}
+	return page, nil
 }
 
 // nextKeyMarker returns the decoded key to continue a version listing

@@ -29,6 +29,8 @@ type item struct {
 	versionID string
 	ownerID   string // from the listing; kept when the ACL is unreadable
 	isLatest  bool
+	rng       *keyRange
+	seq       int64
 }
 
 type scanner struct {
@@ -36,8 +38,12 @@ type scanner struct {
 	cfg         Config
 	bucketOwner string
 	progress    *Progress
+	ranges      *rangeSet
 	// unchecked counts listed keys left without a result by an interruption.
 	unchecked atomic.Int64
+	// restoredMarkers are the delete markers a resumed checkpoint counted.
+	restoredMarkers int64
+	lastCheckpoint  time.Time
 }
 
 // requestCounter is implemented by clients that count their HTTP requests
@@ -51,11 +57,25 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	if cfg.Bucket == "" {
 		return nil, errors.New("scan: no bucket given")
 	}
+	if cfg.Resume != nil {
+		if err := cfg.Resume.Matches(cfg); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
+	if cfg.ListConcurrency <= 0 {
+		cfg.ListConcurrency = DefaultListConcurrency
+	}
+	if cfg.Strategy == Serial {
+		cfg.ListConcurrency = 1
+	}
 	if cfg.PageSize <= 0 || cfg.PageSize > 1000 {
 		cfg.PageSize = 1000
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
 	if progress == nil {
 		progress = new(Progress)
@@ -73,7 +93,16 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	case Pool:
 		sum.Concurrency = cfg.Concurrency
 	}
-	s := &scanner{api: api, cfg: cfg, progress: progress}
+	initial := []RangeState{{}} // the whole keyspace under the prefix
+	s := &scanner{api: api, cfg: cfg, progress: progress, lastCheckpoint: start}
+	if cfg.Resume != nil {
+		initial = cfg.Resume.Ranges
+		sum.restore(cfg.Resume)
+		s.restoredMarkers = cfg.Resume.DeleteMarkers
+		progress.Listed.Add(sum.Objects)
+		progress.Checked.Add(sum.Objects)
+	}
+	s.ranges = newRangeSet(initial)
 
 	var err error
 	if cfg.Strategy == Serial {
@@ -87,6 +116,15 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 		// Whatever failed after the interruption failed because of it.
 		err = fmt.Errorf("scan interrupted: %w", ctx.Err())
 	}
+	// The last checkpoint records everything the sink has, even when the
+	// scan stopped early: that is what a resumed scan starts from.
+	state := s.state(sum)
+	sum.DeleteMarkers = state.DeleteMarkers
+	if cfg.Checkpoint != nil {
+		if cerr := cfg.Checkpoint(state); cerr != nil && err == nil {
+			err = fmt.Errorf("write checkpoint: %w", cerr)
+		}
+	}
 	sum.Unchecked = s.unchecked.Load()
 	sum.Duration = time.Since(start)
 	if counter != nil {
@@ -94,6 +132,38 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	}
 	sum.Complete = err == nil
 	return sum, err
+}
+
+// state is the scan's checkpoint: the ranges left and the counts of
+// everything given to the sink. It is taken in the goroutine that writes
+// results, so the two agree.
+func (s *scanner) state(sum *Summary) *State {
+	ranges, markers := s.ranges.snapshot()
+	st := &State{
+		Bucket:        s.cfg.Bucket,
+		Prefix:        s.cfg.Prefix,
+		AllVersions:   s.cfg.AllVersions,
+		Ranges:        ranges,
+		DeleteMarkers: s.restoredMarkers + markers,
+	}
+	sum.save(st)
+	return st
+}
+
+// maybeCheckpoint takes a checkpoint when one is due.
+func (s *scanner) maybeCheckpoint(sum *Summary) error {
+	if s.cfg.Checkpoint == nil {
+		return nil
+	}
+	now := time.Now()
+	if now.Sub(s.lastCheckpoint) < s.cfg.CheckpointInterval {
+		return nil
+	}
+	s.lastCheckpoint = now
+	if err := s.cfg.Checkpoint(s.state(sum)); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	return nil
 }
 
 // resolveBucketOwner learns the owner's canonical ID, which decides the
@@ -132,7 +202,7 @@ func isNotImplemented(err error) bool {
 // at a time, over one kept-alive connection.
 func (s *scanner) runSerial(ctx context.Context, sink Sink, sum *Summary) error {
 	var sinkErr error
-	markers, listErr := s.list(ctx, func(it item) error {
+	listErr := s.list(ctx, 1, func(it item) error {
 		r, done := s.fetch(ctx, it)
 		if !done {
 			s.unchecked.Add(1)
@@ -143,7 +213,6 @@ func (s *scanner) runSerial(ctx context.Context, sink Sink, sum *Summary) error 
 		}
 		return nil
 	})
-	sum.DeleteMarkers = markers
 	if sinkErr != nil {
 		return sinkErr
 	}
@@ -186,7 +255,6 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 	}
 
 	var listErr error
-	var markers int64
 	go func() {
 		defer func() {
 			close(queue)
@@ -194,7 +262,7 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 			close(results)
 		}()
 		if s.cfg.Strategy == All {
-			markers, listErr = s.list(ctx, func(it item) error {
+			listErr = s.list(ctx, s.cfg.ListConcurrency, func(it item) error {
 				fetchers.Add(1)
 				go func() {
 					defer fetchers.Done()
@@ -213,7 +281,7 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 				}
 			}()
 		}
-		markers, listErr = s.list(ctx, func(it item) error {
+		listErr = s.list(ctx, s.cfg.ListConcurrency, func(it item) error {
 			select {
 			case queue <- it:
 				return nil
@@ -235,7 +303,6 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 			cancel()
 		}
 	}
-	sum.DeleteMarkers = markers
 	if err := waitOwner(); err != nil {
 		return err // a bucket-level failure explains any list failure too
 	}
@@ -249,15 +316,16 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 // it to the sink.
 func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
 	r.Findings |= acl.Classify(s.bucketOwner, r.OwnerID, r.Grants)
+	if err := sink.Write(r); err != nil {
+		return fmt.Errorf("write result for %q: %w", r.Key, err)
+	}
 	sum.add(r)
+	r.rng.markDone(r.seq)
 	s.progress.Checked.Add(1)
 	if r.Status == StatusError {
 		s.progress.Errors.Add(1)
 	}
-	if err := sink.Write(r); err != nil {
-		return fmt.Errorf("write result for %q: %w", r.Key, err)
-	}
-	return nil
+	return s.maybeCheckpoint(sum)
 }
 
 // fetch reads one object's ACL. Failures become the result's status; done
@@ -271,6 +339,8 @@ func (s *scanner) fetch(ctx context.Context, it item) (r Result, done bool) {
 		VersionID: it.versionID,
 		IsLatest:  it.isLatest,
 		OwnerID:   it.ownerID,
+		rng:       it.rng,
+		seq:       it.seq,
 	}
 	versionID := ""
 	if s.cfg.AllVersions {

@@ -39,10 +39,13 @@ func TestEveryKeyOncePerStrategy(t *testing.T) {
 			if len(sink.byKey) != 2345 || sum.Objects != 2345 || sum.Count(StatusOK) != 2345 {
 				t.Fatalf("got %d distinct results, summary %d objects (%d ok), want 2345", len(sink.byKey), sum.Objects, sum.Count(StatusOK))
 			}
-			if fake.count("list") != 5 {
-				t.Errorf("list requests = %d, want 5 pages", fake.count("list"))
+			lists := fake.count("list")
+			// One chain lists 5 pages; parallel chains add a request per
+			// extra range (empty ones included).
+			if (strategy == Serial && lists != 5) || lists < 5 {
+				t.Errorf("list requests = %d, want 5 pages (serial) or more (split ranges)", lists)
 			}
-			if want := int64(1 + 5 + 2345); sum.Requests != want {
+			if want := int64(1 + lists + 2345); sum.Requests != want {
 				t.Errorf("summary counts %d requests, want %d", sum.Requests, want)
 			}
 			if !sum.Complete {
@@ -92,7 +95,8 @@ func TestMissingBucketStopsWithScanError(t *testing.T) {
 func TestTruncatedListingWithoutProgressIsAnError(t *testing.T) {
 	fake := fakeWithKeys(1)
 	var sink collect
-	_, err := Run(context.Background(), stuckLister{fake.client(t)}, Config{Bucket: "b"}, &sink, nil)
+	// One chain: split ranges would meet the same stuck answers first.
+	_, err := Run(context.Background(), stuckLister{fake.client(t)}, Config{Bucket: "b", ListConcurrency: 1}, &sink, nil)
 	if err == nil || !strings.Contains(err.Error(), "continuation token") {
 		t.Fatalf("err = %v, want a continuation token error", err)
 	}

@@ -73,7 +73,33 @@ type Config struct {
 	BucketOwner string
 	// PageSize is the number of keys per list request (1..1000; 0 = 1000).
 	PageSize int32
+	// ListConcurrency bounds the chains of list requests that run at once
+	// over separate parts of the keyspace (0 = DefaultListConcurrency).
+	// The Serial strategy always lists with one chain.
+	ListConcurrency int
+
+	// Resume continues the scan a checkpoint describes: only what it left
+	// unreported is listed and fetched, and its counts carry over.
+	Resume *State
+	// Checkpoint, when set, is called from the goroutine that writes
+	// results, at most every CheckpointInterval and once at the end, with
+	// the state of the scan: everything it counts has been given to the
+	// sink. An error stops the scan.
+	Checkpoint         func(*State) error
+	CheckpointInterval time.Duration
+
+	// splitter replaces splitPoints in tests that place split points on
+	// chosen keys.
+	splitter func(pageKeys []string, last, until string, bounded bool, n int) []string
 }
+
+// DefaultListConcurrency is the number of listing chains when none is
+// given: enough to list ~16 pages per round trip, far under S3's request
+// rate limits.
+const DefaultListConcurrency = 16
+
+// DefaultCheckpointInterval is how often a checkpoint is taken.
+const DefaultCheckpointInterval = 2 * time.Second
 
 // Status is the outcome of fetching one object's ACL.
 type Status uint8
@@ -108,6 +134,10 @@ type Result struct {
 	Err       string
 	Grants    []acl.Grant
 	Findings  acl.Findings
+
+	// Where the entry was listed, to mark it reported.
+	rng *keyRange
+	seq int64
 }
 
 // Risky reports whether the result deserves a look: a finding or a
@@ -153,6 +183,9 @@ type Summary struct {
 	// Complete is true when every object was listed and every listed
 	// object has a result.
 	Complete bool
+	// Resumed is true when the scan continued from a checkpoint; the
+	// counts then include what was reported before it.
+	Resumed bool
 }
 
 // Count returns the number of results with status s.
@@ -183,6 +216,59 @@ func (s *Summary) RequestsPerSecond() float64 {
 		return 0
 	}
 	return float64(s.Requests) / s.Duration.Seconds()
+}
+
+// State is where a scan stands, as a checkpoint keeps it: the key ranges
+// left to list (with the entries already reported inside them) and the
+// counts of everything reported so far.
+type State struct {
+	Bucket        string           `json:"bucket"`
+	Prefix        string           `json:"prefix,omitempty"`
+	AllVersions   bool             `json:"allVersions,omitempty"`
+	Ranges        []RangeState     `json:"ranges"`
+	Objects       int64            `json:"objects"`
+	DeleteMarkers int64            `json:"deleteMarkers,omitempty"`
+	ByStatus      map[string]int64 `json:"byStatus,omitempty"`
+	ByKind        map[string]int64 `json:"byKind,omitempty"`
+}
+
+// Matches reports whether the state belongs to a scan of cfg's target.
+func (st *State) Matches(cfg Config) error {
+	if st.Bucket != cfg.Bucket || st.Prefix != cfg.Prefix || st.AllVersions != cfg.AllVersions {
+		return fmt.Errorf("the checkpoint is of a scan of s3://%s/%s (all versions: %v), not s3://%s/%s (all versions: %v)",
+			st.Bucket, st.Prefix, st.AllVersions, cfg.Bucket, cfg.Prefix, cfg.AllVersions)
+	}
+	return nil
+}
+
+// restore sets the summary's counts from a checkpoint.
+func (s *Summary) restore(st *State) {
+	s.Resumed = true
+	s.Objects = st.Objects
+	s.DeleteMarkers = st.DeleteMarkers
+	for _, status := range AllStatuses() {
+		s.ByStatus[status] = st.ByStatus[status.String()]
+	}
+	for _, k := range acl.AllKinds() {
+		s.ByKind[k] = st.ByKind[k.String()]
+	}
+}
+
+// save copies the summary's counts into a checkpoint state.
+func (s *Summary) save(st *State) {
+	st.Objects = s.Objects
+	st.ByStatus = make(map[string]int64, numStatuses)
+	for _, status := range AllStatuses() {
+		if n := s.ByStatus[status]; n > 0 {
+			st.ByStatus[status.String()] = n
+		}
+	}
+	st.ByKind = make(map[string]int64, acl.NumKinds)
+	for _, k := range acl.AllKinds() {
+		if n := s.ByKind[k]; n > 0 {
+			st.ByKind[k.String()] = n
+		}
+	}
 }
 
 func (s *Summary) add(r *Result) {

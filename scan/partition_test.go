@@ -1,0 +1,113 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// futureKeySplitter places split points exactly on keys the chain has not
+// listed yet, the hardest place for exactly-once: the key on a boundary
+// belongs to the range below it and must not be listed by the one above.
+func futureKeySplitter(keys []string, rng *rand.Rand, mu *sync.Mutex) func([]string, string, string, bool, int) []string {
+	return func(_ []string, last, until string, bounded bool, n int) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		lo := sort.SearchStrings(keys, last) + 1
+		hi := len(keys)
+		if bounded {
+			hi = sort.SearchStrings(keys, until)
+		}
+		var points []string
+		for range n {
+			if lo >= hi {
+				break
+			}
+			i := lo + rng.IntN(hi-lo)
+			points = append(points, keys[i])
+		}
+		slices.Sort(points)
+		return slices.Compact(points)
+	}
+}
+
+// Every key exactly once when ranges are split on keys, for random
+// keyspaces (flat, deep, unusual characters) and page sizes.
+func TestSplitRangesEveryKeyOnce(t *testing.T) {
+	layouts := map[string]func(i int) string{
+		"flat":   func(i int) string { return fmt.Sprintf("obj-%06d", i) },
+		"deep":   func(i int) string { return fmt.Sprintf("a/%d/b/%d/c/%03d", i%7, i%13, i) },
+		"spread": func(i int) string { return fmt.Sprintf("p%03d/k%04d", i%40, i) },
+		"odd":    func(i int) string { return fmt.Sprintf("%c%s/%d", rune(0x20+i%90), strings.Repeat("~", i%3), i) },
+	}
+	for name, keyOf := range layouts {
+		for _, strategy := range []Strategy{Pool, All} {
+			t.Run(name+"/"+strategy.String(), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(len(name)), uint64(strategy)))
+				fake := newFakeS3()
+				fake.bucketACL = fakeResponse{200, privateACL("owner")}
+				n := 600 + rng.IntN(600)
+				for i := range n {
+					fake.put(keyOf(i), 200, privateACL("owner"))
+				}
+				fake.pageSize = 7 + rng.IntN(60)
+				var mu sync.Mutex
+				cfg := Config{Bucket: "b", Strategy: strategy, Concurrency: 8, ListConcurrency: 6,
+					splitter: futureKeySplitter(fake.keys, rng, &mu)}
+				var sink collect
+				sum, err := Run(context.Background(), fake.client(t), cfg, &sink, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(sink.byKey) != n || sum.Objects != int64(n) {
+					t.Fatalf("%d distinct results, %d in summary; want %d", len(sink.byKey), sum.Objects, n)
+				}
+				if splits := len(fake.startsAfter()); splits == 0 {
+					t.Error("no range was split: the test did not exercise parallel listing")
+				}
+			})
+		}
+	}
+}
+
+// startsAfter returns the start-after of list requests that had one.
+func (f *fakeS3) startsAfter() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, s := range f.starts {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// A server that lists keys out of order would make ranges overlap: the
+// scan stops with an error rather than report keys twice or miss some.
+func TestOutOfOrderListingIsAnError(t *testing.T) {
+	fake := fakeWithKeys(3)
+	var sink collect
+	_, err := Run(context.Background(), reversedLister{fake.client(t)}, Config{Bucket: "b"}, &sink, nil)
+	if err == nil || !strings.Contains(err.Error(), "out of order") {
+		t.Fatalf("err = %v, want an out-of-order error", err)
+	}
+}
+
+type reversedLister struct{ API }
+
+func (r reversedLister) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	return &s3.ListObjectsV2Output{
+		Contents:    []types.Object{{Key: aws.String("k/2")}, {Key: aws.String("k/1")}},
+		IsTruncated: aws.Bool(false),
+	}, nil
+}
