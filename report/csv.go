@@ -93,3 +93,8 @@ func (c *csvWriter) Close(*scan.Summary) error {
 	c.w.Flush()
 	return c.w.Error()
 }
+
+func (c *csvWriter) Flush() error {
+	c.w.Flush()
+	return c.w.Error()
+}

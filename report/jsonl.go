@@ -66,3 +66,5 @@ func (j *jsonlWriter) Write(r *scan.Result) error {
 }
 
 func (j *jsonlWriter) Close(*scan.Summary) error { return j.buf.Flush() }
+
+func (j *jsonlWriter) Flush() error { return j.buf.Flush() }

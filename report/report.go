@@ -15,6 +15,9 @@ type Writer interface {
 	// Close writes what comes after the records (the table's summary) and
 	// flushes. It does not close the underlying io.Writer.
 	Close(sum *scan.Summary) error
+	// Flush hands every record written so far to the underlying io.Writer
+	// (before a checkpoint records how far the report goes).
+	Flush() error
 }
 
 // Formats lists the format names New accepts.
@@ -24,6 +27,8 @@ var Formats = []string{"table", "jsonl", "csv"}
 type Options struct {
 	// TableRows bounds the risky objects the table lists (default 20).
 	TableRows int
+	// Append continues a report a resumed scan started: no CSV header.
+	Append bool
 }
 
 // New returns the writer for a format name.
@@ -32,7 +37,9 @@ func New(format string, w io.Writer, opts Options) (Writer, error) {
 	case "jsonl":
 		return newJSONL(w), nil
 	case "csv":
-		return newCSV(w), nil
+		c := newCSV(w)
+		c.header = opts.Append
+		return c, nil
 	case "table":
 		return newTable(w, opts.TableRows), nil
 	}

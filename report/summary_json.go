@@ -23,6 +23,9 @@ type SummaryRecord struct {
 	Concurrency  int      `json:"concurrency"`
 	DurationMS   float64  `json:"duration_ms"`
 	Requests     int64    `json:"requests"`
+	Retries      int64    `json:"retries"`
+	Throttles    int64    `json:"throttles"`
+	Resumed      bool     `json:"resumed,omitempty"`
 }
 
 // NewSummaryRecord converts a summary to its JSON form.
@@ -43,6 +46,9 @@ func NewSummaryRecord(sum *scan.Summary) SummaryRecord {
 		Concurrency:   sum.Concurrency,
 		DurationMS:    float64(sum.Duration.Microseconds()) / 1000,
 		Requests:      sum.Requests,
+		Retries:       sum.Retries,
+		Throttles:     sum.Throttles,
+		Resumed:       sum.Resumed,
 	}
 	for _, st := range scan.AllStatuses() {
 		rec.ByStatus[st.String()] = sum.Count(st)

@@ -115,6 +115,12 @@ func WriteSummary(w io.Writer, sum *scan.Summary) {
 		fmt.Fprintf(w, " (+%d delete markers, no ACL)", sum.DeleteMarkers)
 	}
 	fmt.Fprintf(w, ", %d requests (%.0f req/s)", sum.Requests, sum.RequestsPerSecond())
+	if sum.Retries > 0 || sum.Throttles > 0 {
+		fmt.Fprintf(w, ", %d retries (%d throttled)", sum.Retries, sum.Throttles)
+	}
+	if sum.Resumed {
+		fmt.Fprint(w, ", resumed from a checkpoint (counts include earlier runs; time and requests are this run's)")
+	}
 	if sum.Duration > 0 {
 		fmt.Fprintf(w, ", %.0f objects/s", float64(sum.Objects)/sum.Duration.Seconds())
 	}
@@ -152,3 +158,6 @@ func roundDuration(d time.Duration) time.Duration {
 	}
 	return d.Round(time.Millisecond)
 }
+
+// Flush does nothing: the table is written whole at Close.
+func (t *tableWriter) Flush() error { return nil }

@@ -52,6 +52,9 @@ type Options struct {
 	SDKObjectACL bool
 	// UserAgent is sent by the lean path (default "aclscan").
 	UserAgent string
+	// Throttling is how GetObjectAcl reacts to S3 asking it to slow down:
+	// ThrottleAIMD (default), ThrottleAdaptive or ThrottleOff.
+	Throttling string
 }
 
 // DefaultConnections is the number of kept-alive connections when
@@ -82,10 +85,31 @@ type Client struct {
 	userAgent    string
 	endpoints    sync.Map  // bucket -> *bucketEndpoint
 	buffers      sync.Pool // *bytes.Buffer for response bodies
+
+	// Throttling: limiter (aimd) or attemptTokens (adaptive), or neither.
+	limiter       *aimdLimiter
+	attemptTokens aws.RetryerV2
+	retries       atomic.Int64
+	throttles     atomic.Int64
 }
 
 // Requests returns how many HTTP requests the client has sent.
 func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// Retries returns how many GetObjectAcl attempts were retries.
+func (c *Client) Retries() int64 { return c.retries.Load() }
+
+// Throttles returns how many GetObjectAcl answers asked to slow down.
+func (c *Client) Throttles() int64 { return c.throttles.Load() }
+
+// ConcurrencyLimit returns the cap the AIMD controller puts on requests
+// in flight now (0 when it is not in use).
+func (c *Client) ConcurrencyLimit() int {
+	if c.limiter == nil {
+		return 0
+	}
+	return c.limiter.current()
+}
 
 // UsageError marks an error in the options the user gave (exit code 2).
 type UsageError struct{ Msg string }
@@ -106,6 +130,10 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	attempts := opts.MaxAttempts
 	if attempts <= 0 {
 		attempts = DefaultMaxAttempts
+	}
+	throttling, err := ParseThrottling(opts.Throttling)
+	if err != nil {
+		return nil, err
 	}
 	timeout := opts.RequestTimeout
 	if timeout <= 0 {
@@ -128,12 +156,18 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient),
 		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
+			standard := func(o *retry.StandardOptions) {
 				o.MaxAttempts = attempts
 				// The client-side retry quota would turn a burst of
 				// throttling into hard failures; backoff bounds retries.
 				o.RateLimiter = ratelimit.None
-			})
+			}
+			if throttling == ThrottleAdaptive {
+				return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+					o.StandardOptions = append(o.StandardOptions, standard)
+				})
+			}
+			return retry.NewStandard(standard)
 		}),
 	}
 	if opts.Region != "" {
@@ -173,7 +207,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if userAgent == "" {
 		userAgent = "aclscan"
 	}
-	return &Client{
+	c := &Client{
 		Client:       client,
 		Endpoint:     endpoint,
 		Region:       cfg.Region,
@@ -184,7 +218,18 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		signer:       v4.NewSigner(),
 		retryer:      cfg.Retryer(),
 		userAgent:    userAgent,
-	}, nil
+	}
+	switch throttling {
+	case ThrottleAIMD:
+		ceiling := conns
+		if ceiling <= 0 {
+			ceiling = 1 << 16
+		}
+		c.limiter = newAIMDLimiter(ceiling)
+	case ThrottleAdaptive:
+		c.attemptTokens, _ = c.retryer.(aws.RetryerV2)
+	}
+	return c, nil
 }
 
 // resolveEndpoint picks the endpoint from the flag or the SDK's standard

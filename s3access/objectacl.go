@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,17 +41,30 @@ func (c *Client) GetObjectACL(ctx context.Context, bucket, key, versionID string
 		return c.getObjectACLSDK(ctx, bucket, key, versionID)
 	}
 	maxAttempts := c.retryer.MaxAttempts()
+	// Throttling is the server pacing the scan, not a fault of the object:
+	// throttled attempts have a budget of their own.
+	maxThrottled := maxAttempts * throttleAttemptsFactor
+	throttled := 0
 	for attempt := 1; ; attempt++ {
-		policy, err := c.getObjectACLOnce(ctx, ep, key, versionID)
+		policy, err := c.attempt(ctx, ep, key, versionID)
 		if err == nil {
 			return policy, nil
 		}
-		if attempt >= maxAttempts || ctx.Err() != nil || !c.retryer.IsErrorRetryable(err) {
+		if IsThrottle(err) {
+			throttled++
+		}
+		failures := attempt - throttled
+		if failures >= maxAttempts || throttled >= maxThrottled || ctx.Err() != nil || !c.retryer.IsErrorRetryable(err) {
 			return acl.Policy{}, &OperationError{Op: "GetObjectAcl", Attempts: attempt, Err: err}
 		}
 		delay, derr := c.retryer.RetryDelay(attempt, err)
 		if derr != nil {
 			return acl.Policy{}, &OperationError{Op: "GetObjectAcl", Attempts: attempt, Err: err}
+		}
+		if c.limiter != nil && IsThrottle(err) {
+			// The limiter already slows the whole client down; the
+			// seconds-long standard backoff would only idle this key.
+			delay = throttleBackoff(throttled)
 		}
 		timer := time.NewTimer(delay)
 		select {
@@ -59,7 +73,53 @@ func (c *Client) GetObjectACL(ctx context.Context, bucket, key, versionID string
 			return acl.Policy{}, &OperationError{Op: "GetObjectAcl", Attempts: attempt, Err: ctx.Err()}
 		case <-timer.C:
 		}
+		c.retries.Add(1)
 	}
+}
+
+// throttleBackoff is the delay before the n-th throttled retry under the
+// AIMD limiter: 100 ms doubling per retry, capped at 5 s, with jitter.
+func throttleBackoff(n int) time.Duration {
+	d := min(100*time.Millisecond<<min(n-1, 6), 5*time.Second)
+	return d/2 + rand.N(d)
+}
+
+// throttleAttemptsFactor sizes the throttled attempts' budget: this many
+// times MaxAttempts.
+const throttleAttemptsFactor = 4
+
+// attempt sends one GetObjectAcl under the throttling controller.
+func (c *Client) attempt(ctx context.Context, ep *bucketEndpoint, key, versionID string) (acl.Policy, error) {
+	switch {
+	case c.limiter != nil:
+		sent, err := c.limiter.acquire(ctx)
+		if err != nil {
+			return acl.Policy{}, err
+		}
+		policy, err := c.getObjectACLOnce(ctx, ep, key, versionID)
+		throttled := IsThrottle(err)
+		c.limiter.release(sent, throttled)
+		if throttled {
+			c.throttles.Add(1)
+		}
+		return policy, err
+	case c.attemptTokens != nil:
+		release, err := c.attemptTokens.GetAttemptToken(ctx)
+		if err != nil {
+			return acl.Policy{}, err
+		}
+		policy, err := c.getObjectACLOnce(ctx, ep, key, versionID)
+		_ = release(err)
+		if IsThrottle(err) {
+			c.throttles.Add(1)
+		}
+		return policy, err
+	}
+	policy, err := c.getObjectACLOnce(ctx, ep, key, versionID)
+	if IsThrottle(err) {
+		c.throttles.Add(1)
+	}
+	return policy, err
 }
 
 // OperationError is a failed lean-path call, after its attempts.

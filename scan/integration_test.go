@@ -12,8 +12,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/internal/faultproxy"
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -440,5 +442,47 @@ func TestIntegrationPartitionedListing(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// S3 answers 503 SlowDown beyond its request rate. Through a proxy that
+// does the same in front of radosgw (with S3-like latency), the scan must
+// check every key, close to the allowed rate, without a storm of retries.
+func TestIntegrationThrottlingThroughFaultProxy(t *testing.T) {
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	const bucket, objects = "it-throttle-600", 600
+	if err := locals3.CreateBucket(ctx, a, bucket); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := locals3.CountObjects(ctx, a, bucket); err != nil || n != objects {
+		if err := locals3.PutObjects(ctx, a, bucket, locals3.Keys("t/", objects), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const limit = 300.0 // requests per second
+	proxy, err := faultproxy.Start(env.HTTPURL, faultproxy.Options{Rate: limit, Latency: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	start := time.Now()
+	sum, sink := scanAll(t, newClient(t, s3access.Options{EndpointURL: proxy.URL}), Config{Bucket: bucket})
+	elapsed := time.Since(start)
+	if sum.Count(StatusOK) != objects || len(sink.byKey) != objects {
+		t.Fatalf("%d ok of %d results, want all %d ok (%+v)", sum.Count(StatusOK), len(sink.byKey), objects, sum.ByStatus)
+	}
+	if proxy.Throttled() == 0 || sum.Throttles == 0 {
+		t.Fatalf("the proxy throttled %d requests, the client saw %d: the test did not exercise throttling", proxy.Throttled(), sum.Throttles)
+	}
+	rate := float64(proxy.Forwarded()) / elapsed.Seconds()
+	retriesPerKey := float64(sum.Retries) / objects
+	t.Logf("%.0f req/s forwarded (limit %.0f), %.3f retries per key, %d throttled", rate, limit, retriesPerKey, sum.Throttles)
+	if rate < 0.7*limit {
+		t.Errorf("%.0f requests/s forwarded, want at least 70%% of the %0.f allowed", rate, limit)
+	}
+	if retriesPerKey > 0.25 {
+		t.Errorf("%.3f retries per key: a retry storm", retriesPerKey)
 	}
 }

@@ -50,6 +50,13 @@ type scanner struct {
 // (s3access.Client).
 type requestCounter interface{ Requests() int64 }
 
+// retryCounter is implemented by clients that count retries and
+// throttling answers (s3access.Client).
+type retryCounter interface {
+	Retries() int64
+	Throttles() int64
+}
+
 // Run scans one bucket (or prefix) and writes a result for every listed
 // object to sink. progress may be nil. The summary is returned even when
 // the scan stops early; err then says why, and Summary.Complete is false.
@@ -85,6 +92,11 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	var requestsBefore int64
 	if counter != nil {
 		requestsBefore = counter.Requests()
+	}
+	retries, _ := api.(retryCounter)
+	var retriesBefore, throttlesBefore int64
+	if retries != nil {
+		retriesBefore, throttlesBefore = retries.Retries(), retries.Throttles()
 	}
 	sum := &Summary{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Strategy: cfg.Strategy}
 	switch cfg.Strategy {
@@ -129,6 +141,10 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	sum.Duration = time.Since(start)
 	if counter != nil {
 		sum.Requests = counter.Requests() - requestsBefore
+	}
+	if retries != nil {
+		sum.Retries = retries.Retries() - retriesBefore
+		sum.Throttles = retries.Throttles() - throttlesBefore
 	}
 	sum.Complete = err == nil
 	return sum, err

@@ -176,7 +176,11 @@ type Summary struct {
 	ByStatus      [numStatuses]int64
 	ByKind        [acl.NumKinds]int64
 	Requests      int64
-	Duration      time.Duration
+	// Retries and Throttles count GetObjectAcl retries and answers asking
+	// to slow down (when the client counts them).
+	Retries   int64
+	Throttles int64
+	Duration  time.Duration
 	// Unchecked counts listed objects left without a result because the
 	// scan stopped (interrupted, or the report could not be written).
 	Unchecked int64

@@ -143,7 +143,7 @@ func TestVerdict(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := verdict(tc.sum, tc.err, tc.failOn)
+			err := verdict(tc.sum, tc.err, tc.failOn, "")
 			code := exitOK
 			if e, ok := err.(*exitError); ok {
 				code = e.code
@@ -160,14 +160,14 @@ func TestOpenOutput(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, closeOut, err := openOutput(path, nil)
+	out, err := openOutput(path, nil, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write([]byte("new\n")); err != nil {
+	if _, err := out.w.Write([]byte("new\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := closeOut(); err != nil {
+	if err := out.Close(); err != nil {
 		t.Fatal(err)
 	}
 	info, _ := os.Stat(path)
@@ -176,11 +176,40 @@ func TestOpenOutput(t *testing.T) {
 		t.Errorf("mode %v content %q; want 0600 and the new content only", info.Mode().Perm(), data)
 	}
 	// A device is written to, not synced or chmod-ed.
-	_, closeNull, err := openOutput(os.DevNull, nil)
+	null, err := openOutput(os.DevNull, nil, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := closeNull(); err != nil {
+	if err := null.Close(); err != nil {
 		t.Errorf("closing %s: %v", os.DevNull, err)
+	}
+}
+
+// A resumed report is cut back to the length the checkpoint counts (a
+// record written after it would otherwise appear twice) and appended to.
+func TestOpenOutputResume(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.jsonl")
+	if err := os.WriteFile(path, []byte("one\ntwo\nhalf-writ"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := openOutput(path, nil, int64(len("one\ntwo\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.w.Write([]byte("three\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "one\ntwo\nthree\n" {
+		t.Errorf("report %q, want the checkpointed records then the new one", data)
+	}
+	// A report shorter than the checkpoint says was changed behind its back.
+	if _, err := openOutput(path, nil, 1<<20); err == nil || !strings.Contains(err.Error(), "shorter than the checkpoint") {
+		t.Errorf("err = %v, want a refusal to resume", err)
+	}
+	if _, err := openOutput(filepath.Join(t.TempDir(), "gone.jsonl"), nil, 0); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("err = %v, want a missing report error", err)
 	}
 }

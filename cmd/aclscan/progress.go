@@ -16,7 +16,14 @@ type progressBar struct {
 	quit chan struct{}
 }
 
-func startProgressBar(w io.Writer, p *scan.Progress) *progressBar {
+// retryStats is what the client counts beyond the engine's progress.
+type retryStats interface {
+	Retries() int64
+	Throttles() int64
+	ConcurrencyLimit() int
+}
+
+func startProgressBar(w io.Writer, p *scan.Progress, client retryStats) *progressBar {
 	bar := progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetWidth(25),
@@ -24,9 +31,11 @@ func startProgressBar(w io.Writer, p *scan.Progress) *progressBar {
 		progressbar.OptionShowElapsedTimeOnFinish(),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSetPredictTime(false),
+		progressbar.OptionSetElapsedTime(true),
 	)
 	pb := &progressBar{bar: bar, done: make(chan struct{}), quit: make(chan struct{})}
 	start := time.Now()
+	base := p.Checked.Load() // a resumed scan starts with earlier counts
 	go func() {
 		defer close(pb.done)
 		tick := time.NewTicker(150 * time.Millisecond)
@@ -38,7 +47,11 @@ func startProgressBar(w io.Writer, p *scan.Progress) *progressBar {
 			case <-tick.C:
 				listed, checked := p.Listed.Load(), p.Checked.Load()
 				bar.ChangeMax64(max(listed, 1))
-				bar.Describe(fmt.Sprintf("listed %d, checked %d, %.0f/s, errors %d", listed, checked, elapsedRate(checked, start), p.Errors.Load()))
+				desc := fmt.Sprintf("listed %d, checked %d, %.0f/s, errors %d, retries %d", listed, checked, elapsedRate(checked-base, start), p.Errors.Load(), client.Retries())
+				if n := client.Throttles(); n > 0 {
+					desc += fmt.Sprintf(" (%d throttled, in flight <= %d)", n, client.ConcurrencyLimit())
+				}
+				bar.Describe(desc)
 				_ = bar.Set64(checked)
 			}
 		}

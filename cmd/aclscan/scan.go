@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/report"
@@ -30,6 +31,9 @@ type scanFlags struct {
 	tableRows   int
 	pageSize    int32
 	cpuProfile  string
+	listChains  int
+	checkpoint  string
+	ckptEvery   time.Duration
 }
 
 func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -60,7 +64,12 @@ func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
 	fl.IntVar(&f.s3.MaxAttempts, "max-attempts", s3access.DefaultMaxAttempts, "attempts per request, first try included, before an object is reported as error")
 	fl.DurationVar(&f.s3.RequestTimeout, "timeout", s3access.DefaultRequestTimeout, "time limit of one request attempt")
 	fl.StringVar(&f.strategy, "strategy", "pool", "request scheduling: serial, pool or all (one goroutine per key, for experiments)")
-	fl.IntVarP(&f.concurrency, "concurrency", "c", scan.DefaultConcurrency, "requests in flight with --strategy pool")
+	fl.IntVarP(&f.concurrency, "concurrency", "c", scan.DefaultConcurrency, "requests in flight with --strategy pool (the most: --throttling lowers it while S3 asks to slow down)")
+	fl.IntVar(&f.listChains, "list-concurrency", scan.DefaultListConcurrency, "list requests in flight: the keyspace is split into ranges listed in parallel (1 = one sequential listing)")
+	fl.StringVar(&f.s3.Throttling, "throttling", s3access.ThrottleAIMD, "reaction to 503 SlowDown: aimd (halve requests in flight, grow back), adaptive (the AWS SDK's client-side rate limit) or off (retries with backoff only)")
+	fl.StringVar(&f.checkpoint, "checkpoint", "", "save progress to FILE; if FILE exists, continue the scan it describes (needs -o FILE, jsonl or csv); removed when the scan completes")
+	fl.DurationVar(&f.ckptEvery, "checkpoint-interval", scan.DefaultCheckpointInterval, "how often to save the checkpoint")
+	_ = fl.MarkHidden("checkpoint-interval")
 	fl.BoolVar(&f.allVersions, "all-versions", false, "scan every version of every object (delete markers are counted)")
 	fl.StringVar(&f.format, "format", "", "output format: table, jsonl or csv (default: table on a terminal, jsonl otherwise)")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE (created owner-only) instead of stdout")
@@ -88,14 +97,28 @@ func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io
 			f.format = "table"
 		}
 	}
-	out, closeOut, err := openOutput(f.output, stdout)
+	var resume *resumption
+	if f.checkpoint != "" {
+		if resume, err = loadCheckpoint(f.checkpoint, cfg, f.output, f.format); err != nil {
+			return err
+		}
+		if prev := resume.previous; prev != nil {
+			cfg.Resume = &prev.Scan
+			fmt.Fprintf(stderr, "aclscan: resuming from %s: %d objects already reported in %s\n", f.checkpoint, prev.Scan.Objects, f.output)
+		}
+	}
+	out, err := openOutput(f.output, stdout, resume.resumeAt())
 	if err != nil {
 		return err
 	}
-	defer closeOut()
-	writer, err := report.New(f.format, out, report.Options{TableRows: f.tableRows})
+	defer out.Close()
+	writer, err := report.New(f.format, out.w, report.Options{TableRows: f.tableRows, Append: cfg.Resume != nil})
 	if err != nil {
 		return usageErrorf("--format: %v", err)
+	}
+	if resume != nil {
+		cfg.Checkpoint = resume.saver(writer, out)
+		cfg.CheckpointInterval = f.ckptEvery
 	}
 
 	switch cfg.Strategy {
@@ -125,7 +148,7 @@ func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io
 	progress := new(scan.Progress)
 	var bar *progressBar
 	if !f.noProgress && isTerminal(stderr) {
-		bar = startProgressBar(stderr, progress)
+		bar = startProgressBar(stderr, progress, client)
 	}
 	sum, scanErr := scan.Run(ctx, client, cfg, writer, progress)
 	bar.stop()
@@ -136,14 +159,25 @@ func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io
 		scanErr = fmt.Errorf("write report: %w", err)
 		sum.Complete = false
 	}
-	if err := closeOut(); err != nil && scanErr == nil {
+	if err := out.Close(); err != nil && scanErr == nil {
 		scanErr = fmt.Errorf("write report: %w", err)
 		sum.Complete = false
+	}
+	resumeHint := ""
+	if resume != nil {
+		if sum.Complete {
+			// Nothing left to resume; a new run starts a new scan.
+			if err := os.Remove(resume.path); err != nil && !os.IsNotExist(err) {
+				fmt.Fprintf(stderr, "aclscan: scan complete, but the checkpoint %s could not be removed: %v\n", resume.path, err)
+			}
+		} else {
+			resumeHint = fmt.Sprintf("; progress saved in %s: run the same command again to continue", resume.path)
+		}
 	}
 	if f.format != "table" && isTerminal(stderr) {
 		report.WriteSummary(stderr, sum)
 	}
-	return verdict(sum, scanErr, failOn)
+	return verdict(sum, scanErr, failOn, resumeHint)
 }
 
 // config checks the flags and builds the engine's configuration.
@@ -159,6 +193,15 @@ func (f *scanFlags) config(target string) (scan.Config, acl.Findings, error) {
 	if f.concurrency < 1 {
 		return scan.Config{}, 0, usageErrorf("--concurrency must be at least 1, got %d", f.concurrency)
 	}
+	if f.listChains < 1 {
+		return scan.Config{}, 0, usageErrorf("--list-concurrency must be at least 1, got %d", f.listChains)
+	}
+	if _, err := s3access.ParseThrottling(f.s3.Throttling); err != nil {
+		return scan.Config{}, 0, &exitError{code: exitUsage, msg: err.Error()}
+	}
+	if f.ckptEvery <= 0 {
+		return scan.Config{}, 0, usageErrorf("--checkpoint-interval must be positive, got %s", f.ckptEvery)
+	}
 	if f.pageSize < 1 || f.pageSize > 1000 {
 		return scan.Config{}, 0, usageErrorf("--page-size must be between 1 and 1000, got %d", f.pageSize)
 	}
@@ -173,13 +216,14 @@ func (f *scanFlags) config(target string) (scan.Config, acl.Findings, error) {
 		return scan.Config{}, 0, err
 	}
 	return scan.Config{
-		Bucket:      bucket,
-		Prefix:      prefix,
-		AllVersions: f.allVersions,
-		Strategy:    strategy,
-		Concurrency: f.concurrency,
-		BucketOwner: f.bucketOwner,
-		PageSize:    f.pageSize,
+		Bucket:          bucket,
+		Prefix:          prefix,
+		AllVersions:     f.allVersions,
+		Strategy:        strategy,
+		Concurrency:     f.concurrency,
+		BucketOwner:     f.bucketOwner,
+		PageSize:        f.pageSize,
+		ListConcurrency: f.listChains,
 	}, failOn, nil
 }
 
@@ -206,7 +250,7 @@ func parseFailOn(list string) (acl.Findings, error) {
 }
 
 // verdict turns the outcome of a scan into the exit code and its message.
-func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings) error {
+func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings, resumeHint string) error {
 	if scanErr != nil {
 		msg := scanErr.Error()
 		var se *scan.Error
@@ -220,7 +264,7 @@ func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings) error {
 		if sum.Unchecked > 0 {
 			msg += fmt.Sprintf(", %d listed but not checked", sum.Unchecked)
 		}
-		return &exitError{code: exitIncomplete, msg: msg}
+		return &exitError{code: exitIncomplete, msg: msg + resumeHint}
 	}
 	if n := sum.Count(scan.StatusError); n > 0 {
 		return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%d of %d objects could not be checked (status \"error\" in the report)", n, sum.Objects)}
@@ -236,47 +280,6 @@ func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings) error {
 		return &exitError{code: exitFindings, msg: "findings matching --fail-on: " + strings.Join(counts, ", ")}
 	}
 	return nil
-}
-
-// openOutput opens the report destination. A report names a bucket's
-// sensitive objects, so a file is created readable by its owner only.
-func openOutput(path string, stdout io.Writer) (io.Writer, func() error, error) {
-	if path == "" || path == "-" {
-		return stdout, func() error { return nil }, nil
-	}
-	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, nil, usageErrorf("cannot write the report to %s: %v", path, errors.Unwrap(err))
-	}
-	info, err := file.Stat()
-	if err != nil {
-		file.Close()
-		return nil, nil, usageErrorf("cannot write the report to %s: %v", path, err)
-	}
-	regular := info.Mode().IsRegular()
-	// An existing file keeps its mode on open; narrow it. Devices and
-	// pipes (/dev/null, a FIFO) are left alone.
-	if regular {
-		if err := file.Chmod(0o600); err != nil {
-			file.Close()
-			return nil, nil, usageErrorf("cannot restrict permissions of %s: %v", path, err)
-		}
-	}
-	closed := false
-	return file, func() error {
-		if closed {
-			return nil
-		}
-		closed = true
-		if !regular {
-			return file.Close()
-		}
-		if err := file.Sync(); err != nil {
-			file.Close()
-			return err
-		}
-		return file.Close()
-	}, nil
 }
 
 func startCPUProfile(path string) (stop func(), err error) {
