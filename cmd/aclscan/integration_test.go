@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -176,7 +178,8 @@ func TestIntegrationCLITableOutput(t *testing.T) {
 
 // Ctrl-C in the middle of a scan: exit 1, every record written so far is
 // whole, and the message counts them.
-func TestIntegrationCLIInterruptKeepsWrittenRecords(t *testing.T) {
+// interruptBucket holds 3,000 objects, seeded once per server.
+func interruptBucket(t *testing.T) string {
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	bucket := "it-interrupt-3000"
@@ -189,30 +192,159 @@ func TestIntegrationCLIInterruptKeepsWrittenRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return bucket
+}
+
+// buildCLI builds the command once per test: signals need a real process.
+func buildCLI(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "aclscan")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	report := filepath.Join(t.TempDir(), "r.jsonl")
-	cmd := exec.Command(bin, "scan", "s3://"+bucket, "--strategy", "serial", "-o", report)
+	return bin
+}
+
+// startAndSignal runs the CLI, sends sig after a while, and returns its
+// exit code and stderr.
+func startAndSignal(t *testing.T, bin string, sig os.Signal, after time.Duration, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(700 * time.Millisecond)
-	_ = cmd.Process.Signal(os.Interrupt)
+	time.Sleep(after)
+	_ = cmd.Process.Signal(sig)
 	err := cmd.Wait()
 	var exitErr *exec.ExitError
-	if !errors.As(err, &exitErr) || exitErr.ExitCode() != exitIncomplete {
-		t.Fatalf("wait: %v (stderr %q); want exit %d", err, stderr.String(), exitIncomplete)
+	if err == nil {
+		t.Fatalf("the scan finished before the signal (stderr %q): make it slower", stderr.String())
+	}
+	if !errors.As(err, &exitErr) {
+		t.Fatal(err)
+	}
+	return exitErr.ExitCode(), stderr.String()
+}
+
+func TestIntegrationCLIInterruptKeepsWrittenRecords(t *testing.T) {
+	bucket := interruptBucket(t)
+	bin := buildCLI(t)
+	report := filepath.Join(t.TempDir(), "r.jsonl")
+	code, stderr := startAndSignal(t, bin, os.Interrupt, 700*time.Millisecond, "scan", "s3://"+bucket, "--strategy", "serial", "-o", report)
+	if code != exitIncomplete {
+		t.Fatalf("exit %d (stderr %q); want %d", code, stderr, exitIncomplete)
 	}
 	recs := readJSONL(t, report)
 	if len(recs) == 0 || len(recs) >= 3000 {
 		t.Fatalf("%d records written; want a partial report", len(recs))
 	}
 	want := fmt.Sprintf("scan interrupted; %d objects reported", len(recs))
-	if !strings.Contains(stderr.String(), want) {
-		t.Errorf("stderr %q lacks %q", stderr.String(), want)
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q lacks %q", stderr, want)
+	}
+}
+
+// A scan stopped by Ctrl-C, SIGTERM or kill -9 continues from its
+// checkpoint: no key fetched twice into the report, none missing, the
+// counts of the final summary covering both runs.
+func TestIntegrationCLICheckpointResume(t *testing.T) {
+	bucket := interruptBucket(t)
+	bin := buildCLI(t)
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM, os.Kill} {
+		for _, format := range []string{"jsonl", "csv"} {
+			t.Run(fmt.Sprintf("%v/%s", sig, format), func(t *testing.T) {
+				dir := t.TempDir()
+				reportPath := filepath.Join(dir, "report."+format)
+				ckpt := filepath.Join(dir, "scan.ckpt")
+				summary := filepath.Join(dir, "summary.json")
+				args := []string{"scan", "s3://" + bucket, "--concurrency", "2", "--format", format, "-o", reportPath,
+					"--checkpoint", ckpt, "--checkpoint-interval", "50ms"}
+				code, stderr := startAndSignal(t, bin, sig, 600*time.Millisecond, args...)
+				if sig != os.Kill && (code != exitIncomplete || !strings.Contains(stderr, "run the same command again")) {
+					t.Fatalf("first run: exit %d, stderr %q", code, stderr)
+				}
+				if _, err := os.Stat(ckpt); err != nil {
+					t.Fatalf("no checkpoint after the interruption: %v", err)
+				}
+				// The second run completes; its summary goes to a file.
+				cmd := exec.Command(bin, append(args, "--summary-json", summary)...)
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("second run: %v\n%s", err, out)
+				}
+				if !strings.Contains(string(out), "resuming from") {
+					t.Errorf("second run did not say it resumed: %q", out)
+				}
+				if _, err := os.Stat(ckpt); !os.IsNotExist(err) {
+					t.Errorf("checkpoint still there after a complete scan: %v", err)
+				}
+				keys := reportKeys(t, reportPath, format)
+				seen := map[string]int{}
+				for _, k := range keys {
+					seen[k]++
+				}
+				for _, k := range locals3.Keys("k/", 3000) {
+					if seen[k] != 1 {
+						t.Fatalf("key %s appears %d times in the report (%d records)", k, seen[k], len(keys))
+					}
+				}
+				if len(keys) != 3000 {
+					t.Fatalf("%d records, want 3000", len(keys))
+				}
+				var sum report.SummaryRecord
+				b, err := os.ReadFile(summary)
+				if err != nil || json.Unmarshal(b, &sum) != nil {
+					t.Fatalf("summary: %v %s", err, b)
+				}
+				if sum.Objects != 3000 || sum.ByStatus["ok"] != 3000 || !sum.Resumed || !sum.Complete {
+					t.Errorf("summary of the resumed scan: %+v", sum)
+				}
+			})
+		}
+	}
+}
+
+// reportKeys returns the keys of a JSONL or CSV report, in order.
+func reportKeys(t *testing.T, path, format string) []string {
+	t.Helper()
+	var keys []string
+	if format == "jsonl" {
+		for _, r := range readJSONL(t, path) {
+			keys = append(keys, r.Key)
+		}
+		return keys
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("CSV report: %v", err)
+	}
+	if len(rows) == 0 || rows[0][0] != "bucket" {
+		t.Fatalf("CSV report lacks its header")
+	}
+	for _, row := range rows[1:] {
+		if row[0] == "bucket" {
+			t.Fatal("a second CSV header: the resumed scan wrote it again")
+		}
+		keys = append(keys, row[1])
+	}
+	return keys
+}
+
+func TestIntegrationCLICheckpointOfAnotherScanIsRefused(t *testing.T) {
+	bucket := interruptBucket(t)
+	dir := t.TempDir()
+	report, ckpt := filepath.Join(dir, "r.jsonl"), filepath.Join(dir, "c.ckpt")
+	bin := buildCLI(t)
+	startAndSignal(t, bin, os.Interrupt, 400*time.Millisecond, "scan", "s3://"+bucket, "-c", "2", "-o", report, "--checkpoint", ckpt)
+	code, _, stderr := runCLI(t, "scan", "s3://"+bucket+"/other-prefix", "-o", report, "--checkpoint", ckpt)
+	if code != exitUsage || !strings.Contains(stderr, "use another checkpoint file") {
+		t.Errorf("exit %d, stderr %q; want a usage error naming the mismatch", code, stderr)
 	}
 }

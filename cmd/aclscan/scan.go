@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ type scanFlags struct {
 	listChains  int
 	checkpoint  string
 	ckptEvery   time.Duration
+	summaryJSON string
 }
 
 func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -75,6 +77,7 @@ func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE (created owner-only) instead of stdout")
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete scan finds any of these kinds: comma list of public, authenticated, cross-account, foreign-owner, unreadable, or any")
 	fl.StringVar(&f.bucketOwner, "bucket-owner", "", "bucket owner's canonical ID, used when GetBucketAcl is denied")
+	fl.StringVar(&f.summaryJSON, "summary-json", "", "also write the scan's summary (counts, completeness, requests, retries) as JSON to FILE")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not show progress on a terminal")
 	fl.IntVar(&f.tableRows, "table-rows", report.DefaultTableRows, "risky objects listed by the table format")
 	fl.Int32Var(&f.pageSize, "page-size", 1000, "keys per list request (1-1000)")
@@ -172,6 +175,12 @@ func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io
 			}
 		} else {
 			resumeHint = fmt.Sprintf("; progress saved in %s: run the same command again to continue", resume.path)
+		}
+	}
+	if f.summaryJSON != "" {
+		if err := writeSummaryJSON(f.summaryJSON, sum); err != nil && scanErr == nil {
+			scanErr = fmt.Errorf("write --summary-json: %w", err)
+			sum.Complete = false
 		}
 	}
 	if f.format != "table" && isTerminal(stderr) {
@@ -280,6 +289,14 @@ func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings, resumeHint s
 		return &exitError{code: exitFindings, msg: "findings matching --fail-on: " + strings.Join(counts, ", ")}
 	}
 	return nil
+}
+
+func writeSummaryJSON(path string, sum *scan.Summary) error {
+	b, err := json.MarshalIndent(report.NewSummaryRecord(sum), "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
 }
 
 func startCPUProfile(path string) (stop func(), err error) {
