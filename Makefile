@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test unit integration lint local-s3 local-s3-stop bench-scan lambda bench-lambda bench-lambda-quick clean
+.PHONY: build demo test unit integration lint local-s3 local-s3-stop bench-scan bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -36,6 +36,16 @@ local-s3-stop:
 # The scan benchmark (docs/benchmarks/scan.md): strategies direct and through toxiproxy.
 bench-scan: build
 	scripts/bench-scan
+
+# The throughput benchmark (docs/benchmarks/scale.md): 100,000 objects,
+# aclscan against RGW's ceiling and three peers, latency, listing,
+# throttling. ARGS=-million adds the 1,000,000-object memory run.
+bench-scale:
+	scripts/bench-scale $(ARGS)
+
+# A smoke run of the same harness on 5,000 objects (results in /tmp).
+bench-scale-quick:
+	scripts/bench-scale -quick
 
 # The Lambda function: bootstrap + deployment zip for provided.al2023, both architectures.
 LAMBDA_ARCHS := amd64 arm64

@@ -3,6 +3,7 @@ package acl
 import (
 	"bytes"
 	"encoding/xml"
+	"github.com/aclscan/aclscan/internal/xmlscan"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -139,7 +140,7 @@ func FuzzParsePolicyValues(f *testing.F) {
 	f.Add("ünï", "AmazonCustomerByEmail", "", "", "x@example.com", "WRITE_ACP")
 	f.Fuzz(func(t *testing.T, owner, typ, id, uri, email, perm string) {
 		for _, s := range []string{owner, typ, id, uri, email, perm} {
-			if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !isXMLChar(r) }) {
+			if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !xmlscan.IsXMLChar(r) }) {
 				return
 			}
 		}

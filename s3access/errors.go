@@ -71,8 +71,12 @@ func Explain(what string, err error) string {
 	case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
 		region := ""
 		var respErr *awshttp.ResponseError
-		if errors.As(err, &respErr) && respErr.Response != nil {
+		var leanErr *ResponseError
+		switch {
+		case errors.As(err, &respErr) && respErr.Response != nil:
 			region = respErr.Response.Header.Get("X-Amz-Bucket-Region")
+		case errors.As(err, &leanErr):
+			region = leanErr.Region
 		}
 		if region != "" {
 			return fmt.Sprintf("%s: the bucket is in region %s; pass --region %s", what, region, region)

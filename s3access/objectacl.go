@@ -40,37 +40,56 @@ func (c *Client) GetObjectACL(ctx context.Context, bucket, key, versionID string
 	if ep.useSDK {
 		return c.getObjectACLSDK(ctx, bucket, key, versionID)
 	}
+	query := "acl="
+	if versionID != "" {
+		query += "&versionId=" + escape(versionID, false)
+	}
+	var policy acl.Policy
+	err = c.send(ctx, "GetObjectAcl", ep, key, query, maxACLResponse, func(body []byte) (err error) {
+		if policy, err = acl.ParsePolicy(body); err != nil {
+			return fmt.Errorf("parse ACL response: %w", err)
+		}
+		return nil
+	})
+	return policy, err
+}
+
+// send performs one lean GET on the bucket (key "" for a bucket-level
+// call) with the client's retry policy and throttling controller, and
+// hands the successful response's body to parse (valid only during the
+// call).
+func (c *Client) send(ctx context.Context, op string, ep *bucketEndpoint, key, rawQuery string, maxBody int64, parse func([]byte) error) error {
 	maxAttempts := c.retryer.MaxAttempts()
 	// Throttling is the server pacing the scan, not a fault of the object:
 	// throttled attempts have a budget of their own.
 	maxThrottled := maxAttempts * throttleAttemptsFactor
 	throttled := 0
 	for attempt := 1; ; attempt++ {
-		policy, err := c.attempt(ctx, ep, key, versionID)
+		err := c.attempt(ctx, ep, key, rawQuery, maxBody, parse)
 		if err == nil {
-			return policy, nil
+			return nil
 		}
 		if IsThrottle(err) {
 			throttled++
 		}
 		failures := attempt - throttled
 		if failures >= maxAttempts || throttled >= maxThrottled || ctx.Err() != nil || !c.retryer.IsErrorRetryable(err) {
-			return acl.Policy{}, &OperationError{Op: "GetObjectAcl", Attempts: attempt, Err: err}
+			return &OperationError{Op: op, Attempts: attempt, Err: err}
 		}
 		delay, derr := c.retryer.RetryDelay(attempt, err)
 		if derr != nil {
-			return acl.Policy{}, &OperationError{Op: "GetObjectAcl", Attempts: attempt, Err: err}
+			return &OperationError{Op: op, Attempts: attempt, Err: err}
 		}
 		if c.limiter != nil && IsThrottle(err) {
 			// The limiter already slows the whole client down; the
-			// seconds-long standard backoff would only idle this key.
+			// seconds-long standard backoff would only idle this request.
 			delay = throttleBackoff(throttled)
 		}
 		timer := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return acl.Policy{}, &OperationError{Op: "GetObjectAcl", Attempts: attempt, Err: ctx.Err()}
+			return &OperationError{Op: op, Attempts: attempt, Err: ctx.Err()}
 		case <-timer.C:
 		}
 		c.retries.Add(1)
@@ -88,38 +107,31 @@ func throttleBackoff(n int) time.Duration {
 // times MaxAttempts.
 const throttleAttemptsFactor = 4
 
-// attempt sends one GetObjectAcl under the throttling controller.
-func (c *Client) attempt(ctx context.Context, ep *bucketEndpoint, key, versionID string) (acl.Policy, error) {
+// attempt sends one request under the throttling controller.
+func (c *Client) attempt(ctx context.Context, ep *bucketEndpoint, key, rawQuery string, maxBody int64, parse func([]byte) error) error {
+	var err error
 	switch {
 	case c.limiter != nil:
-		sent, err := c.limiter.acquire(ctx)
-		if err != nil {
-			return acl.Policy{}, err
+		sent, aerr := c.limiter.acquire(ctx)
+		if aerr != nil {
+			return aerr
 		}
-		policy, err := c.getObjectACLOnce(ctx, ep, key, versionID)
-		throttled := IsThrottle(err)
-		c.limiter.release(sent, throttled)
-		if throttled {
-			c.throttles.Add(1)
-		}
-		return policy, err
+		err = c.sendOnce(ctx, ep, key, rawQuery, maxBody, parse)
+		c.limiter.release(sent, IsThrottle(err))
 	case c.attemptTokens != nil:
-		release, err := c.attemptTokens.GetAttemptToken(ctx)
-		if err != nil {
-			return acl.Policy{}, err
+		release, aerr := c.attemptTokens.GetAttemptToken(ctx)
+		if aerr != nil {
+			return aerr
 		}
-		policy, err := c.getObjectACLOnce(ctx, ep, key, versionID)
+		err = c.sendOnce(ctx, ep, key, rawQuery, maxBody, parse)
 		_ = release(err)
-		if IsThrottle(err) {
-			c.throttles.Add(1)
-		}
-		return policy, err
+	default:
+		err = c.sendOnce(ctx, ep, key, rawQuery, maxBody, parse)
 	}
-	policy, err := c.getObjectACLOnce(ctx, ep, key, versionID)
 	if IsThrottle(err) {
 		c.throttles.Add(1)
 	}
-	return policy, err
+	return err
 }
 
 // OperationError is a failed lean-path call, after its attempts.
@@ -147,6 +159,9 @@ type ResponseError struct {
 	Code      string
 	Message   string
 	RequestID string
+	// Region is the bucket's region when the server names it (a request
+	// sent to the wrong region).
+	Region string
 }
 
 func (e *ResponseError) Error() string {
@@ -229,18 +244,19 @@ const maxACLResponse = 1 << 20
 // pooledBufferLimit keeps a rare huge response's buffer out of the pool.
 const pooledBufferLimit = 64 << 10
 
-func (c *Client) getObjectACLOnce(ctx context.Context, ep *bucketEndpoint, key, versionID string) (acl.Policy, error) {
+func (c *Client) sendOnce(ctx context.Context, ep *bucketEndpoint, key, rawQuery string, maxBody int64, parse func([]byte) error) error {
 	u := ep.base
-	u.Path = ep.base.Path + "/" + key
-	u.RawPath = ep.base.Path + "/" + escape(key, true)
-	u.RawQuery = "acl="
-	if versionID != "" {
-		u.RawQuery += "&versionId=" + escape(versionID, false)
+	if key != "" {
+		u.Path = ep.base.Path + "/" + key
+		u.RawPath = ep.base.Path + "/" + escape(key, true)
+	} else if u.Path == "" {
+		u.Path = "/"
 	}
+	u.RawQuery = rawQuery
 	// The URL is built, not parsed: set it on the request directly.
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "", nil)
 	if err != nil {
-		return acl.Policy{}, err
+		return err
 	}
 	req.URL, req.Host = &u, u.Host
 	for name, values := range ep.headers {
@@ -250,16 +266,16 @@ func (c *Client) getObjectACLOnce(ctx context.Context, ep *bucketEndpoint, key, 
 	req.Header.Set("X-Amz-Content-Sha256", emptyPayloadSHA256)
 	creds, err := c.credentials.Retrieve(ctx)
 	if err != nil {
-		return acl.Policy{}, fmt.Errorf("failed to retrieve credentials: %w", err)
+		return fmt.Errorf("failed to retrieve credentials: %w", err)
 	}
 	if err := c.signer.SignHTTP(ctx, creds, req, emptyPayloadSHA256, ep.signingName, ep.signingRegion, time.Now(), func(o *v4.SignerOptions) {
 		o.DisableURIPathEscaping = true // S3 signs the path as sent
 	}); err != nil {
-		return acl.Policy{}, err
+		return err
 	}
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
-		return acl.Policy{}, err
+		return err
 	}
 	defer resp.Body.Close()
 	buf, _ := c.buffers.Get().(*bytes.Buffer)
@@ -272,25 +288,21 @@ func (c *Client) getObjectACLOnce(ctx context.Context, ep *bucketEndpoint, key, 
 			c.buffers.Put(buf)
 		}
 	}()
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, maxACLResponse+1))
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return acl.Policy{}, fmt.Errorf("read response (HTTP %d): %w", resp.StatusCode, err)
+		return fmt.Errorf("read response (HTTP %d): %w", resp.StatusCode, err)
 	}
-	if n > maxACLResponse {
-		return acl.Policy{}, fmt.Errorf("response larger than %d bytes (HTTP %d): not an ACL", maxACLResponse, resp.StatusCode)
+	if n > maxBody {
+		return fmt.Errorf("response larger than %d bytes (HTTP %d): not what was asked for", maxBody, resp.StatusCode)
 	}
 	if resp.StatusCode/100 != 2 {
-		return acl.Policy{}, parseErrorResponse(resp, buf.Bytes())
+		return parseErrorResponse(resp, buf.Bytes())
 	}
-	policy, err := acl.ParsePolicy(buf.Bytes())
-	if err != nil {
-		return acl.Policy{}, fmt.Errorf("parse ACL response: %w", err)
-	}
-	return policy, nil
+	return parse(buf.Bytes())
 }
 
 func parseErrorResponse(resp *http.Response, body []byte) error {
-	e := &ResponseError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Amz-Request-Id")}
+	e := &ResponseError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Amz-Request-Id"), Region: resp.Header.Get("X-Amz-Bucket-Region")}
 	var doc struct {
 		Code    string `xml:"Code"`
 		Message string `xml:"Message"`

@@ -21,6 +21,10 @@ import (
 // exactly-once comes from the ranges, not the guesses: each key belongs to
 // the one range whose (after, until] holds it.
 
+// minPagesPerSlice is the estimated size below which a bounded range is
+// not cut further.
+const minPagesPerSlice = 2
+
 // maxSplitWidth bounds the characters a split point is computed on; S3
 // keys are at most 1,024 bytes.
 const maxSplitWidth = 256
@@ -53,6 +57,22 @@ func splitPoints(pageKeys []string, last, until string, bounded bool, n int) []s
 	span := new(big.Int).Sub(hi, lo)
 	if span.Sign() <= 0 {
 		return nil
+	}
+	if bounded {
+		// A range is listed from its start with full pages, and the part
+		// of a page past the range's end is read for nothing; so slices
+		// should hold a few pages each. The page just read tells the key
+		// density: it spanned pageSpan for len(pageKeys) keys.
+		pageSpan := new(big.Int).Sub(lo, space.value(pageKeys[0]))
+		if pageSpan.Sign() > 0 {
+			pages := new(big.Int).Quo(span, pageSpan)
+			if pages.IsInt64() {
+				n = min(n, int(pages.Int64()/minPagesPerSlice))
+			}
+		}
+		if n <= 0 {
+			return nil
+		}
 	}
 	points := make([]string, 0, n)
 	parts := big.NewInt(int64(n + 1))

@@ -143,3 +143,18 @@ func TestResumeOfAnotherTargetIsRefused(t *testing.T) {
 		t.Fatal("resumed a checkpoint of another bucket")
 	}
 }
+
+// radosgw answers ListObjectVersions with the key-marker's own versions
+// first; a range starting after that key must not take them.
+func TestVersionRangeSkipsItsStartKey(t *testing.T) {
+	r := newKeyRange(RangeState{After: "b"})
+	if _, fresh, beyond, err := r.add(Position{Key: "b", Version: "1"}, false, true); err != nil || fresh || beyond {
+		t.Fatalf("start key's version: fresh %v beyond %v err %v; want skipped", fresh, beyond, err)
+	}
+	if _, fresh, _, err := r.add(Position{Key: "c", Version: "1"}, false, true); err != nil || !fresh {
+		t.Fatalf("next key: fresh %v err %v", fresh, err)
+	}
+	if _, _, _, err := r.add(Position{Key: "b", Version: "2"}, false, true); err == nil {
+		t.Fatal("a key before the last one listed was accepted")
+	}
+}

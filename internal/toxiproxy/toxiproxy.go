@@ -7,7 +7,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
+	"time"
 )
 
 // LatencyProxy (re)creates proxy name on listen, forwarding to upstream,
@@ -46,4 +49,25 @@ func postJSON(url string, body any) error {
 		return fmt.Errorf("POST %s: %s", url, resp.Status)
 	}
 	return nil
+}
+
+// RoundTrip times plain HTTP requests to url on one kept-alive connection
+// and returns the median: the per-request floor any client pays.
+func RoundTrip(url string) (time.Duration, error) {
+	client := &http.Client{}
+	var times []time.Duration
+	for i := 0; i < 21; i++ {
+		start := time.Now()
+		resp, err := client.Get(url + "/")
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if i > 0 { // the first pays the connection set-up
+			times = append(times, time.Since(start))
+		}
+	}
+	slices.Sort(times)
+	return times[len(times)/2], nil
 }

@@ -7,10 +7,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -111,7 +109,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	floor, err := measureRoundTrip(proxyURL)
+	floor, err := toxiproxy.RoundTrip(proxyURL)
 	if err != nil {
 		return err
 	}
@@ -184,30 +182,6 @@ func setupProxy(o options, env locals3.Env) (string, error) {
 		return "", err
 	}
 	return "http://" + listen, nil
-}
-
-// measureRoundTrip times plain HTTP requests through the proxy on one
-// kept-alive connection: the per-request floor any client pays.
-func measureRoundTrip(proxyURL string) (time.Duration, error) {
-	client := &http.Client{}
-	var times []time.Duration
-	for i := 0; i < 21; i++ {
-		start := time.Now()
-		resp, err := client.Get(proxyURL + "/")
-		if err != nil {
-			return 0, err
-		}
-		_, _ = bytes.NewBuffer(nil).ReadFrom(resp.Body)
-		resp.Body.Close()
-		if i > 0 { // the first pays the connection set-up
-			times = append(times, time.Since(start))
-		}
-	}
-	if len(times) == 0 {
-		return 0, errors.New("no round trips measured")
-	}
-	slices.Sort(times)
-	return times[len(times)/2], nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
