@@ -6,6 +6,7 @@ package s3access
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -55,6 +56,10 @@ type Options struct {
 	// Throttling is how GetObjectAcl reacts to S3 asking it to slow down:
 	// ThrottleAIMD (default), ThrottleAdaptive or ThrottleOff.
 	Throttling string
+	// InsecureSkipVerify accepts any TLS certificate. Only an explicit
+	// choice (a test endpoint with a throw-away certificate) sets it: the
+	// command line warns, and nothing falls back to it.
+	InsecureSkipVerify bool
 }
 
 // DefaultConnections is the number of kept-alive connections when
@@ -141,6 +146,12 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 
 	httpClient := awshttp.NewBuildableClient().WithTimeout(timeout).WithTransportOptions(func(t *http.Transport) {
+		if opts.InsecureSkipVerify {
+			if t.TLSClientConfig == nil {
+				t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			}
+			t.TLSClientConfig.InsecureSkipVerify = true
+		}
 		if conns < 0 {
 			t.MaxConnsPerHost = 0
 			t.MaxIdleConns = 0

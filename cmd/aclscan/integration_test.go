@@ -107,6 +107,8 @@ func TestIntegrationCLIExitCodes(t *testing.T) {
 		{"https with AWS_CA_BUNDLE", []string{"scan", "s3://demo/shared/", "--endpoint-url", env.HTTPSURL}, func(t *testing.T) {
 			t.Setenv("AWS_CA_BUNDLE", env.CABundle)
 		}, exitOK, ""},
+		// Only an explicit flag skips the check, and it says so.
+		{"https with --insecure-skip-verify", []string{"scan", "s3://demo/shared/", "--endpoint-url", env.HTTPSURL, "--insecure-skip-verify"}, nil, exitOK, "warning: --insecure-skip-verify"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -346,5 +348,50 @@ func TestIntegrationCLICheckpointOfAnotherScanIsRefused(t *testing.T) {
 	code, _, stderr := runCLI(t, "scan", "s3://"+bucket+"/other-prefix", "-o", report, "--checkpoint", ckpt)
 	if code != exitUsage || !strings.Contains(stderr, "use another checkpoint file") {
 		t.Errorf("exit %d, stderr %q; want a usage error naming the mismatch", code, stderr)
+	}
+}
+
+// Secrets never appear in anything aclscan writes: failing and succeeding
+// scans with known credentials (and a session token), their stderr,
+// stdout, report, summary and checkpoint files are searched for them.
+func TestIntegrationCLISecretsNeverShown(t *testing.T) {
+	env := demoEnv(t)
+	const token = "SESSION-TOKEN-SENTINEL-7f3a"
+	wrongSecret := "WRONG-SECRET-SENTINEL-91b2"
+	secrets := []string{env.A.SecretKey, wrongSecret, token}
+	cases := map[string]struct {
+		args   []string
+		secret string
+	}{
+		"signature mismatch": {[]string{"scan", "s3://demo"}, wrongSecret},
+		"missing bucket":     {[]string{"scan", "s3://no-such-bucket-here"}, env.A.SecretKey},
+		"nothing listening":  {[]string{"scan", "s3://demo", "--endpoint-url", "http://127.0.0.1:1", "--max-attempts", "1"}, env.A.SecretKey},
+		"right keys, a token": {[]string{"scan", "s3://demo"}, env.A.SecretKey},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("AWS_SECRET_ACCESS_KEY", tc.secret)
+			t.Setenv("AWS_SESSION_TOKEN", token)
+			dir := t.TempDir()
+			args := append(tc.args, "-o", filepath.Join(dir, "report.jsonl"), "--summary-json", filepath.Join(dir, "summary.json"),
+				"--checkpoint", filepath.Join(dir, "scan.ckpt"))
+			_, stdout, stderr := runCLI(t, args...)
+			outputs := map[string]string{"stdout": stdout, "stderr": stderr}
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				outputs[e.Name()] = string(b)
+			}
+			for where, text := range outputs {
+				for _, secret := range secrets {
+					if strings.Contains(text, secret) {
+						t.Errorf("%s contains a secret (%q...)", where, secret[:6])
+					}
+				}
+			}
+		})
 	}
 }

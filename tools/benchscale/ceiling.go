@@ -27,9 +27,10 @@ type ceilingResult struct {
 
 // runCeiling is the fastest minimal client this harness can build, to
 // measure how many GetObjectAcl per second the server itself sustains:
-// every request is presigned before the clock starts, and the timed part
-// only sends them from a pool of workers over kept-alive connections and
-// discards the bodies (no parsing, no signing, no retries).
+// the keys are listed before the clock starts, and the timed part only
+// signs and sends one request per key from a pool of workers over
+// kept-alive connections and discards the bodies (no parsing, no
+// retries, no SDK).
 func runCeiling(args []string) error {
 	fs := flag.NewFlagSet("ceiling", flag.ExitOnError)
 	bucket := fs.String("bucket", "", "bucket")
@@ -48,7 +49,7 @@ func runCeiling(args []string) error {
 	}
 	// S3 signs the path as sent, without escaping it a second time.
 	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
-	var urls []string
+	var keys []string
 	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: bucket})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -56,16 +57,10 @@ func runCeiling(args []string) error {
 			return err
 		}
 		for _, obj := range page.Contents {
-			u := endpoint + "/" + *bucket + "/" + escapePath(aws.ToString(obj.Key)) + "?acl="
-			req, _ := http.NewRequest(http.MethodGet, u, nil)
-			signed, _, err := signer.PresignHTTP(ctx, creds, req, "UNSIGNED-PAYLOAD", "s3", cfg.Region, time.Now())
-			if err != nil {
-				return err
-			}
-			urls = append(urls, signed)
+			keys = append(keys, aws.ToString(obj.Key))
 		}
 	}
-	transport := &http.Transport{MaxIdleConnsPerHost: *workers + 8, MaxIdleConns: *workers + 8}
+	transport := &http.Transport{MaxIdleConnsPerHost: *workers + 8, MaxIdleConns: *workers + 8, DisableCompression: true}
 	hc := &http.Client{Transport: transport}
 	work := make(chan string, *workers)
 	var wg sync.WaitGroup
@@ -76,8 +71,16 @@ func runCeiling(args []string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for u := range work {
-				resp, err := hc.Get(u)
+			for key := range work {
+				req, err := http.NewRequest(http.MethodGet, endpoint+"/"+*bucket+"/"+escapePath(key)+"?acl=", nil)
+				if err != nil {
+					panic(err)
+				}
+				req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+				if err := signer.SignHTTP(ctx, creds, req, emptySHA256, "s3", cfg.Region, time.Now()); err != nil {
+					panic(err)
+				}
+				resp, err := hc.Do(req)
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
@@ -93,8 +96,8 @@ func runCeiling(args []string) error {
 			}
 		}()
 	}
-	for _, u := range urls {
-		work <- u
+	for _, key := range keys {
+		work <- key
 	}
 	close(work)
 	wg.Wait()
@@ -102,8 +105,10 @@ func runCeiling(args []string) error {
 	if failed != nil {
 		return failed
 	}
-	return json.NewEncoder(os.Stdout).Encode(ceilingResult{Requests: len(urls), Seconds: elapsed.Seconds()})
+	return json.NewEncoder(os.Stdout).Encode(ceilingResult{Requests: len(keys), Seconds: elapsed.Seconds()})
 }
+
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 // escapePath escapes a key for a URL path, keeping its slashes.
 func escapePath(key string) string {

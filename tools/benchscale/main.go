@@ -3,7 +3,7 @@
 // once, kept between runs) it measures, in one run and interleaved:
 //
 //  1. directly against RGW: the server's GetObjectAcl ceiling (measured by
-//     a minimal presigned-URL client), aclscan, and three peers (boto3 with
+//     a minimal client sending pre-signed requests), aclscan, and three peers (boto3 with
 //     a thread pool, Node.js @aws-sdk/client-s3 in Promise.all batches, a
 //     plain aws-sdk-go-v2 worker pool): objects/s, client CPU per object,
 //     peak RSS;
@@ -152,7 +152,7 @@ func run(ctx context.Context, o options) error {
 	results := &report{opts: o, rtt: rtt}
 
 	// 1. Directly against RGW, interleaved.
-	ceiling := results.add("direct", "RGW ceiling (presigned minimal client)", o.objects)
+	ceiling := results.add("direct", "RGW ceiling (minimal pre-signed client)", o.objects)
 	aclscan := results.add("direct", "aclscan", o.objects)
 	type peer struct {
 		s    *series

@@ -81,7 +81,7 @@ func (rep *report) write() error {
 		}
 		fmt.Fprintf(&md, "| %s | %.0f ms | %.0f | %s | %s | %s | %s | %d |\n", s.name, s.wallMS(), s.rate(), of, cpu, vs, rss, s.fails)
 	}
-	md.WriteString("\nThe ceiling client presigns every request before its clock starts and only sends them and discards the answers;\nits time is that sending phase alone, so it is RGW's GetObjectAcl rate with the least client work this harness can build.\n\n")
+	fmt.Fprintf(&md, "\nThe ceiling client lists the keys before its clock starts, then only signs and sends one request per key from %d workers\n(without asking for gzip, which radosgw would spend CPU on) and discards the answers: RGW's GetObjectAcl rate with the least client work this harness can build.\n\n", o.workers)
 	if ceiling != nil && aclscan != nil && ceiling.rate() > 0 {
 		fmt.Fprintf(&md, "- Target, at least 90%% of RGW's ceiling: aclscan reaches %.0f%% (%.0f of %.0f objects/s): %s.\n", 100*aclscan.rate()/ceiling.rate(), aclscan.rate(), ceiling.rate(), verdict(aclscan.rate() >= 0.9*ceiling.rate()))
 	}
