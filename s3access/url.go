@@ -3,6 +3,7 @@ package s3access
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // ParseURL splits s3://BUCKET[/PREFIX] into bucket and prefix. The prefix
@@ -20,8 +21,19 @@ func ParseURL(raw string) (bucket, prefix string, err error) {
 	if err := ValidateBucketName(bucket); err != nil {
 		return "", "", err
 	}
+	// No key could match such a prefix: say so rather than report an
+	// empty bucket.
+	switch {
+	case !utf8.ValidString(prefix):
+		return "", "", &UsageError{Msg: fmt.Sprintf("prefix %q is not valid UTF-8, which every S3 key is", prefix)}
+	case len(prefix) > maxKeyLength:
+		return "", "", &UsageError{Msg: fmt.Sprintf("prefix is %d bytes long; S3 keys are at most %d", len(prefix), maxKeyLength)}
+	}
 	return bucket, prefix, nil
 }
+
+// maxKeyLength is S3's limit on a key's length in bytes.
+const maxKeyLength = 1024
 
 // ValidateBucketName checks a bucket name against S3's rules, also
 // accepting the uppercase letters and underscores of legacy us-east-1 names.

@@ -3,6 +3,7 @@ package s3access
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseURL(t *testing.T) {
@@ -24,6 +25,10 @@ func TestParseURL(t *testing.T) {
 		{"s3://bucket-", "", "", "begin and end"},
 		{"s3://a..b", "", "", "adjacent periods"},
 		{"s3://" + strings.Repeat("a", 256), "", "", "longer than 255"},
+		{"s3://bucket/\xff\xfe", "", "", "not valid UTF-8"},
+		{"s3://bucket/" + strings.Repeat("k", 1025), "", "", "at most 1024"},
+		{"s3://bucket/" + strings.Repeat("k", 1024), "bucket", strings.Repeat("k", 1024), ""},
+		{"s3://bucket/../etc//passwd", "bucket", "../etc//passwd", ""},
 	}
 	for _, tc := range cases {
 		bucket, prefix, err := ParseURL(tc.in)
@@ -72,4 +77,28 @@ func TestNeedsPathStyle(t *testing.T) {
 			t.Errorf("needsPathStyle(%q) = %v, want %v", endpoint, got, want)
 		}
 	}
+}
+
+// FuzzParseURL: any input gives either a bucket and prefix that rebuild
+// the URL, or a one-line usage error; never a panic.
+func FuzzParseURL(f *testing.F) {
+	for _, seed := range []string{"s3://my-bucket/logs/", "s3://", "my-bucket", "s3://a..b", "s3://b/\x00\n", "s3://bucket/\xff", "S3://BUCKET"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		bucket, prefix, err := ParseURL(raw)
+		if err != nil {
+			if !IsUsageError(err) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error %q for %q: want a one-line usage error", err, raw)
+			}
+			return
+		}
+		rebuilt := "s3://" + bucket
+		if prefix != "" || strings.HasPrefix(raw, rebuilt+"/") {
+			rebuilt += "/" + prefix
+		}
+		if rebuilt != raw || ValidateBucketName(bucket) != nil || !utf8.ValidString(prefix) {
+			t.Fatalf("%q parsed as bucket %q prefix %q", raw, bucket, prefix)
+		}
+	})
 }

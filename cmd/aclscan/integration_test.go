@@ -363,9 +363,9 @@ func TestIntegrationCLISecretsNeverShown(t *testing.T) {
 		args   []string
 		secret string
 	}{
-		"signature mismatch": {[]string{"scan", "s3://demo"}, wrongSecret},
-		"missing bucket":     {[]string{"scan", "s3://no-such-bucket-here"}, env.A.SecretKey},
-		"nothing listening":  {[]string{"scan", "s3://demo", "--endpoint-url", "http://127.0.0.1:1", "--max-attempts", "1"}, env.A.SecretKey},
+		"signature mismatch":  {[]string{"scan", "s3://demo"}, wrongSecret},
+		"missing bucket":      {[]string{"scan", "s3://no-such-bucket-here"}, env.A.SecretKey},
+		"nothing listening":   {[]string{"scan", "s3://demo", "--endpoint-url", "http://127.0.0.1:1", "--max-attempts", "1"}, env.A.SecretKey},
 		"right keys, a token": {[]string{"scan", "s3://demo"}, env.A.SecretKey},
 	}
 	for name, tc := range cases {
