@@ -13,7 +13,8 @@
 //  4. throttling: aclscan behind a proxy answering 503 SlowDown above a
 //     rate, with each --throttling mode.
 //
-// -million adds the 1,000,000-object memory run (seeding takes ~15 min).
+// -million adds the 1,000,000-object memory run (-million-only runs it
+// alone), against a synthetic endpoint (tools/synths3).
 // Results go to docs/benchmarks/scale.{md,csv,png} (and scale-1m.md).
 package main
 
@@ -47,6 +48,7 @@ type options struct {
 	quick       bool
 	throttleRPS float64
 	seedOnly    bool
+	millionOnly bool
 }
 
 func main() {
@@ -71,7 +73,8 @@ func main() {
 	flag.IntVar(&o.proxyPort, "proxy-port", 7491, "port of the latency proxy")
 	flag.StringVar(&o.outDir, "out", "docs/benchmarks", "where scale.md, scale.csv and scale.png go")
 	flag.BoolVar(&o.skipPeers, "skip-peers", false, "measure aclscan and the ceiling only")
-	flag.BoolVar(&o.million, "million", false, "also seed 1,000,000 objects and measure aclscan's peak RSS on them")
+	flag.BoolVar(&o.million, "million", false, "also measure aclscan's peak RSS on 1,000,000 objects (synthetic endpoint, tools/synths3)")
+	flag.BoolVar(&o.millionOnly, "million-only", false, "only the 1,000,000-object memory run")
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 5,000 objects, one run each, results not written to docs")
 	flag.Float64Var(&o.throttleRPS, "throttle-rps", 1000, "request rate the throttling proxy allows")
 	flag.BoolVar(&o.seedOnly, "seed-only", false, "seed the bucket(s) and stop")
@@ -118,6 +121,9 @@ func seed(ctx context.Context, env locals3.Env, bucket string, n int) error {
 }
 
 func run(ctx context.Context, o options) error {
+	if o.millionOnly {
+		return millionRun(ctx, o)
+	}
 	env, err := locals3.Start(ctx)
 	if err != nil {
 		return err
@@ -127,9 +133,6 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if o.seedOnly {
-		if o.million {
-			return seed(ctx, env, "scale-1000000", 1000000)
-		}
 		return nil
 	}
 	latencyURL, rtt, err := latencyProxy(o, env)
@@ -206,7 +209,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if o.million {
-		return millionRun(ctx, o, env)
+		return millionRun(ctx, o)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,55 +154,72 @@ func (rep *report) throttling(ctx context.Context, env locals3.Env, bucket strin
 	return nil
 }
 
-// millionRun seeds 1,000,000 objects and measures aclscan's peak RSS on
-// them with /usr/bin/time -v, the figure the memory target is about.
-func millionRun(ctx context.Context, o options, env locals3.Env) error {
-	const n = 1000000
-	bucket := "scale-1000000"
-	seedStart := time.Now()
-	if err := seed(ctx, env, bucket, n); err != nil {
+// millionRun measures aclscan's peak RSS on 1,000,000 objects with
+// /usr/bin/time -v, the figure the memory target is about. The objects come
+// from tools/synths3, a synthetic endpoint generating keys and ACLs on the
+// fly: seeding radosgw with a million objects runs at 300-650 PUT/s on
+// this machine (over 40 minutes) and the figure is the client's.
+func millionRun(ctx context.Context, o options) error {
+	const n, addr = 1000000, "127.0.0.1:7499"
+	synth := filepath.Join(os.TempDir(), "aclscan-synths3")
+	if err := goBuild(synth, "./tools/synths3"); err != nil {
 		return err
 	}
-	seedTime := time.Since(seedStart)
-	argv := []string{"/usr/bin/time", "-v", o.bin, "scan", "s3://" + bucket, "--format", "jsonl", "-o", "/dev/null", "--no-progress"}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(),
-		"AWS_ACCESS_KEY_ID="+env.A.AccessKey, "AWS_SECRET_ACCESS_KEY="+env.A.SecretKey,
-		"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL_S3="+env.HTTPURL)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("1M scan: %v\n%s", err, out)
+	server := exec.CommandContext(ctx, synth, "-objects", fmt.Sprint(n), "-listen", addr)
+	if err := server.Start(); err != nil {
+		return err
 	}
-	var rss, wall, cpuUser, cpuSys string
-	for _, line := range strings.Split(string(out), "\n") {
-		line = strings.TrimSpace(line)
-		field := func(prefix string) string { return strings.TrimSpace(strings.TrimPrefix(line, prefix)) }
-		switch {
-		case strings.HasPrefix(line, "Maximum resident set size (kbytes):"):
-			rss = field("Maximum resident set size (kbytes):")
-		case strings.HasPrefix(line, "Elapsed (wall clock) time (h:mm:ss or m:ss):"):
-			wall = field("Elapsed (wall clock) time (h:mm:ss or m:ss):")
-		case strings.HasPrefix(line, "User time (seconds):"):
-			cpuUser = field("User time (seconds):")
-		case strings.HasPrefix(line, "System time (seconds):"):
-			cpuSys = field("System time (seconds):")
+	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+	argv := []string{"/usr/bin/time", "-v", o.bin, "scan", "s3://synthetic", "--endpoint-url", "http://" + addr, "--format", "jsonl", "-o", "/dev/null", "--no-progress"}
+	type result struct {
+		rssKB, cpu float64
+		wall       string
+	}
+	var runs []result
+	for r := 0; r < max(o.runs, 1); r++ {
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=synthetic", "AWS_SECRET_ACCESS_KEY=synthetic", "AWS_REGION=us-east-1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("1M scan: %v\n%s", err, out)
 		}
+		var res result
+		var user, sys float64
+		for _, line := range strings.Split(string(out), "\n") {
+			name, value, ok := strings.Cut(strings.TrimSpace(line), ": ")
+			if !ok {
+				continue
+			}
+			switch name {
+			case "Maximum resident set size (kbytes)":
+				fmt.Sscan(value, &res.rssKB)
+			case "Elapsed (wall clock) time (h:mm:ss or m:ss)":
+				res.wall = value
+			case "User time (seconds)":
+				fmt.Sscan(value, &user)
+			case "System time (seconds)":
+				fmt.Sscan(value, &sys)
+			}
+		}
+		res.cpu = user + sys
+		runs = append(runs, res)
+		fmt.Fprintf(os.Stderr, "  1M objects run %d: peak RSS %.1f MiB, wall %s, CPU %.1f s\n", r+1, res.rssKB/1024, res.wall, res.cpu)
 	}
-	var kb float64
-	fmt.Sscan(rss, &kb)
+	slices.SortFunc(runs, func(a, b result) int { return int(a.rssKB - b.rssKB) })
+	med := runs[len(runs)/2]
 	var md strings.Builder
-	fmt.Fprintf(&md, "# Memory at 1,000,000 objects\n\n")
-	fmt.Fprintf(&md, "Measured %s by `go run ./tools/benchscale -million` (part of `make bench-scale ARGS=-million`).\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&md, "Bucket `%s`: 1,000,000 objects over 100 prefixes, seeded in %s (once; kept by RGW between runs).\n\n", bucket, seedTime.Round(time.Second))
+	md.WriteString("# Memory at 1,000,000 objects\n\n")
+	fmt.Fprintf(&md, "Measured %s by `make bench-scale ARGS=-million-only` (also part of `ARGS=-million`), %d runs, median by RSS.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), len(runs))
+	md.WriteString("The bucket is `tools/synths3`: a synthetic endpoint that generates 1,000,000 keys (`obj-0000000` ...) page by page and answers\n")
+	md.WriteString("every GetObjectAcl with the same private ACL, without checking signatures. Seeding the local radosgw with a million objects\n")
+	md.WriteString("runs at 300-650 PUT/s on this machine (the rate falls as the bucket index grows: over 40 minutes), and the figure is the\n")
+	md.WriteString("client's own: the same aclscan binary, listing (with its parallel chains), fetching, classifying and writing JSONL to /dev/null.\n\n")
 	fmt.Fprintf(&md, "Command: `/usr/bin/time -v %s`\n\n", strings.Join(argv[2:], " "))
-	md.WriteString("| figure | value |\n|---|---:|\n")
-	fmt.Fprintf(&md, "| peak RSS (Maximum resident set size) | %.1f MiB |\n", kb/1024)
-	fmt.Fprintf(&md, "| wall time | %s |\n| CPU user / system | %s s / %s s |\n\n", wall, cpuUser, cpuSys)
-	verdict := "met"
-	if kb/1024 > 64 {
-		verdict = "MISSED"
+	md.WriteString("| run | peak RSS (Maximum resident set size) | wall time | CPU (user + system) |\n|---:|---:|---:|---:|\n")
+	for i, r := range runs {
+		fmt.Fprintf(&md, "| %d | %.1f MiB | %s | %.1f s |\n", i+1, r.rssKB/1024, r.wall, r.cpu)
 	}
-	fmt.Fprintf(&md, "Target: at most 64 MiB: %s.\n", verdict)
-	fmt.Fprintf(os.Stderr, "1M objects: peak RSS %.1f MiB, wall %s\n", kb/1024, wall)
+	fmt.Fprintf(&md, "\nTarget: at most 64 MiB at 1,000,000 objects: %s (median %.1f MiB; 35 MiB at 100,000 objects against radosgw in [scale.md](scale.md)).\n", verdict(med.rssKB/1024 <= 64), med.rssKB/1024)
 	return os.WriteFile(o.outDir+"/scale-1m.md", []byte(md.String()), 0o644)
 }
