@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -195,4 +196,48 @@ func FuzzParseListObjectsV2(f *testing.F) {
 			t.Fatalf("token %q, encoding/xml read %q", aws.ToString(got.NextContinuationToken), want.Token)
 		}
 	})
+}
+
+// Hostile or broken list answers (httptest: radosgw does not produce
+// them) end in an error for the page, never a crash or unbounded memory.
+func TestListHostileAnswers(t *testing.T) {
+	cases := map[string]http.HandlerFunc{
+		"HTML instead of XML": func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte("<html><body>502 Bad Gateway</body></html>"))
+		},
+		"200 with an error body": func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`<Error><Code>InternalError</Code></Error>`))
+		},
+		"truncated XML": func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a`))
+		},
+		"Content-Length larger than the body": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "5000")
+			_, _ = w.Write([]byte(`<ListBucketResult><Contents>`))
+		},
+		"enormous body": func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`<ListBucketResult>`))
+			chunk := []byte(strings.Repeat("<Contents><Key>k</Key></Contents>", 1000))
+			for written := 0; written <= maxListResponse; written += len(chunk) {
+				if _, err := w.Write(chunk); err != nil {
+					return // the client stopped reading: as it should
+				}
+			}
+		},
+		"nesting bomb": func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`<ListBucketResult>` + strings.Repeat("<Contents>", 10000)))
+		},
+	}
+	for name, handler := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, _ := testClient(t, handler)
+			_, err := c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("b")})
+			if err == nil {
+				t.Fatal("a broken list page was accepted")
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
 }
