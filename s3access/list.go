@@ -71,7 +71,7 @@ func (c *Client) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersio
 	}
 	q.add("prefix", in.Prefix)
 	q.add("version-id-marker", in.VersionIdMarker)
-	q.add("versions", aws.String(""))
+	q.flag("versions")
 	var out *s3.ListObjectVersionsOutput
 	err = c.send(ctx, "ListObjectVersions", ep, "", q.String(), maxListResponse, func(body []byte) (err error) {
 		out, err = parseListObjectVersions(body)
@@ -105,16 +105,22 @@ func (c *Client) leanEndpoint(ctx context.Context, bucket *string, optFns []func
 // signed).
 type queryBuilder struct{ b strings.Builder }
 
+// add writes name=value, or nothing for a nil or empty value.
 func (q *queryBuilder) add(name string, value *string) {
-	if value == nil || (*value == "" && name != "versions") {
+	if value == nil || *value == "" {
 		return
 	}
+	q.flag(name)
+	q.b.WriteString(escape(*value, false))
+}
+
+// flag writes a parameter without a value ("versions=").
+func (q *queryBuilder) flag(name string) {
 	if q.b.Len() > 0 {
 		q.b.WriteByte('&')
 	}
 	q.b.WriteString(name)
 	q.b.WriteByte('=')
-	q.b.WriteString(escape(*value, false))
 }
 
 func (q *queryBuilder) String() string { return q.b.String() }
@@ -157,18 +163,23 @@ func parseListObjectsV2(doc []byte) (*s3.ListObjectsV2Output, error) {
 func parseListObjectVersions(doc []byte) (*s3.ListObjectVersionsOutput, error) {
 	const root = "ListVersionsResult"
 	out := &s3.ListObjectVersionsOutput{}
-	var version *types.ObjectVersion
-	var marker *types.DeleteMarkerEntry
+	// A Version and a DeleteMarker have the same fields a scan reads.
+	var entry string // "Version" or "DeleteMarker": the one being read
+	var key, versionID **string
+	var latest **bool
+	var owner **types.Owner
 	var owners ownerCache
 	err := scanDocument(doc, root, func(s *xmlscan.Scanner, kind xmlscan.Kind) error {
 		if kind == xmlscan.Start {
 			switch {
 			case s.At(root, "Version"):
 				out.Versions = append(out.Versions, types.ObjectVersion{})
-				version, marker = &out.Versions[len(out.Versions)-1], nil
+				v := &out.Versions[len(out.Versions)-1]
+				entry, key, versionID, latest, owner = "Version", &v.Key, &v.VersionId, &v.IsLatest, &v.Owner
 			case s.At(root, "DeleteMarker"):
 				out.DeleteMarkers = append(out.DeleteMarkers, types.DeleteMarkerEntry{})
-				version, marker = nil, &out.DeleteMarkers[len(out.DeleteMarkers)-1]
+				m := &out.DeleteMarkers[len(out.DeleteMarkers)-1]
+				entry, key, versionID, latest, owner = "DeleteMarker", &m.Key, &m.VersionId, &m.IsLatest, &m.Owner
 			}
 			return nil
 		}
@@ -183,26 +194,17 @@ func parseListObjectVersions(doc []byte) (*s3.ListObjectVersionsOutput, error) {
 			out.NextVersionIdMarker = aws.String(string(s.Text()))
 		case s.At(root, "EncodingType"):
 			out.EncodingType = types.EncodingType(s.Text())
-		case version != nil && s.At(root, "Version", "Key"):
-			version.Key = aws.String(string(s.Text()))
-		case version != nil && s.At(root, "Version", "VersionId"):
-			version.VersionId = aws.String(string(s.Text()))
-		case version != nil && s.At(root, "Version", "IsLatest"):
-			latest, err := parseBool(s.Text())
-			version.IsLatest = &latest
+		case entry == "":
+		case s.At(root, entry, "Key"):
+			*key = aws.String(string(s.Text()))
+		case s.At(root, entry, "VersionId"):
+			*versionID = aws.String(string(s.Text()))
+		case s.At(root, entry, "IsLatest"):
+			b, err := parseBool(s.Text())
+			*latest = &b
 			return err
-		case version != nil && s.At(root, "Version", "Owner", "ID"):
-			version.Owner = owners.get(s.Text())
-		case marker != nil && s.At(root, "DeleteMarker", "Key"):
-			marker.Key = aws.String(string(s.Text()))
-		case marker != nil && s.At(root, "DeleteMarker", "VersionId"):
-			marker.VersionId = aws.String(string(s.Text()))
-		case marker != nil && s.At(root, "DeleteMarker", "IsLatest"):
-			latest, err := parseBool(s.Text())
-			marker.IsLatest = &latest
-			return err
-		case marker != nil && s.At(root, "DeleteMarker", "Owner", "ID"):
-			marker.Owner = owners.get(s.Text())
+		case s.At(root, entry, "Owner", "ID"):
+			*owner = owners.get(s.Text())
 		}
 		return nil
 	})

@@ -79,7 +79,7 @@ func TestListObjectsV2MatchesSDK(t *testing.T) {
 func TestListObjectVersionsMatchesSDK(t *testing.T) {
 	for name, doc := range listVersionsDocs {
 		t.Run(name, func(t *testing.T) {
-			c, _ := listServer(t, doc)
+			c, queries := listServer(t, doc)
 			in := &s3.ListObjectVersionsInput{Bucket: aws.String("b"), EncodingType: types.EncodingTypeUrl, KeyMarker: aws.String("k"), VersionIdMarker: aws.String("v")}
 			lean, err := c.ListObjectVersions(context.Background(), in)
 			if err != nil {
@@ -91,6 +91,9 @@ func TestListObjectVersionsMatchesSDK(t *testing.T) {
 			}
 			if got, want := versionFields(lean), versionFields(sdk); !reflect.DeepEqual(got, want) {
 				t.Errorf("lean path read\n %+v\nthe SDK read\n %+v", got, want)
+			}
+			if (*queries)[0] != "encoding-type=url&key-marker=k&version-id-marker=v&versions=" {
+				t.Errorf("query %q", (*queries)[0])
 			}
 		})
 	}

@@ -39,7 +39,7 @@ func (s *scanner) list(ctx context.Context, chains int, emit func(item) error) e
 				} else {
 					err = s.listObjectRange(ctx, r, emit)
 				}
-				s.ranges.release(r)
+				s.ranges.release()
 				if err != nil {
 					errOnce.Do(func() { firstErr = err })
 					s.ranges.stop()

@@ -32,9 +32,10 @@ type keyRange struct {
 	// watermark: every entry with a key <= watermark is reported ("" =
 	// none yet, the range starts at its original after).
 	watermark string
-	// entries listed and not yet behind the watermark, in listing order;
-	// entries[i] has sequence number base+i.
+	// entries[head:] are listed and not yet behind the watermark, in
+	// listing order; entries[i] has sequence number base+i.
 	entries []rangeEntry
+	head    int
 	base    int64
 	// listed is set when the chain has listed the whole range.
 	listed bool
@@ -140,7 +141,7 @@ func (r *keyRange) finishListing() {
 // listed (or the listing ended): versions of one key may span pages, and
 // a resumed listing restarts after a whole key.
 func (r *keyRange) advance() {
-	n := 0
+	n := r.head
 groups:
 	for n < len(r.entries) {
 		key := r.entries[n].pos.Key
@@ -156,12 +157,18 @@ groups:
 		r.watermark = key
 		n = j
 	}
-	if n == 0 {
-		return
+	r.head = n
+	// Drop the reported entries without copying the ones in flight on
+	// every call: only once they are the larger part of the array.
+	switch {
+	case r.head == len(r.entries):
+		r.base += int64(r.head)
+		r.entries, r.head = r.entries[:0], 0
+	case r.head >= 1024 && r.head >= len(r.entries)/2:
+		r.base += int64(r.head)
+		r.entries = append(r.entries[:0], r.entries[r.head:]...)
+		r.head = 0
 	}
-	r.base += int64(n)
-	// Reuse the backing array: it holds only the entries in flight.
-	r.entries = append(r.entries[:0], r.entries[n:]...)
 }
 
 // state is the range as a checkpoint keeps it, its delete markers, and
@@ -170,7 +177,7 @@ func (r *keyRange) state() (st RangeState, markers int64, finished bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st = RangeState{After: r.watermark, Until: r.until, Bounded: r.bounded}
-	for _, e := range r.entries {
+	for _, e := range r.entries[r.head:] {
 		if e.done {
 			st.Done = append(st.Done, e.pos)
 		}
@@ -178,7 +185,7 @@ func (r *keyRange) state() (st RangeState, markers int64, finished bool) {
 	for p := range r.skip {
 		st.Done = append(st.Done, p)
 	}
-	return st, r.markers, r.listed && len(r.entries) == 0
+	return st, r.markers, r.listed && r.head == len(r.entries)
 }
 
 // rangeSet hands ranges to listing chains, splits busy ranges when chains
@@ -225,8 +232,8 @@ func (rs *rangeSet) take() *keyRange {
 	return r
 }
 
-// release ends a chain's work on r.
-func (rs *rangeSet) release(r *keyRange) {
+// release ends a chain's work on the range it took.
+func (rs *rangeSet) release() {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.active--
