@@ -34,6 +34,11 @@ type fakeS3 struct {
 	// sdkACL makes the client fetch ACLs through the SDK's stack rather
 	// than the lean path.
 	sdkACL bool
+	// failACLsFrom > 0 makes that GetObjectAcl request and every later
+	// one answer 500 InternalError: the server failing mid-scan.
+	failACLsFrom int
+	// attempts is the client's MaxAttempts (default 2).
+	attempts int
 }
 
 type fakeResponse struct {
@@ -77,7 +82,10 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case key != "" && q.Has("acl"):
 		f.requests["acl"]++
 		resp, ok := f.objectACL[key]
-		if !ok {
+		switch {
+		case f.failACLsFrom > 0 && f.requests["acl"] >= f.failACLsFrom:
+			resp = fakeResponse{500, errorXML("InternalError")}
+		case !ok:
 			resp = fakeResponse{404, errorXML("NoSuchKey")}
 		}
 		f.reply(w, resp)
@@ -143,7 +151,11 @@ func (f *fakeS3) client(t *testing.T) *s3access.Client {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	c, err := s3access.New(context.Background(), s3access.Options{EndpointURL: srv.URL, MaxAttempts: 2, SDKObjectACL: f.sdkACL})
+	attempts := f.attempts
+	if attempts == 0 {
+		attempts = 2
+	}
+	c, err := s3access.New(context.Background(), s3access.Options{EndpointURL: srv.URL, MaxAttempts: attempts, SDKObjectACL: f.sdkACL})
 	if err != nil {
 		t.Fatal(err)
 	}

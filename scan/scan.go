@@ -44,7 +44,15 @@ type scanner struct {
 	// restoredMarkers are the delete markers a resumed checkpoint counted.
 	restoredMarkers int64
 	lastCheckpoint  time.Time
+	// held are the error results of the current run of failures; see deliver.
+	held        []Result
+	runStart    time.Time // when the first held failure was delivered
+	streakLimit int
 }
+
+// minStreakLimit is the least number of failures in a row that stops a
+// scan; see deliver.
+const minStreakLimit = 16
 
 // requestCounter is implemented by clients that count their HTTP requests
 // (s3access.Client).
@@ -107,6 +115,12 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	}
 	initial := []RangeState{{}} // the whole keyspace under the prefix
 	s := &scanner{api: api, cfg: cfg, progress: progress, lastCheckpoint: start}
+	// Twice the requests in flight: an outage fails every one of them,
+	// then every one sent after the first failure.
+	s.streakLimit = minStreakLimit
+	if cfg.Strategy != Serial {
+		s.streakLimit = max(minStreakLimit, 2*cfg.Concurrency)
+	}
 	if cfg.Resume != nil {
 		initial = cfg.Resume.Ranges
 		sum.restore(cfg.Resume)
@@ -123,6 +137,12 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 		}
 	} else {
 		err = s.runConcurrent(ctx, sink, sum)
+	}
+	if err == nil && ctx.Err() == nil {
+		// The run of failures at the end was short: those objects failed.
+		err = s.releaseHeld(sink, sum)
+	} else {
+		s.unchecked.Add(int64(len(s.held)))
 	}
 	if ctx.Err() != nil {
 		// Whatever failed after the interruption failed because of it.
@@ -224,7 +244,7 @@ func (s *scanner) runSerial(ctx context.Context, sink Sink, sum *Summary) error 
 			s.unchecked.Add(1)
 			return ctx.Err()
 		}
-		if sinkErr = s.record(sink, sum, &r); sinkErr != nil {
+		if sinkErr = s.deliver(sink, sum, &r); sinkErr != nil {
 			return sinkErr
 		}
 		return nil
@@ -313,7 +333,7 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 			continue // drain so the workers can finish
 		}
 		if sinkErr = waitOwner(); sinkErr == nil {
-			sinkErr = s.record(sink, sum, &r)
+			sinkErr = s.deliver(sink, sum, &r)
 		}
 		if sinkErr != nil {
 			cancel()
@@ -326,6 +346,47 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 		return sinkErr
 	}
 	return listErr
+}
+
+// deliver records a result, except failures: they are held while the
+// requests keep failing. A request sent after the first held failure that
+// succeeds ends the run (the failures were the objects' own, and are
+// recorded); a run of streakLimit failures is the endpoint failing (an
+// outage, expired credentials, a broken network), not the objects: the
+// scan stops, and the held objects stay unreported, listed but not
+// checked, for a resumed scan to check instead of ending up as error
+// records. Successes sent before the run began say nothing of the
+// server now: they are recorded and the run goes on.
+func (s *scanner) deliver(sink Sink, sum *Summary, r *Result) error {
+	if r.Status == StatusError {
+		if len(s.held) == 0 {
+			s.runStart = time.Now()
+		}
+		s.held = append(s.held, *r)
+		if len(s.held) < s.streakLimit {
+			return nil
+		}
+		return &Error{Op: fmt.Sprintf("get object ACLs (%d failed in a row)", len(s.held)), Err: r.err}
+	}
+	if len(s.held) > 0 && r.sent.After(s.runStart) {
+		if err := s.releaseHeld(sink, sum); err != nil {
+			return err
+		}
+	}
+	return s.record(sink, sum, r)
+}
+
+// releaseHeld records the held failures.
+func (s *scanner) releaseHeld(sink Sink, sum *Summary) error {
+	for i := range s.held {
+		if err := s.record(sink, sum, &s.held[i]); err != nil {
+			s.held = s.held[i:]
+			return err
+		}
+	}
+	clear(s.held)
+	s.held = s.held[:0]
+	return nil
 }
 
 // record classifies a result (the bucket owner is known by now) and hands
@@ -357,6 +418,7 @@ func (s *scanner) fetch(ctx context.Context, it item) (r Result, done bool) {
 		OwnerID:   it.ownerID,
 		rng:       it.rng,
 		seq:       it.seq,
+		sent:      time.Now(),
 	}
 	versionID := ""
 	if s.cfg.AllVersions {
@@ -377,7 +439,7 @@ func (s *scanner) fetch(ctx context.Context, it item) (r Result, done bool) {
 	case s3access.IsNotFound(err):
 		r.Status = StatusMissing
 	default:
-		r.Status, r.Err = StatusError, "get ACL: "+s3access.Short(err)
+		r.Status, r.Err, r.err = StatusError, "get ACL: "+s3access.Short(err), err
 	}
 	return r, true
 }

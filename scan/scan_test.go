@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aclscan/aclscan/s3access"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -75,6 +77,66 @@ func TestPersistentErrorBecomesStatusError(t *testing.T) {
 	// 9 good keys once each, the bad key twice (MaxAttempts 2 in the fake's client).
 	if fake.count("acl") != 11 {
 		t.Errorf("GetObjectAcl requests = %d, want 11", fake.count("acl"))
+	}
+}
+
+// A server that starts failing every request mid-scan stops the scan
+// after a run of failures, instead of turning every object left into an
+// error record; the objects of that run stay unreported, and a resumed
+// scan (the server back) checks them: each key exactly once, none an
+// error. Isolated failures are still reported (the test above).
+func TestRunOfFailuresStopsScanForResume(t *testing.T) {
+	for _, strategy := range []Strategy{Serial, Pool} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			fake := fakeWithKeys(1200)
+			fake.pageSize = 100
+			fake.attempts = 1 // no backoff: the test is about the run, not the retries
+			fake.failACLsFrom = 500
+			client := fake.client(t)
+			var saved *State
+			cfg := Config{Bucket: "b", Strategy: strategy, Concurrency: 16, ListConcurrency: 1,
+				Checkpoint: func(st *State) error { saved = st; return nil }}
+			seen := map[string]int{}
+			sink := sinkFunc(func(r *Result) error {
+				seen[r.Key]++
+				if r.Status != StatusOK {
+					return fmt.Errorf("%s reported as %s (%s)", r.Key, r.Status, r.Err)
+				}
+				return nil
+			})
+			sum, err := Run(context.Background(), client, cfg, sink, nil)
+			var se *Error
+			if !errors.As(err, &se) || !strings.Contains(se.Op, "in a row") || s3access.ErrorCode(err) != "InternalError" {
+				t.Fatalf("err = %v, want a *scan.Error about failures in a row, with the server's error", err)
+			}
+			wantRun := 32 // twice the concurrency
+			if strategy == Serial {
+				wantRun = minStreakLimit
+			}
+			if !strings.Contains(se.Op, fmt.Sprintf("(%d failed in a row)", wantRun)) {
+				t.Errorf("op %q, want a run of %d", se.Op, wantRun)
+			}
+			if sum.Complete || sum.Objects != 499 || sum.Unchecked < int64(wantRun) {
+				t.Fatalf("summary: complete %v, %d objects, %d unchecked; want incomplete, the 499 answered, >= %d unchecked",
+					sum.Complete, sum.Objects, sum.Unchecked, wantRun)
+			}
+			if saved == nil || saved.Objects != 499 {
+				t.Fatalf("checkpoint %+v, want 499 objects", saved)
+			}
+			fake.mu.Lock()
+			fake.failACLsFrom = 0 // the server is back
+			fake.mu.Unlock()
+			cfg.Resume = saved
+			sum, err = Run(context.Background(), client, cfg, sink, nil)
+			if err != nil || !sum.Complete || sum.Count(StatusOK) != 1200 {
+				t.Fatalf("resumed scan: err %v, complete %v, %d ok; want 1200 ok", err, sum.Complete, sum.Count(StatusOK))
+			}
+			for _, k := range fake.keys {
+				if seen[k] != 1 {
+					t.Fatalf("key %s reported %d times over both runs", k, seen[k])
+				}
+			}
+		})
 	}
 }
 

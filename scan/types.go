@@ -138,6 +138,10 @@ type Result struct {
 	// Where the entry was listed, to mark it reported.
 	rng *keyRange
 	seq int64
+	// err is the failure behind StatusError; sent is when the request
+	// was first sent.
+	err  error
+	sent time.Time
 }
 
 // Risky reports whether the result deserves a look: a finding or a

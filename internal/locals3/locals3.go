@@ -37,8 +37,9 @@ type Env struct {
 	HTTPURL  string
 	HTTPSURL string
 	CABundle string
-	A        User // owns the buckets
-	B        User // another account
+	Conf     string // the cluster's ceph.conf, for extra gateways
+	A        User   // owns the buckets
+	B        User   // another account
 }
 
 // RepoRoot finds the repository root (the directory holding go.mod) from
@@ -93,6 +94,7 @@ func parseEnv(script []byte) (Env, error) {
 		HTTPURL:  vars["LOCAL_S3_HTTP_URL"],
 		HTTPSURL: vars["LOCAL_S3_HTTPS_URL"],
 		CABundle: vars["LOCAL_S3_CA_BUNDLE"],
+		Conf:     vars["LOCAL_S3_CONF"],
 		A:        User{vars["LOCAL_S3_USER_A_ID"], vars["LOCAL_S3_USER_A_ACCESS_KEY"], vars["LOCAL_S3_USER_A_SECRET_KEY"]},
 		B:        User{vars["LOCAL_S3_USER_B_ID"], vars["LOCAL_S3_USER_B_ACCESS_KEY"], vars["LOCAL_S3_USER_B_SECRET_KEY"]},
 	}

@@ -1,54 +1,113 @@
-// Package toxiproxy drives a Shopify toxiproxy server through its HTTP API,
-// for the benchmarks (and fault tests) that put latency or faults between
-// aclscan and the local S3.
+// Package toxiproxy runs and drives a Shopify toxiproxy server (through
+// its official Go client), for the benchmarks and fault tests that put
+// latency or network faults between aclscan and the local S3.
 package toxiproxy
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
+
+	client "github.com/Shopify/toxiproxy/v2/client"
 )
+
+// Version is the toxiproxy release the scripts and tests build.
+const Version = "v2.5.0"
+
+// Install builds the toxiproxy server into dir (as dir/server, where the
+// scripts put it too) unless it is there already, and returns its path.
+func Install(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "server")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	cmd := exec.CommandContext(ctx, "go", "install", "github.com/Shopify/toxiproxy/v2/cmd/server@"+Version)
+	cmd.Env = append(os.Environ(), "GOBIN="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build toxiproxy %s: %w: %s", Version, err, strings.TrimSpace(string(out)))
+	}
+	return bin, nil
+}
+
+// Server is a toxiproxy server process.
+type Server struct {
+	*client.Client
+	API string // http://host:port of its API
+	cmd *exec.Cmd
+}
+
+// Start runs the server binary on a free local port and waits for its API.
+func Start(ctx context.Context, bin string) (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", fmt.Sprint(port))
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start toxiproxy: %w", err)
+	}
+	s := &Server{API: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	s.Client = client.NewClient(s.API)
+	for {
+		if _, err := s.Proxies(); err == nil {
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			s.Stop()
+			return nil, fmt.Errorf("toxiproxy did not answer on %s: %w", s.API, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Stop kills the server.
+func (s *Server) Stop() {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+// NewProxy creates proxy name on a free local port, forwarding to
+// upstream (host:port); Listen holds the address it got.
+func (s *Server) NewProxy(name, upstream string) (*client.Proxy, error) {
+	p, err := s.CreateProxy(name, "127.0.0.1:0", upstream)
+	if err != nil {
+		return nil, fmt.Errorf("create toxiproxy proxy %s: %w", name, err)
+	}
+	return p, nil
+}
 
 // LatencyProxy (re)creates proxy name on listen, forwarding to upstream,
 // with a latency toxic of ms milliseconds on the downstream direction:
 // about ms added to each request's round trip on a kept-alive connection.
 func LatencyProxy(api, name, listen, upstream string, ms int) error {
-	req, err := http.NewRequest(http.MethodDelete, api+"/proxies/"+name, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	c := client.NewClient(api)
+	if old, err := c.Proxy(name); err == nil {
+		if err := old.Delete(); err != nil {
+			return err
+		}
+	} else if urlErr := (*url.Error)(nil); errors.As(err, &urlErr) {
 		return fmt.Errorf("toxiproxy API at %s: %w (is the toxiproxy server running?)", api, err)
 	}
-	resp.Body.Close()
-	if err := postJSON(api+"/proxies", map[string]any{"name": name, "listen": listen, "upstream": upstream, "enabled": true}); err != nil {
-		return err
-	}
-	return postJSON(api+"/proxies/"+name+"/toxics", map[string]any{
-		"name": "latency", "type": "latency", "stream": "downstream", "toxicity": 1.0,
-		"attributes": map[string]any{"latency": ms, "jitter": 0},
-	})
-}
-
-func postJSON(url string, body any) error {
-	b, err := json.Marshal(body)
+	p, err := c.CreateProxy(name, listen, upstream)
 	if err != nil {
 		return err
 	}
-	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("POST %s: %s", url, resp.Status)
-	}
-	return nil
+	_, err = p.AddToxic("latency", "latency", "downstream", 1, client.Attributes{"latency": ms, "jitter": 0})
+	return err
 }
 
 // RoundTrip times plain HTTP requests to url on one kept-alive connection
