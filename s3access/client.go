@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -25,6 +26,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 )
 
 // Options configure the client. The zero value means: the SDK's default
@@ -90,6 +92,11 @@ type Client struct {
 	userAgent    string
 	endpoints    sync.Map  // bucket -> *bucketEndpoint
 	buffers      sync.Pool // *bytes.Buffer for response bodies
+	// pool is the HTTP client's connection pool (nil if not reachable),
+	// emptied of idle connections after a connection fails; lastPurge is
+	// when, in UnixNano.
+	pool      interface{ CloseIdleConnections() }
+	lastPurge atomic.Int64
 
 	// Throttling: limiter (aimd) or attemptTokens (adaptive), or neither.
 	limiter       *aimdLimiter
@@ -115,6 +122,20 @@ func (c *Client) ConcurrencyLimit() int {
 	}
 	return c.limiter.current()
 }
+
+// retryCutShort makes a connection closed before a whole answer (EOF
+// mid-response, or before any: a proxy or load balancer whose backend is
+// down, a server that restarted while the connection sat idle) a
+// retryable failure, which the SDK's own checks do not. aclscan only
+// reads: every request is safe to repeat.
+var retryCutShort = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		// net/http's error for this is not exported.
+		strings.Contains(err.Error(), "server closed idle connection") {
+		return aws.TrueTernary
+	}
+	return aws.UnknownTernary
+})
 
 // UsageError marks an error in the options the user gave (exit code 2).
 type UsageError struct{ Msg string }
@@ -166,12 +187,17 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient),
+		// The SDK's own log lines (e.g. "WARN falling back to IMDSv1" when
+		// no credentials are set) would break aclscan's one-line errors;
+		// what they say reaches the user through the error that follows.
+		config.WithLogger(logging.Nop{}),
 		config.WithRetryer(func() aws.Retryer {
 			standard := func(o *retry.StandardOptions) {
 				o.MaxAttempts = attempts
 				// The client-side retry quota would turn a burst of
 				// throttling into hard failures; backoff bounds retries.
 				o.RateLimiter = ratelimit.None
+				o.Retryables = append([]retry.IsErrorRetryable{retryCutShort}, o.Retryables...)
 			}
 			if throttling == ThrottleAdaptive {
 				return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
@@ -204,6 +230,13 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		// is where the global endpoint lives.
 		cfg.Region = "us-east-1"
 	}
+	// Build the HTTP client now, to keep a hold of its connection pool.
+	var pool interface{ CloseIdleConnections() }
+	if b, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
+		frozen := b.Freeze()
+		cfg.HTTPClient = frozen
+		pool, _ = frozen.(interface{ CloseIdleConnections() })
+	}
 	counter := new(atomic.Int64)
 	cfg.HTTPClient = countingClient{inner: cfg.HTTPClient, n: counter}
 
@@ -229,6 +262,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		signer:       v4.NewSigner(),
 		retryer:      cfg.Retryer(),
 		userAgent:    userAgent,
+		pool:         pool,
 	}
 	switch throttling {
 	case ThrottleAIMD:

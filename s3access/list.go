@@ -16,6 +16,14 @@ import (
 // keys, URL-encoded, with their metadata fit well within it.
 const maxListResponse = 32 << 20
 
+// listAttemptsFactor gives list requests this many times MaxAttempts: a
+// failed page stops the whole scan, while a failed object is one record,
+// so a page is worth the patience (with the SDK's backoff, doubling from
+// 50 ms up to 20 s, 15 attempts ride out about a minute of outage).
+const listAttemptsFactor = 3
+
+func (c *Client) listAttempts() int { return c.retryer.MaxAttempts() * listAttemptsFactor }
+
 // ListObjectsV2 lists one page. Like GetObjectACL it takes the lean path
 // (a scan lists a million keys in a thousand pages, and the SDK's XML
 // decoding of a page costs more client CPU than fetching its ACLs does);
@@ -43,7 +51,7 @@ func (c *Client) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, o
 	q.add("prefix", in.Prefix)
 	q.add("start-after", in.StartAfter)
 	var out *s3.ListObjectsV2Output
-	err = c.send(ctx, "ListObjectsV2", ep, "", q.String(), maxListResponse, func(body []byte) (err error) {
+	err = c.send(ctx, "ListObjectsV2", c.listAttempts(), ep, "", q.String(), maxListResponse, func(body []byte) (err error) {
 		out, err = parseListObjectsV2(body)
 		if err != nil {
 			return fmt.Errorf("parse ListObjectsV2 response: %w", err)
@@ -73,7 +81,7 @@ func (c *Client) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersio
 	q.add("version-id-marker", in.VersionIdMarker)
 	q.flag("versions")
 	var out *s3.ListObjectVersionsOutput
-	err = c.send(ctx, "ListObjectVersions", ep, "", q.String(), maxListResponse, func(body []byte) (err error) {
+	err = c.send(ctx, "ListObjectVersions", c.listAttempts(), ep, "", q.String(), maxListResponse, func(body []byte) (err error) {
 		out, err = parseListObjectVersions(body)
 		if err != nil {
 			return fmt.Errorf("parse ListObjectVersions response: %w", err)

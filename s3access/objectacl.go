@@ -45,7 +45,7 @@ func (c *Client) GetObjectACL(ctx context.Context, bucket, key, versionID string
 		query += "&versionId=" + escape(versionID, false)
 	}
 	var policy acl.Policy
-	err = c.send(ctx, "GetObjectAcl", ep, key, query, maxACLResponse, func(body []byte) (err error) {
+	err = c.send(ctx, "GetObjectAcl", c.retryer.MaxAttempts(), ep, key, query, maxACLResponse, func(body []byte) (err error) {
 		if policy, err = acl.ParsePolicy(body); err != nil {
 			return fmt.Errorf("parse ACL response: %w", err)
 		}
@@ -55,11 +55,11 @@ func (c *Client) GetObjectACL(ctx context.Context, bucket, key, versionID string
 }
 
 // send performs one lean GET on the bucket (key "" for a bucket-level
-// call) with the client's retry policy and throttling controller, and
+// call) with the client's retry policy (up to maxAttempts failed attempts)
+// and throttling controller, and
 // hands the successful response's body to parse (valid only during the
 // call).
-func (c *Client) send(ctx context.Context, op string, ep *bucketEndpoint, key, rawQuery string, maxBody int64, parse func([]byte) error) error {
-	maxAttempts := c.retryer.MaxAttempts()
+func (c *Client) send(ctx context.Context, op string, maxAttempts int, ep *bucketEndpoint, key, rawQuery string, maxBody int64, parse func([]byte) error) error {
 	// Throttling is the server pacing the scan, not a fault of the object:
 	// throttled attempts have a budget of their own.
 	maxThrottled := maxAttempts * throttleAttemptsFactor
@@ -71,6 +71,8 @@ func (c *Client) send(ctx context.Context, op string, ep *bucketEndpoint, key, r
 		}
 		if IsThrottle(err) {
 			throttled++
+		} else if HTTPStatus(err) == 0 {
+			c.purgeIdle()
 		}
 		failures := attempt - throttled
 		if failures >= maxAttempts || throttled >= maxThrottled || ctx.Err() != nil || !c.retryer.IsErrorRetryable(err) {
@@ -95,6 +97,24 @@ func (c *Client) send(ctx context.Context, op string, ep *bucketEndpoint, key, r
 		c.retries.Add(1)
 	}
 }
+
+// purgeIdle closes the idle kept-alive connections after a connection
+// failed without an answer: when a server (or the proxy or load balancer
+// in front of it) restarts, every idle connection to it is dead, and each
+// retry would otherwise take the next dead one from the pool and fail
+// again. At most once per purgeInterval: the pool refills by itself.
+func (c *Client) purgeIdle() {
+	if c.pool == nil {
+		return
+	}
+	now, last := time.Now().UnixNano(), c.lastPurge.Load()
+	if now-last < int64(purgeInterval) || !c.lastPurge.CompareAndSwap(last, now) {
+		return
+	}
+	c.pool.CloseIdleConnections()
+}
+
+const purgeInterval = 100 * time.Millisecond
 
 // throttleBackoff is the delay before the n-th throttled retry under the
 // AIMD limiter: 100 ms doubling per retry, capped at 5 s, with jitter.

@@ -34,9 +34,10 @@ type fakeS3 struct {
 	// sdkACL makes the client fetch ACLs through the SDK's stack rather
 	// than the lean path.
 	sdkACL bool
-	// failACLsFrom > 0 makes that GetObjectAcl request and every later
-	// one answer 500 InternalError: the server failing mid-scan.
-	failACLsFrom int
+	// failACLsFrom > 0 makes that GetObjectAcl request and the later ones
+	// answer 500 InternalError, up to failACLsUntil (excluded; 0 = no end):
+	// the server failing mid-scan.
+	failACLsFrom, failACLsUntil int
 	// attempts is the client's MaxAttempts (default 2).
 	attempts int
 }
@@ -83,7 +84,7 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.requests["acl"]++
 		resp, ok := f.objectACL[key]
 		switch {
-		case f.failACLsFrom > 0 && f.requests["acl"] >= f.failACLsFrom:
+		case f.failACLsFrom > 0 && f.requests["acl"] >= f.failACLsFrom && (f.failACLsUntil == 0 || f.requests["acl"] < f.failACLsUntil):
 			resp = fakeResponse{500, errorXML("InternalError")}
 		case !ok:
 			resp = fakeResponse{404, errorXML("NoSuchKey")}

@@ -139,8 +139,8 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 		err = s.runConcurrent(ctx, sink, sum)
 	}
 	if err == nil && ctx.Err() == nil {
-		// The run of failures at the end was short: those objects failed.
-		err = s.releaseHeld(sink, sum)
+		// The run of failures at the end was short: one more try.
+		err = s.retryHeld(ctx, sink, sum)
 	} else {
 		s.unchecked.Add(int64(len(s.held)))
 	}
@@ -244,7 +244,7 @@ func (s *scanner) runSerial(ctx context.Context, sink Sink, sum *Summary) error 
 			s.unchecked.Add(1)
 			return ctx.Err()
 		}
-		if sinkErr = s.deliver(sink, sum, &r); sinkErr != nil {
+		if sinkErr = s.deliver(ctx, sink, sum, &r); sinkErr != nil {
 			return sinkErr
 		}
 		return nil
@@ -333,7 +333,7 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 			continue // drain so the workers can finish
 		}
 		if sinkErr = waitOwner(); sinkErr == nil {
-			sinkErr = s.deliver(sink, sum, &r)
+			sinkErr = s.deliver(ctx, sink, sum, &r)
 		}
 		if sinkErr != nil {
 			cancel()
@@ -349,15 +349,16 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 }
 
 // deliver records a result, except failures: they are held while the
-// requests keep failing. A request sent after the first held failure that
-// succeeds ends the run (the failures were the objects' own, and are
-// recorded); a run of streakLimit failures is the endpoint failing (an
-// outage, expired credentials, a broken network), not the objects: the
-// scan stops, and the held objects stay unreported, listed but not
-// checked, for a resumed scan to check instead of ending up as error
-// records. Successes sent before the run began say nothing of the
-// server now: they are recorded and the run goes on.
-func (s *scanner) deliver(sink Sink, sum *Summary, r *Result) error {
+// requests keep failing. A success of a request sent after the first held
+// failure shows the endpoint answering again: the held objects are
+// fetched once more, and what they get then is recorded (a failure on a
+// working endpoint is the object's own). A run of streakLimit failures is
+// the endpoint failing (an outage, expired credentials, a broken
+// network), not the objects: the scan stops, and the held objects stay
+// unreported, listed but not checked, for a resumed scan to check instead
+// of ending up as error records. Successes sent before the run began say
+// nothing of the endpoint now: they are recorded and the run goes on.
+func (s *scanner) deliver(ctx context.Context, sink Sink, sum *Summary, r *Result) error {
 	if r.Status == StatusError {
 		if len(s.held) == 0 {
 			s.runStart = time.Now()
@@ -368,25 +369,38 @@ func (s *scanner) deliver(sink Sink, sum *Summary, r *Result) error {
 		}
 		return &Error{Op: fmt.Sprintf("get object ACLs (%d failed in a row)", len(s.held)), Err: r.err}
 	}
-	if len(s.held) > 0 && r.sent.After(s.runStart) {
-		if err := s.releaseHeld(sink, sum); err != nil {
-			return err
-		}
+	if err := s.record(sink, sum, r); err != nil {
+		return err
 	}
-	return s.record(sink, sum, r)
+	if len(s.held) > 0 && r.sent.After(s.runStart) {
+		return s.retryHeld(ctx, sink, sum)
+	}
+	return nil
 }
 
-// releaseHeld records the held failures.
-func (s *scanner) releaseHeld(sink Sink, sum *Summary) error {
-	for i := range s.held {
-		if err := s.record(sink, sum, &s.held[i]); err != nil {
-			s.held = s.held[i:]
+// retryHeld fetches the held objects again, concurrently, and records
+// their results, whatever they are.
+func (s *scanner) retryHeld(ctx context.Context, sink Sink, sum *Summary) error {
+	held := s.held
+	s.held = nil
+	results := make([]Result, len(held))
+	done := make([]bool, len(held))
+	var wg sync.WaitGroup
+	for i := range held {
+		wg.Go(func() { results[i], done[i] = s.fetch(ctx, held[i].item()) })
+	}
+	wg.Wait()
+	for i := range results {
+		if !done[i] {
+			s.unchecked.Add(1)
+			continue
+		}
+		if err := s.record(sink, sum, &results[i]); err != nil {
+			s.unchecked.Add(int64(len(results) - i))
 			return err
 		}
 	}
-	clear(s.held)
-	s.held = s.held[:0]
-	return nil
+	return ctx.Err()
 }
 
 // record classifies a result (the bucket owner is known by now) and hands

@@ -74,9 +74,11 @@ func TestPersistentErrorBecomesStatusError(t *testing.T) {
 	if sum.Count(StatusError) != 1 || sum.Count(StatusOK) != 9 {
 		t.Errorf("summary: %d error, %d ok; want 1 and 9", sum.Count(StatusError), sum.Count(StatusOK))
 	}
-	// 9 good keys once each, the bad key twice (MaxAttempts 2 in the fake's client).
-	if fake.count("acl") != 11 {
-		t.Errorf("GetObjectAcl requests = %d, want 11", fake.count("acl"))
+	// 9 good keys once each, the bad key twice (MaxAttempts 2 in the
+	// fake's client), and twice more: a failure is fetched again before
+	// it is reported.
+	if fake.count("acl") != 13 {
+		t.Errorf("GetObjectAcl requests = %d, want 13", fake.count("acl"))
 	}
 }
 
@@ -135,6 +137,31 @@ func TestRunOfFailuresStopsScanForResume(t *testing.T) {
 				if seen[k] != 1 {
 					t.Fatalf("key %s reported %d times over both runs", k, seen[k])
 				}
+			}
+		})
+	}
+}
+
+// A server failing for a moment (fewer requests than a run that stops the
+// scan): the objects whose fetches failed are fetched again once the
+// server answers, and none is reported as an error.
+func TestShortOutageLeavesNoErrorRecords(t *testing.T) {
+	for _, strategy := range []Strategy{Serial, Pool} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			fake := fakeWithKeys(1200)
+			fake.pageSize = 100
+			fake.attempts = 1
+			fake.failACLsFrom, fake.failACLsUntil = 300, 310
+			var sink collect
+			sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Strategy: strategy, Concurrency: 16}, &sink, nil)
+			if err != nil || !sum.Complete {
+				t.Fatalf("err %v, complete %v", err, sum.Complete)
+			}
+			if len(sink.byKey) != 1200 || sum.Count(StatusOK) != 1200 {
+				t.Fatalf("%d results, %d ok, %d errors; want 1200 ok", len(sink.byKey), sum.Count(StatusOK), sum.Count(StatusError))
+			}
+			if n := fake.count("acl"); n != 1210 {
+				t.Errorf("GetObjectAcl requests = %d, want 1,210 (10 failed and fetched again)", n)
 			}
 		})
 	}

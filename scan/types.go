@@ -144,6 +144,12 @@ type Result struct {
 	sent time.Time
 }
 
+// item is the listed entry a failed r was fetched for (its owner is still
+// the listing's).
+func (r *Result) item() item {
+	return item{key: r.Key, versionID: r.VersionID, ownerID: r.OwnerID, isLatest: r.IsLatest, rng: r.rng, seq: r.seq}
+}
+
 // Risky reports whether the result deserves a look: a finding or a
 // status other than ok.
 func (r *Result) Risky() bool { return r.Findings != 0 || r.Status != StatusOK }

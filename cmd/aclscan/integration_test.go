@@ -102,6 +102,12 @@ func TestIntegrationCLIExitCodes(t *testing.T) {
 			t.Setenv("AWS_ACCESS_KEY_ID", "NOSUCHKEY000000000")
 		}, exitIncomplete, "access key ID is not known"},
 		{"nothing listening", []string{"scan", "s3://demo", "--endpoint-url", "http://127.0.0.1:1", "--max-attempts", "1"}, nil, exitIncomplete, "connection refused"},
+		// The SDK's own warnings (IMDS fallback) must not add lines.
+		{"no credentials at all", []string{"scan", "s3://demo"}, func(t *testing.T) {
+			t.Setenv("AWS_ACCESS_KEY_ID", "")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		}, exitIncomplete, "no AWS credentials found"},
 		{"https without the CA", []string{"scan", "s3://demo", "--endpoint-url", env.HTTPSURL, "--max-attempts", "1"}, nil, exitIncomplete, "unknown CA"},
 		{"https with --ca-bundle", []string{"scan", "s3://demo/shared/", "--endpoint-url", env.HTTPSURL, "--ca-bundle", env.CABundle}, nil, exitOK, ""},
 		{"https with AWS_CA_BUNDLE", []string{"scan", "s3://demo/shared/", "--endpoint-url", env.HTTPSURL}, func(t *testing.T) {

@@ -1,0 +1,346 @@
+//go:build integration
+
+// Fault tests of the command line: toxiproxy (a real TCP proxy) between
+// aclscan and radosgw injects resets, stalls, latency spikes, bandwidth
+// limits and responses cut short; an extra radosgw gateway is killed and
+// restarted mid-scan. In every case every key of the bucket is in the
+// report exactly once with the status and findings a fault-free scan
+// gives it, the summary's counts match the report, and the exit code says
+// whether the scan was complete (3, for --fail-on public) or not (1).
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	client "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/internal/toxiproxy"
+	"github.com/aclscan/aclscan/report"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+const faultKeys = 1500
+
+// faultBucket holds faultKeys objects: one in ten public-read, one in ten
+// readable by user B (another account), the rest private. It is kept
+// between runs (radosgw's data lives until scripts/local-s3 stop).
+func faultBucket(t *testing.T) (locals3.Env, string) {
+	t.Helper()
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	bucket := fmt.Sprintf("it-faults-%d", faultKeys)
+	a := env.Client(env.A)
+	if err := locals3.CreateBucket(ctx, a, bucket); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := locals3.CountObjects(ctx, a, bucket); n == faultKeys {
+		return env, bucket
+	}
+	groups := make([][]string, 3)
+	for i, k := range locals3.Keys("f/", faultKeys) {
+		groups[min(i%10, 2)] = append(groups[min(i%10, 2)], k)
+	}
+	edits := []func(*s3.PutObjectInput){
+		func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead },
+		func(in *s3.PutObjectInput) { in.GrantRead = ptr("id=" + env.B.ID) },
+		nil,
+	}
+	for i, keys := range groups {
+		if err := locals3.PutObjects(ctx, a, bucket, keys, edits[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env, bucket
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// faultTruth is the report of a fault-free scan: key -> status and findings.
+func faultTruth(t *testing.T, bucket string) map[string]string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "truth.jsonl")
+	if code, _, stderr := runCLI(t, "scan", "s3://"+bucket, "-o", path); code != exitOK {
+		t.Fatalf("fault-free scan: exit %d, %s", code, stderr)
+	}
+	truth := map[string]string{}
+	for _, r := range readJSONL(t, path) {
+		truth[r.Key] = r.Status + " " + strings.Join(r.Findings, ",")
+	}
+	if len(truth) != faultKeys || truth["f/000000"] != "ok public" || truth["f/000001"] != "ok cross-account" || truth["f/000002"] != "ok " {
+		t.Fatalf("fault-free scan: %d keys, f/000000 %q, f/000001 %q, f/000002 %q", len(truth), truth["f/000000"], truth["f/000001"], truth["f/000002"])
+	}
+	return truth
+}
+
+// checkReport compares a report and its JSON summary with the truth.
+func checkReport(t *testing.T, truth map[string]string, reportPath, summaryPath string) {
+	t.Helper()
+	recs := readJSONL(t, reportPath)
+	seen := map[string]int{}
+	byStatus := map[string]int64{}
+	for _, r := range recs {
+		seen[r.Key]++
+		byStatus[r.Status]++
+		if got := r.Status + " " + strings.Join(r.Findings, ","); got != truth[r.Key] {
+			t.Errorf("%s: %q (%v), want %q as without faults", r.Key, got, r.Error, truth[r.Key])
+		}
+	}
+	for key := range truth {
+		if seen[key] != 1 {
+			t.Errorf("%s appears %d times in the report", key, seen[key])
+		}
+	}
+	if len(recs) != len(truth) {
+		t.Errorf("%d records, want %d", len(recs), len(truth))
+	}
+	var sum report.SummaryRecord
+	b, err := os.ReadFile(summaryPath)
+	if err != nil || json.Unmarshal(b, &sum) != nil {
+		t.Fatalf("summary: %v %s", err, b)
+	}
+	if !sum.Complete || sum.Objects != int64(len(recs)) || sum.Unchecked != 0 || !mapsEqual(sum.ByStatus, byStatus) {
+		t.Errorf("summary (complete %v, %d objects, %d unchecked, by status %v) does not match the report (%d records, %v)",
+			sum.Complete, sum.Objects, sum.Unchecked, sum.ByStatus, len(recs), byStatus)
+	}
+}
+
+func mapsEqual(a, b map[string]int64) bool {
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	for k, v := range b {
+		if a[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// toxiproxyServer builds (once; bin/tools, as the benchmark scripts do)
+// and starts a toxiproxy server for one test.
+func toxiproxyServer(t *testing.T) *toxiproxy.Server {
+	t.Helper()
+	root, err := locals3.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin, err := toxiproxy.Install(ctx, filepath.Join(root, "bin", "tools"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := toxiproxy.Start(ctx, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
+// flapping adds toxic every period for on, then removes it, until the
+// test ends: faults that come and go while a scan runs.
+func flapping(t *testing.T, p *client.Proxy, period, on time.Duration, name, typ string, toxicity float32, attrs client.Attributes) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if _, err := p.AddToxic(name, typ, "downstream", toxicity, attrs); err != nil {
+				t.Errorf("add toxic: %v", err)
+				return
+			}
+			time.Sleep(on)
+			if err := p.RemoveToxic(name); err != nil {
+				t.Errorf("remove toxic: %v", err)
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); wg.Wait() })
+}
+
+// Network faults between aclscan and S3: the scan completes with every
+// key's true status.
+func TestIntegrationFaultsNetwork(t *testing.T) {
+	env, bucket := faultBucket(t)
+	truth := faultTruth(t, bucket)
+	srv := toxiproxyServer(t)
+	upstream, err := url.Parse(env.HTTPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		args   []string
+		toxics func(t *testing.T, p *client.Proxy)
+	}{
+		{"reset on a third of connections", nil, func(t *testing.T, p *client.Proxy) {
+			mustToxic(t, p, "reset", "reset_peer", 0.33, client.Attributes{"timeout": 0})
+		}},
+		{"connections reset every 150 ms", nil, func(t *testing.T, p *client.Proxy) {
+			flapping(t, p, 150*time.Millisecond, 30*time.Millisecond, "reset", "reset_peer", 0.5, client.Attributes{"timeout": 0})
+		}},
+		{"stalled connections", []string{"--timeout", "1s"}, func(t *testing.T, p *client.Proxy) {
+			mustToxic(t, p, "stall", "timeout", 0.05, client.Attributes{"timeout": 0})
+		}},
+		{"latency spikes", nil, func(t *testing.T, p *client.Proxy) {
+			mustToxic(t, p, "spikes", "latency", 0.2, client.Attributes{"latency": 150, "jitter": 150})
+		}},
+		{"bandwidth limit", nil, func(t *testing.T, p *client.Proxy) {
+			mustToxic(t, p, "narrow", "bandwidth", 1, client.Attributes{"rate": 1024}) // KB/s
+		}},
+		{"responses cut short", []string{"--page-size", "100"}, func(t *testing.T, p *client.Proxy) {
+			// Every connection closes after 40 KB, mid-response.
+			mustToxic(t, p, "cut", "limit_data", 1, client.Attributes{"bytes": 40 << 10})
+		}},
+		{"responses in tiny pieces", nil, func(t *testing.T, p *client.Proxy) {
+			mustToxic(t, p, "slices", "slicer", 1, client.Attributes{"average_size": 64, "size_variation": 48, "delay": 0})
+		}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := srv.NewProxy(fmt.Sprintf("rgw-%d", i), upstream.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Delete() })
+			tc.toxics(t, p)
+			dir := t.TempDir()
+			reportPath, summaryPath := filepath.Join(dir, "r.jsonl"), filepath.Join(dir, "s.json")
+			args := append([]string{"scan", "s3://" + bucket, "--endpoint-url", "http://" + p.Listen,
+				"-o", reportPath, "--summary-json", summaryPath, "--fail-on", "public"}, tc.args...)
+			start := time.Now()
+			code, _, stderr := runCLI(t, args...)
+			if code != exitFindings || !strings.Contains(stderr, "findings matching --fail-on: public") {
+				t.Fatalf("exit %d, stderr %q; want %d (complete, public objects found)", code, stderr, exitFindings)
+			}
+			checkReport(t, truth, reportPath, summaryPath)
+			var sum report.SummaryRecord
+			b, _ := os.ReadFile(summaryPath)
+			_ = json.Unmarshal(b, &sum)
+			t.Logf("%s: %d objects in %v, %d requests, %d retries", tc.name, sum.Objects, time.Since(start).Round(time.Millisecond), sum.Requests, sum.Retries)
+		})
+	}
+}
+
+func mustToxic(t *testing.T, p *client.Proxy, name, typ string, toxicity float32, attrs client.Attributes) {
+	t.Helper()
+	if _, err := p.AddToxic(name, typ, "downstream", toxicity, attrs); err != nil {
+		t.Fatalf("add toxic %s: %v", typ, err)
+	}
+}
+
+// The S3 server killed mid-scan (an extra radosgw gateway, so other tests
+// keep theirs) and started again, after a short outage and a long one. The
+// scan completes after retries, or stops with one line saying why and
+// exit 1; with --checkpoint, running it again completes it. Never a
+// "complete" scan that is not, never a key twice or lost.
+func TestIntegrationFaultsServerRestart(t *testing.T) {
+	env, bucket := faultBucket(t)
+	truth := faultTruth(t, bucket)
+	cases := []struct {
+		name   string
+		outage time.Duration // 0: down until the scan gives up
+		args   []string
+	}{
+		{"short outage", 1500 * time.Millisecond, nil},
+		{"long outage", 0, []string{"--max-attempts", "2"}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			gw, err := locals3.StartGateway(ctx, env, fmt.Sprintf("fault%d", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(gw.Kill)
+			dir := t.TempDir()
+			reportPath, summaryPath := filepath.Join(dir, "r.jsonl"), filepath.Join(dir, "s.json")
+			ckpt := filepath.Join(dir, "scan.ckpt")
+			// One request at a time: slow enough to be hit in the middle.
+			args := append([]string{"scan", "s3://" + bucket, "--endpoint-url", gw.URL, "-c", "1",
+				"-o", reportPath, "--summary-json", summaryPath, "--fail-on", "public",
+				"--checkpoint", ckpt, "--checkpoint-interval", "100ms"}, tc.args...)
+			type outcome struct {
+				code   int
+				stderr string
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				code, _, stderr := runCLI(t, args...)
+				done <- outcome{code, stderr}
+			}()
+			time.Sleep(700 * time.Millisecond)
+			gw.Kill()
+			killed := time.Now()
+			var first outcome
+			if tc.outage > 0 {
+				time.Sleep(tc.outage)
+				if err := gw.Start(ctx); err != nil {
+					t.Fatal(err)
+				}
+				first = <-done
+			} else {
+				first = <-done
+				if err := gw.Start(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Logf("first run ended %v after the kill: exit %d, %s", time.Since(killed).Round(time.Millisecond), first.code, strings.TrimSpace(first.stderr))
+			switch first.code {
+			case exitFindings:
+				if tc.outage == 0 {
+					t.Fatalf("the scan completed while its server was down: %q", first.stderr)
+				}
+			case exitIncomplete:
+				if lines := strings.Split(strings.TrimSpace(first.stderr), "\n"); len(lines) != 1 || !strings.Contains(first.stderr, "run the same command again") {
+					t.Fatalf("stderr %q: want one line with the way to continue", first.stderr)
+				}
+				if first.code != exitIncomplete || !isIncompleteSummary(t, summaryPath) {
+					t.Fatal("incomplete scan's summary says complete")
+				}
+				code, _, stderr := runCLI(t, args...)
+				if code != exitFindings || !strings.Contains(stderr, "resuming from") {
+					t.Fatalf("resumed scan: exit %d, stderr %q", code, stderr)
+				}
+			default:
+				t.Fatalf("exit %d, stderr %q; want %d or %d", first.code, first.stderr, exitFindings, exitIncomplete)
+			}
+			checkReport(t, truth, reportPath, summaryPath)
+			if _, err := os.Stat(ckpt); !os.IsNotExist(err) {
+				t.Errorf("checkpoint left after a complete scan: %v", err)
+			}
+		})
+	}
+}
+
+func isIncompleteSummary(t *testing.T, path string) bool {
+	var sum report.SummaryRecord
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &sum) != nil {
+		t.Fatalf("summary of the interrupted scan: %v %s", err, b)
+	}
+	return !sum.Complete
+}
