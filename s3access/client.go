@@ -95,7 +95,7 @@ type Client struct {
 	// pool is the HTTP client's connection pool (nil if not reachable),
 	// emptied of idle connections after a connection fails; lastPurge is
 	// when, in UnixNano.
-	pool      interface{ CloseIdleConnections() }
+	pool      *http.Transport
 	lastPurge atomic.Int64
 
 	// Throttling: limiter (aimd) or attemptTokens (adaptive), or neither.
@@ -113,6 +113,15 @@ func (c *Client) Retries() int64 { return c.retries.Load() }
 
 // Throttles returns how many GetObjectAcl answers asked to slow down.
 func (c *Client) Throttles() int64 { return c.throttles.Load() }
+
+// CloseIdleConnections closes the kept-alive connections not in use. A
+// client kept between scans (a Lambda environment, a soak run) can call
+// it when it goes quiet.
+func (c *Client) CloseIdleConnections() {
+	if c.pool != nil {
+		c.pool.CloseIdleConnections()
+	}
+}
 
 // ConcurrencyLimit returns the cap the AIMD controller puts on requests
 // in flight now (0 when it is not in use).
@@ -230,12 +239,18 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		// is where the global endpoint lives.
 		cfg.Region = "us-east-1"
 	}
-	// Build the HTTP client now, to keep a hold of its connection pool.
-	var pool interface{ CloseIdleConnections() }
+	// Build the HTTP client here (from the SDK's, which has the CA bundle
+	// by now), to keep a hold of its connection pool.
+	var pool *http.Transport
 	if b, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
-		frozen := b.Freeze()
-		cfg.HTTPClient = frozen
-		pool, _ = frozen.(interface{ CloseIdleConnections() })
+		pool = b.GetTransport()
+		cfg.HTTPClient = &http.Client{
+			Transport: pool,
+			Timeout:   timeout,
+			// A redirect is an answer to explain (the bucket's region),
+			// not to follow with credentials to another host.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	counter := new(atomic.Int64)
 	cfg.HTTPClient = countingClient{inner: cfg.HTTPClient, n: counter}

@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -151,34 +150,17 @@ func toxiproxyServer(t *testing.T) *toxiproxy.Server {
 	return srv
 }
 
-// flapping adds toxic every period for on, then removes it, until the
-// test ends: faults that come and go while a scan runs.
+// flapping runs toxiproxy.Flap until the test ends.
 func flapping(t *testing.T, p *client.Proxy, period, on time.Duration, name, typ string, toxicity float32, attrs client.Attributes) {
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(period)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			if _, err := p.AddToxic(name, typ, "downstream", toxicity, attrs); err != nil {
-				t.Errorf("add toxic: %v", err)
-				return
-			}
-			time.Sleep(on)
-			if err := p.RemoveToxic(name); err != nil {
-				t.Errorf("remove toxic: %v", err)
-				return
-			}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- toxiproxy.Flap(ctx, p, period, on, name, typ, toxicity, attrs) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
 		}
-	}()
-	t.Cleanup(func() { close(stop); wg.Wait() })
+	})
 }
 
 // Network faults between aclscan and S3: the scan completes with every

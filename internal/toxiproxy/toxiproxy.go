@@ -26,15 +26,28 @@ const Version = "v2.5.0"
 
 // Install builds the toxiproxy server into dir (as dir/server, where the
 // scripts put it too) unless it is there already, and returns its path.
+// The binary is built aside and renamed into place, so test packages
+// installing it at the same time never see half a file.
 func Install(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "server")
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(dir, ".install-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
 	cmd := exec.CommandContext(ctx, "go", "install", "github.com/Shopify/toxiproxy/v2/cmd/server@"+Version)
-	cmd.Env = append(os.Environ(), "GOBIN="+dir)
+	cmd.Env = append(os.Environ(), "GOBIN="+tmp)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build toxiproxy %s: %w: %s", Version, err, strings.TrimSpace(string(out)))
+	}
+	if err := os.Rename(filepath.Join(tmp, "server"), bin); err != nil {
+		return "", err
 	}
 	return bin, nil
 }
@@ -88,6 +101,28 @@ func (s *Server) NewProxy(name, upstream string) (*client.Proxy, error) {
 		return nil, fmt.Errorf("create toxiproxy proxy %s: %w", name, err)
 	}
 	return p, nil
+}
+
+// Flap adds a toxic to p every period for on, then removes it, until ctx
+// ends: faults that come and go while a scan runs. It returns when the
+// toxic is removed for the last time, with the first API error if any.
+func Flap(ctx context.Context, p *client.Proxy, period, on time.Duration, name, typ string, toxicity float32, attrs client.Attributes) error {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if _, err := p.AddToxic(name, typ, "downstream", toxicity, attrs); err != nil {
+			return fmt.Errorf("add toxic %s: %w", name, err)
+		}
+		time.Sleep(on)
+		if err := p.RemoveToxic(name); err != nil {
+			return fmt.Errorf("remove toxic %s: %w", name, err)
+		}
+	}
 }
 
 // LatencyProxy (re)creates proxy name on listen, forwarding to upstream,

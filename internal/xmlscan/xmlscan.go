@@ -303,7 +303,10 @@ func isSpace(b []byte) bool {
 }
 
 // Unescape appends raw to dst, replacing XML's predefined and numeric
-// character references.
+// character references. As in XML 1.1, a reference may name a control
+// character (any Unicode scalar value but NUL): radosgw writes keys into
+// continuation tokens and markers that way, and the token only has to
+// come back as it was.
 func Unescape(dst, raw []byte) ([]byte, error) {
 	for len(raw) > 0 {
 		amp := bytes.IndexByte(raw, '&')
@@ -339,7 +342,7 @@ func Unescape(dst, raw []byte) ([]byte, error) {
 				num, base = hex, 16
 			}
 			n, err := strconv.ParseUint(num, base, 32)
-			if err != nil || !IsXMLChar(rune(n)) {
+			if err != nil || n == 0 || !utf8.ValidRune(rune(n)) {
 				return dst, fmt.Errorf("invalid character reference &%s;", ref)
 			}
 			dst = utf8.AppendRune(dst, rune(n))
