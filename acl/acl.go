@@ -36,7 +36,8 @@ const (
 	Public Kind = iota
 	// Authenticated: a grant to the AuthenticatedUsers group (any AWS account).
 	Authenticated
-	// CrossAccount: a grant to a canonical user or email other than the bucket owner.
+	// CrossAccount: a grant to a canonical user or email other than the
+	// bucket owner, or to a grantee type or group aclscan does not know.
 	CrossAccount
 	// ForeignOwner: the object is owned by another account than the bucket's.
 	ForeignOwner
@@ -122,6 +123,12 @@ func Classify(bucketOwner, objectOwner string, grants []Grant) Findings {
 				f = f.With(Public)
 			case isGroup(g.URI, AuthenticatedUsersURI):
 				f = f.With(Authenticated)
+			case isGroup(g.URI, LogDeliveryURI):
+				// S3's own log delivery service, not an account.
+			default:
+				// A group S3 may add, or a document aclscan cannot read
+				// as intended: not provably the owner, so reported.
+				f = f.With(CrossAccount)
 			}
 		case TypeCanonicalUser:
 			if bucketOwner != "" && g.ID != bucketOwner {
@@ -133,6 +140,10 @@ func Classify(bucketOwner, objectOwner string, grants []Grant) Findings {
 			if bucketOwner != "" {
 				f = f.With(CrossAccount)
 			}
+		default:
+			// A grantee type aclscan does not know holds a permission:
+			// silence would hide it, so it counts as shared.
+			f = f.With(CrossAccount)
 		}
 	}
 	if bucketOwner != "" && objectOwner != "" && objectOwner != bucketOwner {

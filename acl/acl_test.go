@@ -22,14 +22,16 @@ func TestClassify(t *testing.T) {
 		{"authenticated read", "a", "a", []Grant{group(AuthenticatedUsersURI, "READ")}, []string{"authenticated"}},
 		{"https and case in group URI", "a", "a", []Grant{group("HTTPS://acs.amazonaws.com/groups/global/allusers", "READ")}, []string{"public"}},
 		{"log delivery is not a finding", "a", "a", []Grant{group(LogDeliveryURI, "WRITE")}, []string{}},
-		{"unknown group is not a finding", "a", "a", []Grant{group("http://example.com/groups/x", "READ")}, []string{}},
+		{"unknown group is reported", "a", "a", []Grant{group("http://acs.amazonaws.com/groups/global/NewGroup", "READ")}, []string{"cross-account"}},
+		{"unknown group, owner unknown", "", "", []Grant{group("http://example.com/groups/x", "READ")}, []string{"cross-account"}},
 		{"grant to another account", "a", "a", []Grant{owner("a", "FULL_CONTROL"), owner("b", "READ")}, []string{"cross-account"}},
 		{"email grantee", "a", "a", []Grant{{Type: TypeEmail, Email: "x@example.com", Permission: "READ"}}, []string{"cross-account"}},
 		{"foreign owner with its own grant", "a", "b", []Grant{owner("b", "FULL_CONTROL")}, []string{"cross-account", "foreign-owner"}},
 		{"owner unknown: only group kinds judged", "", "b", []Grant{owner("b", "READ"), group(AllUsersURI, "READ")}, []string{"public"}},
 		{"object owner unknown", "a", "", []Grant{owner("a", "READ")}, []string{}},
 		{"everything", "a", "c", []Grant{group(AllUsersURI, "READ"), group(AuthenticatedUsersURI, "WRITE"), owner("b", "READ")}, []string{"public", "authenticated", "cross-account", "foreign-owner"}},
-		{"unknown grantee type ignored", "a", "a", []Grant{{Type: "Martian", ID: "z", Permission: "READ"}}, []string{}},
+		{"unknown grantee type is reported", "a", "a", []Grant{{Type: "Martian", ID: "z", Permission: "READ"}}, []string{"cross-account"}},
+		{"grantee without a type is reported", "", "", []Grant{{ID: "z", Permission: "READ"}}, []string{"cross-account"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

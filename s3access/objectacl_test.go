@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -90,19 +91,29 @@ func TestLeanErrorAnswers(t *testing.T) {
 		attempts int64
 		check    func(error) bool
 		errHas   string
+		// contentLength, if set, is declared instead of the body's length.
+		contentLength int
 	}{
-		{"access denied", 403, `<Error><Code>AccessDenied</Code><Message></Message></Error>`, 1, IsAccessDenied, "AccessDenied"},
-		{"403 without a body", 403, "", 1, IsAccessDenied, "AccessDenied"},
-		{"no such key", 404, `<Error><Code>NoSuchKey</Code></Error>`, 1, IsNotFound, "NoSuchKey"},
-		{"internal error is retried", 500, `<Error><Code>InternalError</Code></Error>`, 3, nil, "after 3 attempts"},
-		{"HTML instead of XML", 200, `<!DOCTYPE html><html><body>proxy login</body></html>`, 1, nil, "parse ACL response"},
-		{"200 with an error body", 200, `<Error><Code>InternalError</Code></Error>`, 1, nil, "root element is <Error>"},
-		{"truncated XML", 200, publicACL[:len(publicACL)/2], 1, nil, "parse ACL response"},
-		{"enormous body", 200, "<AccessControlPolicy>" + strings.Repeat(" ", 2<<20), 1, nil, "larger than"},
+		{"access denied", 403, `<Error><Code>AccessDenied</Code><Message></Message></Error>`, 1, IsAccessDenied, "AccessDenied", 0},
+		{"403 without a body", 403, "", 1, IsAccessDenied, "AccessDenied", 0},
+		{"no such key", 404, `<Error><Code>NoSuchKey</Code></Error>`, 1, IsNotFound, "NoSuchKey", 0},
+		{"internal error is retried", 500, `<Error><Code>InternalError</Code></Error>`, 3, nil, "after 3 attempts", 0},
+		{"HTML instead of XML", 200, `<!DOCTYPE html><html><body>proxy login</body></html>`, 1, nil, "parse ACL response", 0},
+		{"200 with an error body", 200, `<Error><Code>InternalError</Code></Error>`, 1, nil, "root element is <Error>", 0},
+		{"truncated XML", 200, publicACL[:len(publicACL)/2], 1, nil, "parse ACL response", 0},
+		{"enormous body", 200, "<AccessControlPolicy>" + strings.Repeat(" ", 2<<20), 1, nil, "larger than", 0},
+		{"nesting bomb", 200, strings.Repeat("<a>", 300_000), 1, nil, "parse ACL response", 0},
+		{"proxy's HTML error page", 502, "<html><body><h1>502 Bad Gateway</h1></body></html>", 3, nil, "HTTP 502", 0},
+		// The connection closes before the declared length: cut short,
+		// retried like a reset.
+		{"body shorter than Content-Length", 200, publicACL[:100], 3, nil, "unexpected EOF", len(publicACL)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, hits := testClient(t, func(w http.ResponseWriter, r *http.Request) {
+				if tc.contentLength != 0 {
+					w.Header().Set("Content-Length", strconv.Itoa(tc.contentLength))
+				}
 				w.WriteHeader(tc.status)
 				_, _ = w.Write([]byte(tc.body))
 			})
@@ -136,5 +147,36 @@ func TestEscape(t *testing.T) {
 	// AWS version IDs may hold '+', '/' and '.'.
 	if got := escape("3/L4k+q.x", false); got != "3%2FL4k%2Bq.x" {
 		t.Errorf("escape(version ID) = %q", got)
+	}
+}
+
+// Grants an ACL may hold beyond what S3 allows (100) or knows come back
+// whole: every grant, unknown grantee types included, for the classifier
+// to report rather than the parser to drop.
+func TestLeanUnusualButValidACLs(t *testing.T) {
+	grant := `<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>someone</ID></Grantee><Permission>READ</Permission></Grant>`
+	martian := `<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Martian"><ID>z</ID></Grantee><Permission>READ</Permission></Grant>`
+	cases := []struct {
+		name   string
+		grants string
+		want   int
+		type0  string
+	}{
+		{"5,000 grants", strings.Repeat(grant, 5000), 5000, "CanonicalUser"},
+		{"unknown grantee type", martian, 1, "Martian"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := testClient(t, func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte(`<AccessControlPolicy><Owner><ID>o</ID></Owner><AccessControlList>` + tc.grants + `</AccessControlList></AccessControlPolicy>`))
+			})
+			p, err := c.GetObjectACL(context.Background(), "bucket", "k", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Grants) != tc.want || p.Grants[0].Type != tc.type0 {
+				t.Errorf("%d grants, first of type %q; want %d of %q", len(p.Grants), p.Grants[0].Type, tc.want, tc.type0)
+			}
+		})
 	}
 }
