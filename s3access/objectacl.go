@@ -2,6 +2,7 @@ package s3access
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -318,7 +319,25 @@ func (c *Client) sendOnce(ctx context.Context, ep *bucketEndpoint, key, rawQuery
 	if resp.StatusCode/100 != 2 {
 		return parseErrorResponse(resp, buf.Bytes())
 	}
-	return parse(buf.Bytes())
+	if err := parse(buf.Bytes()); err != nil {
+		if looksLikeHTML(resp.Header.Get("Content-Type"), buf.Bytes()) {
+			return errNotS3
+		}
+		return err
+	}
+	return nil
+}
+
+// errNotS3 is a 200 answer that is a web page: something other than S3
+// answered.
+var errNotS3 = errors.New("the endpoint answered with an HTML page, not S3's XML (a proxy, a captive portal, or the wrong --endpoint-url?)")
+
+func looksLikeHTML(contentType string, body []byte) bool {
+	if strings.Contains(strings.ToLower(contentType), "html") {
+		return true
+	}
+	head := bytes.ToLower(bytes.TrimSpace(body[:min(len(body), 64)]))
+	return bytes.HasPrefix(head, []byte("<!doctype html")) || bytes.HasPrefix(head, []byte("<html"))
 }
 
 func parseErrorResponse(resp *http.Response, body []byte) error {

@@ -24,7 +24,9 @@ func (s *scanner) list(ctx context.Context, chains int, emit func(item) error) e
 	)
 	// Chains waiting for a range must not outlive the scan.
 	defer context.AfterFunc(ctx, s.ranges.stop)()
-	for range max(chains, 1) {
+	chains = max(chains, 1)
+	s.ranges.addChains(chains)
+	for range chains {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

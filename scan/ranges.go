@@ -196,7 +196,7 @@ type rangeSet struct {
 	waiting []*keyRange // not yet taken by a chain
 	live    []*keyRange // taken or waiting, not yet finished
 	active  int         // ranges being listed
-	idle    int         // chains waiting for a range
+	chains  int         // chains running or about to: each takes ranges until none is left
 	stopped bool
 	// finishedMarkers counts the delete markers of ranges dropped from live.
 	finishedMarkers int64
@@ -213,16 +213,24 @@ func newRangeSet(initial []RangeState) *rangeSet {
 	return rs
 }
 
-// take waits for a range to list; nil means the listing is over.
+// addChains counts n chains about to call take: a chain not scheduled yet
+// is as idle as one waiting, and a split must count it.
+func (rs *rangeSet) addChains(n int) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.chains += n
+}
+
+// take waits for a range to list; nil means the listing is over, and the
+// chain ends.
 func (rs *rangeSet) take() *keyRange {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	for len(rs.waiting) == 0 && rs.active > 0 && !rs.stopped {
-		rs.idle++
 		rs.cond.Wait()
-		rs.idle--
 	}
 	if rs.stopped || len(rs.waiting) == 0 {
+		rs.chains--
 		rs.cond.Broadcast()
 		return nil
 	}
@@ -248,11 +256,11 @@ func (rs *rangeSet) stop() {
 	rs.cond.Broadcast()
 }
 
-// idleChains is how many chains wait for work no range offers.
+// idleChains is how many chains wait (or will) for work no range offers.
 func (rs *rangeSet) idleChains() int {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	return rs.idle - len(rs.waiting)
+	return rs.chains - rs.active - len(rs.waiting)
 }
 
 // split cuts r after its current position at the given points (sorted,

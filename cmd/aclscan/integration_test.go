@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -31,25 +30,6 @@ func demoEnv(t *testing.T) locals3.Env {
 		t.Fatal(err)
 	}
 	return env
-}
-
-func readJSONL(t *testing.T, path string) []report.Record {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []report.Record
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r report.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("bad line %q: %v", sc.Text(), err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
 }
 
 func TestIntegrationCLIDemoReport(t *testing.T) {

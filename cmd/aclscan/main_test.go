@@ -44,6 +44,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"scan", "s3://bucket", "--ca-bundle", "/does/not/exist.pem"}, "cannot read --ca-bundle"},
 		{[]string{"scan", "s3://bucket", "-o", "/does/not/exist/report.jsonl"}, "cannot write the report"},
 		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"scan", "s3://bucket", "--insecure-skip-verify", "--ca-bundle", "ca.pem"}, "contradict each other"},
+		{[]string{"scan", "s3://bucket", "--strategy", "serial", "-c", "8"}, "--strategy serial does not use it"},
+		{[]string{"scan", "s3://bucket", "--strategy", "all", "--concurrency", "8"}, "--strategy all does not use it"},
+		{[]string{"scan", "s3://bucket", "--strategy", "serial", "--list-concurrency", "4"}, "one request at a time"},
+		{[]string{"scan", "s3://bucket", "--format", "jsonl", "--table-rows", "5"}, "applies to --format table"},
+		{[]string{"scan", "s3://bucket", "--checkpoint-interval", "1s"}, "needs --checkpoint FILE"},
+		{[]string{"scan", "s3://bucket", "-o", "/proc/version/report.jsonl"}, "cannot write the report"},
+		{[]string{"scan", "s3://bucket", "--summary-json", "/does/not/exist/s.json"}, "--summary-json"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
 
@@ -55,6 +56,9 @@ func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkConflicts(cmd.Flags(), &f); err != nil {
+				return err
+			}
 			return runScan(cmd.Context(), args[0], &f, stdout, stderr)
 		},
 	}
@@ -91,6 +95,26 @@ func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
+// checkConflicts refuses flags that contradict each other or that the
+// other flags make meaningless: a flag silently ignored is a scan that
+// does not do what its user asked.
+func checkConflicts(fl *pflag.FlagSet, f *scanFlags) error {
+	given := func(name string) bool { return fl.Changed(name) }
+	switch {
+	case f.s3.InsecureSkipVerify && given("ca-bundle"):
+		return usageErrorf("--insecure-skip-verify and --ca-bundle contradict each other: the CA bundle is how to verify a private CA; drop --insecure-skip-verify")
+	case f.strategy != "pool" && given("concurrency"):
+		return usageErrorf("--concurrency sets the pool of --strategy pool; --strategy %s does not use it", f.strategy)
+	case f.strategy == "serial" && given("list-concurrency"):
+		return usageErrorf("--list-concurrency lists in parallel; --strategy serial sends one request at a time")
+	case given("table-rows") && f.format != "" && f.format != "table":
+		return usageErrorf("--table-rows applies to --format table, not %s", f.format)
+	case given("checkpoint-interval") && !given("checkpoint"):
+		return usageErrorf("--checkpoint-interval needs --checkpoint FILE")
+	}
+	return nil
+}
+
 func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io.Writer) error {
 	cfg, failOn, err := f.config(target)
 	if err != nil {
@@ -117,6 +141,15 @@ func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io
 		return err
 	}
 	defer out.Close()
+	var summaryFile *os.File
+	if f.summaryJSON != "" {
+		// Opened now: a path that cannot be written is a usage error
+		// before the scan, not a failure after it.
+		if summaryFile, err = os.OpenFile(f.summaryJSON, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return usageErrorf("cannot write --summary-json to %s: %v", f.summaryJSON, errors.Unwrap(err))
+		}
+		defer summaryFile.Close()
+	}
 	writer, err := report.New(f.format, out.w, report.Options{TableRows: f.tableRows, Append: cfg.Resume != nil})
 	if err != nil {
 		return usageErrorf("--format: %v", err)
@@ -183,8 +216,8 @@ func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io
 			resumeHint = fmt.Sprintf("; progress saved in %s: run the same command again to continue", resume.path)
 		}
 	}
-	if f.summaryJSON != "" {
-		if err := writeSummaryJSON(f.summaryJSON, sum); err != nil && scanErr == nil {
+	if summaryFile != nil {
+		if err := writeSummaryJSON(summaryFile, sum); err != nil && scanErr == nil {
 			scanErr = fmt.Errorf("write --summary-json: %w", err)
 			sum.Complete = false
 		}
@@ -317,12 +350,15 @@ func sizeProcessors(cfg scan.Config) {
 	runtime.GOMAXPROCS(min(runtime.NumCPU(), max(1, (inFlight+requestsPerProcessor-1)/requestsPerProcessor)))
 }
 
-func writeSummaryJSON(path string, sum *scan.Summary) error {
+func writeSummaryJSON(f *os.File, sum *scan.Summary) error {
 	b, err := json.MarshalIndent(report.NewSummaryRecord(sum), "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o600)
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func startCPUProfile(path string) (stop func(), err error) {

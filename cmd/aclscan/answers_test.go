@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aclscan/aclscan/report"
+)
+
+// fakeBucket serves one bucket of n keys ("k/0000"...) with private ACLs,
+// and hands every request to answer first: an httptest server, for the
+// answers radosgw does not give (regions, expired tokens). answer returns
+// false to let the normal answer through.
+func fakeBucket(t *testing.T, n int, answer func(w http.ResponseWriter, r *http.Request, aclRequests int64) bool) string {
+	t.Helper()
+	var acls atomic.Int64
+	const private = `<AccessControlPolicy><Owner><ID>owner</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>owner</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		_, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		var seen int64
+		if key != "" && q.Has("acl") {
+			seen = acls.Add(1)
+		}
+		if answer(w, r, seen) {
+			return
+		}
+		switch {
+		case q.Has("acl"):
+			fmt.Fprint(w, private)
+		case q.Get("list-type") == "2":
+			var b strings.Builder
+			b.WriteString(`<ListBucketResult><IsTruncated>false</IsTruncated>`)
+			after := q.Get("start-after")
+			for i := range n {
+				if k := fmt.Sprintf("k/%04d", i); k > after {
+					fmt.Fprintf(&b, `<Contents><Key>%s</Key><Owner><ID>owner</ID></Owner></Contents>`, k)
+				}
+			}
+			b.WriteString(`</ListBucketResult>`)
+			fmt.Fprint(w, b.String())
+		default:
+			w.WriteHeader(http.StatusNotImplemented)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	return srv.URL
+}
+
+func readJSONL(t *testing.T, path string) []report.Record {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var recs []report.Record
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r report.Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("bad line %q: %v", sc.Text(), err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+func errorAnswer(w http.ResponseWriter, status int, code string, headers ...string) {
+	for i := 0; i+1 < len(headers); i += 2 {
+		w.Header().Set(headers[i], headers[i+1])
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<Error><Code>%s</Code><Message>%s answer</Message><Region>eu-west-1</Region></Error>`, code, code)
+}
+
+// What AWS answers when the region or the credentials are wrong: one line
+// that says what to do, exit 1.
+func TestServerAnswersExplained(t *testing.T) {
+	cases := []struct {
+		name   string
+		answer func(w http.ResponseWriter, r *http.Request, acls int64) bool
+		want   string
+	}{
+		{"bucket in another region (301)", func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+			errorAnswer(w, http.StatusMovedPermanently, "PermanentRedirect", "X-Amz-Bucket-Region", "eu-west-1")
+			return true
+		}, "the bucket is in region eu-west-1; pass --region eu-west-1"},
+		{"signed for the wrong region (400)", func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+			errorAnswer(w, http.StatusBadRequest, "AuthorizationHeaderMalformed", "X-Amz-Bucket-Region", "eu-west-1")
+			return true
+		}, "pass --region eu-west-1"},
+		{"expired token", func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+			errorAnswer(w, http.StatusBadRequest, "ExpiredToken")
+			return true
+		}, "the credentials have expired"},
+		{"proxy login page", func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<!DOCTYPE html><html><body>Sign in to the corporate proxy</body></html>")
+			return true
+		}, "an HTML page, not S3's XML"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			url := fakeBucket(t, 10, tc.answer)
+			code, stdout, stderr := runCLI(t, "scan", "s3://bkt", "--endpoint-url", url, "-o", filepath.Join(t.TempDir(), "r.jsonl"))
+			t.Logf("exit %d: %s", code, stderr)
+			if code != exitIncomplete || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, exitIncomplete, tc.want)
+			}
+			if strings.Count(strings.TrimSpace(stderr), "\n") != 0 || stdout != "" {
+				t.Errorf("want one line on stderr, nothing on stdout: %q / %q", stderr, stdout)
+			}
+		})
+	}
+}
+
+// Credentials that expire in the middle of a scan: every ACL request fails
+// from then on. The scan stops after a run of failures, saying why, with
+// the objects answered before in the report and none reported as an error;
+// the checkpoint lets the same command continue with fresh credentials.
+func TestCredentialsExpiringMidScan(t *testing.T) {
+	var expired atomic.Bool
+	url := fakeBucket(t, 600, func(w http.ResponseWriter, r *http.Request, acls int64) bool {
+		if acls > 200 && expired.Load() {
+			errorAnswer(w, http.StatusBadRequest, "ExpiredToken")
+			return true
+		}
+		return false
+	})
+	expired.Store(true)
+	dir := t.TempDir()
+	report := filepath.Join(dir, "r.jsonl")
+	args := []string{"scan", "s3://bkt", "--endpoint-url", url, "-c", "8", "-o", report, "--checkpoint", filepath.Join(dir, "c.ckpt")}
+	code, _, stderr := runCLI(t, args...)
+	t.Logf("exit %d: %s", code, stderr)
+	if code != exitIncomplete || !strings.Contains(stderr, "failed in a row") || !strings.Contains(stderr, "the credentials have expired") ||
+		!strings.Contains(stderr, "run the same command again") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	first := readJSONL(t, report)
+	if len(first) < 190 || len(first) > 200 {
+		t.Errorf("%d records after the first run, want the ~200 answered", len(first))
+	}
+	for _, r := range first {
+		if r.Status != "ok" {
+			t.Fatalf("%s reported as %s: a failing endpoint's objects must stay unreported", r.Key, r.Status)
+		}
+	}
+	expired.Store(false) // fresh credentials
+	if code, _, stderr := runCLI(t, args...); code != exitOK {
+		t.Fatalf("resumed scan: exit %d, stderr %q", code, stderr)
+	}
+	seen := map[string]int{}
+	for _, r := range readJSONL(t, report) {
+		seen[r.Key]++
+		if r.Status != "ok" {
+			t.Errorf("%s: %s", r.Key, r.Status)
+		}
+	}
+	for i := range 600 {
+		if k := fmt.Sprintf("k/%04d", i); seen[k] != 1 {
+			t.Fatalf("%s reported %d times over both runs", k, seen[k])
+		}
+	}
+}
