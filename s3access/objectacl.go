@@ -2,9 +2,9 @@ package s3access
 
 import (
 	"bytes"
-	"errors"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
