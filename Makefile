@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test unit integration lint local-s3 local-s3-stop bench-scan bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick clean
+.PHONY: build demo test unit integration lint local-s3 local-s3-stop bench-scan bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -32,6 +32,17 @@ local-s3:
 
 local-s3-stop:
 	scripts/local-s3 stop
+
+# Every fuzz test for FUZZTIME each (default 60s); see docs/reliability.md.
+fuzz:
+	scripts/fuzz
+
+# The soak run (docs/benchmarks/soak.md): scans for DURATION (default 5m)
+# through toxiproxy with connections reset every second.
+DURATION ?= 5m
+soak:
+	scripts/local-s3 start >/dev/null
+	$(GO) run ./tools/soak -duration $(DURATION) -o docs/benchmarks/soak.md
 
 # The scan benchmark (docs/benchmarks/scan.md): strategies direct and through toxiproxy.
 bench-scan: build

@@ -1,7 +1,9 @@
 package acl
 
 import (
+	"bytes"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -70,4 +72,80 @@ func TestFindingsSet(t *testing.T) {
 	if f.Any(OwnerDependent) || !f.With(ForeignOwner).Any(OwnerDependent) {
 		t.Error("Any does not match OwnerDependent correctly")
 	}
+}
+
+// FuzzClassify checks the classifier's rules as properties, for any
+// owners and grants: each finding comes from a grant (or the owners) that
+// justifies it, no grant other than the owner's own or LogDelivery's goes
+// unreported, order does not matter, and a grant added never takes a
+// finding away.
+func FuzzClassify(f *testing.F) {
+	f.Add("owner", "owner", []byte("G\x00http://acs.amazonaws.com/groups/global/AllUsers\x00READ"))
+	f.Add("owner", "other", []byte("C\x00owner\x00FULL_CONTROL\x01C\x00other\x00READ"))
+	f.Add("", "x", []byte("E\x00a@example.com\x00READ\x01G\x00HTTPS://ACS.amazonaws.com/groups/global/authenticatedusers\x00WRITE"))
+	f.Add("o", "o", []byte("X\x00whatever\x00READ\x01G\x00http://acs.amazonaws.com/groups/s3/LogDelivery\x00WRITE"))
+	f.Fuzz(func(t *testing.T, bucketOwner, objectOwner string, encoded []byte) {
+		grants := decodeGrants(encoded)
+		got := Classify(bucketOwner, objectOwner, grants)
+
+		var want Findings
+		for _, g := range grants {
+			switch {
+			case g.Type == TypeGroup && isGroup(g.URI, AllUsersURI):
+				want = want.With(Public)
+			case g.Type == TypeGroup && isGroup(g.URI, AuthenticatedUsersURI):
+				want = want.With(Authenticated)
+			case g.Type == TypeGroup && isGroup(g.URI, LogDeliveryURI):
+			case g.Type == TypeCanonicalUser && (bucketOwner == "" || g.ID == bucketOwner):
+			case g.Type == TypeEmail && bucketOwner == "":
+			default:
+				want = want.With(CrossAccount)
+			}
+		}
+		if bucketOwner != "" && objectOwner != "" && objectOwner != bucketOwner {
+			want = want.With(ForeignOwner)
+		}
+		if got != want {
+			t.Fatalf("Classify(%q, %q, %+v) = %v, want %v", bucketOwner, objectOwner, grants, got.Names(), want.Names())
+		}
+		if got.Has(Unreadable) {
+			t.Fatal("Unreadable comes from a denied fetch, never from grants")
+		}
+		reversed := slices.Clone(grants)
+		slices.Reverse(reversed)
+		if Classify(bucketOwner, objectOwner, reversed) != got {
+			t.Fatal("grant order changed the findings")
+		}
+		for i := range grants {
+			if fewer := Classify(bucketOwner, objectOwner, grants[:i]); fewer&^got != 0 {
+				t.Fatalf("the first %d grants give %v, more than all of them (%v)", i, fewer.Names(), got.Names())
+			}
+		}
+	})
+}
+
+// decodeGrants reads grants as fields separated by 0x00 (type letter,
+// value, permission) and grants separated by 0x01.
+func decodeGrants(b []byte) []Grant {
+	var grants []Grant
+	for _, part := range bytes.Split(b, []byte{1}) {
+		fields := bytes.SplitN(part, []byte{0}, 3)
+		if len(fields) < 3 {
+			continue
+		}
+		g := Grant{Permission: string(fields[2])}
+		value := string(fields[1])
+		switch string(fields[0]) {
+		case "G":
+			g.Type, g.URI = TypeGroup, value
+		case "C":
+			g.Type, g.ID = TypeCanonicalUser, value
+		case "E":
+			g.Type, g.Email = TypeEmail, value
+		default:
+			g.Type, g.ID = string(fields[0]), value
+		}
+		grants = append(grants, g)
+	}
+	return grants
 }

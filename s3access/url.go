@@ -15,7 +15,8 @@ func ParseURL(raw string) (bucket, prefix string, err error) {
 		if strings.Contains(raw, "://") {
 			return "", "", &UsageError{Msg: fmt.Sprintf("%q is not an s3:// URL (want s3://BUCKET[/PREFIX])", raw)}
 		}
-		return "", "", &UsageError{Msg: fmt.Sprintf("%q is not an s3:// URL (want s3://BUCKET[/PREFIX], e.g. s3://%s)", raw, strings.TrimPrefix(raw, "/"))}
+		// The example is quoted too: raw may hold a newline (fuzzing found it).
+		return "", "", &UsageError{Msg: fmt.Sprintf("%q is not an s3:// URL (want s3://BUCKET[/PREFIX], e.g. %q)", raw, "s3://"+strings.TrimPrefix(raw, "/"))}
 	}
 	bucket, prefix, _ = strings.Cut(rest, "/")
 	if err := ValidateBucketName(bucket); err != nil {

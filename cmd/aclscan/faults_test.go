@@ -87,10 +87,13 @@ func checkReport(t *testing.T, truth map[string]string, reportPath, summaryPath 
 	t.Helper()
 	recs := readJSONL(t, reportPath)
 	seen := map[string]int{}
-	byStatus := map[string]int64{}
+	byStatus, byFinding := map[string]int64{}, map[string]int64{}
 	for _, r := range recs {
 		seen[r.Key]++
 		byStatus[r.Status]++
+		for _, f := range r.Findings {
+			byFinding[f]++
+		}
 		if got := r.Status + " " + strings.Join(r.Findings, ","); got != truth[r.Key] {
 			t.Errorf("%s: %q (%v), want %q as without faults", r.Key, got, r.Error, truth[r.Key])
 		}
@@ -108,12 +111,13 @@ func checkReport(t *testing.T, truth map[string]string, reportPath, summaryPath 
 	if err != nil || json.Unmarshal(b, &sum) != nil {
 		t.Fatalf("summary: %v %s", err, b)
 	}
-	if !sum.Complete || sum.Objects != int64(len(recs)) || sum.Unchecked != 0 || !mapsEqual(sum.ByStatus, byStatus) {
-		t.Errorf("summary (complete %v, %d objects, %d unchecked, by status %v) does not match the report (%d records, %v)",
-			sum.Complete, sum.Objects, sum.Unchecked, sum.ByStatus, len(recs), byStatus)
+	if !sum.Complete || sum.Objects != int64(len(recs)) || sum.Unchecked != 0 || !mapsEqual(sum.ByStatus, byStatus) || !mapsEqual(sum.ByFinding, byFinding) {
+		t.Errorf("summary (complete %v, %d objects, %d unchecked, by status %v, by finding %v) does not match the report (%d records, %v, %v)",
+			sum.Complete, sum.Objects, sum.Unchecked, sum.ByStatus, sum.ByFinding, len(recs), byStatus, byFinding)
 	}
 }
 
+// mapsEqual compares counts, a missing key counting as zero.
 func mapsEqual(a, b map[string]int64) bool {
 	for k, v := range a {
 		if b[k] != v {
