@@ -68,7 +68,7 @@ func Explain(what string, err error) string {
 		return fmt.Sprintf("%s: the credentials have expired (refresh them, e.g. aws sso login)", what)
 	case "InvalidToken":
 		return fmt.Sprintf("%s: the session token is invalid (check AWS_SESSION_TOKEN)", what)
-	case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
+	case "PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
 		region := ""
 		var respErr *awshttp.ResponseError
 		var leanErr *ResponseError

@@ -45,14 +45,14 @@ type scanner struct {
 	restoredMarkers int64
 	lastCheckpoint  time.Time
 	// held are the error results of the current run of failures; see deliver.
-	held        []Result
-	runStart    time.Time // when the first held failure was delivered
-	streakLimit int
+	held            []Result
+	runStart        time.Time // when the first held failure was delivered
+	failureRunLimit int
 }
 
-// minStreakLimit is the least number of failures in a row that stops a
+// minFailureRun is the least number of failures in a row that stops a
 // scan; see deliver.
-const minStreakLimit = 16
+const minFailureRun = 16
 
 // requestCounter is implemented by clients that count their HTTP requests
 // (s3access.Client).
@@ -117,9 +117,9 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	s := &scanner{api: api, cfg: cfg, progress: progress, lastCheckpoint: start}
 	// Twice the requests in flight: an outage fails every one of them,
 	// then every one sent after the first failure.
-	s.streakLimit = minStreakLimit
+	s.failureRunLimit = minFailureRun
 	if cfg.Strategy != Serial {
-		s.streakLimit = max(minStreakLimit, 2*cfg.Concurrency)
+		s.failureRunLimit = max(minFailureRun, 2*cfg.Concurrency)
 	}
 	if cfg.Resume != nil {
 		initial = cfg.Resume.Ranges
@@ -352,7 +352,7 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 // requests keep failing. A success of a request sent after the first held
 // failure shows the endpoint answering again: the held objects are
 // fetched once more, and what they get then is recorded (a failure on a
-// working endpoint is the object's own). A run of streakLimit failures is
+// working endpoint is the object's own). A run of failureRunLimit failures is
 // the endpoint failing (an outage, expired credentials, a broken
 // network), not the objects: the scan stops, and the held objects stay
 // unreported, listed but not checked, for a resumed scan to check instead
@@ -364,7 +364,7 @@ func (s *scanner) deliver(ctx context.Context, sink Sink, sum *Summary, r *Resul
 			s.runStart = time.Now()
 		}
 		s.held = append(s.held, *r)
-		if len(s.held) < s.streakLimit {
+		if len(s.held) < s.failureRunLimit {
 			return nil
 		}
 		return &Error{Op: fmt.Sprintf("get object ACLs (%d failed in a row)", len(s.held)), Err: r.err}

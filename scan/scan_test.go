@@ -113,7 +113,7 @@ func TestRunOfFailuresStopsScanForResume(t *testing.T) {
 			}
 			wantRun := 32 // twice the concurrency
 			if strategy == Serial {
-				wantRun = minStreakLimit
+				wantRun = minFailureRun
 			}
 			if !strings.Contains(se.Op, fmt.Sprintf("(%d failed in a row)", wantRun)) {
 				t.Errorf("op %q, want a run of %d", se.Op, wantRun)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -100,6 +101,10 @@ func TestServerAnswersExplained(t *testing.T) {
 			errorAnswer(w, http.StatusMovedPermanently, "PermanentRedirect", "X-Amz-Bucket-Region", "eu-west-1")
 			return true
 		}, "the bucket is in region eu-west-1; pass --region eu-west-1"},
+		{"bucket just created in another region (307)", func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+			errorAnswer(w, http.StatusTemporaryRedirect, "TemporaryRedirect", "X-Amz-Bucket-Region", "eu-west-1", "Location", "https://bkt.s3.eu-west-1.amazonaws.com/")
+			return true
+		}, "pass --region eu-west-1"},
 		{"signed for the wrong region (400)", func(w http.ResponseWriter, r *http.Request, _ int64) bool {
 			errorAnswer(w, http.StatusBadRequest, "AuthorizationHeaderMalformed", "X-Amz-Bucket-Region", "eu-west-1")
 			return true
@@ -176,5 +181,28 @@ func TestCredentialsExpiringMidScan(t *testing.T) {
 		if k := fmt.Sprintf("k/%04d", i); seen[k] != 1 {
 			t.Fatalf("%s reported %d times over both runs", k, seen[k])
 		}
+	}
+}
+
+// aclscan only reads: a whole scan (bucket ACL, listing, object ACLs,
+// checkpointing) sends nothing but GET requests.
+func TestScanOnlyReads(t *testing.T) {
+	var mu sync.Mutex
+	methods := map[string]int{}
+	url := fakeBucket(t, 300, func(w http.ResponseWriter, r *http.Request, _ int64) bool {
+		mu.Lock()
+		methods[r.Method]++
+		mu.Unlock()
+		return false
+	})
+	dir := t.TempDir()
+	for _, extra := range [][]string{nil, {"--strategy", "serial"}, {"--sdk-acl"}} {
+		args := append([]string{"scan", "s3://bkt", "--endpoint-url", url, "-o", filepath.Join(dir, "r.jsonl"), "--checkpoint", filepath.Join(dir, "c")}, extra...)
+		if code, _, stderr := runCLI(t, args...); code != exitOK {
+			t.Fatalf("%v: exit %d, %s", extra, code, stderr)
+		}
+	}
+	if len(methods) != 1 || methods[http.MethodGet] < 3*301 {
+		t.Errorf("requests by method: %v; want GET only, at least %d", methods, 3*301)
 	}
 }
