@@ -74,15 +74,16 @@ func markdown(o options, bucket string, res *soak.Result) string {
 	first, last, g := res.Growth()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Soak run\n\n")
-	fmt.Fprintf(&b, "Command: `go run ./tools/soak -duration %v -objects %d -o docs/benchmarks/soak.md` (local S3 running; %s).\n\n", o.duration, o.objects, time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "Command: `make soak DURATION=%v` (`go run ./tools/soak -duration %v -objects %d -o docs/benchmarks/soak.md`), %s.\n\n", o.duration, o.duration, o.objects, time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "One client scans `%s` (%d objects, %d requests in flight) again and again for %v, through toxiproxy with a `reset_peer` toxic on half of the connections for %v every %v. Every scan must be complete with every object `ok`. After each scan the client's idle connections are closed and the heap collected, then the process is sampled.\n\n",
 		bucket, o.objects, o.concurrency, res.Elapsed.Round(time.Second), o.resetFor, o.resetEvery)
-	fmt.Fprintf(&b, "- Scans: %d, objects checked: %d, requests: %d, retries (after resets): %d\n", res.Scans, res.Objects, res.Requests, res.Retries)
+	fmt.Fprintf(&b, "- Scans: %d, objects checked: %d (%.0f per second), requests: %d, retries (after resets): %d\n", res.Scans, res.Objects, float64(res.Objects)/res.Elapsed.Seconds(), res.Requests, res.Retries)
 	fmt.Fprintf(&b, "- Keys lost or reported as errors: 0 (any would have stopped the run)\n\n")
 	fmt.Fprintf(&b, "| | before the first scan | first quarter of scans (median) | last quarter (median) | growth |\n|---|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| goroutines | %d | %d | %d | %+d |\n", res.Baseline.Goroutines, first.Goroutines, last.Goroutines, g.Goroutines)
 	fmt.Fprintf(&b, "| open files | %d | %d | %d | %+d |\n", res.Baseline.OpenFiles, first.OpenFiles, last.OpenFiles, g.OpenFiles)
 	fmt.Fprintf(&b, "| heap in use (MiB) | %.1f | %.1f | %.1f | %+.1f |\n", mib(res.Baseline.HeapInuse), mib(first.HeapInuse), mib(last.HeapInuse), float64(g.HeapInuse)/(1<<20))
 	fmt.Fprintf(&b, "| RSS (MiB) | %.1f | %.1f | %.1f | %+.1f |\n", mib(res.Baseline.RSS), mib(first.RSS), mib(last.RSS), float64(g.RSS)/(1<<20))
+	fmt.Fprintf(&b, "\nThe process holds the harness too (toxiproxy's API client, whose kept-alive connection comes and goes: one goroutine pair and one file).\n")
 	return b.String()
 }
