@@ -19,6 +19,7 @@ type Local struct {
 	Objects     int // in the soak bucket, created (and kept) as needed
 	Concurrency int
 	Duration    time.Duration
+	MinScans    int
 	// Every ResetEvery, half of the connections are reset during ResetFor.
 	ResetEvery, ResetFor time.Duration
 	Sampled              func(Sample)
@@ -78,7 +79,7 @@ func RunLocal(ctx context.Context, l Local) (*Result, error) {
 	go func() {
 		flapped <- toxiproxy.Flap(flapCtx, proxy, l.ResetEvery, l.ResetFor, "reset", "reset_peer", 0.5, client.Attributes{"timeout": 0})
 	}()
-	res, err := Run(ctx, c, Options{Bucket: l.Bucket(), Objects: int64(l.Objects), Concurrency: l.Concurrency, Duration: l.Duration, Sampled: l.Sampled})
+	res, err := Run(ctx, c, Options{Bucket: l.Bucket(), Objects: int64(l.Objects), Concurrency: l.Concurrency, Duration: l.Duration, MinScans: l.MinScans, Sampled: l.Sampled})
 	stopFlap()
 	if ferr := <-flapped; ferr != nil && err == nil {
 		err = ferr

@@ -26,6 +26,7 @@ type Options struct {
 	Objects     int64 // the bucket's object count: each scan must find them all
 	Concurrency int
 	Duration    time.Duration // scans start until this much time has passed
+	MinScans    int           // and at least this many are done
 	// Sampled, if set, is called with each sample as it is taken.
 	Sampled func(Sample)
 }
@@ -60,7 +61,7 @@ func Run(ctx context.Context, client *s3access.Client, opts Options) (*Result, e
 	res := &Result{}
 	start := time.Now()
 	res.Baseline = sample(client, 0, 0)
-	for time.Since(start) < opts.Duration {
+	for time.Since(start) < opts.Duration || res.Scans < opts.MinScans {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}

@@ -8,19 +8,21 @@ import (
 	"time"
 )
 
-// A short soak (CI-sized; tools/soak runs the long one): scans under
+// A short soak (12 scans; tools/soak runs the long one): scans under
 // periodic connection resets leave no goroutine, file or heap growth
 // behind, and never lose or fail a key (Run checks every scan).
 func TestIntegrationSoakNoLeaks(t *testing.T) {
+	// A number of scans, not a time: under the race detector, with other
+	// test packages on the same cores, a scan takes several times longer.
 	res, err := RunLocal(context.Background(), Local{
-		Objects: 2000, Concurrency: 64, Duration: 12 * time.Second,
-		ResetEvery: 400 * time.Millisecond, ResetFor: 50 * time.Millisecond,
+		Objects: 1000, Concurrency: 64, MinScans: 12,
+		ResetEvery: 300 * time.Millisecond, ResetFor: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Scans < 4 || res.Retries == 0 {
-		t.Fatalf("%d scans, %d retries: want several scans hit by resets", res.Scans, res.Retries)
+	if res.Retries == 0 {
+		t.Fatalf("%d scans, no retry: the resets missed the scans", res.Scans)
 	}
 	first, last, g := res.Growth()
 	t.Logf("%d scans, %d retries; baseline %+v; first %+v; last %+v", res.Scans, res.Retries, res.Baseline, first, last)
