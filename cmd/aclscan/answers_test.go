@@ -134,6 +134,18 @@ func TestServerAnswersExplained(t *testing.T) {
 	}
 }
 
+// A host name that does not resolve: no server at all, one line.
+func TestUnresolvableEndpoint(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	code, _, stderr := runCLI(t, "scan", "s3://bkt", "--endpoint-url", "http://no-such-host.invalid", "--max-attempts", "1", "-o", os.DevNull)
+	if code != exitIncomplete || !strings.Contains(stderr, `cannot resolve host "bkt.no-such-host.invalid"`) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("exit %d, stderr %q; want 1 and one line naming the host", code, stderr)
+	}
+}
+
 // Credentials that expire in the middle of a scan: every ACL request fails
 // from then on. The scan stops after a run of failures, saying why, with
 // the objects answered before in the report and none reported as an error;

@@ -177,37 +177,55 @@ func TestIntegrationFaultsNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	httpsUpstream, err := url.Parse(env.HTTPSURL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name   string
 		args   []string
 		toxics func(t *testing.T, p *client.Proxy)
+		tls    bool // through radosgw's HTTPS port: faults hit TLS handshakes too
 	}{
 		{"reset on a third of connections", nil, func(t *testing.T, p *client.Proxy) {
 			mustToxic(t, p, "reset", "reset_peer", 0.33, client.Attributes{"timeout": 0})
-		}},
+		}, false},
 		{"connections reset every 150 ms", nil, func(t *testing.T, p *client.Proxy) {
 			flapping(t, p, 150*time.Millisecond, 30*time.Millisecond, "reset", "reset_peer", 0.5, client.Attributes{"timeout": 0})
-		}},
+		}, false},
 		{"stalled connections", []string{"--timeout", "1s"}, func(t *testing.T, p *client.Proxy) {
 			mustToxic(t, p, "stall", "timeout", 0.05, client.Attributes{"timeout": 0})
-		}},
+		}, false},
 		{"latency spikes", nil, func(t *testing.T, p *client.Proxy) {
 			mustToxic(t, p, "spikes", "latency", 0.2, client.Attributes{"latency": 150, "jitter": 150})
-		}},
+		}, false},
 		{"bandwidth limit", nil, func(t *testing.T, p *client.Proxy) {
 			mustToxic(t, p, "narrow", "bandwidth", 1, client.Attributes{"rate": 1024}) // KB/s
-		}},
+		}, false},
 		{"responses cut short", []string{"--page-size", "100"}, func(t *testing.T, p *client.Proxy) {
 			// Every connection closes after 40 KB, mid-response.
 			mustToxic(t, p, "cut", "limit_data", 1, client.Attributes{"bytes": 40 << 10})
-		}},
+		}, false},
 		{"responses in tiny pieces", nil, func(t *testing.T, p *client.Proxy) {
 			mustToxic(t, p, "slices", "slicer", 1, client.Attributes{"average_size": 64, "size_variation": 48, "delay": 0})
-		}},
+		}, false},
+		{"TLS: reset on a third of connections", nil, func(t *testing.T, p *client.Proxy) {
+			mustToxic(t, p, "reset", "reset_peer", 0.33, client.Attributes{"timeout": 0})
+		}, true},
+		// Go's transport hands a waiting request the first connection
+		// free, so a stalled handshake delays nothing while others work.
+		{"TLS: half the handshakes stall", []string{"--timeout", "1s"}, func(t *testing.T, p *client.Proxy) {
+			mustToxic(t, p, "stall", "timeout", 0.5, client.Attributes{"timeout": 0})
+		}, true},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := srv.NewProxy(fmt.Sprintf("rgw-%d", i), upstream.Host)
+			target, scheme := upstream.Host, "http://"
+			if tc.tls {
+				target, scheme = httpsUpstream.Host, "https://"
+				tc.args = append(tc.args, "--ca-bundle", env.CABundle)
+			}
+			p, err := srv.NewProxy(fmt.Sprintf("rgw-%d", i), target)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,7 +233,7 @@ func TestIntegrationFaultsNetwork(t *testing.T) {
 			tc.toxics(t, p)
 			dir := t.TempDir()
 			reportPath, summaryPath := filepath.Join(dir, "r.jsonl"), filepath.Join(dir, "s.json")
-			args := append([]string{"scan", "s3://" + bucket, "--endpoint-url", "http://" + p.Listen,
+			args := append([]string{"scan", "s3://" + bucket, "--endpoint-url", scheme + p.Listen,
 				"-o", reportPath, "--summary-json", summaryPath, "--fail-on", "public"}, tc.args...)
 			start := time.Now()
 			code, _, stderr := runCLI(t, args...)
