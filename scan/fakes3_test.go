@@ -38,6 +38,10 @@ type fakeS3 struct {
 	// answer 500 InternalError, up to failACLsUntil (excluded; 0 = no end):
 	// the server failing mid-scan.
 	failACLsFrom, failACLsUntil int
+	// downFrom > 0 makes every request answer 500 once that many
+	// GetObjectAcl requests were served (listing included): the whole
+	// server down.
+	downFrom int
 	// attempts is the client's MaxAttempts (default 2).
 	attempts int
 }
@@ -70,6 +74,11 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.downFrom > 0 && f.requests["acl"] >= f.downFrom {
+		f.requests["down"]++
+		f.reply(w, fakeResponse{500, errorXML("InternalError")})
+		return
+	}
 	switch {
 	case key == "" && q.Has("acl"):
 		f.requests["bucket-acl"]++

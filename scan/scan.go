@@ -10,6 +10,7 @@ import (
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/s3access"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -140,7 +141,7 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	}
 	if err == nil && ctx.Err() == nil {
 		// The run of failures at the end was short: one more try.
-		err = s.retryHeld(ctx, sink, sum)
+		err = s.retryHeld(ctx, sink, sum, true)
 	} else {
 		s.unchecked.Add(int64(len(s.held)))
 	}
@@ -373,14 +374,17 @@ func (s *scanner) deliver(ctx context.Context, sink Sink, sum *Summary, r *Resul
 		return err
 	}
 	if len(s.held) > 0 && r.sent.After(s.runStart) {
-		return s.retryHeld(ctx, sink, sum)
+		return s.retryHeld(ctx, sink, sum, false)
 	}
 	return nil
 }
 
 // retryHeld fetches the held objects again, concurrently, and records
-// their results, whatever they are.
-func (s *scanner) retryHeld(ctx context.Context, sink Sink, sum *Summary) error {
+// their results. At the end of a scan (final) no later success has shown
+// the endpoint working: if objects fail again, one list request asks
+// whether it answers at all; if not, the scan stops with them unreported,
+// for a resumed scan, rather than reporting an outage as their errors.
+func (s *scanner) retryHeld(ctx context.Context, sink Sink, sum *Summary, final bool) error {
 	held := s.held
 	s.held = nil
 	results := make([]Result, len(held))
@@ -390,17 +394,42 @@ func (s *scanner) retryHeld(ctx context.Context, sink Sink, sum *Summary) error 
 		wg.Go(func() { results[i], done[i] = s.fetch(ctx, held[i].item()) })
 	}
 	wg.Wait()
+	var failed *Result
 	for i := range results {
-		if !done[i] {
-			s.unchecked.Add(1)
+		if done[i] && results[i].Status == StatusError {
+			failed = &results[i]
+		}
+	}
+	var probeErr error
+	if final && failed != nil && ctx.Err() == nil {
+		probeErr = s.probe(ctx)
+	}
+	unreported := 0
+	for i := range results {
+		if !done[i] || (probeErr != nil && results[i].Status == StatusError) {
+			unreported++
 			continue
 		}
 		if err := s.record(sink, sum, &results[i]); err != nil {
-			s.unchecked.Add(int64(len(results) - i))
+			s.unchecked.Add(int64(unreported + len(results) - i))
 			return err
 		}
 	}
+	s.unchecked.Add(int64(unreported))
+	if probeErr != nil {
+		return &Error{Op: fmt.Sprintf("get object ACLs (%d failed at the end of the scan, and listing fails too)", unreported), Err: failed.err}
+	}
 	return ctx.Err()
+}
+
+// probe is one small list request: does the endpoint work for this scan?
+func (s *scanner) probe(ctx context.Context) error {
+	in := &s3.ListObjectsV2Input{Bucket: &s.cfg.Bucket, MaxKeys: aws.Int32(1)}
+	if s.cfg.Prefix != "" {
+		in.Prefix = &s.cfg.Prefix
+	}
+	_, err := s.api.ListObjectsV2(ctx, in)
+	return err
 }
 
 // record classifies a result (the bucket owner is known by now) and hands

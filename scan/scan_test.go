@@ -167,6 +167,47 @@ func TestShortOutageLeavesNoErrorRecords(t *testing.T) {
 	}
 }
 
+// A server going down at the very end of a scan, with fewer objects left
+// than a run that stops the scan: they fail again when fetched once more,
+// a list request fails too, so the scan stops with them unreported (not as
+// error records), and a resumed scan checks them.
+func TestOutageAtTheEndStopsScan(t *testing.T) {
+	fake := fakeWithKeys(200)
+	fake.attempts = 1
+	fake.downFrom = 195
+	client := fake.client(t)
+	var saved *State
+	seen := map[string]int{}
+	sink := sinkFunc(func(r *Result) error {
+		seen[r.Key]++
+		if r.Status != StatusOK {
+			return fmt.Errorf("%s reported as %s", r.Key, r.Status)
+		}
+		return nil
+	})
+	cfg := Config{Bucket: "b", Concurrency: 16, ListConcurrency: 1, Checkpoint: func(st *State) error { saved = st; return nil }}
+	sum, err := Run(context.Background(), client, cfg, sink, nil)
+	var se *Error
+	if !errors.As(err, &se) || !strings.Contains(se.Op, "at the end of the scan") {
+		t.Fatalf("err = %v, want a stop naming the end of the scan", err)
+	}
+	if sum.Complete || sum.Objects != 195 || sum.Unchecked != 5 {
+		t.Fatalf("complete %v, %d objects, %d unchecked; want incomplete, 195 and 5", sum.Complete, sum.Objects, sum.Unchecked)
+	}
+	fake.mu.Lock()
+	fake.downFrom = 0
+	fake.mu.Unlock()
+	cfg.Resume = saved
+	if sum, err = Run(context.Background(), client, cfg, sink, nil); err != nil || sum.Count(StatusOK) != 200 {
+		t.Fatalf("resumed: err %v, %d ok", err, sum.Count(StatusOK))
+	}
+	for _, k := range fake.keys {
+		if seen[k] != 1 {
+			t.Fatalf("%s reported %d times", k, seen[k])
+		}
+	}
+}
+
 func TestMissingBucketStopsWithScanError(t *testing.T) {
 	fake := newFakeS3()
 	fake.bucketACL = fakeResponse{404, errorXML("NoSuchBucket")}
