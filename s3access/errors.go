@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"syscall"
@@ -103,6 +104,10 @@ func Explain(what string, err error) string {
 		return fmt.Sprintf("%s: connection refused: nothing listens at the endpoint (check --endpoint-url)", what)
 	case errors.Is(err, context.Canceled):
 		return fmt.Sprintf("%s: interrupted", what)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("%s: answers were cut short after retries (the connection closed mid-answer); try again later", what)
+	case errors.Is(err, io.EOF):
+		return fmt.Sprintf("%s: the connection closed before any answer after retries (the server, or a proxy or load balancer in front of it, is down or restarting); try again later", what)
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {

@@ -264,13 +264,18 @@ func mustToxic(t *testing.T, p *client.Proxy, name, typ string, toxicity float32
 func TestIntegrationFaultsServerRestart(t *testing.T) {
 	env, bucket := faultBucket(t)
 	truth := faultTruth(t, bucket)
+	srv := toxiproxyServer(t)
 	cases := []struct {
 		name   string
 		outage time.Duration // 0: down until the scan gives up
 		args   []string
+		// proxied puts a proxy in front, as a load balancer would be:
+		// with the server down, connections are accepted, then closed.
+		proxied bool
 	}{
-		{"short outage", 1500 * time.Millisecond, nil},
-		{"long outage", 0, []string{"--max-attempts", "2"}},
+		{"short outage", 1500 * time.Millisecond, nil, false},
+		{"long outage", 0, []string{"--max-attempts", "2"}, false},
+		{"short outage behind a proxy", 1500 * time.Millisecond, nil, true},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,11 +285,23 @@ func TestIntegrationFaultsServerRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(gw.Kill)
+			// One request at a time directly, four behind the proxy's few
+			// ms: slow enough to be hit in the middle.
+			endpoint, concurrency := gw.URL, "1"
+			if tc.proxied {
+				gwURL, _ := url.Parse(gw.URL)
+				p, err := srv.NewProxy(fmt.Sprintf("gw-%d", i), gwURL.Host)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = p.Delete() })
+				mustToxic(t, p, "latency", "latency", 1, client.Attributes{"latency": 5})
+				endpoint, concurrency = "http://"+p.Listen, "4"
+			}
 			dir := t.TempDir()
 			reportPath, summaryPath := filepath.Join(dir, "r.jsonl"), filepath.Join(dir, "s.json")
 			ckpt := filepath.Join(dir, "scan.ckpt")
-			// One request at a time: slow enough to be hit in the middle.
-			args := append([]string{"scan", "s3://" + bucket, "--endpoint-url", gw.URL, "-c", "1",
+			args := append([]string{"scan", "s3://" + bucket, "--endpoint-url", endpoint, "-c", concurrency,
 				"-o", reportPath, "--summary-json", summaryPath, "--fail-on", "public",
 				"--checkpoint", ckpt, "--checkpoint-interval", "100ms"}, tc.args...)
 			type outcome struct {

@@ -1,0 +1,46 @@
+package s3access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Explain turns each kind of failure into one line naming what to do.
+func TestExplain(t *testing.T) {
+	getErr := func(err error) error {
+		return &OperationError{Op: "ListObjectsV2", Attempts: 5, Err: &url.Error{Op: "Get", URL: "http://h/b", Err: err}}
+	}
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"missing bucket", &ResponseError{Status: 404, Code: "NoSuchBucket"}, "the bucket does not exist"},
+		{"denied", &ResponseError{Status: 403, Code: "AccessDenied"}, "s3:ListBucket, s3:GetObjectAcl"},
+		{"expired", &ResponseError{Status: 400, Code: "ExpiredToken"}, "the credentials have expired"},
+		{"other region", &ResponseError{Status: 301, Code: "PermanentRedirect", Region: "ap-south-1"}, "pass --region ap-south-1"},
+		{"region unknown", &ResponseError{Status: 301, Code: "PermanentRedirect"}, "in another region; pass --region"},
+		{"overloaded", &ResponseError{Status: 503, Code: "SlowDown"}, "lower --concurrency"},
+		{"refused", getErr(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), "nothing listens at the endpoint"},
+		{"closed before an answer", getErr(io.EOF), "closed before any answer"},
+		{"cut short", fmt.Errorf("read response: %w", io.ErrUnexpectedEOF), "cut short"},
+		{"dns", getErr(&net.DNSError{Name: "b.example.invalid", IsNotFound: true}), `cannot resolve host "b.example.invalid"`},
+		{"interrupted", context.Canceled, "interrupted"},
+		{"other", errors.New("something odd"), "something odd"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Explain("list s3://b/", tc.err)
+			if !strings.HasPrefix(got, "list s3://b/: ") || !strings.Contains(got, tc.want) || strings.Contains(got, "\n") {
+				t.Errorf("Explain = %q, want one line with %q", got, tc.want)
+			}
+		})
+	}
+}
