@@ -106,7 +106,7 @@ func Explain(what string, err error) string {
 		return fmt.Sprintf("%s: interrupted", what)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Sprintf("%s: answers were cut short after retries (the connection closed mid-answer); try again later", what)
-	case errors.Is(err, io.EOF):
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
 		return fmt.Sprintf("%s: the connection closed before any answer after retries (the server, or a proxy or load balancer in front of it, is down or restarting); try again later", what)
 	}
 	var dnsErr *net.DNSError

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,6 +31,7 @@ func TestExplain(t *testing.T) {
 		{"overloaded", &ResponseError{Status: 503, Code: "SlowDown"}, "lower --concurrency"},
 		{"refused", getErr(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), "nothing listens at the endpoint"},
 		{"closed before an answer", getErr(io.EOF), "closed before any answer"},
+		{"reset", getErr(&net.OpError{Op: "read", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}), "closed before any answer"},
 		{"cut short", fmt.Errorf("read response: %w", io.ErrUnexpectedEOF), "cut short"},
 		{"dns", getErr(&net.DNSError{Name: "b.example.invalid", IsNotFound: true}), `cannot resolve host "b.example.invalid"`},
 		{"interrupted", context.Canceled, "interrupted"},
