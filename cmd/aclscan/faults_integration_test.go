@@ -65,21 +65,46 @@ func faultBucket(t *testing.T) (locals3.Env, string) {
 
 func ptr[T any](v T) *T { return &v }
 
-// faultTruth is the report of a fault-free scan: key -> status and findings.
+// faultTruth is the report of a fault-free scan of the fault bucket:
+// record -> status and findings.
 func faultTruth(t *testing.T, bucket string) map[string]string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "truth.jsonl")
-	if code, _, stderr := runCLI(t, "scan", "s3://"+bucket, "-o", path); code != exitOK {
-		t.Fatalf("fault-free scan: exit %d, %s", code, stderr)
-	}
-	truth := map[string]string{}
-	for _, r := range readJSONL(t, path) {
-		truth[r.Key] = r.Status + " " + strings.Join(r.Findings, ",")
-	}
+	truth := scanTruth(t, "s3://"+bucket)
 	if len(truth) != faultKeys || truth["f/000000"] != "ok public" || truth["f/000001"] != "ok cross-account" || truth["f/000002"] != "ok " {
 		t.Fatalf("fault-free scan: %d keys, f/000000 %q, f/000001 %q, f/000002 %q", len(truth), truth["f/000000"], truth["f/000001"], truth["f/000002"])
 	}
 	return truth
+}
+
+// scanTruth runs a fault-free scan and returns record -> status and
+// findings (and, for versions, whether it is the latest).
+func scanTruth(t *testing.T, args ...string) map[string]string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "truth.jsonl")
+	if code, _, stderr := runCLI(t, append(append([]string{"scan"}, args...), "-o", path)...); code != exitOK {
+		t.Fatalf("fault-free scan: exit %d, %s", code, stderr)
+	}
+	truth := map[string]string{}
+	for _, r := range readJSONL(t, path) {
+		truth[recordID(r)] = recordTruth(r)
+	}
+	return truth
+}
+
+// recordID names a record: its key, and its version in version scans.
+func recordID(r report.Record) string {
+	if r.VersionID != nil {
+		return r.Key + "\x00" + *r.VersionID
+	}
+	return r.Key
+}
+
+func recordTruth(r report.Record) string {
+	t := r.Status + " " + strings.Join(r.Findings, ",")
+	if r.IsLatest != nil && *r.IsLatest {
+		t += " latest"
+	}
+	return t
 }
 
 // checkReport compares a report and its JSON summary with the truth.
@@ -89,18 +114,19 @@ func checkReport(t *testing.T, truth map[string]string, reportPath, summaryPath 
 	seen := map[string]int{}
 	byStatus, byFinding := map[string]int64{}, map[string]int64{}
 	for _, r := range recs {
-		seen[r.Key]++
+		id := recordID(r)
+		seen[id]++
 		byStatus[r.Status]++
 		for _, f := range r.Findings {
 			byFinding[f]++
 		}
-		if got := r.Status + " " + strings.Join(r.Findings, ","); got != truth[r.Key] {
-			t.Errorf("%s: %q (%v), want %q as without faults", r.Key, got, r.Error, truth[r.Key])
+		if got := recordTruth(r); got != truth[id] {
+			t.Errorf("%q: %q (%v), want %q as without faults", id, got, r.Error, truth[id])
 		}
 	}
-	for key := range truth {
-		if seen[key] != 1 {
-			t.Errorf("%s appears %d times in the report", key, seen[key])
+	for id := range truth {
+		if seen[id] != 1 {
+			t.Errorf("%q appears %d times in the report", id, seen[id])
 		}
 	}
 	if len(recs) != len(truth) {
@@ -245,6 +271,105 @@ func TestIntegrationFaultsNetwork(t *testing.T) {
 			b, _ := os.ReadFile(summaryPath)
 			_ = json.Unmarshal(b, &sum)
 			t.Logf("%s: %d objects in %v, %d requests, %d retries", tc.name, sum.Objects, time.Since(start).Round(time.Millisecond), sum.Requests, sum.Retries)
+		})
+	}
+}
+
+// versionsBucket holds 400 keys with two versions each (the second
+// public-read for one key in ten) and a delete marker on one key in
+// twenty; kept between runs.
+func versionsBucket(t *testing.T) string {
+	t.Helper()
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	const bucket = "it-faults-versions-400"
+	a := env.Client(env.A)
+	if err := locals3.CreateBucket(ctx, a, bucket); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := locals3.CountObjects(ctx, a, bucket); n == 380 {
+		return bucket
+	}
+	if err := locals3.EnableVersioning(ctx, a, bucket); err != nil {
+		t.Fatal(err)
+	}
+	keys := locals3.Keys("v/", 400)
+	if err := locals3.PutObjects(ctx, a, bucket, keys, nil); err != nil {
+		t.Fatal(err)
+	}
+	var public, private, deleted []string
+	for i, k := range keys {
+		if i%10 == 0 {
+			public = append(public, k)
+		} else {
+			private = append(private, k)
+		}
+		if i%20 == 5 {
+			deleted = append(deleted, k)
+		}
+	}
+	if err := locals3.PutObjects(ctx, a, bucket, public, func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.PutObjects(ctx, a, bucket, private, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range deleted {
+		if _, err := a.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: ptr(bucket), Key: ptr(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bucket
+}
+
+// Versions under faults: every version exactly once, small pages so that
+// resets and cut answers land on version-listing pages too.
+func TestIntegrationFaultsVersions(t *testing.T) {
+	env := locals3.ForTest(t)
+	bucket := versionsBucket(t)
+	truth := scanTruth(t, "s3://"+bucket, "--all-versions")
+	if len(truth) != 800 {
+		t.Fatalf("fault-free scan: %d versions, want 800", len(truth))
+	}
+	srv := toxiproxyServer(t)
+	upstream, err := url.Parse(env.HTTPURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		toxics func(t *testing.T, p *client.Proxy)
+	}{
+		{"connections reset every 150 ms", func(t *testing.T, p *client.Proxy) {
+			flapping(t, p, 150*time.Millisecond, 30*time.Millisecond, "reset", "reset_peer", 0.5, client.Attributes{"timeout": 0})
+		}},
+		{"responses cut short", func(t *testing.T, p *client.Proxy) {
+			mustToxic(t, p, "cut", "limit_data", 1, client.Attributes{"bytes": 40 << 10})
+		}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := srv.NewProxy(fmt.Sprintf("versions-%d", i), upstream.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Delete() })
+			tc.toxics(t, p)
+			dir := t.TempDir()
+			reportPath, summaryPath := filepath.Join(dir, "r.jsonl"), filepath.Join(dir, "s.json")
+			code, _, stderr := runCLI(t, "scan", "s3://"+bucket, "--all-versions", "--page-size", "50", "--endpoint-url", "http://"+p.Listen,
+				"-o", reportPath, "--summary-json", summaryPath, "--fail-on", "public")
+			if code != exitFindings {
+				t.Fatalf("exit %d, stderr %q; want %d", code, stderr, exitFindings)
+			}
+			checkReport(t, truth, reportPath, summaryPath)
+			var sum report.SummaryRecord
+			b, _ := os.ReadFile(summaryPath)
+			_ = json.Unmarshal(b, &sum)
+			if sum.DeleteMarkers != 20 {
+				t.Errorf("%d delete markers counted, want 20", sum.DeleteMarkers)
+			}
+			t.Logf("%s: %d versions, %d delete markers, %d requests, %d retries", tc.name, sum.Objects, sum.DeleteMarkers, sum.Requests, sum.Retries)
 		})
 	}
 }
