@@ -323,6 +323,7 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 			case queue <- it:
 				return nil
 			case <-ctx.Done():
+				s.unchecked.Add(1)
 				return ctx.Err()
 			}
 		})
@@ -331,7 +332,8 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 	var sinkErr error
 	for r := range results {
 		if sinkErr != nil {
-			continue // drain so the workers can finish
+			s.unchecked.Add(1) // drained so the workers can finish
+			continue
 		}
 		if sinkErr = waitOwner(); sinkErr == nil {
 			sinkErr = s.deliver(ctx, sink, sum, &r)
@@ -411,7 +413,7 @@ func (s *scanner) retryHeld(ctx context.Context, sink Sink, sum *Summary, final 
 			continue
 		}
 		if err := s.record(sink, sum, &results[i]); err != nil {
-			s.unchecked.Add(int64(unreported + len(results) - i))
+			s.unchecked.Add(int64(unreported + len(results) - i - 1))
 			return err
 		}
 	}
@@ -437,6 +439,7 @@ func (s *scanner) probe(ctx context.Context) error {
 func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
 	r.Findings |= acl.Classify(s.bucketOwner, r.OwnerID, r.Grants)
 	if err := sink.Write(r); err != nil {
+		s.unchecked.Add(1)
 		return fmt.Errorf("write result for %q: %w", r.Key, err)
 	}
 	sum.add(r)

@@ -106,7 +106,11 @@ func TestRunOfFailuresStopsScanForResume(t *testing.T) {
 				}
 				return nil
 			})
-			sum, err := Run(context.Background(), client, cfg, sink, nil)
+			progress := new(Progress)
+			sum, err := Run(context.Background(), client, cfg, sink, progress)
+			if listed := progress.Listed.Load(); sum.Objects+sum.Unchecked != listed {
+				t.Errorf("%d reported + %d unchecked != %d listed", sum.Objects, sum.Unchecked, listed)
+			}
 			var se *Error
 			if !errors.As(err, &se) || !strings.Contains(se.Op, "in a row") || s3access.ErrorCode(err) != "InternalError" {
 				t.Fatalf("err = %v, want a *scan.Error about failures in a row, with the server's error", err)
@@ -259,13 +263,17 @@ func TestSinkFailureStopsScan(t *testing.T) {
 	fake := fakeWithKeys(500)
 	n := 0
 	boom := errors.New("disk full")
+	progress := new(Progress)
 	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Concurrency: 4, PageSize: 10}, sinkFunc(func(*Result) error {
 		n++
 		if n == 20 {
 			return boom
 		}
 		return nil
-	}), nil)
+	}), progress)
+	if listed := progress.Listed.Load(); sum.Objects+sum.Unchecked != listed {
+		t.Errorf("%d reported + %d unchecked != %d listed", sum.Objects, sum.Unchecked, listed)
+	}
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the sink's error", err)
 	}
@@ -281,12 +289,16 @@ func TestCancelledScanIsIncomplete(t *testing.T) {
 	fake := fakeWithKeys(300)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
+	progress := new(Progress)
 	sum, err := Run(ctx, fake.client(t), Config{Bucket: "b", Concurrency: 4, PageSize: 50}, sinkFunc(func(*Result) error {
 		if n++; n == 10 {
 			cancel()
 		}
 		return nil
-	}), nil)
+	}), progress)
+	if listed := progress.Listed.Load(); sum.Objects+sum.Unchecked != listed {
+		t.Errorf("%d reported + %d unchecked != %d listed", sum.Objects, sum.Unchecked, listed)
+	}
 	if !errors.Is(err, context.Canceled) || sum.Complete {
 		t.Fatalf("err = %v, complete = %v; want cancellation and incomplete", err, sum.Complete)
 	}
