@@ -48,6 +48,7 @@ type options struct {
 	quick       bool
 	throttleRPS float64
 	seedOnly    bool
+	listingOnly bool
 	millionOnly bool
 }
 
@@ -78,6 +79,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 5,000 objects, one run each, results not written to docs")
 	flag.Float64Var(&o.throttleRPS, "throttle-rps", 1000, "request rate the throttling proxy allows")
 	flag.BoolVar(&o.seedOnly, "seed-only", false, "seed the bucket(s) and stop")
+	flag.BoolVar(&o.listingOnly, "listing-only", false, "only the listing section (3 interleaved variants); medians on stdout, docs untouched")
 	flag.Parse()
 	if o.quick {
 		o.objects, o.latencyObjs, o.runs, o.peerRuns = 5000, 5000, 1, 1
@@ -140,6 +142,16 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "latency proxy %s: one round trip ~%.1f ms\n", latencyURL, ms(rtt))
+	if o.listingOnly {
+		results := &report{opts: o, rtt: rtt}
+		if err := results.listing(ctx, env, latencyURL, bucket); err != nil {
+			return err
+		}
+		for _, s := range results.series {
+			fmt.Printf("%-66s median %6.0f ms (%d runs), %4.0f requests\n", s.name, s.medianBy(func(x sample) float64 { return ms(x.wall) }), len(s.samples), s.extra["requests"])
+		}
+		return nil
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
