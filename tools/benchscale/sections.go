@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
@@ -17,6 +18,7 @@ import (
 	"github.com/aclscan/aclscan/internal/toxiproxy"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
+	"golang.org/x/sync/errgroup"
 )
 
 // report collects every series of the run.
@@ -98,6 +100,46 @@ func (rep *report) listing(ctx context.Context, env locals3.Env, endpoint, bucke
 			s.extra["requests"] = float64(client.Requests() - before)
 			fmt.Fprintf(os.Stderr, "  listing  %-50s run %d: %8.0f ms, %d requests\n", name, r+1, float64(wall)/1e6, client.Requests()-before)
 		}
+	}
+	return rep.oracleListing(ctx, client, bucket)
+}
+
+// oracleListing is the bound of partitioned listing on this machine: 16
+// chains, each listing whole prefixes of the bucket's known layout
+// (p000/ to p099/, see scaleKey), so every page is full of real keys and
+// no range is read past its end. No real scan knows the layout.
+func (rep *report) oracleListing(ctx context.Context, client *s3access.Client, bucket string) error {
+	name := fmt.Sprintf("oracle: %d chains over the 100 known prefixes", scan.DefaultListConcurrency)
+	s := rep.add("listing", name, rep.opts.objects)
+	s.extra = map[string]float64{}
+	for r := 0; r < max(rep.opts.runs, 3); r++ {
+		before := client.Requests()
+		start := time.Now()
+		var listed atomic.Int64
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(scan.DefaultListConcurrency)
+		for p := range 100 {
+			g.Go(func() error {
+				sum, err := scan.Run(gctx, listOnly{client}, scan.Config{Bucket: bucket, Prefix: fmt.Sprintf("p%03d/", p), ListConcurrency: 1}, discard{}, nil)
+				if sum != nil {
+					listed.Add(sum.Objects)
+				}
+				return err
+			})
+		}
+		err := g.Wait()
+		wall := time.Since(start)
+		if err == nil && listed.Load() != int64(rep.opts.objects) {
+			err = fmt.Errorf("listed %d keys, want %d", listed.Load(), rep.opts.objects)
+		}
+		if err != nil {
+			s.fails++
+			fmt.Fprintf(os.Stderr, "  listing  %-50s run %d: FAILED: %v\n", name, r+1, err)
+			continue
+		}
+		s.samples = append(s.samples, sample{wall: wall})
+		s.extra["requests"] = float64(client.Requests() - before)
+		fmt.Fprintf(os.Stderr, "  listing  %-50s run %d: %8.0f ms, %d requests\n", name, r+1, float64(wall)/1e6, client.Requests()-before)
 	}
 	return nil
 }
