@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"syscall"
 
@@ -46,6 +47,30 @@ func IsNotFound(err error) bool {
 		return true
 	}
 	return false
+}
+
+// IsUnavailable reports a failure that says the endpoint is not serving
+// now, which waiting may cure: no answer (connection refused, reset or
+// closed, a timeout) or a 5xx answer. Answers about the request (4xx),
+// certificates, unknown host names and malformed bodies are not.
+func IsUnavailable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if status := HTTPStatus(err); status != 0 {
+		return status >= 500
+	}
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostnameErr x509.HostnameError
+	var certInvalid x509.CertificateInvalidError
+	var dnsErr *net.DNSError
+	if errors.As(err, &unknownAuthority) || errors.As(err, &hostnameErr) || errors.As(err, &certInvalid) ||
+		(errors.As(err, &dnsErr) && dnsErr.IsNotFound) {
+		return false
+	}
+	var urlErr *url.Error
+	var netErr net.Error
+	return errors.As(err, &urlErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // Explain turns an error from a bucket-level call (list, bucket ACL) into

@@ -2,6 +2,7 @@ package s3access
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -44,5 +45,32 @@ func TestExplain(t *testing.T) {
 				t.Errorf("Explain = %q, want one line with %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestIsUnavailable(t *testing.T) {
+	getErr := func(err error) error { return &url.Error{Op: "Get", URL: "http://h/b", Err: err} }
+	cases := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"refused", getErr(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), true},
+		{"closed before an answer", getErr(io.EOF), true},
+		{"cut short", fmt.Errorf("read response: %w", io.ErrUnexpectedEOF), true},
+		{"500", &ResponseError{Status: 500, Code: "InternalError"}, true},
+		{"503 slow down", &ResponseError{Status: 503, Code: "SlowDown"}, true},
+		{"expired credentials", &ResponseError{Status: 400, Code: "ExpiredToken"}, false},
+		{"denied", &ResponseError{Status: 403, Code: "AccessDenied"}, false},
+		{"unknown CA", getErr(x509.UnknownAuthorityError{}), false},
+		{"host not found", getErr(&net.DNSError{Name: "h", IsNotFound: true}), false},
+		{"malformed body", errors.New("parse ListObjectsV2 response: unexpected end"), false},
+		{"interrupted", getErr(context.Canceled), false},
+		{"nil", nil, false},
+	}
+	for _, tc := range cases {
+		if got := IsUnavailable(tc.err); got != tc.want {
+			t.Errorf("%s: IsUnavailable = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

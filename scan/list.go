@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -52,6 +53,26 @@ func (s *scanner) list(ctx context.Context, chains int, emit func(item) error) e
 	}
 	wg.Wait()
 	return firstErr
+}
+
+// maxPageOutageWaits bounds how often one page waits for the endpoint: a
+// page that fails while the endpoint answers probes is not an outage.
+const maxPageOutageWaits = 3
+
+// listPage requests a page. When the request fails the way an outage
+// does (no answer, or a 5xx, after the client's retries), it waits for
+// the endpoint as a run of failed objects does (Config.OutageWait) and
+// asks again.
+func listPage[T any](ctx context.Context, s *scanner, list func() (T, error)) (T, error) {
+	for waits := 0; ; waits++ {
+		out, err := list()
+		if err == nil || waits == maxPageOutageWaits || ctx.Err() != nil || !s3access.IsUnavailable(err) {
+			return out, err
+		}
+		if _, werr := s.awaitEndpoint(ctx, s.probeList); werr != nil {
+			return out, err
+		}
+	}
 }
 
 func (s *scanner) listOp() string {
@@ -104,7 +125,7 @@ func (s *scanner) listObjectRange(ctx context.Context, r *keyRange, emit func(it
 	}
 	pageKeys := make([]string, 0, s.cfg.PageSize)
 	for {
-		out, err := s.api.ListObjectsV2(ctx, in)
+		out, err := listPage(ctx, s, func() (*s3.ListObjectsV2Output, error) { return s.api.ListObjectsV2(ctx, in) })
 		if err != nil {
 			return &Error{Op: s.listOp(), Err: err}
 		}
@@ -173,7 +194,7 @@ func (s *scanner) listVersionRange(ctx context.Context, r *keyRange, emit func(i
 	var page []listedVersion
 	pageKeys := make([]string, 0, s.cfg.PageSize)
 	for {
-		out, err := s.api.ListObjectVersions(ctx, in)
+		out, err := listPage(ctx, s, func() (*s3.ListObjectVersionsOutput, error) { return s.api.ListObjectVersions(ctx, in) })
 		if err != nil {
 			return &Error{Op: s.listOp(), Err: err}
 		}

@@ -93,6 +93,9 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
+	if cfg.OutageWait == 0 {
+		cfg.OutageWait = DefaultOutageWait
+	}
 	if progress == nil {
 		progress = new(Progress)
 	}
@@ -355,12 +358,18 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 // requests keep failing. A success of a request sent after the first held
 // failure shows the endpoint answering again: the held objects are
 // fetched once more, and what they get then is recorded (a failure on a
-// working endpoint is the object's own). A run of failureRunLimit failures is
-// the endpoint failing (an outage, expired credentials, a broken
-// network), not the objects: the scan stops, and the held objects stay
+// working endpoint is the object's own). Successes sent before the run
+// began say nothing of the endpoint now: they are recorded and the run
+// goes on.
+//
+// A run of failureRunLimit failures is the endpoint failing (an outage,
+// expired credentials, a broken network), not the objects. Fetching
+// pauses (this goroutine stops taking results, so the workers stop
+// sending) while a list request is tried with backoff for up to
+// OutageWait; if one succeeds, the held objects are fetched again and the
+// scan goes on. Otherwise the scan stops, and the held objects stay
 // unreported, listed but not checked, for a resumed scan to check instead
-// of ending up as error records. Successes sent before the run began say
-// nothing of the endpoint now: they are recorded and the run goes on.
+// of ending up as error records.
 func (s *scanner) deliver(ctx context.Context, sink Sink, sum *Summary, r *Result) error {
 	if r.Status == StatusError {
 		if len(s.held) == 0 {
@@ -370,7 +379,17 @@ func (s *scanner) deliver(ctx context.Context, sink Sink, sum *Summary, r *Resul
 		if len(s.held) < s.failureRunLimit {
 			return nil
 		}
-		return &Error{Op: fmt.Sprintf("get object ACLs (%d failed in a row)", len(s.held)), Err: r.err}
+		if !s3access.IsUnavailable(r.err) {
+			// Expired credentials, a proxy's login page: no wait cures it.
+			return &Error{Op: fmt.Sprintf("get object ACLs (%d failed in a row)", len(s.held)), Err: r.err}
+		}
+		// The probe is the failing request itself: listing may work while
+		// reading ACLs does not.
+		probe := func(ctx context.Context) error { return s.probeACL(ctx, r) }
+		if _, err := s.awaitEndpoint(ctx, probe); err != nil {
+			return &Error{Op: fmt.Sprintf("get object ACLs (%d failed in a row%s)", len(s.held), s.waited()), Err: r.err}
+		}
+		return s.retryHeld(ctx, sink, sum, false)
 	}
 	if err := s.record(sink, sum, r); err != nil {
 		return err
@@ -381,11 +400,49 @@ func (s *scanner) deliver(ctx context.Context, sink Sink, sum *Summary, r *Resul
 	return nil
 }
 
+// waited describes the wait for the endpoint, for the error that ends it.
+func (s *scanner) waited() string {
+	if s.cfg.OutageWait < 0 {
+		return ""
+	}
+	return fmt.Sprintf(", and the endpoint did not answer for %v", s.cfg.OutageWait)
+}
+
+// awaitEndpoint tries probe until it succeeds, with backoff from 250 ms
+// doubling to 8 s, for up to cfg.OutageWait (once when that is negative).
+// waited says whether the first try failed.
+func (s *scanner) awaitEndpoint(ctx context.Context, probe func(context.Context) error) (waited bool, err error) {
+	deadline := time.Now().Add(s.cfg.OutageWait)
+	delay := 250 * time.Millisecond
+	for try := 0; ; try++ {
+		if err = probe(ctx); err == nil {
+			return try > 0, nil
+		}
+		if !s3access.IsUnavailable(err) {
+			return true, err // an answer no wait changes (credentials, permissions)
+		}
+		wait := min(delay, time.Until(deadline))
+		if wait <= 0 || ctx.Err() != nil {
+			return true, err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return true, ctx.Err()
+		case <-timer.C:
+		}
+		delay = min(2*delay, 8*time.Second)
+	}
+}
+
 // retryHeld fetches the held objects again, concurrently, and records
 // their results. At the end of a scan (final) no later success has shown
-// the endpoint working: if objects fail again, one list request asks
-// whether it answers at all; if not, the scan stops with them unreported,
-// for a resumed scan, rather than reporting an outage as their errors.
+// the endpoint working: if objects fail again, the endpoint is awaited as
+// for a run of failures; if it answers, they are fetched once more and
+// recorded whatever they get, and if not, the scan stops with them
+// unreported, for a resumed scan, rather than reporting an outage as
+// their errors.
 func (s *scanner) retryHeld(ctx context.Context, sink Sink, sum *Summary, final bool) error {
 	held := s.held
 	s.held = nil
@@ -396,36 +453,57 @@ func (s *scanner) retryHeld(ctx context.Context, sink Sink, sum *Summary, final 
 		wg.Go(func() { results[i], done[i] = s.fetch(ctx, held[i].item()) })
 	}
 	wg.Wait()
-	var failed *Result
-	for i := range results {
-		if done[i] && results[i].Status == StatusError {
-			failed = &results[i]
-		}
-	}
-	var probeErr error
-	if final && failed != nil && ctx.Err() == nil {
-		probeErr = s.probe(ctx)
-	}
+	var failed []Result
 	unreported := 0
 	for i := range results {
-		if !done[i] || (probeErr != nil && results[i].Status == StatusError) {
+		switch {
+		case !done[i]:
 			unreported++
-			continue
-		}
-		if err := s.record(sink, sum, &results[i]); err != nil {
-			s.unchecked.Add(int64(unreported + len(results) - i - 1))
-			return err
+		case final && results[i].Status == StatusError:
+			failed = append(failed, results[i])
+		default:
+			if err := s.record(sink, sum, &results[i]); err != nil {
+				s.unchecked.Add(int64(unreported + len(failed) + len(results) - i - 1))
+				return err
+			}
 		}
 	}
 	s.unchecked.Add(int64(unreported))
-	if probeErr != nil {
-		return &Error{Op: fmt.Sprintf("get object ACLs (%d failed at the end of the scan, and listing fails too)", unreported), Err: failed.err}
+	if len(failed) == 0 {
+		return ctx.Err()
+	}
+	waited, err := s.awaitEndpoint(ctx, s.probeList)
+	switch {
+	case err != nil:
+		s.unchecked.Add(int64(len(failed)))
+		return &Error{Op: fmt.Sprintf("get object ACLs (%d failed at the end of the scan, and listing fails too%s)", len(failed), s.waited()), Err: failed[len(failed)-1].err}
+	case waited:
+		// The endpoint was down and is back: one more try.
+		s.held = failed
+		return s.retryHeld(ctx, sink, sum, false)
+	}
+	// Listing works: the failures are the objects' own.
+	for i := range failed {
+		if err := s.record(sink, sum, &failed[i]); err != nil {
+			s.unchecked.Add(int64(len(failed) - i - 1))
+			return err
+		}
 	}
 	return ctx.Err()
 }
 
-// probe is one small list request: does the endpoint work for this scan?
-func (s *scanner) probe(ctx context.Context) error {
+// probeACL fetches r's ACL again: does the failing request work now? An
+// answer about the object (gone, denied) counts as working.
+func (s *scanner) probeACL(ctx context.Context, r *Result) error {
+	_, err := s.api.GetObjectACL(ctx, s.cfg.Bucket, r.Key, r.VersionID)
+	if err != nil && (s3access.IsNotFound(err) || s3access.IsAccessDenied(err)) {
+		return nil
+	}
+	return err
+}
+
+// probeList is one small list request: does the endpoint work?
+func (s *scanner) probeList(ctx context.Context) error {
 	in := &s3.ListObjectsV2Input{Bucket: &s.cfg.Bucket, MaxKeys: aws.Int32(1)}
 	if s.cfg.Prefix != "" {
 		in.Prefix = &s.cfg.Prefix

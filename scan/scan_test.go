@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aclscan/aclscan/s3access"
 
@@ -96,7 +97,7 @@ func TestRunOfFailuresStopsScanForResume(t *testing.T) {
 			fake.failACLsFrom = 500
 			client := fake.client(t)
 			var saved *State
-			cfg := Config{Bucket: "b", Strategy: strategy, Concurrency: 16, ListConcurrency: 1,
+			cfg := Config{Bucket: "b", Strategy: strategy, Concurrency: 16, ListConcurrency: 1, OutageWait: -1,
 				Checkpoint: func(st *State) error { saved = st; return nil }}
 			seen := map[string]int{}
 			sink := sinkFunc(func(r *Result) error {
@@ -189,7 +190,7 @@ func TestOutageAtTheEndStopsScan(t *testing.T) {
 		}
 		return nil
 	})
-	cfg := Config{Bucket: "b", Concurrency: 16, ListConcurrency: 1, Checkpoint: func(st *State) error { saved = st; return nil }}
+	cfg := Config{Bucket: "b", Concurrency: 16, ListConcurrency: 1, OutageWait: -1, Checkpoint: func(st *State) error { saved = st; return nil }}
 	sum, err := Run(context.Background(), client, cfg, sink, nil)
 	var se *Error
 	if !errors.As(err, &se) || !strings.Contains(se.Op, "at the end of the scan") {
@@ -209,6 +210,40 @@ func TestOutageAtTheEndStopsScan(t *testing.T) {
 		if seen[k] != 1 {
 			t.Fatalf("%s reported %d times", k, seen[k])
 		}
+	}
+}
+
+// A server down for a second, mid-scan, every request failing: the run of
+// failures pauses the scan until a probe gets an answer, then the held
+// objects are fetched again. The scan completes, nothing reported as an
+// error; the same outage with no wait stops the scan (the test above).
+func TestOutageWithinTheWaitIsRiddenOut(t *testing.T) {
+	for _, strategy := range []Strategy{Serial, Pool} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			fake := fakeWithKeys(1200)
+			fake.pageSize = 100
+			fake.attempts = 1
+			fake.downFrom = 300
+			client := fake.client(t)
+			recovered := time.AfterFunc(time.Second, func() {
+				fake.mu.Lock()
+				fake.downFrom = 0
+				fake.mu.Unlock()
+			})
+			defer recovered.Stop()
+			var sink collect
+			start := time.Now()
+			sum, err := Run(context.Background(), client, Config{Bucket: "b", Strategy: strategy, Concurrency: 16, OutageWait: 10 * time.Second}, &sink, nil)
+			if err != nil || !sum.Complete {
+				t.Fatalf("err %v, complete %v", err, sum.Complete)
+			}
+			if len(sink.byKey) != 1200 || sum.Count(StatusOK) != 1200 {
+				t.Fatalf("%d results, %d ok, %d errors; want 1200 ok", len(sink.byKey), sum.Count(StatusOK), sum.Count(StatusError))
+			}
+			if fake.count("down") == 0 || time.Since(start) < time.Second {
+				t.Errorf("%d requests met the outage in %v: the test did not exercise it", fake.count("down"), time.Since(start))
+			}
+		})
 	}
 }
 

@@ -88,6 +88,12 @@ type Config struct {
 	Checkpoint         func(*State) error
 	CheckpointInterval time.Duration
 
+	// OutageWait is how long a run of failures (the endpoint failing, not
+	// the objects) waits for the endpoint to answer a list request again
+	// before the scan stops: 0 means DefaultOutageWait, a negative value
+	// stops at once.
+	OutageWait time.Duration
+
 	// splitter replaces splitPoints in tests that place split points on
 	// chosen keys.
 	splitter func(pageKeys []string, last, until string, bounded bool, n int) []string
@@ -100,6 +106,10 @@ const DefaultListConcurrency = 16
 
 // DefaultCheckpointInterval is how often a checkpoint is taken.
 const DefaultCheckpointInterval = 2 * time.Second
+
+// DefaultOutageWait rides out a network blip or a server restart; a
+// longer outage stops the scan, resumable with a checkpoint.
+const DefaultOutageWait = 30 * time.Second
 
 // Status is the outcome of fetching one object's ACL.
 type Status uint8

@@ -382,10 +382,11 @@ func mustToxic(t *testing.T, p *client.Proxy, name, typ string, toxicity float32
 }
 
 // The S3 server killed mid-scan (an extra radosgw gateway, so other tests
-// keep theirs) and started again, after a short outage and a long one. The
-// scan completes after retries, or stops with one line saying why and
-// exit 1; with --checkpoint, running it again completes it. Never a
-// "complete" scan that is not, never a key twice or lost.
+// keep theirs) and started again. A short outage is ridden out (the scan
+// pauses while requests fail in a row, up to --outage-wait) and the scan
+// completes; a longer one stops it with one line saying why and exit 1,
+// and with --checkpoint running it again completes it. Never a "complete"
+// scan that is not, never a key twice or lost.
 func TestIntegrationFaultsServerRestart(t *testing.T) {
 	env, bucket := faultBucket(t)
 	truth := faultTruth(t, bucket)
@@ -399,7 +400,7 @@ func TestIntegrationFaultsServerRestart(t *testing.T) {
 		proxied bool
 	}{
 		{"short outage", 1500 * time.Millisecond, nil, false},
-		{"long outage", 0, []string{"--max-attempts", "2"}, false},
+		{"long outage", 0, []string{"--max-attempts", "2", "--outage-wait", "1s"}, false},
 		{"short outage behind a proxy", 1500 * time.Millisecond, nil, true},
 	}
 	for i, tc := range cases {
@@ -461,6 +462,10 @@ func TestIntegrationFaultsServerRestart(t *testing.T) {
 					t.Fatalf("the scan completed while its server was down: %q", first.stderr)
 				}
 			case exitIncomplete:
+				if tc.outage > 0 {
+					// Far shorter than --outage-wait (30 s): to be ridden out.
+					t.Fatalf("a %v outage stopped the scan: %q", tc.outage, first.stderr)
+				}
 				if lines := strings.Split(strings.TrimSpace(first.stderr), "\n"); len(lines) != 1 || !strings.Contains(first.stderr, "run the same command again") {
 					t.Fatalf("stderr %q: want one line with the way to continue", first.stderr)
 				}

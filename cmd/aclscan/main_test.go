@@ -50,6 +50,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"scan", "s3://bucket", "--strategy", "serial", "--list-concurrency", "4"}, "one request at a time"},
 		{[]string{"scan", "s3://bucket", "--format", "jsonl", "--table-rows", "5"}, "applies to --format table"},
 		{[]string{"scan", "s3://bucket", "--checkpoint-interval", "1s"}, "needs --checkpoint FILE"},
+		{[]string{"scan", "s3://bucket", "--outage-wait", "-1s"}, "--outage-wait must be 0 or more"},
 		{[]string{"scan", "s3://bucket", "-o", "/proc/version/report.jsonl"}, "cannot write the report"},
 		{[]string{"scan", "s3://bucket", "--summary-json", "/does/not/exist/s.json"}, "--summary-json"},
 	}

@@ -37,6 +37,7 @@ type scanFlags struct {
 	listChains  int
 	checkpoint  string
 	ckptEvery   time.Duration
+	outageWait  time.Duration
 	summaryJSON string
 }
 
@@ -69,6 +70,7 @@ func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVar(&f.s3.Profile, "profile", "", "shared config profile to take credentials and settings from")
 	fl.StringVar(&f.s3.CABundle, "ca-bundle", "", "PEM file of extra CAs to trust (also AWS_CA_BUNDLE)")
 	fl.BoolVar(&f.s3.InsecureSkipVerify, "insecure-skip-verify", false, "do not check the server's TLS certificate (test endpoints only; prints a warning)")
+	fl.DurationVar(&f.outageWait, "outage-wait", scan.DefaultOutageWait, "when requests fail in a row (the endpoint down, not the objects), pause and wait this long for it to answer before stopping (0: stop at once)")
 	fl.IntVar(&f.s3.MaxAttempts, "max-attempts", s3access.DefaultMaxAttempts, "attempts per request, first try included, before an object is reported as error")
 	fl.DurationVar(&f.s3.RequestTimeout, "timeout", s3access.DefaultRequestTimeout, "time limit of one request attempt")
 	fl.StringVar(&f.strategy, "strategy", "pool", "request scheduling: serial, pool or all (one goroutine per key, for experiments)")
@@ -259,6 +261,13 @@ func (f *scanFlags) config(target string) (scan.Config, acl.Findings, error) {
 	if f.s3.RequestTimeout <= 0 {
 		return scan.Config{}, 0, usageErrorf("--timeout must be positive, got %s", f.s3.RequestTimeout)
 	}
+	if f.outageWait < 0 {
+		return scan.Config{}, 0, usageErrorf("--outage-wait must be 0 or more, got %s", f.outageWait)
+	}
+	outageWait := f.outageWait
+	if outageWait == 0 {
+		outageWait = -1 // the engine's "stop at once"
+	}
 	failOn, err := parseFailOn(f.failOn)
 	if err != nil {
 		return scan.Config{}, 0, err
@@ -272,6 +281,7 @@ func (f *scanFlags) config(target string) (scan.Config, acl.Findings, error) {
 		BucketOwner:     f.bucketOwner,
 		PageSize:        f.pageSize,
 		ListConcurrency: f.listChains,
+		OutageWait:      outageWait,
 	}, failOn, nil
 }
 
