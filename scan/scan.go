@@ -414,6 +414,7 @@ func (s *scanner) waited() string {
 func (s *scanner) awaitEndpoint(ctx context.Context, probe func(context.Context) error) (waited bool, err error) {
 	deadline := time.Now().Add(s.cfg.OutageWait)
 	delay := 250 * time.Millisecond
+	defer s.progress.Waiting.Store(false)
 	for try := 0; ; try++ {
 		if err = probe(ctx); err == nil {
 			return try > 0, nil
@@ -425,6 +426,7 @@ func (s *scanner) awaitEndpoint(ctx context.Context, probe func(context.Context)
 		if wait <= 0 || ctx.Err() != nil {
 			return true, err
 		}
+		s.progress.Waiting.Store(true)
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -233,7 +234,28 @@ func TestOutageWithinTheWaitIsRiddenOut(t *testing.T) {
 			defer recovered.Stop()
 			var sink collect
 			start := time.Now()
-			sum, err := Run(context.Background(), client, Config{Bucket: "b", Strategy: strategy, Concurrency: 16, OutageWait: 10 * time.Second}, &sink, nil)
+			progress := new(Progress)
+			var sawWaiting atomic.Bool
+			stopWatch := make(chan struct{})
+			defer close(stopWatch)
+			go func() {
+				watch := time.NewTicker(20 * time.Millisecond)
+				defer watch.Stop()
+				for {
+					select {
+					case <-stopWatch:
+						return
+					case <-watch.C:
+						if progress.Waiting.Load() {
+							sawWaiting.Store(true)
+						}
+					}
+				}
+			}()
+			sum, err := Run(context.Background(), client, Config{Bucket: "b", Strategy: strategy, Concurrency: 16, OutageWait: 10 * time.Second}, &sink, progress)
+			if !sawWaiting.Load() || progress.Waiting.Load() {
+				t.Errorf("progress said waiting: during the outage %v, after it %v; want true, false", sawWaiting.Load(), progress.Waiting.Load())
+			}
 			if err != nil || !sum.Complete {
 				t.Fatalf("err %v, complete %v", err, sum.Complete)
 			}

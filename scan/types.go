@@ -175,6 +175,8 @@ type Progress struct {
 	Listed  atomic.Int64
 	Checked atomic.Int64
 	Errors  atomic.Int64
+	// Waiting is true while the scan pauses for an unavailable endpoint.
+	Waiting atomic.Bool
 }
 
 // Summary is the account of a finished (or stopped) scan.

@@ -51,6 +51,9 @@ func startProgressBar(w io.Writer, p *scan.Progress, client retryStats) *progres
 				if n := client.Throttles(); n > 0 {
 					desc += fmt.Sprintf(" (%d throttled, in flight <= %d)", n, client.ConcurrencyLimit())
 				}
+				if p.Waiting.Load() {
+					desc += "; endpoint not answering, waiting (--outage-wait)"
+				}
 				bar.Describe(desc)
 				_ = bar.Set64(checked)
 			}
