@@ -461,8 +461,12 @@ func TestIntegrationThrottlingThroughFaultProxy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const limit = 300.0 // requests per second
-	proxy, err := faultproxy.Start(env.HTTPURL, faultproxy.Options{Rate: limit, Latency: 20 * time.Millisecond})
+	// Requests per second: low enough that the scan exceeds it even when
+	// other test packages load the same 2 cores (at 300/s, a loaded run
+	// reached ~140/s and was never throttled); 50 ms of latency keeps
+	// several requests in flight at that rate, as S3's round trips do.
+	const limit = 100.0
+	proxy, err := faultproxy.Start(env.HTTPURL, faultproxy.Options{Rate: limit, Latency: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,10 +483,15 @@ func TestIntegrationThrottlingThroughFaultProxy(t *testing.T) {
 	rate := float64(proxy.Forwarded()) / elapsed.Seconds()
 	retriesPerKey := float64(sum.Retries) / objects
 	t.Logf("%.0f req/s forwarded (limit %.0f), %.3f retries per key, %d throttled", rate, limit, retriesPerKey, sum.Throttles)
-	if rate < 0.7*limit {
-		t.Errorf("%.0f requests/s forwarded, want at least 70%% of the %0.f allowed", rate, limit)
+	// 96-99% alone; 74% once with other test packages and the race
+	// detector on the same cores.
+	if rate < 0.6*limit {
+		t.Errorf("%.0f requests/s forwarded, want at least 60%% of the %0.f allowed", rate, limit)
 	}
-	if retriesPerKey > 0.25 {
+	// Here aimd measured 0.19 retries per key and 96-99 requests/s
+	// (2026-11-30); at 150/s and 20 ms, --throttling off made 0.55 and
+	// 61/s against aimd's 0.22 and 147/s.
+	if retriesPerKey > 0.35 {
 		t.Errorf("%.3f retries per key: a retry storm", retriesPerKey)
 	}
 }
