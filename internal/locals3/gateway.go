@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/aclscan/aclscan/internal/proc"
 )
 
 // Gateway is an extra radosgw process serving the local cluster on a port
@@ -47,7 +49,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		"--rgw-frontends", "beast endpoint="+g.addr+" tcp_nodelay=1",
 		"--rgw-dns-name", "localhost", "--debug-rgw", "0/0", "--debug-ms", "0/0",
 		"--log-file", filepath.Join(dir, "client.rgw."+g.name+".log"))
-	dieWithParent(g.cmd)
+	proc.DieWithParent(g.cmd)
 	if err := g.cmd.Start(); err != nil {
 		return fmt.Errorf("start radosgw gateway %s: %w", g.name, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	client "github.com/Shopify/toxiproxy/v2/client"
+	"github.com/aclscan/aclscan/internal/proc"
 )
 
 // Version is the toxiproxy release the scripts and tests build.
@@ -69,6 +70,7 @@ func Start(ctx context.Context, bin string) (*Server, error) {
 	ln.Close()
 	cmd := exec.Command(bin, "-host", "127.0.0.1", "-port", fmt.Sprint(port))
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	proc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start toxiproxy: %w", err)
 	}

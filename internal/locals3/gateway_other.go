@@ -1,7 +1,0 @@
-//go:build !linux
-
-package locals3
-
-import "os/exec"
-
-func dieWithParent(*exec.Cmd) {}
