@@ -124,11 +124,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 			if len(seen) != 1500 {
 				t.Fatalf("%d distinct keys over both runs, want 1500", len(seen))
 			}
-			for k, n := range seen {
-				if n != 1 {
-					t.Fatalf("key %s reported %d times", k, n)
-				}
-			}
+			checkOnce(t, fake.keys, seen)
 			if sum2.Objects != 1500 || sum2.Count(StatusDenied) != 1 || sum2.Count(StatusOK) != 1499 {
 				t.Errorf("resumed summary: %d objects, %d denied, %d ok; want 1500, 1, 1499", sum2.Objects, sum2.Count(StatusDenied), sum2.Count(StatusOK))
 			}

@@ -101,13 +101,7 @@ func TestRunOfFailuresStopsScanForResume(t *testing.T) {
 			cfg := Config{Bucket: "b", Strategy: strategy, Concurrency: 16, ListConcurrency: 1, OutageWait: -1,
 				Checkpoint: func(st *State) error { saved = st; return nil }}
 			seen := map[string]int{}
-			sink := sinkFunc(func(r *Result) error {
-				seen[r.Key]++
-				if r.Status != StatusOK {
-					return fmt.Errorf("%s reported as %s (%s)", r.Key, r.Status, r.Err)
-				}
-				return nil
-			})
+			sink := okOnlySink(seen)
 			progress := new(Progress)
 			sum, err := Run(context.Background(), client, cfg, sink, progress)
 			if listed := progress.Listed.Load(); sum.Objects+sum.Unchecked != listed {
@@ -139,11 +133,7 @@ func TestRunOfFailuresStopsScanForResume(t *testing.T) {
 			if err != nil || !sum.Complete || sum.Count(StatusOK) != 1200 {
 				t.Fatalf("resumed scan: err %v, complete %v, %d ok; want 1200 ok", err, sum.Complete, sum.Count(StatusOK))
 			}
-			for _, k := range fake.keys {
-				if seen[k] != 1 {
-					t.Fatalf("key %s reported %d times over both runs", k, seen[k])
-				}
-			}
+			checkOnce(t, fake.keys, seen)
 		})
 	}
 }
@@ -184,13 +174,7 @@ func TestOutageAtTheEndStopsScan(t *testing.T) {
 	client := fake.client(t)
 	var saved *State
 	seen := map[string]int{}
-	sink := sinkFunc(func(r *Result) error {
-		seen[r.Key]++
-		if r.Status != StatusOK {
-			return fmt.Errorf("%s reported as %s", r.Key, r.Status)
-		}
-		return nil
-	})
+	sink := okOnlySink(seen)
 	cfg := Config{Bucket: "b", Concurrency: 16, ListConcurrency: 1, OutageWait: -1, Checkpoint: func(st *State) error { saved = st; return nil }}
 	sum, err := Run(context.Background(), client, cfg, sink, nil)
 	var se *Error
@@ -207,11 +191,7 @@ func TestOutageAtTheEndStopsScan(t *testing.T) {
 	if sum, err = Run(context.Background(), client, cfg, sink, nil); err != nil || sum.Count(StatusOK) != 200 {
 		t.Fatalf("resumed: err %v, %d ok", err, sum.Count(StatusOK))
 	}
-	for _, k := range fake.keys {
-		if seen[k] != 1 {
-			t.Fatalf("%s reported %d times", k, seen[k])
-		}
-	}
+	checkOnce(t, fake.keys, seen)
 }
 
 // A server down for a second, mid-scan, every request failing: the run of
@@ -310,6 +290,28 @@ func (s stuckLister) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Inpu
 		IsTruncated:           aws.Bool(true),
 		NextContinuationToken: aws.String("same"),
 	}, nil
+}
+
+// okOnlySink counts the reports of each key in seen and fails the scan on
+// any status but ok: for tests where a failure must never be reported.
+func okOnlySink(seen map[string]int) Sink {
+	return sinkFunc(func(r *Result) error {
+		seen[r.Key]++
+		if r.Status != StatusOK {
+			return fmt.Errorf("%s reported as %s (%s)", r.Key, r.Status, r.Err)
+		}
+		return nil
+	})
+}
+
+// checkOnce fails unless every key was reported exactly once.
+func checkOnce(t *testing.T, keys []string, seen map[string]int) {
+	t.Helper()
+	for _, k := range keys {
+		if seen[k] != 1 {
+			t.Fatalf("key %s reported %d times", k, seen[k])
+		}
+	}
 }
 
 type sinkFunc func(*Result) error

@@ -81,40 +81,19 @@ func (rep *report) listing(ctx context.Context, env locals3.Env, endpoint, bucke
 		if chains > 1 {
 			name = fmt.Sprintf("partitioned (--list-concurrency %d, default)", chains)
 		}
-		s := rep.add("listing", name, rep.opts.objects)
-		s.extra = map[string]float64{}
-		for r := 0; r < max(rep.opts.runs, 3); r++ {
-			before := client.Requests()
-			start := time.Now()
+		rep.timeListing(client, name, func() (int64, error) {
 			sum, err := scan.Run(ctx, listOnly{client}, scan.Config{Bucket: bucket, ListConcurrency: chains}, discard{}, nil)
-			wall := time.Since(start)
-			if err == nil && sum.Objects != int64(rep.opts.objects) {
-				err = fmt.Errorf("listed %d keys, want %d", sum.Objects, rep.opts.objects)
-			}
 			if err != nil {
-				s.fails++
-				fmt.Fprintf(os.Stderr, "  listing  %-50s run %d: FAILED: %v\n", name, r+1, err)
-				continue
+				return 0, err
 			}
-			s.samples = append(s.samples, sample{wall: wall})
-			s.extra["requests"] = float64(client.Requests() - before)
-			fmt.Fprintf(os.Stderr, "  listing  %-50s run %d: %8.0f ms, %d requests\n", name, r+1, float64(wall)/1e6, client.Requests()-before)
-		}
+			return sum.Objects, nil
+		})
 	}
-	return rep.oracleListing(ctx, client, bucket)
-}
-
-// oracleListing is the bound of partitioned listing on this machine: 16
-// chains, each listing whole prefixes of the bucket's known layout
-// (p000/ to p099/, see scaleKey), so every page is full of real keys and
-// no range is read past its end. No real scan knows the layout.
-func (rep *report) oracleListing(ctx context.Context, client *s3access.Client, bucket string) error {
-	name := fmt.Sprintf("oracle: %d chains over the 100 known prefixes", scan.DefaultListConcurrency)
-	s := rep.add("listing", name, rep.opts.objects)
-	s.extra = map[string]float64{}
-	for r := 0; r < max(rep.opts.runs, 3); r++ {
-		before := client.Requests()
-		start := time.Now()
+	// The bound of partitioned listing on this machine: 16 chains, each
+	// listing whole prefixes of the bucket's known layout (p000/ to p099/,
+	// see scaleKey), so every page is full of real keys and no range is
+	// read past its end. No real scan knows the layout.
+	rep.timeListing(client, fmt.Sprintf("oracle: %d chains over the 100 known prefixes", scan.DefaultListConcurrency), func() (int64, error) {
 		var listed atomic.Int64
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(scan.DefaultListConcurrency)
@@ -128,9 +107,23 @@ func (rep *report) oracleListing(ctx context.Context, client *s3access.Client, b
 			})
 		}
 		err := g.Wait()
+		return listed.Load(), err
+	})
+	return nil
+}
+
+// timeListing adds a listing series: runs list (which returns the keys it
+// listed) a few times, timing each run and counting its requests.
+func (rep *report) timeListing(client *s3access.Client, name string, list func() (int64, error)) {
+	s := rep.add("listing", name, rep.opts.objects)
+	s.extra = map[string]float64{}
+	for r := 0; r < max(rep.opts.runs, 3); r++ {
+		before := client.Requests()
+		start := time.Now()
+		listed, err := list()
 		wall := time.Since(start)
-		if err == nil && listed.Load() != int64(rep.opts.objects) {
-			err = fmt.Errorf("listed %d keys, want %d", listed.Load(), rep.opts.objects)
+		if err == nil && listed != int64(rep.opts.objects) {
+			err = fmt.Errorf("listed %d keys, want %d", listed, rep.opts.objects)
 		}
 		if err != nil {
 			s.fails++
@@ -141,7 +134,6 @@ func (rep *report) oracleListing(ctx context.Context, client *s3access.Client, b
 		s.extra["requests"] = float64(client.Requests() - before)
 		fmt.Fprintf(os.Stderr, "  listing  %-50s run %d: %8.0f ms, %d requests\n", name, r+1, float64(wall)/1e6, client.Requests()-before)
 	}
-	return nil
 }
 
 // throttling scans part of the bucket behind a proxy answering 503
