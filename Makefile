@@ -24,6 +24,7 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 lint:
+	@scripts/check-tracked
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet -tags integration ./...
 
