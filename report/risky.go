@@ -47,3 +47,9 @@ func (k *Risky) Add(r *scan.Result) {
 
 // Omitted is the number of risky results seen but not kept.
 func (k *Risky) Omitted() int64 { return k.Total - int64(len(k.Records)) }
+
+// Write is Add as a scan.Sink.
+func (k *Risky) Write(r *scan.Result) error {
+	k.Add(r)
+	return nil
+}

@@ -25,6 +25,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
 )
@@ -62,6 +63,14 @@ type Options struct {
 	// choice (a test endpoint with a throw-away certificate) sets it: the
 	// command line warns, and nothing falls back to it.
 	InsecureSkipVerify bool
+	// Credentials, when set, sign every request instead of the default
+	// chain's (environment, profiles, roles): a library user's own keys or
+	// provider, or a test's, without touching the process environment.
+	// StaticCredentials makes one from keys.
+	Credentials aws.CredentialsProvider
+	// Backoff replaces the retry policy's delays (tests use it to retry
+	// without waiting).
+	Backoff retry.BackoffDelayer
 }
 
 // DefaultConnections is the number of kept-alive connections when
@@ -147,9 +156,12 @@ var retryCutShort = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
 })
 
 // UsageError marks an error in the options the user gave (exit code 2).
-type UsageError struct{ Msg string }
-
-func (e *UsageError) Error() string { return e.Msg }
+// Setting names the option, when one is at fault; Msg does not name it
+// in any shell's words (see Setting).
+type UsageError struct {
+	Setting Setting
+	Msg     string
+}
 
 // New loads the AWS configuration and builds a client. Create it once and
 // reuse it: it owns the connection pool.
@@ -158,24 +170,111 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	conns := opts.Connections
-	if conns == 0 {
-		conns = DefaultConnections
-	}
-	attempts := opts.MaxAttempts
-	if attempts <= 0 {
-		attempts = DefaultMaxAttempts
-	}
-	throttling, err := ParseThrottling(opts.Throttling)
+	opts, err = opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	timeout := opts.RequestTimeout
-	if timeout <= 0 {
-		timeout = DefaultRequestTimeout
+	cfg, err := loadConfig(ctx, opts)
+	if err != nil {
+		return nil, err
 	}
+	pool := ownTransport(&cfg, opts.RequestTimeout)
+	counter := new(atomic.Int64)
+	cfg.HTTPClient = countingClient{inner: cfg.HTTPClient, n: counter}
 
-	httpClient := awshttp.NewBuildableClient().WithTimeout(timeout).WithTransportOptions(func(t *http.Transport) {
+	pathStyle := opts.PathStyle || needsPathStyle(endpoint)
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		o.UsePathStyle = pathStyle
+	})
+	c := &Client{
+		Client:       client,
+		Endpoint:     endpoint,
+		Region:       cfg.Region,
+		requests:     counter,
+		sdkObjectACL: opts.SDKObjectACL,
+		httpClient:   cfg.HTTPClient,
+		credentials:  cfg.Credentials,
+		signer:       v4.NewSigner(),
+		retryer:      cfg.Retryer(),
+		userAgent:    opts.UserAgent,
+		pool:         pool,
+	}
+	switch opts.Throttling {
+	case ThrottleAIMD:
+		c.limiter = newAIMDLimiter(aimdCeiling)
+	case ThrottleAdaptive:
+		c.attemptTokens, _ = c.retryer.(aws.RetryerV2)
+	}
+	return c, nil
+}
+
+// withDefaults fills the zero values and checks the rest.
+func (opts Options) withDefaults() (Options, error) {
+	if opts.Connections == 0 {
+		opts.Connections = DefaultConnections
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "aclscan"
+	}
+	var err error
+	opts.Throttling, err = ParseThrottling(opts.Throttling)
+	return opts, err
+}
+
+// loadConfig loads the SDK's configuration from the standard chain, with
+// aclscan's HTTP client, retry policy and the options' overrides.
+func loadConfig(ctx context.Context, opts Options) (aws.Config, error) {
+	loadOpts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(newHTTPClient(opts)),
+		// The SDK's own log lines (e.g. "WARN falling back to IMDSv1" when
+		// no credentials are set) would break aclscan's one-line errors;
+		// what they say reaches the user through the error that follows.
+		config.WithLogger(logging.Nop{}),
+		config.WithRetryer(func() aws.Retryer { return newRetryer(opts) }),
+	}
+	if opts.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
+	}
+	if opts.Profile != "" {
+		loadOpts = append(loadOpts, config.WithSharedConfigProfile(opts.Profile))
+	}
+	if opts.Credentials != nil {
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(opts.Credentials))
+	}
+	if opts.CABundle != "" {
+		f, err := os.Open(opts.CABundle)
+		if err != nil {
+			return aws.Config{}, &UsageError{Setting: SettingCABundle, Msg: fmt.Sprintf("cannot read the CA bundle: %v", err)}
+		}
+		defer f.Close()
+		loadOpts = append(loadOpts, config.WithCustomCABundle(f))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return aws.Config{}, explainConfigError(err, opts)
+	}
+	if cfg.Region == "" {
+		// Any region signs requests to a custom endpoint; on AWS, us-east-1
+		// is where the global endpoint lives.
+		cfg.Region = "us-east-1"
+	}
+	return cfg, nil
+}
+
+// newHTTPClient is the SDK's buildable client with a pool sized for the
+// requests in flight.
+func newHTTPClient(opts Options) *awshttp.BuildableClient {
+	conns := opts.Connections
+	return awshttp.NewBuildableClient().WithTimeout(opts.RequestTimeout).WithTransportOptions(func(t *http.Transport) {
 		if opts.InsecureSkipVerify {
 			if t.TLSClientConfig == nil {
 				t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -193,121 +292,79 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		t.MaxIdleConns = conns + 8
 		t.MaxIdleConnsPerHost = conns + 8
 	})
+}
 
-	loadOpts := []func(*config.LoadOptions) error{
-		config.WithHTTPClient(httpClient),
-		// The SDK's own log lines (e.g. "WARN falling back to IMDSv1" when
-		// no credentials are set) would break aclscan's one-line errors;
-		// what they say reaches the user through the error that follows.
-		config.WithLogger(logging.Nop{}),
-		config.WithRetryer(func() aws.Retryer {
-			standard := func(o *retry.StandardOptions) {
-				o.MaxAttempts = attempts
-				// The client-side retry quota would turn a burst of
-				// throttling into hard failures; backoff bounds retries.
-				o.RateLimiter = ratelimit.None
-				o.Retryables = append([]retry.IsErrorRetryable{retryCutShort}, o.Retryables...)
-			}
-			if throttling == ThrottleAdaptive {
-				return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-					o.StandardOptions = append(o.StandardOptions, standard)
-				})
-			}
-			return retry.NewStandard(standard)
-		}),
-	}
-	if opts.Region != "" {
-		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
-	}
-	if opts.Profile != "" {
-		loadOpts = append(loadOpts, config.WithSharedConfigProfile(opts.Profile))
-	}
-	if opts.CABundle != "" {
-		f, err := os.Open(opts.CABundle)
-		if err != nil {
-			return nil, &UsageError{Msg: fmt.Sprintf("cannot read --ca-bundle: %v", err)}
-		}
-		defer f.Close()
-		loadOpts = append(loadOpts, config.WithCustomCABundle(f))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		return nil, explainConfigError(err, opts)
-	}
-	if cfg.Region == "" {
-		// Any region signs requests to a custom endpoint; on AWS, us-east-1
-		// is where the global endpoint lives.
-		cfg.Region = "us-east-1"
-	}
-	// Build the HTTP client here (from the SDK's, which has the CA bundle
-	// by now), to keep a hold of its connection pool.
-	var pool *http.Transport
-	if b, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
-		pool = b.GetTransport()
-		cfg.HTTPClient = &http.Client{
-			Transport: pool,
-			Timeout:   timeout,
-			// A redirect is an answer to explain (the bucket's region),
-			// not to follow with credentials to another host.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+// newRetryer is the SDK's standard (or adaptive) retry policy with
+// aclscan's attempts, no client-side retry quota, and connections cut
+// short counted as retryable.
+func newRetryer(opts Options) aws.Retryer {
+	standard := func(o *retry.StandardOptions) {
+		o.MaxAttempts = opts.MaxAttempts
+		// The client-side retry quota would turn a burst of throttling
+		// into hard failures; backoff bounds retries.
+		o.RateLimiter = ratelimit.None
+		o.Retryables = append([]retry.IsErrorRetryable{retryCutShort}, o.Retryables...)
+		if opts.Backoff != nil {
+			o.Backoff = opts.Backoff
 		}
 	}
-	counter := new(atomic.Int64)
-	cfg.HTTPClient = countingClient{inner: cfg.HTTPClient, n: counter}
+	if opts.Throttling == ThrottleAdaptive {
+		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+			o.StandardOptions = append(o.StandardOptions, standard)
+		})
+	}
+	return retry.NewStandard(standard)
+}
 
-	pathStyle := opts.PathStyle || needsPathStyle(endpoint)
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-		o.UsePathStyle = pathStyle
-	})
-	userAgent := opts.UserAgent
-	if userAgent == "" {
-		userAgent = "aclscan"
+// ownTransport replaces the SDK's HTTP client (which holds the CA bundle
+// by now) with a plain one on the same transport, to keep a hold of the
+// connection pool, and returns the pool (nil if not reachable).
+func ownTransport(cfg *aws.Config, timeout time.Duration) *http.Transport {
+	b, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		return nil
 	}
-	c := &Client{
-		Client:       client,
-		Endpoint:     endpoint,
-		Region:       cfg.Region,
-		requests:     counter,
-		sdkObjectACL: opts.SDKObjectACL,
-		httpClient:   cfg.HTTPClient,
-		credentials:  cfg.Credentials,
-		signer:       v4.NewSigner(),
-		retryer:      cfg.Retryer(),
-		userAgent:    userAgent,
-		pool:         pool,
+	pool := b.GetTransport()
+	cfg.HTTPClient = &http.Client{
+		Transport: pool,
+		Timeout:   timeout,
+		// A redirect is an answer to explain (the bucket's region),
+		// not to follow with credentials to another host.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	switch throttling {
-	case ThrottleAIMD:
-		ceiling := conns
-		if ceiling <= 0 {
-			ceiling = 1 << 16
-		}
-		c.limiter = newAIMDLimiter(ceiling)
-	case ThrottleAdaptive:
-		c.attemptTokens, _ = c.retryer.(aws.RetryerV2)
-	}
-	return c, nil
+	return pool
+}
+
+// aimdCeiling bounds the AIMD limit's growth. Requests in flight are
+// bounded by the caller's workers; the limit only matters once S3
+// throttles, and then it is cut from the requests actually in flight.
+const aimdCeiling = 1 << 16
+
+// StaticCredentials returns a provider of fixed keys, for Options.Credentials.
+func StaticCredentials(accessKeyID, secretAccessKey, sessionToken string) aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, sessionToken)
 }
 
 // resolveEndpoint picks the endpoint from the flag or the SDK's standard
 // variables and checks that it is a usable URL.
 func resolveEndpoint(flag string) (string, error) {
-	endpoint, source := flag, "--endpoint-url"
+	endpoint, source := flag, ""
 	for _, name := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
 		if endpoint != "" {
 			break
 		}
-		endpoint, source = os.Getenv(name), name
+		endpoint, source = os.Getenv(name), name+" "
 	}
 	if endpoint == "" {
 		return "", nil
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", &UsageError{Msg: fmt.Sprintf("%s %q is not a URL like https://s3.example.com:9000", source, endpoint)}
+		e := &UsageError{Msg: fmt.Sprintf("%s%q is not a URL like https://s3.example.com:9000", source, endpoint)}
+		if source == "" {
+			e.Setting = SettingEndpoint
+		}
+		return "", e
 	}
 	return strings.TrimSuffix(endpoint, "/"), nil
 }
@@ -330,9 +387,9 @@ func explainConfigError(err error, opts Options) error {
 	msg := err.Error()
 	switch {
 	case opts.Profile != "" && strings.Contains(msg, "failed to get shared config profile"):
-		return &UsageError{Msg: fmt.Sprintf("AWS profile %q not found in the shared config or credentials file", opts.Profile)}
+		return &UsageError{Setting: SettingProfile, Msg: fmt.Sprintf("AWS profile %q not found in the shared config or credentials file", opts.Profile)}
 	case strings.Contains(msg, "custom CA bundle") || strings.Contains(msg, "CA bundle"):
-		return &UsageError{Msg: fmt.Sprintf("CA bundle is not a valid PEM file: %v", err)}
+		return &UsageError{Setting: SettingCABundle, Msg: fmt.Sprintf("the CA bundle is not a valid PEM file: %v", err)}
 	}
 	return fmt.Errorf("load AWS configuration: %w", err)
 }
@@ -352,4 +409,14 @@ func (c countingClient) Do(req *http.Request) (*http.Response, error) {
 func IsUsageError(err error) bool {
 	var u *UsageError
 	return errors.As(err, &u)
+}
+
+// BucketOwner reads the bucket's ACL (GetBucketAcl) for its owner's
+// canonical ID ("" when the answer names none).
+func (c *Client) BucketOwner(ctx context.Context, bucket string) (string, error) {
+	out, err := c.Client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &bucket})
+	if err != nil || out.Owner == nil {
+		return "", err
+	}
+	return aws.ToString(out.Owner.ID), nil
 }

@@ -74,71 +74,27 @@ func IsUnavailable(err error) bool {
 }
 
 // Explain turns an error from a bucket-level call (list, bucket ACL) into
-// one line that tells the user what to do. what names the operation and
-// the target, e.g. `list s3://bucket/prefix`.
-func Explain(what string, err error) string {
+// one line that tells the user what to do, pointing at settings the way
+// spell says. what names the operation and the target, e.g. `list
+// s3://bucket/prefix`.
+func Explain(what string, err error, spell Spelling) string {
 	if err == nil {
 		return ""
 	}
-	code := ErrorCode(err)
-	switch code {
-	case "NoSuchBucket":
-		return fmt.Sprintf("%s: the bucket does not exist (check its name, --endpoint-url and --region)", what)
-	case "AccessDenied", "AllAccessDisabled":
-		return fmt.Sprintf("%s: access denied (the identity needs s3:ListBucket, s3:GetObjectAcl and s3:GetBucketAcl; with --all-versions also s3:ListBucketVersions and s3:GetObjectVersionAcl)", what)
-	case "InvalidAccessKeyId":
-		return fmt.Sprintf("%s: the access key ID is not known to the server (check AWS_ACCESS_KEY_ID, --profile and --endpoint-url)", what)
-	case "SignatureDoesNotMatch":
-		return fmt.Sprintf("%s: the request signature does not match (wrong secret access key?)", what)
-	case "ExpiredToken", "TokenRefreshRequired", "RequestExpired":
-		return fmt.Sprintf("%s: the credentials have expired (refresh them, e.g. aws sso login)", what)
-	case "InvalidToken":
-		return fmt.Sprintf("%s: the session token is invalid (check AWS_SESSION_TOKEN)", what)
-	case "PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
-		region := ""
-		var respErr *awshttp.ResponseError
-		var leanErr *ResponseError
-		switch {
-		case errors.As(err, &respErr) && respErr.Response != nil:
-			region = respErr.Response.Header.Get("X-Amz-Bucket-Region")
-		case errors.As(err, &leanErr):
-			region = leanErr.Region
-		}
-		if region != "" {
-			return fmt.Sprintf("%s: the bucket is in region %s; pass --region %s", what, region, region)
-		}
-		return fmt.Sprintf("%s: the bucket is in another region; pass --region", what)
-	case "SlowDown", "ServiceUnavailable", "InternalError":
-		return fmt.Sprintf("%s: the server is overloaded or failing (%s) after retries; try again or lower --concurrency", what, code)
+	if spell == nil {
+		spell = PlainSpelling
 	}
-	if strings.Contains(err.Error(), "failed to retrieve credentials") ||
-		strings.Contains(err.Error(), "no EC2 IMDS role found") {
-		return fmt.Sprintf("%s: no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use --profile, or run where a role is attached)", what)
+	if msg := explainAnswer(err, spell); msg != "" {
+		return what + ": " + msg
 	}
-	var unknownAuthority x509.UnknownAuthorityError
-	var hostnameErr x509.HostnameError
-	var certInvalid x509.CertificateInvalidError
-	switch {
-	case errors.As(err, &unknownAuthority):
-		return fmt.Sprintf("%s: the server's TLS certificate is signed by an unknown CA (pass --ca-bundle FILE or set AWS_CA_BUNDLE)", what)
-	case errors.As(err, &hostnameErr):
-		return fmt.Sprintf("%s: the server's TLS certificate is not valid for this host (%v)", what, hostnameErr)
-	case errors.As(err, &certInvalid):
-		return fmt.Sprintf("%s: the server's TLS certificate is invalid (%v)", what, certInvalid)
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Sprintf("%s: connection refused: nothing listens at the endpoint (check --endpoint-url)", what)
-	case errors.Is(err, context.Canceled):
-		return fmt.Sprintf("%s: interrupted", what)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Sprintf("%s: answers were cut short after retries (the connection closed mid-answer); try again later", what)
-	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
-		return fmt.Sprintf("%s: the connection closed before any answer after retries (the server, or a proxy or load balancer in front of it, is down or restarting); try again later", what)
+	if msg := explainConnection(err, spell); msg != "" {
+		return what + ": " + msg
 	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return fmt.Sprintf("%s: cannot resolve host %q (check --endpoint-url and the network)", what, dnsErr.Name)
+	var usage *UsageError
+	if errors.As(err, &usage) {
+		return what + ": " + usage.Explain(spell)
 	}
-	if code != "" {
+	if code := ErrorCode(err); code != "" {
 		var apiErr smithy.APIError
 		errors.As(err, &apiErr)
 		if msg := apiErr.ErrorMessage(); msg != "" {
@@ -147,6 +103,79 @@ func Explain(what string, err error) string {
 		return fmt.Sprintf("%s: %s (HTTP %d)", what, code, HTTPStatus(err))
 	}
 	return fmt.Sprintf("%s: %v", what, err)
+}
+
+// explainAnswer explains the error answers of S3 that have a remedy, or
+// returns "".
+func explainAnswer(err error, spell Spelling) string {
+	code := ErrorCode(err)
+	switch code {
+	case "NoSuchBucket":
+		return fmt.Sprintf("the bucket does not exist (check its name, %s and %s)", spell(SettingEndpoint, ""), spell(SettingRegion, ""))
+	case "AccessDenied", "AllAccessDisabled":
+		return fmt.Sprintf("access denied (the identity needs s3:ListBucket, s3:GetObjectAcl and s3:GetBucketAcl; with %s also s3:ListBucketVersions and s3:GetObjectVersionAcl)", spell(SettingAllVersions, ""))
+	case "InvalidAccessKeyId":
+		return fmt.Sprintf("the access key ID is not known to the server (check the credentials, %s and %s)", spell(SettingProfile, ""), spell(SettingEndpoint, ""))
+	case "SignatureDoesNotMatch":
+		return "the request signature does not match (wrong secret access key?)"
+	case "ExpiredToken", "TokenRefreshRequired", "RequestExpired":
+		return "the credentials have expired (refresh them, e.g. aws sso login)"
+	case "InvalidToken":
+		return "the session token is invalid (check AWS_SESSION_TOKEN)"
+	case "PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
+		if region := bucketRegion(err); region != "" {
+			return fmt.Sprintf("the bucket is in region %s; use %s", region, spell(SettingRegion, region))
+		}
+		return fmt.Sprintf("the bucket is in another region; set it with %s", spell(SettingRegion, ""))
+	case "SlowDown", "ServiceUnavailable", "InternalError":
+		return fmt.Sprintf("the server is overloaded or failing (%s) after retries; try again or lower %s", code, spell(SettingConcurrency, ""))
+	}
+	if strings.Contains(err.Error(), "failed to retrieve credentials") ||
+		strings.Contains(err.Error(), "no EC2 IMDS role found") {
+		return fmt.Sprintf("no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use %s, or run where a role is attached)", spell(SettingProfile, ""))
+	}
+	return ""
+}
+
+// bucketRegion is the region an answer names for the bucket, or "".
+func bucketRegion(err error) string {
+	var respErr *awshttp.ResponseError
+	var leanErr *ResponseError
+	switch {
+	case errors.As(err, &respErr) && respErr.Response != nil:
+		return respErr.Response.Header.Get("X-Amz-Bucket-Region")
+	case errors.As(err, &leanErr):
+		return leanErr.Region
+	}
+	return ""
+}
+
+// explainConnection explains failures below S3's answers (TLS, the
+// connection, name resolution), or returns "".
+func explainConnection(err error, spell Spelling) string {
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostnameErr x509.HostnameError
+	var certInvalid x509.CertificateInvalidError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &unknownAuthority):
+		return fmt.Sprintf("the server's TLS certificate is signed by an unknown CA (use %s)", spell(SettingCABundle, "FILE"))
+	case errors.As(err, &hostnameErr):
+		return fmt.Sprintf("the server's TLS certificate is not valid for this host (%v)", hostnameErr)
+	case errors.As(err, &certInvalid):
+		return fmt.Sprintf("the server's TLS certificate is invalid (%v)", certInvalid)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("connection refused: nothing listens at the endpoint (check %s)", spell(SettingEndpoint, ""))
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "answers were cut short after retries (the connection closed mid-answer); try again later"
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		return "the connection closed before any answer after retries (the server, or a proxy or load balancer in front of it, is down or restarting); try again later"
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("cannot resolve host %q (check %s and the network)", dnsErr.Name, spell(SettingEndpoint, ""))
+	}
+	return ""
 }
 
 // Short is a compact, single-line reason for a per-object error record.

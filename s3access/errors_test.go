@@ -14,6 +14,14 @@ import (
 	"testing"
 )
 
+// flagSpelling spells settings as a command line would.
+func flagSpelling(s Setting, value string) string {
+	if value == "" {
+		return "--" + string(s)
+	}
+	return "--" + string(s) + " " + value
+}
+
 // Explain turns each kind of failure into one line naming what to do.
 func TestExplain(t *testing.T) {
 	getErr := func(err error) error {
@@ -27,8 +35,8 @@ func TestExplain(t *testing.T) {
 		{"missing bucket", &ResponseError{Status: 404, Code: "NoSuchBucket"}, "the bucket does not exist"},
 		{"denied", &ResponseError{Status: 403, Code: "AccessDenied"}, "s3:ListBucket, s3:GetObjectAcl"},
 		{"expired", &ResponseError{Status: 400, Code: "ExpiredToken"}, "the credentials have expired"},
-		{"other region", &ResponseError{Status: 301, Code: "PermanentRedirect", Region: "ap-south-1"}, "pass --region ap-south-1"},
-		{"region unknown", &ResponseError{Status: 301, Code: "PermanentRedirect"}, "in another region; pass --region"},
+		{"other region", &ResponseError{Status: 301, Code: "PermanentRedirect", Region: "ap-south-1"}, "use --region ap-south-1"},
+		{"region unknown", &ResponseError{Status: 301, Code: "PermanentRedirect"}, "in another region; set it with --region"},
 		{"overloaded", &ResponseError{Status: 503, Code: "SlowDown"}, "lower --concurrency"},
 		{"refused", getErr(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), "nothing listens at the endpoint"},
 		{"closed before an answer", getErr(io.EOF), "closed before any answer"},
@@ -40,9 +48,13 @@ func TestExplain(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Explain("list s3://b/", tc.err)
+			got := Explain("list s3://b/", tc.err, flagSpelling)
 			if !strings.HasPrefix(got, "list s3://b/: ") || !strings.Contains(got, tc.want) || strings.Contains(got, "\n") {
 				t.Errorf("Explain = %q, want one line with %q", got, tc.want)
+			}
+			// The library's own words name no shell's flags.
+			if plain := Explain("list s3://b/", tc.err, nil); strings.Contains(plain, "--") {
+				t.Errorf("Explain without a spelling = %q, names a flag", plain)
 			}
 		})
 	}

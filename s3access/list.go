@@ -51,12 +51,14 @@ func (c *Client) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, o
 	q.add("prefix", in.Prefix)
 	q.add("start-after", in.StartAfter)
 	var out *s3.ListObjectsV2Output
-	err = c.send(ctx, "ListObjectsV2", c.listAttempts(), ep, "", q.String(), maxListResponse, func(body []byte) (err error) {
-		out, err = parseListObjectsV2(body)
-		if err != nil {
-			return fmt.Errorf("parse ListObjectsV2 response: %w", err)
-		}
-		return nil
+	err = c.send(ctx, &leanRequest{
+		op: "ListObjectsV2", maxAttempts: c.listAttempts(), ep: ep, rawQuery: q.String(), maxBody: maxListResponse,
+		parse: func(body []byte) (err error) {
+			if out, err = parseListObjectsV2(body); err != nil {
+				return fmt.Errorf("parse ListObjectsV2 response: %w", err)
+			}
+			return nil
+		},
 	})
 	return out, err
 }
@@ -81,12 +83,14 @@ func (c *Client) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersio
 	q.add("version-id-marker", in.VersionIdMarker)
 	q.flag("versions")
 	var out *s3.ListObjectVersionsOutput
-	err = c.send(ctx, "ListObjectVersions", c.listAttempts(), ep, "", q.String(), maxListResponse, func(body []byte) (err error) {
-		out, err = parseListObjectVersions(body)
-		if err != nil {
-			return fmt.Errorf("parse ListObjectVersions response: %w", err)
-		}
-		return nil
+	err = c.send(ctx, &leanRequest{
+		op: "ListObjectVersions", maxAttempts: c.listAttempts(), ep: ep, rawQuery: q.String(), maxBody: maxListResponse,
+		parse: func(body []byte) (err error) {
+			if out, err = parseListObjectVersions(body); err != nil {
+				return fmt.Errorf("parse ListObjectVersions response: %w", err)
+			}
+			return nil
+		},
 	})
 	return out, err
 }

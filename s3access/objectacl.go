@@ -46,27 +46,42 @@ func (c *Client) GetObjectACL(ctx context.Context, bucket, key, versionID string
 		query += "&versionId=" + escape(versionID, false)
 	}
 	var policy acl.Policy
-	err = c.send(ctx, "GetObjectAcl", c.retryer.MaxAttempts(), ep, key, query, maxACLResponse, func(body []byte) (err error) {
-		if policy, err = acl.ParsePolicy(body); err != nil {
-			return fmt.Errorf("parse ACL response: %w", err)
-		}
-		return nil
+	err = c.send(ctx, &leanRequest{
+		op: "GetObjectAcl", maxAttempts: c.retryer.MaxAttempts(), ep: ep, key: key, rawQuery: query, maxBody: maxACLResponse,
+		parse: func(body []byte) (err error) {
+			if policy, err = acl.ParsePolicy(body); err != nil {
+				return fmt.Errorf("parse ACL response: %w", err)
+			}
+			return nil
+		},
 	})
 	return policy, err
 }
 
-// send performs one lean GET on the bucket (key "" for a bucket-level
-// call) with the client's retry policy (up to maxAttempts failed attempts)
-// and throttling controller, and
-// hands the successful response's body to parse (valid only during the
-// call).
-func (c *Client) send(ctx context.Context, op string, maxAttempts int, ep *bucketEndpoint, key, rawQuery string, maxBody int64, parse func([]byte) error) error {
+// leanRequest is one GET on the lean path.
+type leanRequest struct {
+	op string // the S3 operation, for errors
+	// maxAttempts bounds the failed attempts (throttled ones have their own budget).
+	maxAttempts int
+	ep          *bucketEndpoint
+	key         string // "" for a bucket-level call
+	rawQuery    string // in SigV4's canonical order
+	maxBody     int64
+	// parse reads a successful answer's body, valid only during the call.
+	parse func([]byte) error
+}
+
+// send performs req with the client's retry policy and throttling
+// controller.
+func (c *Client) send(ctx context.Context, req *leanRequest) error {
+	op := req.op
 	// Throttling is the server pacing the scan, not a fault of the object:
 	// throttled attempts have a budget of their own.
+	maxAttempts := req.maxAttempts
 	maxThrottled := maxAttempts * throttleAttemptsFactor
 	throttled := 0
 	for attempt := 1; ; attempt++ {
-		err := c.attempt(ctx, ep, key, rawQuery, maxBody, parse)
+		err := c.attempt(ctx, req)
 		if err == nil {
 			return nil
 		}
@@ -129,7 +144,7 @@ func throttleBackoff(n int) time.Duration {
 const throttleAttemptsFactor = 4
 
 // attempt sends one request under the throttling controller.
-func (c *Client) attempt(ctx context.Context, ep *bucketEndpoint, key, rawQuery string, maxBody int64, parse func([]byte) error) error {
+func (c *Client) attempt(ctx context.Context, req *leanRequest) error {
 	var err error
 	switch {
 	case c.limiter != nil:
@@ -137,17 +152,17 @@ func (c *Client) attempt(ctx context.Context, ep *bucketEndpoint, key, rawQuery 
 		if aerr != nil {
 			return aerr
 		}
-		err = c.sendOnce(ctx, ep, key, rawQuery, maxBody, parse)
+		err = c.sendOnce(ctx, req)
 		c.limiter.release(sent, IsThrottle(err))
 	case c.attemptTokens != nil:
 		release, aerr := c.attemptTokens.GetAttemptToken(ctx)
 		if aerr != nil {
 			return aerr
 		}
-		err = c.sendOnce(ctx, ep, key, rawQuery, maxBody, parse)
+		err = c.sendOnce(ctx, req)
 		_ = release(err)
 	default:
-		err = c.sendOnce(ctx, ep, key, rawQuery, maxBody, parse)
+		err = c.sendOnce(ctx, req)
 	}
 	if IsThrottle(err) {
 		c.throttles.Add(1)
@@ -265,7 +280,8 @@ const maxACLResponse = 1 << 20
 // pooledBufferLimit keeps a rare huge response's buffer out of the pool.
 const pooledBufferLimit = 64 << 10
 
-func (c *Client) sendOnce(ctx context.Context, ep *bucketEndpoint, key, rawQuery string, maxBody int64, parse func([]byte) error) error {
+func (c *Client) sendOnce(ctx context.Context, lr *leanRequest) error {
+	ep, key, maxBody := lr.ep, lr.key, lr.maxBody
 	u := ep.base
 	if key != "" {
 		u.Path = ep.base.Path + "/" + key
@@ -273,7 +289,7 @@ func (c *Client) sendOnce(ctx context.Context, ep *bucketEndpoint, key, rawQuery
 	} else if u.Path == "" {
 		u.Path = "/"
 	}
-	u.RawQuery = rawQuery
+	u.RawQuery = lr.rawQuery
 	// The URL is built, not parsed: set it on the request directly.
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "", nil)
 	if err != nil {
@@ -319,7 +335,7 @@ func (c *Client) sendOnce(ctx context.Context, ep *bucketEndpoint, key, rawQuery
 	if resp.StatusCode/100 != 2 {
 		return parseErrorResponse(resp, buf.Bytes())
 	}
-	if err := parse(buf.Bytes()); err != nil {
+	if err := lr.parse(buf.Bytes()); err != nil {
 		if looksLikeHTML(resp.Header.Get("Content-Type"), buf.Bytes()) {
 			return errNotS3
 		}

@@ -31,7 +31,7 @@ func ParseThrottling(mode string) (string, error) {
 	case ThrottleAdaptive, ThrottleOff:
 		return mode, nil
 	}
-	return "", &UsageError{Msg: fmt.Sprintf("--throttling %q: want aimd, adaptive or off", mode)}
+	return "", &UsageError{Setting: SettingThrottling, Msg: fmt.Sprintf("%q: want aimd, adaptive or off", mode)}
 }
 
 var throttleChecks = retry.IsErrorThrottles(retry.DefaultThrottles)
@@ -49,8 +49,8 @@ func IsThrottle(err error) bool {
 }
 
 // aimdLimiter caps the attempts in flight. The limit starts at the
-// configured concurrency (the ceiling) and only moves when the server
-// throttles: it halves, at most once per round trip (a throttle answering
+// ceiling and only moves when the server throttles: it halves the
+// attempts in flight, at most once per round trip (a throttle answering
 // a request sent before the last cut says nothing new), and grows back by
 // one for every limit's worth of successful answers.
 type aimdLimiter struct {
@@ -99,7 +99,10 @@ func (l *aimdLimiter) release(sent time.Time, throttled bool) {
 	l.inFlight--
 	switch {
 	case throttled && sent.After(l.lastCut):
-		l.limit = max(1, l.limit/2)
+		// Halve what was really in flight (TCP halves its flight size,
+		// RFC 5681): a limit far above the workers would otherwise take
+		// several cuts before it slowed anything.
+		l.limit = max(1, min(l.limit, float64(l.inFlight+1))/2)
 		l.lastCut = time.Now()
 	case !throttled && l.limit < l.ceiling:
 		l.limit = min(l.ceiling, l.limit+1/l.limit)

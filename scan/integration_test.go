@@ -100,8 +100,8 @@ type deleteAfterListing struct {
 	bucket  string
 }
 
-func (d deleteAfterListing) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
-	out, err := d.API.ListObjectsV2(ctx, in, opts...)
+func (d deleteAfterListing) ListPage(ctx context.Context, req *s3access.ListRequest) (*s3access.ListPage, error) {
+	out, err := d.API.ListPage(ctx, req)
 	if err == nil {
 		_, err = d.deleter.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &d.bucket, Key: &d.victim})
 	}
@@ -362,20 +362,12 @@ type listCounter struct {
 
 func (l *listCounter) Requests() int64 { return l.API.(requestCounter).Requests() }
 
-func (l *listCounter) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+func (l *listCounter) ListPage(ctx context.Context, req *s3access.ListRequest) (*s3access.ListPage, error) {
 	l.lists.Add(1)
-	if in.StartAfter != nil && in.ContinuationToken == nil {
+	if req.StartAfter != "" && req.Next == (s3access.PageMarker{}) {
 		l.ranges.Add(1)
 	}
-	return l.API.ListObjectsV2(ctx, in, opts...)
-}
-
-func (l *listCounter) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
-	l.lists.Add(1)
-	if in.KeyMarker != nil && in.VersionIdMarker == nil {
-		l.ranges.Add(1)
-	}
-	return l.API.ListObjectVersions(ctx, in, opts...)
+	return l.API.ListPage(ctx, req)
 }
 
 // Parallel listing on real key layouts: a flat run of numbered keys and
@@ -518,7 +510,7 @@ func TestIntegrationResumeVersions(t *testing.T) {
 	ctx1, cancel := context.WithCancel(ctx)
 	cfg := Config{Bucket: bucket, AllVersions: true, PageSize: 20, ListConcurrency: 4, Concurrency: 8,
 		Checkpoint: func(st *State) error { saved = st; return nil }}
-	_, err := Run(ctx1, client, cfg, sinkFunc(func(r *Result) error {
+	_, err := Run(ctx1, client, cfg, SinkFunc(func(r *Result) error {
 		if seen[r.Key+"\x00"+r.VersionID]++; len(seen) == 250 {
 			cancel()
 		}
@@ -528,7 +520,7 @@ func TestIntegrationResumeVersions(t *testing.T) {
 		t.Fatalf("first run: err %v, checkpoint %v", err, saved != nil)
 	}
 	cfg.Resume = saved
-	sum, err := Run(ctx, client, cfg, sinkFunc(func(r *Result) error { seen[r.Key+"\x00"+r.VersionID]++; return nil }), nil)
+	sum, err := Run(ctx, client, cfg, SinkFunc(func(r *Result) error { seen[r.Key+"\x00"+r.VersionID]++; return nil }), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

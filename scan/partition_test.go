@@ -10,9 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aclscan/aclscan/s3access"
 )
 
 // futureKeySplitter places split points exactly on keys the chain has not
@@ -105,9 +103,6 @@ func TestOutOfOrderListingIsAnError(t *testing.T) {
 
 type reversedLister struct{ API }
 
-func (r reversedLister) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
-	return &s3.ListObjectsV2Output{
-		Contents:    []types.Object{{Key: aws.String("k/2")}, {Key: aws.String("k/1")}},
-		IsTruncated: aws.Bool(false),
-	}, nil
+func (r reversedLister) ListPage(ctx context.Context, req *s3access.ListRequest) (*s3access.ListPage, error) {
+	return &s3access.ListPage{Entries: []s3access.ListEntry{{Key: "k/2"}, {Key: "k/1"}}}, nil
 }

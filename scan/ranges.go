@@ -5,22 +5,6 @@ import (
 	"sync"
 )
 
-// Position names one listed entry: a key, and in version scans a version.
-type Position struct {
-	Key     string `json:"key"`
-	Version string `json:"version,omitempty"`
-}
-
-// RangeState is a range of keys still to be scanned, as a checkpoint
-// keeps it: keys in (After, Until] (no upper bound unless Bounded), minus
-// the entries in Done, which were already reported.
-type RangeState struct {
-	After   string     `json:"after,omitempty"`
-	Until   string     `json:"until,omitempty"`
-	Bounded bool       `json:"bounded,omitempty"`
-	Done    []Position `json:"done,omitempty"`
-}
-
 // keyRange is one part of the keyspace, listed by one chain of requests.
 // It also tracks which of its listed entries have been reported, so that
 // a checkpoint can say where the range stands: everything up to the
@@ -76,11 +60,6 @@ func newKeyRange(st RangeState) *keyRange {
 func (r *keyRange) add(pos Position, marker, versioned bool) (seq int64, fresh, beyond bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if versioned && !r.started && pos.Key == r.last && r.last != "" {
-		// radosgw lists the versions of the key-marker itself (AWS starts
-		// after it); they belong to the range below, which includes it.
-		return 0, false, false, nil
-	}
 	if pos.Key < r.last || (pos.Key == r.last && (!versioned || !r.started)) {
 		return 0, false, false, fmt.Errorf("the server listed %q after %q, out of order", pos.Key, r.last)
 	}

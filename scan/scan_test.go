@@ -10,10 +10,6 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/s3access"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 func privateACL(owner string) string {
@@ -280,22 +276,22 @@ func TestTruncatedListingWithoutProgressIsAnError(t *testing.T) {
 // the same continuation token.
 type stuckLister struct{ API }
 
-func (s stuckLister) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+func (s stuckLister) ListPage(ctx context.Context, req *s3access.ListRequest) (*s3access.ListPage, error) {
 	key := "k/00000"
-	if in.ContinuationToken != nil {
+	if req.Next.ContinuationToken != "" {
 		key = "k/00001"
 	}
-	return &s3.ListObjectsV2Output{
-		Contents:              []types.Object{{Key: &key}},
-		IsTruncated:           aws.Bool(true),
-		NextContinuationToken: aws.String("same"),
+	return &s3access.ListPage{
+		Entries:   []s3access.ListEntry{{Key: key}},
+		Truncated: true,
+		Next:      s3access.PageMarker{ContinuationToken: "same"},
 	}, nil
 }
 
 // okOnlySink counts the reports of each key in seen and fails the scan on
 // any status but ok: for tests where a failure must never be reported.
 func okOnlySink(seen map[string]int) Sink {
-	return sinkFunc(func(r *Result) error {
+	return SinkFunc(func(r *Result) error {
 		seen[r.Key]++
 		if r.Status != StatusOK {
 			return fmt.Errorf("%s reported as %s (%s)", r.Key, r.Status, r.Err)
@@ -323,7 +319,7 @@ func TestSinkFailureStopsScan(t *testing.T) {
 	n := 0
 	boom := errors.New("disk full")
 	progress := new(Progress)
-	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Concurrency: 4, PageSize: 10}, sinkFunc(func(*Result) error {
+	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Concurrency: 4, PageSize: 10}, SinkFunc(func(*Result) error {
 		n++
 		if n == 20 {
 			return boom
@@ -349,7 +345,7 @@ func TestCancelledScanIsIncomplete(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
 	progress := new(Progress)
-	sum, err := Run(ctx, fake.client(t), Config{Bucket: "b", Concurrency: 4, PageSize: 50}, sinkFunc(func(*Result) error {
+	sum, err := Run(ctx, fake.client(t), Config{Bucket: "b", Concurrency: 4, PageSize: 50}, SinkFunc(func(*Result) error {
 		if n++; n == 10 {
 			cancel()
 		}

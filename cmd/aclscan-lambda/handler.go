@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
@@ -29,16 +30,11 @@ type Response struct {
 	RiskyOmitted int64           `json:"risky_omitted"`
 }
 
-// settings are read once per execution environment.
-type settings struct {
-	s3          s3access.Options
-	bucket      string
-	prefix      string
-	strategy    scan.Strategy
-	concurrency int
-	allVersions bool
-	bucketOwner string
-	riskyLimit  int
+// config is read once per execution environment: the scan settings
+// every event starts from, and the response's bound.
+type config struct {
+	scan       settings.Scan
+	riskyLimit int
 }
 
 // Lambda's response limit is 6 MB; risky objects stay well under it.
@@ -50,29 +46,54 @@ const (
 	deadlineMargin = 300 * time.Millisecond
 )
 
-func settingsFromEnv(getenv func(string) string) (settings, error) {
-	s := settings{
-		bucket:      getenv("BUCKET_NAME"),
-		prefix:      getenv("PREFIX"),
-		bucketOwner: getenv("BUCKET_OWNER"),
-		concurrency: defaultConcurrency(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")),
-		riskyLimit:  defaultRiskyLimit,
+// envNames are the environment variables (and event fields) that set
+// what the library's messages point at.
+var envNames = map[s3access.Setting]string{
+	settings.Target:             "BUCKET_NAME (or the event's bucket)",
+	settings.Strategy:           "STRATEGY (or the event's strategy)",
+	s3access.SettingConcurrency: "CONCURRENCY (or the event's concurrency)",
+	s3access.SettingAllVersions: "ALL_VERSIONS",
+	s3access.SettingRegion:      "AWS_REGION",
+	s3access.SettingEndpoint:    "AWS_ENDPOINT_URL_S3",
+	s3access.SettingProfile:     "AWS_PROFILE",
+	s3access.SettingCABundle:    "AWS_CA_BUNDLE",
+	settings.BucketOwner:        "BUCKET_OWNER",
+}
+
+// envSpelling names settings as this function's environment does.
+func envSpelling(s s3access.Setting, value string) string {
+	name, ok := envNames[s]
+	if !ok {
+		return s3access.PlainSpelling(s, value)
 	}
-	// Connections are sized for any concurrency an event may ask for; idle
-	// ones cost a few kilobytes each.
-	s.s3.Connections = 1024
+	if value != "" {
+		return name + "=" + value
+	}
+	return name
+}
+
+// explainSetting is a settings problem in this function's words.
+func explainSetting(err error) error {
+	var usage *s3access.UsageError
+	if errors.As(err, &usage) {
+		return errors.New(usage.Explain(envSpelling))
+	}
+	return err
+}
+
+func configFromEnv(getenv func(string) string) (config, error) {
+	c := config{scan: settings.Defaults(), riskyLimit: defaultRiskyLimit}
+	s := &c.scan
+	s.Bucket, s.Prefix, s.BucketOwner = getenv("BUCKET_NAME"), getenv("PREFIX"), getenv("BUCKET_OWNER")
+	s.Concurrency = defaultConcurrency(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
 	if v := getenv("STRATEGY"); v != "" {
-		st, err := scan.ParseStrategy(v)
-		if err != nil {
-			return s, fail("STRATEGY: %v", err)
-		}
-		s.strategy = st
+		s.Strategy = v
 	}
-	for name, dst := range map[string]*int{"CONCURRENCY": &s.concurrency, "RISKY_LIMIT": &s.riskyLimit} {
+	for name, dst := range map[string]*int{"CONCURRENCY": &s.Concurrency, "RISKY_LIMIT": &c.riskyLimit} {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
-				return s, fail("%s must be a positive integer, got %q", name, v)
+				return c, fail("%s must be a positive integer, got %q", name, v)
 			}
 			*dst = n
 		}
@@ -80,17 +101,28 @@ func settingsFromEnv(getenv func(string) string) (settings, error) {
 	if v := getenv("ALL_VERSIONS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return s, fail("ALL_VERSIONS must be true or false, got %q", v)
+			return c, fail("ALL_VERSIONS must be true or false, got %q", v)
 		}
-		s.allVersions = b
+		s.AllVersions = b
 	}
-	s.s3.PathStyle = getenv("S3_PATH_STYLE") == "true"
-	if s.bucket != "" {
-		if err := s3access.ValidateBucketName(s.bucket); err != nil {
-			return s, fail("BUCKET_NAME: %v", err)
+	s.S3.PathStyle = getenv("S3_PATH_STYLE") == "true"
+	if s.Bucket != "" { // else every event must name one
+		if err := s3access.ValidateBucketName(s.Bucket); err != nil {
+			return c, fail("BUCKET_NAME: %v", err)
 		}
 	}
-	return s, nil
+	if _, err := s.ClientOptions(); err != nil {
+		return c, explainSetting(err)
+	}
+	return c, nil
+}
+
+// clientOptions are the options of the environment's one client: its
+// connections are sized for the configured concurrency (an event asking
+// for more opens the extra connections per invocation).
+func (c config) clientOptions() s3access.Options {
+	opts, _ := c.scan.ClientOptions() // checked by configFromEnv
+	return opts
 }
 
 // smallFunctionMB is the size below which a function gets a smaller pool.
@@ -110,52 +142,47 @@ func defaultConcurrency(memoryMB string) int {
 }
 
 type handler struct {
-	client   *s3access.Client
-	settings settings
+	client *s3access.Client
+	config config
+}
+
+// scanConfig is the environment's settings with the event's overrides.
+func (h *handler) scanConfig(ev Event) (scan.Config, error) {
+	s := h.config.scan
+	if ev.Bucket != "" {
+		s.Bucket = ev.Bucket
+	}
+	if ev.Prefix != nil {
+		s.Prefix = *ev.Prefix
+	}
+	if ev.Strategy != "" {
+		s.Strategy = ev.Strategy
+	}
+	if ev.Concurrency < 0 {
+		return scan.Config{}, fail("event concurrency must be positive, got %d", ev.Concurrency)
+	}
+	if ev.Concurrency > 0 {
+		s.Concurrency = ev.Concurrency
+	}
+	if s.Bucket == "" {
+		return scan.Config{}, fail("no bucket: set BUCKET_NAME or send {\"bucket\": \"...\"}")
+	}
+	cfg, _, err := s.Build()
+	return cfg, explainSetting(err)
 }
 
 func (h *handler) handle(ctx context.Context, ev Event) (*Response, error) {
-	cfg := scan.Config{
-		Bucket:      h.settings.bucket,
-		Prefix:      h.settings.prefix,
-		Strategy:    h.settings.strategy,
-		Concurrency: h.settings.concurrency,
-		AllVersions: h.settings.allVersions,
-		BucketOwner: h.settings.bucketOwner,
+	cfg, err := h.scanConfig(ev)
+	if err != nil {
+		return nil, err
 	}
-	if ev.Bucket != "" {
-		cfg.Bucket = ev.Bucket
-	}
-	if ev.Prefix != nil {
-		cfg.Prefix = *ev.Prefix
-	}
-	if ev.Strategy != "" {
-		st, err := scan.ParseStrategy(ev.Strategy)
-		if err != nil {
-			return nil, fail("event strategy: %v", err)
-		}
-		cfg.Strategy = st
-	}
-	if ev.Concurrency < 0 {
-		return nil, fail("event concurrency must be positive, got %d", ev.Concurrency)
-	}
-	if ev.Concurrency > 0 {
-		cfg.Concurrency = ev.Concurrency
-	}
-	if cfg.Bucket == "" {
-		return nil, fail("no bucket: set BUCKET_NAME or send {\"bucket\": \"...\"}")
-	}
-	if err := s3access.ValidateBucketName(cfg.Bucket); err != nil {
-		return nil, fail("event bucket: %v", err)
-	}
-
 	if deadline, ok := ctx.Deadline(); ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-deadlineMargin))
 		defer cancel()
 	}
-	risky := &report.Risky{Limit: h.settings.riskyLimit, MaxBytes: riskyMaxBytes}
-	sum, err := scan.Run(ctx, h.client, cfg, riskySink{risky}, nil)
+	risky := &report.Risky{Limit: h.config.riskyLimit, MaxBytes: riskyMaxBytes}
+	sum, err := scan.Run(ctx, h.client, cfg, risky, nil)
 	if sum == nil {
 		return nil, err
 	}
@@ -179,14 +206,7 @@ func explain(err error) string {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "stopped before the function's timeout: raise the timeout or scan a narrower prefix"
 	case errors.As(err, &se):
-		return s3access.Explain(se.Op, se.Err)
+		return se.Explain(envSpelling)
 	}
 	return err.Error()
-}
-
-type riskySink struct{ risky *report.Risky }
-
-func (s riskySink) Write(r *scan.Result) error {
-	s.risky.Add(r)
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -13,14 +14,24 @@ func env(vars map[string]string) func(string) string {
 }
 
 func TestSettingsFromEnv(t *testing.T) {
-	s, err := settingsFromEnv(env(map[string]string{
+	c, err := configFromEnv(env(map[string]string{
 		"BUCKET_NAME": "my-bucket", "PREFIX": "logs/", "STRATEGY": "serial", "CONCURRENCY": "7", "ALL_VERSIONS": "true",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.bucket != "my-bucket" || s.prefix != "logs/" || s.strategy != scan.Serial || s.concurrency != 7 || !s.allVersions {
+	s := c.scan
+	if s.Bucket != "my-bucket" || s.Prefix != "logs/" || s.Strategy != scan.Serial.String() || s.Concurrency != 7 || !s.AllVersions {
 		t.Errorf("settings = %+v", s)
+	}
+	// Connections follow the configured workers: the throttling limit and
+	// the pool are sized from what the function really runs.
+	if opts := c.clientOptions(); opts.Connections != 1 {
+		t.Errorf("serial strategy: %d connections, want 1", opts.Connections)
+	}
+	c.scan.Strategy = "pool"
+	if opts := c.clientOptions(); opts.Connections != 7 {
+		t.Errorf("pool of 7: %d connections, want 7", opts.Connections)
 	}
 	for name, vars := range map[string]map[string]string{
 		"bad strategy":    {"STRATEGY": "fast"},
@@ -28,7 +39,7 @@ func TestSettingsFromEnv(t *testing.T) {
 		"bad bool":        {"ALL_VERSIONS": "maybe"},
 		"bad bucket":      {"BUCKET_NAME": "No Spaces"},
 	} {
-		if _, err := settingsFromEnv(env(vars)); err == nil {
+		if _, err := configFromEnv(env(vars)); err == nil {
 			t.Errorf("%s: accepted %v", name, vars)
 		}
 	}
@@ -44,18 +55,33 @@ func TestDefaultConcurrencyFollowsMemory(t *testing.T) {
 
 // Bad events are refused before any request (the client is never used).
 func TestHandlerRejectsBadEvents(t *testing.T) {
-	h := &handler{settings: settings{concurrency: 8}}
+	base, err := configFromEnv(env(map[string]string{"CONCURRENCY": "8"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handler{config: base}
 	for _, tc := range []struct {
 		ev   Event
 		want string
 	}{
 		{Event{}, "no bucket"},
-		{Event{Bucket: "ok-bucket", Strategy: "fast"}, "unknown strategy"},
+		{Event{Bucket: "ok-bucket", Strategy: "fast"}, "STRATEGY (or the event's strategy): unknown strategy"},
 		{Event{Bucket: "ok-bucket", Concurrency: -2}, "concurrency must be positive"},
 		{Event{Bucket: "x"}, "invalid bucket name"},
 	} {
 		if _, err := h.handle(context.Background(), tc.ev); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("event %+v: err %v, want %q", tc.ev, err, tc.want)
 		}
+	}
+}
+
+// The function's messages name its own settings, never the CLI's flags.
+func TestMessagesNameEnvironmentVariables(t *testing.T) {
+	_, err := configFromEnv(env(map[string]string{"BUCKET_NAME": "ok-bucket", "STRATEGY": "fast"}))
+	if err == nil || !strings.Contains(err.Error(), "STRATEGY") || strings.Contains(err.Error(), "--") {
+		t.Errorf("err = %v, want it to name STRATEGY and no flag", err)
+	}
+	if got := envSpelling(s3access.SettingRegion, "eu-west-1"); got != "AWS_REGION=eu-west-1" {
+		t.Errorf("region spelled %q", got)
 	}
 }

@@ -24,17 +24,17 @@ import (
 
 func main() {
 	tuneGC(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
-	settings, err := settingsFromEnv(os.Getenv)
+	cfg, err := configFromEnv(os.Getenv)
 	if err != nil {
 		log.Fatalf("aclscan-lambda: %v", err)
 	}
 	// The client and its connection pool live as long as the execution
 	// environment: warm invocations reuse kept-alive connections.
-	client, err := s3access.New(context.Background(), settings.s3)
+	client, err := s3access.New(context.Background(), cfg.clientOptions())
 	if err != nil {
-		log.Fatalf("aclscan-lambda: %v", err)
+		log.Fatalf("aclscan-lambda: %v", explainSetting(err))
 	}
-	h := &handler{client: client, settings: settings}
+	h := &handler{client: client, config: cfg}
 	lambda.Start(h.handle)
 }
 

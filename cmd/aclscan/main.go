@@ -14,6 +14,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/aclscan/aclscan/internal/settings"
+	"github.com/aclscan/aclscan/s3access"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 )
 
@@ -47,8 +50,22 @@ func usageErrorf(format string, args ...any) error {
 	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
 }
 
+// shell is the command line's view of its process: where it writes, and
+// the credentials that sign requests (nil: the AWS default chain, from
+// the environment). Tests give their own, so they need not set the
+// process environment and can run in parallel.
+type shell struct {
+	stdout, stderr io.Writer
+	credentials    aws.CredentialsProvider
+}
+
 // run is main without the process: tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return (&shell{stdout: stdout, stderr: stderr}).run(ctx, args)
+}
+
+func (sh *shell) run(ctx context.Context, args []string) int {
+	stdout, stderr := sh.stdout, sh.stderr
 	root := &cobra.Command{
 		Use:           "aclscan",
 		Short:         "Audit the ACL of every object in S3 buckets",
@@ -63,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newScanCommand(stdout, stderr))
+	root.AddCommand(newScanCommand(sh))
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -79,4 +96,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Cobra's own errors (unknown command, bad arguments) are usage errors.
 	fmt.Fprintf(stderr, "aclscan: %v (see aclscan --help)\n", err)
 	return exitUsage
+}
+
+// flagSpelling names settings as this command line's flags.
+func flagSpelling(s s3access.Setting, value string) string {
+	flag := "--" + string(s)
+	switch {
+	case s == settings.Target:
+		return "s3://BUCKET[/PREFIX]"
+	case s == s3access.SettingCABundle && value != "":
+		return flag + " " + value + " (or AWS_CA_BUNDLE)"
+	case value != "":
+		return flag + " " + value
+	}
+	return flag
+}
+
+// explainSetupError turns a failure before the scan into its exit code
+// and one line: the user's settings (2), or the AWS configuration (1).
+func explainSetupError(err error) error {
+	var usage *s3access.UsageError
+	if errors.As(err, &usage) {
+		return &exitError{code: exitUsage, msg: usage.Explain(flagSpelling)}
+	}
+	return &exitError{code: exitIncomplete, msg: err.Error()}
 }

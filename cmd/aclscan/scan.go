@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
@@ -21,28 +22,23 @@ import (
 	"golang.org/x/term"
 )
 
+// scanFlags are the scan command's flags: the shared settings, plus what
+// only the command line has (report, progress, profiling).
 type scanFlags struct {
-	s3          s3access.Options
-	strategy    string
-	concurrency int
-	allVersions bool
+	set         settings.Scan
 	format      string
 	output      string
 	failOn      string
-	bucketOwner string
 	noProgress  bool
 	tableRows   int
-	pageSize    int32
 	cpuProfile  string
-	listChains  int
 	checkpoint  string
 	ckptEvery   time.Duration
-	outageWait  time.Duration
 	summaryJSON string
 }
 
-func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
-	var f scanFlags
+func newScanCommand(sh *shell) *cobra.Command {
+	f := scanFlags{set: settings.Defaults()}
 	cmd := &cobra.Command{
 		Use:   "scan s3://BUCKET[/PREFIX]",
 		Short: "Fetch and classify the ACL of every object under a bucket or prefix",
@@ -60,37 +56,37 @@ func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
 			if err := checkConflicts(cmd.Flags(), &f); err != nil {
 				return err
 			}
-			return runScan(cmd.Context(), args[0], &f, stdout, stderr)
+			return sh.runScan(cmd.Context(), args[0], &f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.s3.EndpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS; also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)")
-	fl.BoolVar(&f.s3.PathStyle, "path-style", false, "use path-style addressing (automatic for IP and localhost endpoints)")
-	fl.StringVar(&f.s3.Region, "region", "", "AWS region (default: from AWS_REGION or the profile, else us-east-1)")
-	fl.StringVar(&f.s3.Profile, "profile", "", "shared config profile to take credentials and settings from")
-	fl.StringVar(&f.s3.CABundle, "ca-bundle", "", "PEM file of extra CAs to trust (also AWS_CA_BUNDLE)")
-	fl.BoolVar(&f.s3.InsecureSkipVerify, "insecure-skip-verify", false, "do not check the server's TLS certificate (test endpoints only; prints a warning)")
-	fl.DurationVar(&f.outageWait, "outage-wait", scan.DefaultOutageWait, "when requests fail in a row (the endpoint down, not the objects), pause and wait this long for it to answer before stopping (0: stop at once)")
-	fl.IntVar(&f.s3.MaxAttempts, "max-attempts", s3access.DefaultMaxAttempts, "attempts per request, first try included, before an object is reported as error")
-	fl.DurationVar(&f.s3.RequestTimeout, "timeout", s3access.DefaultRequestTimeout, "time limit of one request attempt")
-	fl.StringVar(&f.strategy, "strategy", "pool", "request scheduling: serial, pool or all (one goroutine per key, for experiments)")
-	fl.IntVarP(&f.concurrency, "concurrency", "c", scan.DefaultConcurrency, "requests in flight with --strategy pool (the most: --throttling lowers it while S3 asks to slow down)")
-	fl.IntVar(&f.listChains, "list-concurrency", scan.DefaultListConcurrency, "list requests in flight: the keyspace is split into ranges listed in parallel (1 = one sequential listing)")
-	fl.StringVar(&f.s3.Throttling, "throttling", s3access.ThrottleAIMD, "reaction to 503 SlowDown: aimd (halve requests in flight, grow back), adaptive (the AWS SDK's client-side rate limit) or off (retries with backoff only)")
+	fl.StringVar(&f.set.S3.EndpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS; also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)")
+	fl.BoolVar(&f.set.S3.PathStyle, "path-style", false, "use path-style addressing (automatic for IP and localhost endpoints)")
+	fl.StringVar(&f.set.S3.Region, "region", "", "AWS region (default: from AWS_REGION or the profile, else us-east-1)")
+	fl.StringVar(&f.set.S3.Profile, "profile", "", "shared config profile to take credentials and settings from")
+	fl.StringVar(&f.set.S3.CABundle, "ca-bundle", "", "PEM file of extra CAs to trust (also AWS_CA_BUNDLE)")
+	fl.BoolVar(&f.set.S3.InsecureSkipVerify, "insecure-skip-verify", false, "do not check the server's TLS certificate (test endpoints only; prints a warning)")
+	fl.DurationVar(&f.set.OutageWait, "outage-wait", f.set.OutageWait, "when requests fail in a row (the endpoint down, not the objects), pause and wait this long for it to answer before stopping (0: stop at once)")
+	fl.IntVar(&f.set.S3.MaxAttempts, "max-attempts", f.set.S3.MaxAttempts, "attempts per request, first try included, before an object is reported as error")
+	fl.DurationVar(&f.set.S3.RequestTimeout, "timeout", f.set.S3.RequestTimeout, "time limit of one request attempt")
+	fl.StringVar(&f.set.Strategy, "strategy", f.set.Strategy, "request scheduling: serial, pool or all (one goroutine per key, for experiments)")
+	fl.IntVarP(&f.set.Concurrency, "concurrency", "c", f.set.Concurrency, "requests in flight with --strategy pool (the most: --throttling lowers it while S3 asks to slow down)")
+	fl.IntVar(&f.set.ListConcurrency, "list-concurrency", f.set.ListConcurrency, "list requests in flight: the keyspace is split into ranges listed in parallel (1 = one sequential listing)")
+	fl.StringVar(&f.set.S3.Throttling, "throttling", f.set.S3.Throttling, "reaction to 503 SlowDown: aimd (halve requests in flight, grow back), adaptive (the AWS SDK's client-side rate limit) or off (retries with backoff only)")
 	fl.StringVar(&f.checkpoint, "checkpoint", "", "save progress to FILE; if FILE exists, continue the scan it describes (needs -o FILE, jsonl or csv); removed when the scan completes")
 	fl.DurationVar(&f.ckptEvery, "checkpoint-interval", scan.DefaultCheckpointInterval, "how often to save the checkpoint")
 	_ = fl.MarkHidden("checkpoint-interval")
-	fl.BoolVar(&f.allVersions, "all-versions", false, "scan every version of every object (delete markers are counted)")
+	fl.BoolVar(&f.set.AllVersions, "all-versions", false, "scan every version of every object (delete markers are counted)")
 	fl.StringVar(&f.format, "format", "", "output format: table, jsonl or csv (default: table on a terminal, jsonl otherwise)")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE (created owner-only) instead of stdout")
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete scan finds any of these kinds: comma list of public, authenticated, cross-account, foreign-owner, unreadable, or any")
-	fl.StringVar(&f.bucketOwner, "bucket-owner", "", "bucket owner's canonical ID, used when GetBucketAcl is denied")
+	fl.StringVar(&f.set.BucketOwner, "bucket-owner", "", "bucket owner's canonical ID, used when GetBucketAcl is denied")
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "also write the scan's summary (counts, completeness, requests, retries) as JSON to FILE")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not show progress on a terminal")
 	fl.IntVar(&f.tableRows, "table-rows", report.DefaultTableRows, "risky objects listed by the table format")
-	fl.Int32Var(&f.pageSize, "page-size", 1000, "keys per list request (1-1000)")
+	fl.Int32Var(&f.set.PageSize, "page-size", f.set.PageSize, "keys per list request (1-1000)")
 	_ = fl.MarkHidden("page-size")
-	fl.BoolVar(&f.s3.SDKObjectACL, "sdk-acl", false, "fetch ACLs through the AWS SDK's full middleware stack (slower; for comparison)")
+	fl.BoolVar(&f.set.S3.SDKObjectACL, "sdk-acl", false, "fetch ACLs through the AWS SDK's full middleware stack (slower; for comparison)")
 	_ = fl.MarkHidden("sdk-acl")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to FILE")
 	_ = fl.MarkHidden("cpuprofile")
@@ -103,11 +99,11 @@ func newScanCommand(stdout, stderr io.Writer) *cobra.Command {
 func checkConflicts(fl *pflag.FlagSet, f *scanFlags) error {
 	given := func(name string) bool { return fl.Changed(name) }
 	switch {
-	case f.s3.InsecureSkipVerify && given("ca-bundle"):
+	case f.set.S3.InsecureSkipVerify && given("ca-bundle"):
 		return usageErrorf("--insecure-skip-verify and --ca-bundle contradict each other: the CA bundle is how to verify a private CA; drop --insecure-skip-verify")
-	case f.strategy != "pool" && given("concurrency"):
-		return usageErrorf("--concurrency sets the pool of --strategy pool; --strategy %s does not use it", f.strategy)
-	case f.strategy == "serial" && given("list-concurrency"):
+	case f.set.Strategy != "pool" && given("concurrency"):
+		return usageErrorf("--concurrency sets the pool of --strategy pool; --strategy %s does not use it", f.set.Strategy)
+	case f.set.Strategy == "serial" && given("list-concurrency"):
 		return usageErrorf("--list-concurrency lists in parallel; --strategy serial sends one request at a time")
 	case given("table-rows") && f.format != "" && f.format != "table":
 		return usageErrorf("--table-rows applies to --format table, not %s", f.format)
@@ -117,8 +113,9 @@ func checkConflicts(fl *pflag.FlagSet, f *scanFlags) error {
 	return nil
 }
 
-func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io.Writer) error {
-	cfg, failOn, err := f.config(target)
+func (sh *shell) runScan(ctx context.Context, target string, f *scanFlags) error {
+	stdout, stderr := sh.stdout, sh.stderr
+	cfg, s3opts, failOn, err := f.config(target)
 	if err != nil {
 		return err
 	}
@@ -163,23 +160,20 @@ func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io
 
 	switch cfg.Strategy {
 	case scan.Serial:
-		f.s3.Connections = 1
+		f.set.S3.Connections = 1
 	case scan.All:
-		f.s3.Connections = -1
+		f.set.S3.Connections = -1
 	default:
-		f.s3.Connections = cfg.Concurrency
+		f.set.S3.Connections = cfg.Concurrency
 	}
-	f.s3.UserAgent = "aclscan/" + version
+	f.set.S3.UserAgent = "aclscan/" + version
 	sizeProcessors(cfg)
-	if f.s3.InsecureSkipVerify {
+	if f.set.S3.InsecureSkipVerify {
 		fmt.Fprintln(stderr, "aclscan: warning: --insecure-skip-verify: the server's TLS certificate is not checked; anyone on the network path can read and alter what this scan sees")
 	}
-	client, err := s3access.New(ctx, f.s3)
+	client, err := s3access.New(ctx, s3opts)
 	if err != nil {
-		if s3access.IsUsageError(err) {
-			return &exitError{code: exitUsage, msg: err.Error()}
-		}
-		return &exitError{code: exitIncomplete, msg: err.Error()}
+		return explainSetupError(err)
 	}
 
 	if f.cpuProfile != "" {
@@ -230,59 +224,19 @@ func runScan(ctx context.Context, target string, f *scanFlags, stdout, stderr io
 	return verdict(sum, scanErr, failOn, resumeHint)
 }
 
-// config checks the flags and builds the engine's configuration.
-func (f *scanFlags) config(target string) (scan.Config, acl.Findings, error) {
-	bucket, prefix, err := s3access.ParseURL(target)
+// config checks the flags and builds the engine's configuration and the
+// client's options.
+func (f *scanFlags) config(target string) (scan.Config, s3access.Options, acl.Findings, error) {
+	f.set.Target = target
+	cfg, opts, err := f.set.Build()
 	if err != nil {
-		return scan.Config{}, 0, &exitError{code: exitUsage, msg: err.Error()}
-	}
-	strategy, err := scan.ParseStrategy(f.strategy)
-	if err != nil {
-		return scan.Config{}, 0, usageErrorf("--strategy: %v", err)
-	}
-	if f.concurrency < 1 {
-		return scan.Config{}, 0, usageErrorf("--concurrency must be at least 1, got %d", f.concurrency)
-	}
-	if f.listChains < 1 {
-		return scan.Config{}, 0, usageErrorf("--list-concurrency must be at least 1, got %d", f.listChains)
-	}
-	if _, err := s3access.ParseThrottling(f.s3.Throttling); err != nil {
-		return scan.Config{}, 0, &exitError{code: exitUsage, msg: err.Error()}
+		return cfg, opts, 0, explainSetupError(err)
 	}
 	if f.ckptEvery <= 0 {
-		return scan.Config{}, 0, usageErrorf("--checkpoint-interval must be positive, got %s", f.ckptEvery)
-	}
-	if f.pageSize < 1 || f.pageSize > 1000 {
-		return scan.Config{}, 0, usageErrorf("--page-size must be between 1 and 1000, got %d", f.pageSize)
-	}
-	if f.s3.MaxAttempts < 1 {
-		return scan.Config{}, 0, usageErrorf("--max-attempts must be at least 1, got %d", f.s3.MaxAttempts)
-	}
-	if f.s3.RequestTimeout <= 0 {
-		return scan.Config{}, 0, usageErrorf("--timeout must be positive, got %s", f.s3.RequestTimeout)
-	}
-	if f.outageWait < 0 {
-		return scan.Config{}, 0, usageErrorf("--outage-wait must be 0 or more, got %s", f.outageWait)
-	}
-	outageWait := f.outageWait
-	if outageWait == 0 {
-		outageWait = -1 // the engine's "stop at once"
+		return cfg, opts, 0, usageErrorf("--checkpoint-interval must be positive, got %s", f.ckptEvery)
 	}
 	failOn, err := parseFailOn(f.failOn)
-	if err != nil {
-		return scan.Config{}, 0, err
-	}
-	return scan.Config{
-		Bucket:          bucket,
-		Prefix:          prefix,
-		AllVersions:     f.allVersions,
-		Strategy:        strategy,
-		Concurrency:     f.concurrency,
-		BucketOwner:     f.bucketOwner,
-		PageSize:        f.pageSize,
-		ListConcurrency: f.listChains,
-		OutageWait:      outageWait,
-	}, failOn, nil
+	return cfg, opts, failOn, err
 }
 
 func parseFailOn(list string) (acl.Findings, error) {
@@ -316,7 +270,7 @@ func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings, resumeHint s
 		case errors.Is(scanErr, context.Canceled):
 			msg = "scan interrupted"
 		case errors.As(scanErr, &se):
-			msg = s3access.Explain(se.Op, se.Err)
+			msg = se.Explain(flagSpelling)
 		}
 		msg = fmt.Sprintf("%s; %d objects reported before stopping", msg, sum.Objects)
 		if sum.Unchecked > 0 {

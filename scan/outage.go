@@ -1,0 +1,170 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aclscan/aclscan/s3access"
+)
+
+// deliver records a result, except failures: they are held while the
+// requests keep failing. A success of a request sent after the first held
+// failure shows the endpoint answering again: the held objects are
+// fetched once more, and what they get then is recorded (a failure on a
+// working endpoint is the object's own). Successes sent before the run
+// began say nothing of the endpoint now: they are recorded and the run
+// goes on.
+//
+// A run of failureRunLimit failures is the endpoint failing (an outage,
+// expired credentials, a broken network), not the objects. Fetching
+// pauses (this goroutine stops taking results, so the workers stop
+// sending) while a list request is tried with backoff for up to
+// OutageWait; if one succeeds, the held objects are fetched again and the
+// scan goes on. Otherwise the scan stops, and the held objects stay
+// unreported, listed but not checked, for a resumed scan to check instead
+// of ending up as error records.
+func (s *scanner) deliver(ctx context.Context, sink Sink, sum *Summary, r *Result) error {
+	if r.Status == StatusError {
+		if len(s.held) == 0 {
+			s.runStart = time.Now()
+		}
+		s.held = append(s.held, *r)
+		if len(s.held) < s.failureRunLimit {
+			return nil
+		}
+		if !s3access.IsUnavailable(r.err) {
+			// Expired credentials, a proxy's login page: no wait cures it.
+			return &Error{Op: fmt.Sprintf("get object ACLs (%d failed in a row)", len(s.held)), Err: r.err}
+		}
+		// The probe is the failing request itself: listing may work while
+		// reading ACLs does not.
+		probe := func(ctx context.Context) error { return s.probeObject(ctx, r) }
+		if _, err := s.awaitEndpoint(ctx, probe); err != nil {
+			return &Error{Op: fmt.Sprintf("get object ACLs (%d failed in a row%s)", len(s.held), s.waited()), Err: r.err}
+		}
+		return s.retryHeld(ctx, sink, sum, false)
+	}
+	if err := s.record(sink, sum, r); err != nil {
+		return err
+	}
+	if len(s.held) > 0 && r.sent.After(s.runStart) {
+		return s.retryHeld(ctx, sink, sum, false)
+	}
+	return nil
+}
+
+// waited describes the wait for the endpoint, for the error that ends it.
+func (s *scanner) waited() string {
+	if s.cfg.OutageWait < 0 {
+		return ""
+	}
+	return fmt.Sprintf(", and the endpoint did not answer for %v", s.cfg.OutageWait)
+}
+
+// awaitEndpoint tries probe until it succeeds, with backoff from 250 ms
+// doubling to 8 s, for up to cfg.OutageWait (once when that is negative).
+// waited says whether the first try failed.
+func (s *scanner) awaitEndpoint(ctx context.Context, probe func(context.Context) error) (waited bool, err error) {
+	deadline := time.Now().Add(s.cfg.OutageWait)
+	delay := s.cfg.backoff
+	defer s.progress.Waiting.Store(false)
+	for try := 0; ; try++ {
+		if err = probe(ctx); err == nil {
+			return try > 0, nil
+		}
+		if !s3access.IsUnavailable(err) {
+			return true, err // an answer no wait changes (credentials, permissions)
+		}
+		wait := min(delay, time.Until(deadline))
+		if wait <= 0 || ctx.Err() != nil {
+			return true, err
+		}
+		s.progress.Waiting.Store(true)
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return true, ctx.Err()
+		case <-timer.C:
+		}
+		delay = min(2*delay, 8*time.Second)
+	}
+}
+
+// retryHeld fetches the held objects again, concurrently, and records
+// their results. At the end of a scan (final) no later success has shown
+// the endpoint working: if objects fail again, the endpoint is awaited as
+// for a run of failures; if it answers, they are fetched once more and
+// recorded whatever they get, and if not, the scan stops with them
+// unreported, for a resumed scan, rather than reporting an outage as
+// their errors.
+func (s *scanner) retryHeld(ctx context.Context, sink Sink, sum *Summary, final bool) error {
+	held := s.held
+	s.held = nil
+	results := make([]Result, len(held))
+	done := make([]bool, len(held))
+	var wg sync.WaitGroup
+	for i := range held {
+		wg.Go(func() { results[i], done[i] = s.fetch(ctx, held[i].object()) })
+	}
+	wg.Wait()
+	var failed []Result
+	unreported := 0
+	for i := range results {
+		switch {
+		case !done[i]:
+			unreported++
+		case final && results[i].Status == StatusError:
+			failed = append(failed, results[i])
+		default:
+			if err := s.record(sink, sum, &results[i]); err != nil {
+				s.unchecked.Add(int64(unreported + len(failed) + len(results) - i - 1))
+				return err
+			}
+		}
+	}
+	s.unchecked.Add(int64(unreported))
+	if len(failed) == 0 {
+		return ctx.Err()
+	}
+	waited, err := s.awaitEndpoint(ctx, s.endpointProbe(&failed[0]))
+	switch {
+	case err != nil:
+		s.unchecked.Add(int64(len(failed)))
+		return &Error{Op: fmt.Sprintf("get object ACLs (%d failed at the end of the scan, and the endpoint fails too%s)", len(failed), s.waited()), Err: failed[len(failed)-1].err}
+	case waited:
+		// The endpoint was down and is back: one more try.
+		s.held = failed
+		return s.retryHeld(ctx, sink, sum, false)
+	}
+	// Listing works: the failures are the objects' own.
+	for i := range failed {
+		if err := s.record(sink, sum, &failed[i]); err != nil {
+			s.unchecked.Add(int64(len(failed) - i - 1))
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// endpointProbe is a request that tells whether the endpoint works: the
+// source's own (a small list request), or r's object resolved again.
+func (s *scanner) endpointProbe(r *Result) func(context.Context) error {
+	if p, ok := s.source.(prober); ok {
+		return p.probe
+	}
+	return func(ctx context.Context) error { return s.probeObject(ctx, r) }
+}
+
+// probeObject resolves r's object again: does the failing request work
+// now? An answer about the object (gone, denied) counts as working.
+func (s *scanner) probeObject(ctx context.Context, r *Result) error {
+	obj := r.object()
+	_, err := s.resolver.Resolve(ctx, s.cfg.Bucket, &obj)
+	if err != nil && (s3access.IsNotFound(err) || s3access.IsAccessDenied(err)) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,181 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/s3access"
+)
+
+// objects runs the source, counting what it produces.
+func (s *scanner) objects(ctx context.Context, handle func(Object) error) error {
+	return s.source.Objects(ctx, func(obj Object) error {
+		s.progress.Listed.Add(1)
+		return handle(obj)
+	})
+}
+
+// runSerial interleaves listing and fetching in one goroutine: one request
+// at a time, over one kept-alive connection.
+func (s *scanner) runSerial(ctx context.Context, sink Sink, sum *Summary) error {
+	var sinkErr error
+	listErr := s.objects(ctx, func(obj Object) error {
+		r, done := s.fetch(ctx, obj)
+		if !done {
+			s.unchecked.Add(1)
+			return ctx.Err()
+		}
+		sinkErr = s.deliver(ctx, sink, sum, &r)
+		return sinkErr
+	})
+	if sinkErr != nil {
+		return sinkErr
+	}
+	return listErr
+}
+
+// runConcurrent lists in one goroutine, fetches in a pool of workers (or
+// one goroutine per key), and writes results from the calling goroutine.
+// The bounded queue between lister and workers gives back-pressure. The
+// bucket owner is asked for at the same time as the first list page (it
+// is needed only to classify), which saves a round trip per scan.
+func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	ownerResolved := make(chan error, 1)
+	go func() { ownerResolved <- s.resolveBucketOwner(ctx, sum) }()
+	ownerErr, ownerKnown := error(nil), false
+	waitOwner := func() error {
+		if !ownerKnown {
+			ownerErr, ownerKnown = <-ownerResolved, true
+		}
+		return ownerErr
+	}
+
+	results := make(chan Result, s.cfg.Concurrency)
+	var listErr error
+	go func() {
+		defer close(results)
+		listErr = s.fetchAll(ctx, results)
+	}()
+
+	var sinkErr error
+	for r := range results {
+		if sinkErr != nil {
+			s.unchecked.Add(1) // drained so the workers can finish
+			continue
+		}
+		if sinkErr = waitOwner(); sinkErr == nil {
+			sinkErr = s.deliver(ctx, sink, sum, &r)
+		}
+		if sinkErr != nil {
+			cancel()
+		}
+	}
+	if err := waitOwner(); err != nil {
+		return err // a bucket-level failure explains any list failure too
+	}
+	if sinkErr != nil {
+		return sinkErr
+	}
+	return listErr
+}
+
+// fetchAll runs the source and resolves its objects with the strategy's
+// goroutines, sending each result to results; it returns once every
+// object was handled, with the source's error.
+func (s *scanner) fetchAll(ctx context.Context, results chan<- Result) error {
+	var fetchers sync.WaitGroup
+	defer fetchers.Wait()
+	fetchOne := func(obj Object) {
+		if ctx.Err() != nil {
+			s.unchecked.Add(1)
+			return
+		}
+		r, done := s.fetch(ctx, obj)
+		if !done {
+			s.unchecked.Add(1)
+			return
+		}
+		results <- r
+	}
+	if s.cfg.Strategy == All {
+		return s.objects(ctx, func(obj Object) error {
+			fetchers.Go(func() { fetchOne(obj) })
+			return nil
+		})
+	}
+	queue := make(chan Object, int(s.cfg.PageSize)+s.cfg.Concurrency)
+	defer close(queue) // before the wait: the workers end when it is drained
+	for range s.cfg.Concurrency {
+		fetchers.Go(func() {
+			for obj := range queue {
+				fetchOne(obj)
+			}
+		})
+	}
+	return s.objects(ctx, func(obj Object) error {
+		select {
+		case queue <- obj:
+			return nil
+		case <-ctx.Done():
+			s.unchecked.Add(1)
+			return ctx.Err()
+		}
+	})
+}
+
+// fetch resolves one object's ACL. Failures become the result's status;
+// done is false only when the scan was cancelled before the object could
+// be checked. Judging waits for record, which knows the bucket owner.
+func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
+	r = Result{
+		Bucket:    s.cfg.Bucket,
+		Key:       obj.Key,
+		Versioned: s.cfg.AllVersions,
+		VersionID: obj.VersionID,
+		IsLatest:  obj.IsLatest,
+		OwnerID:   obj.OwnerID,
+		place:     obj.place,
+		sent:      time.Now(),
+	}
+	policy, err := s.resolver.Resolve(ctx, s.cfg.Bucket, &obj)
+	switch {
+	case err == nil:
+		if policy.Owner != "" {
+			r.OwnerID = policy.Owner
+		}
+		r.Grants = policy.Grants
+	case ctx.Err() != nil:
+		return r, false
+	case s3access.IsAccessDenied(err):
+		r.Status = StatusDenied
+		r.Findings = r.Findings.With(acl.Unreadable)
+	case s3access.IsNotFound(err):
+		r.Status = StatusMissing
+	default:
+		r.Status, r.Err, r.err = StatusError, "get ACL: "+s3access.Short(err), err
+	}
+	return r, true
+}
+
+// record judges a result (the bucket owner is known by now) and hands it
+// to the sink.
+func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
+	r.Findings |= s.judge.Findings(r.OwnerID, r.Grants)
+	if err := sink.Write(r); err != nil {
+		s.unchecked.Add(1)
+		return fmt.Errorf("write result for %q: %w", r.Key, err)
+	}
+	sum.add(r)
+	r.place.done()
+	s.progress.Checked.Add(1)
+	if r.Status == StatusError {
+		s.progress.Errors.Add(1)
+	}
+	return s.maybeCheckpoint(sum)
+}

@@ -1,0 +1,71 @@
+package scan
+
+import (
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+)
+
+// Status is the outcome of fetching one object's ACL.
+type Status uint8
+
+const (
+	StatusOK      Status = iota // the ACL was read
+	StatusDenied                // GetObjectAcl answered AccessDenied
+	StatusMissing               // the object was deleted between list and fetch
+	StatusError                 // the fetch failed after retries; Result.Err says why
+	numStatuses
+)
+
+var statusNames = [numStatuses]string{"ok", "denied", "missing", "error"}
+
+func (s Status) String() string { return statusNames[s] }
+
+// AllStatuses lists the statuses in output order.
+func AllStatuses() []Status { return []Status{StatusOK, StatusDenied, StatusMissing, StatusError} }
+
+// Result is what the scan learned about one object (or one version).
+// Every listed key produces exactly one Result, whatever happened to it.
+type Result struct {
+	Bucket string
+	Key    string
+	// Versioned is true in --all-versions scans; VersionID and IsLatest
+	// are meaningful only then.
+	Versioned bool
+	VersionID string
+	IsLatest  bool
+	OwnerID   string
+	Status    Status
+	Err       string
+	Grants    []acl.Grant
+	Findings  acl.Findings
+
+	// Where the source's entry is, to mark it reported.
+	place place
+	// err is the failure behind StatusError; sent is when the request
+	// was first sent.
+	err  error
+	sent time.Time
+}
+
+// object is the source's object a failed r was resolved for (its owner
+// is still the source's).
+func (r *Result) object() Object {
+	return Object{Key: r.Key, VersionID: r.VersionID, OwnerID: r.OwnerID, IsLatest: r.IsLatest, place: r.place}
+}
+
+// Risky reports whether the result deserves a look: a finding or a
+// status other than ok.
+func (r *Result) Risky() bool { return r.Findings != 0 || r.Status != StatusOK }
+
+// Sink receives results, from a single goroutine, as they arrive. It must
+// not keep the *Result after Write returns.
+type Sink interface {
+	Write(r *Result) error
+}
+
+// SinkFunc is a function used as a Sink.
+type SinkFunc func(r *Result) error
+
+// Write calls f(r).
+func (f SinkFunc) Write(r *Result) error { return f(r) }

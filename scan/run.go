@@ -1,0 +1,245 @@
+// Package scan is aclscan's engine: one pipeline from a source of objects
+// (a live listing, a batch of objects) through a resolver that gives each
+// its ACL (GetObjectAcl, or what the source already holds) and the judge
+// (package acl) to a sink, streaming, with bounded memory. Every object
+// the source produces gets exactly one Result, whatever happens to it.
+// It knows nothing of command lines, terminals or Lambda; those are shells
+// built on top of it.
+package scan
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/s3access"
+)
+
+// Error is a failure of a bucket-level step that stops the scan. Op says
+// what was being done, in words a user recognises.
+type Error struct {
+	Op  string
+	Err error
+}
+
+func (e *Error) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Explain is the error in one line that says what to do, pointing at
+// settings the way spell (the shell's) says.
+func (e *Error) Explain(spell s3access.Spelling) string { return s3access.Explain(e.Op, e.Err, spell) }
+
+type scanner struct {
+	api      API
+	cfg      Config
+	source   Source
+	resolver Resolver
+	listing  *listing // the source when it is the live listing, else nil
+	judge    acl.Judge
+	progress *Progress
+	// unchecked counts listed keys left without a result by an interruption.
+	unchecked atomic.Int64
+	// restoredMarkers are the delete markers a resumed checkpoint counted.
+	restoredMarkers int64
+	lastCheckpoint  time.Time
+	// held are the error results of the current run of failures; see deliver.
+	held            []Result
+	runStart        time.Time // when the first held failure was delivered
+	failureRunLimit int
+}
+
+// minFailureRun is the least number of failures in a row that stops a
+// scan; see deliver.
+const minFailureRun = 16
+
+// requestCounter is implemented by clients that count their HTTP requests
+// (s3access.Client).
+type requestCounter interface{ Requests() int64 }
+
+// retryCounter is implemented by clients that count retries and
+// throttling answers (s3access.Client).
+type retryCounter interface {
+	Retries() int64
+	Throttles() int64
+}
+
+// Run scans one bucket (or prefix) and writes a result for every object
+// of the source (the live listing unless cfg.Source says otherwise) to
+// sink. progress may be nil. The summary is returned even when the scan
+// stops early; err then says why, and Summary.Complete is false.
+func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress) (*Summary, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = new(Progress)
+	}
+	start := time.Now()
+	counts := startCounting(api)
+	s := newScanner(api, cfg, progress, start)
+	sum := &Summary{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Strategy: cfg.Strategy, Concurrency: cfg.inFlight()}
+	if cfg.Resume != nil {
+		sum.restore(cfg.Resume)
+		s.restoredMarkers = cfg.Resume.DeleteMarkers
+		progress.Listed.Add(sum.Objects)
+		progress.Checked.Add(sum.Objects)
+	}
+
+	if cfg.Strategy == Serial {
+		if err = s.resolveBucketOwner(ctx, sum); err == nil {
+			err = s.runSerial(ctx, sink, sum)
+		}
+	} else {
+		err = s.runConcurrent(ctx, sink, sum)
+	}
+	if err == nil && ctx.Err() == nil {
+		// The run of failures at the end was short: one more try.
+		err = s.retryHeld(ctx, sink, sum, true)
+	} else {
+		s.unchecked.Add(int64(len(s.held)))
+	}
+	if ctx.Err() != nil {
+		// Whatever failed after the interruption failed because of it.
+		err = fmt.Errorf("scan interrupted: %w", ctx.Err())
+	}
+	// The last checkpoint records everything the sink has, even when the
+	// scan stopped early: that is what a resumed scan starts from.
+	state := s.state(sum)
+	sum.DeleteMarkers = state.DeleteMarkers
+	if cfg.Checkpoint != nil {
+		if cerr := cfg.Checkpoint(state); cerr != nil && err == nil {
+			err = fmt.Errorf("write checkpoint: %w", cerr)
+		}
+	}
+	sum.Unchecked = s.unchecked.Load()
+	sum.Duration = time.Since(start)
+	counts.finish(sum)
+	sum.Complete = err == nil
+	return sum, err
+}
+
+func newScanner(api API, cfg Config, progress *Progress, start time.Time) *scanner {
+	s := &scanner{api: api, cfg: cfg, source: cfg.Source, resolver: cfg.Resolver, progress: progress, lastCheckpoint: start}
+	// Twice the requests in flight: an outage fails every one of them,
+	// then every one sent after the first failure.
+	s.failureRunLimit = minFailureRun
+	if cfg.Strategy != Serial {
+		s.failureRunLimit = max(minFailureRun, 2*cfg.Concurrency)
+	}
+	if s.resolver == nil {
+		s.resolver = GetObjectACL(api)
+	}
+	if s.source == nil {
+		initial := []RangeState{{}} // the whole keyspace under the prefix
+		if cfg.Resume != nil {
+			initial = cfg.Resume.Ranges
+		}
+		s.listing = &listing{
+			api: api, bucket: cfg.Bucket, prefix: cfg.Prefix, versions: cfg.AllVersions,
+			pageSize: cfg.PageSize, chains: cfg.ListConcurrency, ranges: newRangeSet(initial),
+			awaitEndpoint: s.awaitEndpoint, splitter: cfg.splitter,
+		}
+		s.source = s.listing
+	}
+	return s
+}
+
+// requestCounts are the client's counters when the scan began.
+type requestCounts struct {
+	requests                  requestCounter
+	retries                   retryCounter
+	requestsBefore            int64
+	retriesBefore, throttlesB int64
+}
+
+func startCounting(api API) requestCounts {
+	var c requestCounts
+	if c.requests, _ = api.(requestCounter); c.requests != nil {
+		c.requestsBefore = c.requests.Requests()
+	}
+	if c.retries, _ = api.(retryCounter); c.retries != nil {
+		c.retriesBefore, c.throttlesB = c.retries.Retries(), c.retries.Throttles()
+	}
+	return c
+}
+
+// finish sets the summary's counts of what the scan sent.
+func (c requestCounts) finish(sum *Summary) {
+	if c.requests != nil {
+		sum.Requests = c.requests.Requests() - c.requestsBefore
+	}
+	if c.retries != nil {
+		sum.Retries = c.retries.Retries() - c.retriesBefore
+		sum.Throttles = c.retries.Throttles() - c.throttlesB
+	}
+}
+
+// state is the scan's checkpoint: the ranges left and the counts of
+// everything given to the sink. It is taken in the goroutine that writes
+// results, so the two agree.
+func (s *scanner) state(sum *Summary) *State {
+	st := &State{
+		Bucket:        s.cfg.Bucket,
+		Prefix:        s.cfg.Prefix,
+		AllVersions:   s.cfg.AllVersions,
+		DeleteMarkers: s.restoredMarkers,
+	}
+	if s.listing != nil {
+		var markers int64
+		st.Ranges, markers = s.listing.ranges.snapshot()
+		st.DeleteMarkers += markers
+	}
+	sum.save(st)
+	return st
+}
+
+// maybeCheckpoint takes a checkpoint when one is due.
+func (s *scanner) maybeCheckpoint(sum *Summary) error {
+	if s.cfg.Checkpoint == nil {
+		return nil
+	}
+	now := time.Now()
+	if now.Sub(s.lastCheckpoint) < s.cfg.CheckpointInterval {
+		return nil
+	}
+	s.lastCheckpoint = now
+	if err := s.cfg.Checkpoint(s.state(sum)); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	return nil
+}
+
+// resolveBucketOwner learns the owner's canonical ID, which decides the
+// cross-account and foreign-owner findings.
+func (s *scanner) resolveBucketOwner(ctx context.Context, sum *Summary) error {
+	owner, err := s.api.BucketOwner(ctx, s.cfg.Bucket)
+	switch {
+	case err == nil && owner != "":
+		s.judge.BucketOwner, sum.OwnerSource = owner, "GetBucketAcl"
+	case err == nil || s3access.IsAccessDenied(err) || isNotImplemented(err):
+		if s.cfg.BucketOwner != "" {
+			s.judge.BucketOwner, sum.OwnerSource = s.cfg.BucketOwner, "configured"
+		} else {
+			reason := "GetBucketAcl returned no owner"
+			if err != nil {
+				reason = "GetBucketAcl was denied"
+			}
+			sum.OwnerProblem = reason + ": cross-account and foreign-owner findings were not judged (give the bucket owner's canonical ID)"
+		}
+	default:
+		return &Error{Op: fmt.Sprintf("read the ACL of bucket %q", s.cfg.Bucket), Err: err}
+	}
+	sum.BucketOwner = s.judge.BucketOwner
+	return nil
+}
+
+func isNotImplemented(err error) bool {
+	switch s3access.ErrorCode(err) {
+	case "NotImplemented", "MethodNotAllowed":
+		return true
+	}
+	return false
+}

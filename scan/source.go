@@ -1,0 +1,123 @@
+package scan
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/s3access"
+)
+
+// API is the part of the S3 client the engine uses; *s3access.Client has
+// it. The per-object call, the hot path, returns aclscan's own ACL model;
+// listing pages come in one shape for objects and versions.
+type API interface {
+	// ListPage lists one page of objects or versions.
+	ListPage(ctx context.Context, req *s3access.ListRequest) (*s3access.ListPage, error)
+	// BucketOwner reads the bucket's ACL for its owner's canonical ID.
+	BucketOwner(ctx context.Context, bucket string) (string, error)
+	// GetObjectACL reads one object's ACL; versionID "" means the current version.
+	GetObjectACL(ctx context.Context, bucket, key, versionID string) (acl.Policy, error)
+}
+
+// Object is one object (or version) a source hands to the pipeline: what
+// is known of it before its ACL is resolved.
+type Object struct {
+	Key       string
+	VersionID string // set in version scans
+	IsLatest  bool
+	// OwnerID is the owner as the source knows it (a listing, an
+	// inventory); the ACL's owner, once read, replaces it.
+	OwnerID string
+	// Policy is the object's ACL when the source already holds it (an
+	// inventory row, a report); Known says so, and the Given resolver
+	// hands it on without a request.
+	Policy acl.Policy
+	Known  bool
+
+	place place
+}
+
+// place is where a source keeps an object, to mark it reported (for
+// checkpoints). Sources without checkpoints leave it zero.
+type place struct {
+	rng *keyRange
+	seq int64
+}
+
+func (p place) done() {
+	if p.rng != nil {
+		p.rng.markDone(p.seq)
+	}
+}
+
+// Source produces the objects a scan judges, calling emit for each, and
+// stops at emit's first error. Sources that emit from several goroutines
+// say so; the engine's emit is safe for that.
+type Source interface {
+	Objects(ctx context.Context, emit func(Object) error) error
+}
+
+// SourceFunc is a function used as a Source.
+type SourceFunc func(ctx context.Context, emit func(Object) error) error
+
+// Objects calls f.
+func (f SourceFunc) Objects(ctx context.Context, emit func(Object) error) error { return f(ctx, emit) }
+
+// Objects is a source of the given objects, in order: a batch handed in
+// by an engine, a report to act on.
+func Objects(objects []Object) Source {
+	return SourceFunc(func(ctx context.Context, emit func(Object) error) error {
+		for i := range objects {
+			if err := emit(objects[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// prober is a source that can tell whether the endpoint answers (a
+// listing: one small list request). For other sources the engine asks
+// the resolver again for the object that failed.
+type prober interface {
+	probe(ctx context.Context) error
+}
+
+// Resolver gives an object its ACL (owner and grants). An error is
+// judged by what it says: access denied makes the object unreadable, not
+// found makes it missing, anything else an error, retried as the engine
+// retries failures.
+type Resolver interface {
+	Resolve(ctx context.Context, bucket string, obj *Object) (acl.Policy, error)
+}
+
+// ResolverFunc is a function used as a Resolver.
+type ResolverFunc func(ctx context.Context, bucket string, obj *Object) (acl.Policy, error)
+
+// Resolve calls f.
+func (f ResolverFunc) Resolve(ctx context.Context, bucket string, obj *Object) (acl.Policy, error) {
+	return f(ctx, bucket, obj)
+}
+
+// GetObjectACL resolves each object with a GetObjectAcl request (with the
+// version ID for versions): the live scan's resolver.
+func GetObjectACL(api API) Resolver {
+	return ResolverFunc(func(ctx context.Context, bucket string, obj *Object) (acl.Policy, error) {
+		return api.GetObjectACL(ctx, bucket, obj.Key, obj.VersionID)
+	})
+}
+
+// Given resolves each object with the ACL its source already holds, with
+// no request; an object without one is an error.
+func Given() Resolver {
+	return ResolverFunc(func(_ context.Context, _ string, obj *Object) (acl.Policy, error) {
+		if !obj.Known {
+			return acl.Policy{}, errNoPolicy
+		}
+		return obj.Policy, nil
+	})
+}
+
+// errNoPolicy is an object handed to the Given resolver without its ACL.
+var errNoPolicy = errors.New("the source gave no ACL for this object")

@@ -1,0 +1,76 @@
+package scan
+
+import (
+	"fmt"
+
+	"github.com/aclscan/aclscan/acl"
+)
+
+// Position names one listed entry: a key, and in version scans a version.
+type Position struct {
+	Key     string `json:"key"`
+	Version string `json:"version,omitempty"`
+}
+
+// RangeState is a range of keys still to be scanned, as a checkpoint
+// keeps it: keys in (After, Until] (no upper bound unless Bounded), minus
+// the entries in Done, which were already reported.
+type RangeState struct {
+	After   string     `json:"after,omitempty"`
+	Until   string     `json:"until,omitempty"`
+	Bounded bool       `json:"bounded,omitempty"`
+	Done    []Position `json:"done,omitempty"`
+}
+
+// State is where a scan stands, as a checkpoint keeps it: the key ranges
+// left to list (with the entries already reported inside them) and the
+// counts of everything reported so far.
+type State struct {
+	Bucket        string           `json:"bucket"`
+	Prefix        string           `json:"prefix,omitempty"`
+	AllVersions   bool             `json:"allVersions,omitempty"`
+	Ranges        []RangeState     `json:"ranges"`
+	Objects       int64            `json:"objects"`
+	DeleteMarkers int64            `json:"deleteMarkers,omitempty"`
+	ByStatus      map[string]int64 `json:"byStatus,omitempty"`
+	ByKind        map[string]int64 `json:"byKind,omitempty"`
+}
+
+// Matches reports whether the state belongs to a scan of cfg's target.
+func (st *State) Matches(cfg Config) error {
+	if st.Bucket != cfg.Bucket || st.Prefix != cfg.Prefix || st.AllVersions != cfg.AllVersions {
+		return fmt.Errorf("the checkpoint is of a scan of s3://%s/%s (all versions: %v), not s3://%s/%s (all versions: %v)",
+			st.Bucket, st.Prefix, st.AllVersions, cfg.Bucket, cfg.Prefix, cfg.AllVersions)
+	}
+	return nil
+}
+
+// restore sets the summary's counts from a checkpoint.
+func (s *Summary) restore(st *State) {
+	s.Resumed = true
+	s.Objects = st.Objects
+	s.DeleteMarkers = st.DeleteMarkers
+	for _, status := range AllStatuses() {
+		s.ByStatus[status] = st.ByStatus[status.String()]
+	}
+	for _, k := range acl.AllKinds() {
+		s.ByKind[k] = st.ByKind[k.String()]
+	}
+}
+
+// save copies the summary's counts into a checkpoint state.
+func (s *Summary) save(st *State) {
+	st.Objects = s.Objects
+	st.ByStatus = make(map[string]int64, numStatuses)
+	for _, status := range AllStatuses() {
+		if n := s.ByStatus[status]; n > 0 {
+			st.ByStatus[status.String()] = n
+		}
+	}
+	st.ByKind = make(map[string]int64, acl.NumKinds)
+	for _, k := range acl.AllKinds() {
+		if n := s.ByKind[k]; n > 0 {
+			st.ByKind[k.String()] = n
+		}
+	}
+}

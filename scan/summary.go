@@ -1,0 +1,94 @@
+package scan
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+)
+
+// Progress is read by shells while a scan runs (from any goroutine).
+type Progress struct {
+	Listed  atomic.Int64
+	Checked atomic.Int64
+	Errors  atomic.Int64
+	// Waiting is true while the scan pauses for an unavailable endpoint.
+	Waiting atomic.Bool
+}
+
+// Summary is the account of a finished (or stopped) scan.
+type Summary struct {
+	Bucket   string
+	Prefix   string
+	Strategy Strategy
+	// Concurrency is the number of workers (Pool), 1 (Serial) or 0 (All).
+	Concurrency int
+	// BucketOwner is the owner's canonical ID, "" when it could not be
+	// learned; OwnerSource says where it came from.
+	BucketOwner string
+	OwnerSource string
+	// OwnerProblem says why the owner is unknown; owner-dependent finding
+	// kinds (acl.OwnerDependent) were then not judged.
+	OwnerProblem  string
+	Objects       int64
+	DeleteMarkers int64
+	ByStatus      [numStatuses]int64
+	ByKind        [acl.NumKinds]int64
+	Requests      int64
+	// Retries and Throttles count GetObjectAcl retries and answers asking
+	// to slow down (when the client counts them).
+	Retries   int64
+	Throttles int64
+	Duration  time.Duration
+	// Unchecked counts listed objects left without a result because the
+	// scan stopped (interrupted, or the report could not be written).
+	Unchecked int64
+	// Complete is true when every object was listed and every listed
+	// object has a result.
+	Complete bool
+	// Resumed is true when the scan continued from a checkpoint; the
+	// counts then include what was reported before it.
+	Resumed bool
+}
+
+// Count returns the number of results with status s.
+func (s *Summary) Count(st Status) int64 { return s.ByStatus[st] }
+
+// Found returns the number of results with finding kind k.
+func (s *Summary) Found(k acl.Kind) int64 { return s.ByKind[k] }
+
+// Findings returns the set of kinds found at least once.
+func (s *Summary) Findings() acl.Findings {
+	var f acl.Findings
+	for _, k := range acl.AllKinds() {
+		if s.ByKind[k] > 0 {
+			f = f.With(k)
+		}
+	}
+	return f
+}
+
+// Judged reports whether finding kind k could be judged in this scan.
+func (s *Summary) Judged(k acl.Kind) bool {
+	return s.BucketOwner != "" || !acl.OwnerDependent.Has(k)
+}
+
+// RequestsPerSecond is the request rate over the whole scan.
+func (s *Summary) RequestsPerSecond() float64 {
+	if s.Duration <= 0 {
+		return 0
+	}
+	return float64(s.Requests) / s.Duration.Seconds()
+}
+
+func (s *Summary) add(r *Result) {
+	s.Objects++
+	s.ByStatus[r.Status]++
+	if r.Findings != 0 {
+		for k := acl.Kind(0); k < acl.NumKinds; k++ {
+			if r.Findings.Has(k) {
+				s.ByKind[k]++
+			}
+		}
+	}
+}
