@@ -3,13 +3,14 @@ package acl
 import (
 	"bytes"
 	"encoding/xml"
-	"github.com/aclscan/aclscan/internal/xmlscan"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/aclscan/aclscan/internal/fixtures"
 )
 
 // referencePolicy decodes with encoding/xml: the behaviour ParsePolicy
@@ -41,19 +42,18 @@ func referencePolicy(doc []byte) (Policy, error) {
 }
 
 func aclDocuments(t testing.TB) map[string][]byte {
-	files, _ := filepath.Glob(filepath.Join("..", "scan", "testdata", "acl", "*.xml"))
-	docs := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		docs[filepath.Base(f)] = b
-	}
-	if len(docs) == 0 {
-		t.Fatal("no ACL documents in scan/testdata/acl")
+	docs, err := fixtures.ACLDocuments()
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("no ACL documents (%v)", err)
 	}
 	return docs
+}
+
+// isXMLChar reports whether r may appear in an XML 1.0 document (the
+// Char production of the XML specification).
+func isXMLChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
 
 func TestParsePolicyMatchesEncodingXML(t *testing.T) {
@@ -140,7 +140,7 @@ func FuzzParsePolicyValues(f *testing.F) {
 	f.Add("ünï", "AmazonCustomerByEmail", "", "", "x@example.com", "WRITE_ACP")
 	f.Fuzz(func(t *testing.T, owner, typ, id, uri, email, perm string) {
 		for _, s := range []string{owner, typ, id, uri, email, perm} {
-			if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !xmlscan.IsXMLChar(r) }) {
+			if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !isXMLChar(r) }) {
 				return
 			}
 		}

@@ -20,9 +20,6 @@ type Writer interface {
 	Flush() error
 }
 
-// Formats lists the format names New accepts.
-var Formats = []string{"table", "jsonl", "csv"}
-
 // Options tune the writers.
 type Options struct {
 	// TableRows bounds the risky objects the table lists (default 20).

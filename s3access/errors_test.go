@@ -24,6 +24,7 @@ func flagSpelling(s Setting, value string) string {
 
 // Explain turns each kind of failure into one line naming what to do.
 func TestExplain(t *testing.T) {
+	t.Parallel()
 	getErr := func(err error) error {
 		return &OperationError{Op: "ListObjectsV2", Attempts: 5, Err: &url.Error{Op: "Get", URL: "http://h/b", Err: err}}
 	}
@@ -61,6 +62,7 @@ func TestExplain(t *testing.T) {
 }
 
 func TestIsUnavailable(t *testing.T) {
+	t.Parallel()
 	getErr := func(err error) error { return &url.Error{Op: "Get", URL: "http://h/b", Err: err} }
 	cases := []struct {
 		name string

@@ -39,11 +39,7 @@ func listServer(t *testing.T, doc string) (*Client, *[]string) {
 		_, _ = w.Write([]byte(doc))
 	}))
 	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTFAKE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	c, err := New(context.Background(), Options{EndpointURL: srv.URL})
+	c, err := New(context.Background(), Options{EndpointURL: srv.URL, Credentials: StaticCredentials("AKIDTESTFAKE", "fake-secret", "")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +49,7 @@ func listServer(t *testing.T, doc string) (*Client, *[]string) {
 // The lean list path reads what the SDK's deserializer reads, for the
 // fields a scan uses.
 func TestListObjectsV2MatchesSDK(t *testing.T) {
+	t.Parallel()
 	for name, doc := range listObjectsDocs {
 		t.Run(name, func(t *testing.T) {
 			c, queries := listServer(t, doc)
@@ -77,6 +74,7 @@ func TestListObjectsV2MatchesSDK(t *testing.T) {
 }
 
 func TestListObjectVersionsMatchesSDK(t *testing.T) {
+	t.Parallel()
 	for name, doc := range listVersionsDocs {
 		t.Run(name, func(t *testing.T) {
 			c, queries := listServer(t, doc)
@@ -100,6 +98,7 @@ func TestListObjectVersionsMatchesSDK(t *testing.T) {
 }
 
 func TestListRejectsOtherDocuments(t *testing.T) {
+	t.Parallel()
 	for name, doc := range map[string]string{
 		"another root": `<Error><Code>x</Code></Error>`,
 		"html":         `<html><body>502 Bad Gateway</body></html>`,
@@ -204,6 +203,7 @@ func FuzzParseListObjectsV2(f *testing.F) {
 // Hostile or broken list answers (httptest: radosgw does not produce
 // them) end in an error for the page, never a crash or unbounded memory.
 func TestListHostileAnswers(t *testing.T) {
+	t.Parallel()
 	cases := map[string]http.HandlerFunc{
 		"HTML instead of XML": func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte("<html><body>502 Bad Gateway</body></html>"))
@@ -249,6 +249,7 @@ func TestListHostileAnswers(t *testing.T) {
 // first (AWS starts after it); a range starting after that key must not
 // take them, while a continued page keeps the key's later versions.
 func TestVersionsPageSkipsTheStartKey(t *testing.T) {
+	t.Parallel()
 	out := &s3.ListObjectVersionsOutput{Versions: []types.ObjectVersion{
 		{Key: aws.String("b"), VersionId: aws.String("1")},
 		{Key: aws.String("c"), VersionId: aws.String("1")},

@@ -3,16 +3,15 @@ package scan
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/internal/fixtures"
 )
 
 func readTestdata(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "acl", name))
+	b, err := fixtures.ACLDocument(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,6 +23,7 @@ func readTestdata(t *testing.T, name string) string {
 // classifier, served by a fake S3 since one server cannot hold both
 // vendors' owner IDs.
 func TestClassifyACLDocuments(t *testing.T) {
+	t.Parallel()
 	const awsOwner = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a"
 	cases := []struct {
 		doc         string
@@ -96,6 +96,7 @@ func TestClassifyACLDocuments(t *testing.T) {
 // TestGrantFieldsFromXML checks each grantee shape lands in the right
 // field, through the lean path and the SDK's.
 func TestGrantFieldsFromXML(t *testing.T) {
+	t.Parallel()
 	for _, sdk := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sdk=%v", sdk), func(t *testing.T) { checkGrantFields(t, sdk) })
 	}

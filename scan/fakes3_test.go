@@ -11,8 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aclscan/aclscan/s3access"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 )
 
 // fakeS3 is an in-process S3 for unit tests, for the shapes a real server
@@ -157,20 +159,23 @@ func (f *fakeS3) client(t *testing.T) *s3access.Client {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTESTFAKE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	attempts := f.attempts
 	if attempts == 0 {
 		attempts = 2
 	}
-	c, err := s3access.New(context.Background(), s3access.Options{EndpointURL: srv.URL, MaxAttempts: attempts, SDKObjectACL: f.sdkACL})
+	c, err := s3access.New(context.Background(), s3access.Options{
+		EndpointURL: srv.URL, MaxAttempts: attempts, SDKObjectACL: f.sdkACL,
+		Credentials: s3access.StaticCredentials("AKIDTESTFAKE", "fake-secret", ""),
+		Backoff:     noBackoff, // retries are tested for what they do, not for how long they wait
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
+
+// noBackoff retries at once.
+var noBackoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
 
 // collect is a Sink that keeps every result, by key.
 type collect struct {

@@ -23,8 +23,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-func newClient(t *testing.T, opts s3access.Options) *s3access.Client {
+// newClient is aclscan's client on the local S3 acting as user A, unless
+// opts say another endpoint or other credentials.
+func newClient(t *testing.T, env locals3.Env, opts s3access.Options) *s3access.Client {
 	t.Helper()
+	if opts.EndpointURL == "" {
+		opts.EndpointURL = env.HTTPURL
+	}
+	if opts.Credentials == nil {
+		opts.Credentials = env.A.Credentials()
+	}
 	c, err := s3access.New(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +62,7 @@ func kinds(ks ...acl.Kind) acl.Findings {
 const paginationBucket = "it-pagination-2500"
 
 func TestIntegrationPaginationEveryKeyOncePerStrategy(t *testing.T) {
+	t.Parallel()
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
@@ -68,7 +77,7 @@ func TestIntegrationPaginationEveryKeyOncePerStrategy(t *testing.T) {
 	}
 	for _, strategy := range []Strategy{Serial, Pool, All} {
 		t.Run(strategy.String(), func(t *testing.T) {
-			sink := &listCounter{API: newClient(t, s3access.Options{})}
+			sink := &listCounter{API: newClient(t, env, s3access.Options{})}
 			sum, results := scanAll(t, sink, Config{Bucket: paginationBucket, Strategy: strategy, Concurrency: 32})
 			if len(results.order) != 2500 || len(results.byKey) != 2500 {
 				t.Fatalf("got %d results (%d distinct), want 2500", len(results.order), len(results.byKey))
@@ -109,6 +118,7 @@ func (d deleteAfterListing) ListPage(ctx context.Context, req *s3access.ListRequ
 }
 
 func TestIntegrationEveryFindingAndStatus(t *testing.T) {
+	t.Parallel()
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a, b := env.Client(env.A), env.Client(env.B)
@@ -136,7 +146,7 @@ func TestIntegrationEveryFindingAndStatus(t *testing.T) {
 	put(b, "from-b-private", nil)
 	put(b, "from-b-owner-full-control", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLBucketOwnerFullControl })
 
-	api := deleteAfterListing{API: newClient(t, s3access.Options{}), victim: "deleted-midway", deleter: a, bucket: bucket}
+	api := deleteAfterListing{API: newClient(t, env, s3access.Options{}), victim: "deleted-midway", deleter: a, bucket: bucket}
 	want := map[string]struct {
 		status Status
 		kinds  acl.Findings
@@ -179,6 +189,7 @@ func TestIntegrationEveryFindingAndStatus(t *testing.T) {
 // Seen by user B, who may list the bucket but not read its ACL: the owner
 // is unknown unless given, and owner-dependent kinds are then not judged.
 func TestIntegrationBucketOwnerFallback(t *testing.T) {
+	t.Parallel()
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
@@ -192,8 +203,7 @@ func TestIntegrationBucketOwnerFallback(t *testing.T) {
 	if _, err := a.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: &bucket, GrantFullControl: aws.String("id=" + env.A.ID), GrantRead: aws.String("id=" + env.B.ID)}); err != nil {
 		t.Fatal(err)
 	}
-	locals3.UseUser(t, env, env.B)
-	api := newClient(t, s3access.Options{})
+	api := newClient(t, env, s3access.Options{Credentials: env.B.Credentials()})
 
 	sum, sink := scanAll(t, api, Config{Bucket: bucket})
 	if sum.BucketOwner != "" || !strings.Contains(sum.OwnerProblem, "denied") {
@@ -213,6 +223,7 @@ func TestIntegrationBucketOwnerFallback(t *testing.T) {
 }
 
 func TestIntegrationVersions(t *testing.T) {
+	t.Parallel()
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
@@ -242,7 +253,7 @@ func TestIntegrationVersions(t *testing.T) {
 
 	for _, pageSize := range []int32{1, 1000} {
 		t.Run(fmt.Sprintf("page-size-%d", pageSize), func(t *testing.T) {
-			sum, sink := scanAll(t, newClient(t, s3access.Options{}), Config{Bucket: bucket, AllVersions: true, PageSize: pageSize})
+			sum, sink := scanAll(t, newClient(t, env, s3access.Options{}), Config{Bucket: bucket, AllVersions: true, PageSize: pageSize})
 			want := map[string]struct {
 				latest bool
 				kinds  acl.Findings
@@ -267,13 +278,14 @@ func TestIntegrationVersions(t *testing.T) {
 	}
 
 	// Without --all-versions only the current objects count.
-	_, sink := scanAll(t, newClient(t, s3access.Options{}), Config{Bucket: bucket})
+	_, sink := scanAll(t, newClient(t, env, s3access.Options{}), Config{Bucket: bucket})
 	if len(sink.byKey) != 1 || sink.byKey["other\x00"].Findings != kinds(acl.Authenticated) || sink.byKey["other\x00"].Versioned {
 		t.Errorf("current objects: %v", sink.byKey)
 	}
 }
 
 func TestIntegrationPrefixScoping(t *testing.T) {
+	t.Parallel()
 	env := locals3.ForTest(t)
 	bucket := locals3.NewBucket(t, env, "prefix")
 	if err := locals3.PutObjects(context.Background(), env.Client(env.A), bucket, []string{"a/1", "a/2", "ab/3", "b/4", "a"}, nil); err != nil {
@@ -285,7 +297,7 @@ func TestIntegrationPrefixScoping(t *testing.T) {
 		"":   {"a", "a/1", "a/2", "ab/3", "b/4"},
 		"c/": {},
 	} {
-		_, sink := scanAll(t, newClient(t, s3access.Options{}), Config{Bucket: bucket, Prefix: prefix, PageSize: 2})
+		_, sink := scanAll(t, newClient(t, env, s3access.Options{}), Config{Bucket: bucket, Prefix: prefix, PageSize: 2})
 		got := append([]string{}, sink.order...)
 		sort.Strings(got)
 		if strings.Join(got, ",") != strings.Join(want, ",") {
@@ -295,6 +307,7 @@ func TestIntegrationPrefixScoping(t *testing.T) {
 }
 
 func TestIntegrationHostileKeys(t *testing.T) {
+	t.Parallel()
 	env := locals3.ForTest(t)
 	keys := []string{
 		"with space", "plus+sign", "a + b", "percent%20literal", "100%", `double"quote`, "single'quote",
@@ -322,7 +335,7 @@ func checkKeysScanned(t *testing.T, env locals3.Env, keys []string, pageSize int
 	for _, versions := range []bool{false, true} {
 		for _, strategy := range []Strategy{Serial, Pool} {
 			t.Run(fmt.Sprintf("versions=%v/%s", versions, strategy), func(t *testing.T) {
-				_, sink := scanAll(t, newClient(t, s3access.Options{}), Config{Bucket: bucket, Strategy: strategy, AllVersions: versions, PageSize: pageSize})
+				_, sink := scanAll(t, newClient(t, env, s3access.Options{}), Config{Bucket: bucket, Strategy: strategy, AllVersions: versions, PageSize: pageSize})
 				if len(sink.order) != len(keys) {
 					t.Errorf("got %d results, want %d", len(sink.order), len(keys))
 				}
@@ -343,10 +356,11 @@ func checkKeysScanned(t *testing.T, env locals3.Env, keys []string, pageSize int
 }
 
 func TestIntegrationEmptyBucket(t *testing.T) {
+	t.Parallel()
 	env := locals3.ForTest(t)
 	bucket := locals3.NewBucket(t, env, "empty")
 	for _, versions := range []bool{false, true} {
-		sum, sink := scanAll(t, newClient(t, s3access.Options{}), Config{Bucket: bucket, AllVersions: versions})
+		sum, sink := scanAll(t, newClient(t, env, s3access.Options{}), Config{Bucket: bucket, AllVersions: versions})
 		if sum.Objects != 0 || len(sink.order) != 0 || !sum.Complete || sum.BucketOwner != env.A.ID {
 			t.Errorf("versions=%v: %+v", versions, sum)
 		}
@@ -375,6 +389,7 @@ func (l *listCounter) ListPage(ctx context.Context, req *s3access.ListRequest) (
 // several versions per key), small pages so that ranges split often.
 // Every entry must come out exactly once, as with one chain.
 func TestIntegrationPartitionedListing(t *testing.T) {
+	t.Parallel()
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
@@ -413,9 +428,9 @@ func TestIntegrationPartitionedListing(t *testing.T) {
 			for _, versions := range []bool{false, true} {
 				t.Run(fmt.Sprintf("versions=%v", versions), func(t *testing.T) {
 					cfg := Config{Bucket: bucket, AllVersions: versions, PageSize: 40, Strategy: Serial}
-					serialSum, serial := scanAll(t, newClient(t, s3access.Options{}), cfg)
+					serialSum, serial := scanAll(t, newClient(t, env, s3access.Options{}), cfg)
 					cfg.Strategy, cfg.ListConcurrency = Pool, 8
-					counter := &listCounter{API: newClient(t, s3access.Options{})}
+					counter := &listCounter{API: newClient(t, env, s3access.Options{})}
 					sum, parallel := scanAll(t, counter, cfg)
 					if len(parallel.order) != len(serial.order) || len(parallel.byKey) != len(serial.byKey) {
 						t.Fatalf("parallel listing gave %d results (%d distinct), one chain %d", len(parallel.order), len(parallel.byKey), len(serial.order))
@@ -441,6 +456,7 @@ func TestIntegrationPartitionedListing(t *testing.T) {
 // does the same in front of radosgw (with S3-like latency), the scan must
 // check every key, close to the allowed rate, without a storm of retries.
 func TestIntegrationThrottlingThroughFaultProxy(t *testing.T) {
+	t.Parallel()
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
@@ -464,7 +480,7 @@ func TestIntegrationThrottlingThroughFaultProxy(t *testing.T) {
 	}
 	defer proxy.Close()
 	start := time.Now()
-	sum, sink := scanAll(t, newClient(t, s3access.Options{EndpointURL: proxy.URL}), Config{Bucket: bucket})
+	sum, sink := scanAll(t, newClient(t, env, s3access.Options{EndpointURL: proxy.URL}), Config{Bucket: bucket})
 	elapsed := time.Since(start)
 	if sum.Count(StatusOK) != objects || len(sink.byKey) != objects {
 		t.Fatalf("%d ok of %d results, want all %d ok (%+v)", sum.Count(StatusOK), len(sink.byKey), objects, sum.ByStatus)
@@ -491,6 +507,7 @@ func TestIntegrationThrottlingThroughFaultProxy(t *testing.T) {
 // An interrupted version scan resumes from its checkpoint on radosgw
 // (whose key-marker is inclusive) with every version exactly once.
 func TestIntegrationResumeVersions(t *testing.T) {
+	t.Parallel()
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
@@ -504,7 +521,7 @@ func TestIntegrationResumeVersions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	client := newClient(t, s3access.Options{})
+	client := newClient(t, env, s3access.Options{})
 	var saved *State
 	seen := map[string]int{}
 	ctx1, cancel := context.WithCancel(ctx)

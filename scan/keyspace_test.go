@@ -15,6 +15,7 @@ func seqKeys(format string, from, n int) []string {
 }
 
 func TestSplitPoints(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		page      []string
@@ -61,6 +62,7 @@ func TestSplitPoints(t *testing.T) {
 // Slices of a bounded range over digits land on real keys: the point of
 // splitting by the page's alphabet.
 func TestSplitPointsFollowTheKeysAlphabet(t *testing.T) {
+	t.Parallel()
 	page := seqKeys("obj-%06d", 0, 1000)
 	points := splitPoints(page, page[999], "obj-100000", true, 9)
 	if len(points) < 8 {

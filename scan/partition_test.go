@@ -41,6 +41,7 @@ func futureKeySplitter(keys []string, rng *rand.Rand, mu *sync.Mutex) func([]str
 // Every key exactly once when ranges are split on keys, for random
 // keyspaces (flat, deep, unusual characters) and page sizes.
 func TestSplitRangesEveryKeyOnce(t *testing.T) {
+	t.Parallel()
 	layouts := map[string]func(i int) string{
 		"flat":   func(i int) string { return fmt.Sprintf("obj-%06d", i) },
 		"deep":   func(i int) string { return fmt.Sprintf("a/%d/b/%d/c/%03d", i%7, i%13, i) },
@@ -93,6 +94,7 @@ func (f *fakeS3) startsAfter() []string {
 // A server that lists keys out of order would make ranges overlap: the
 // scan stops with an error rather than report keys twice or miss some.
 func TestOutOfOrderListingIsAnError(t *testing.T) {
+	t.Parallel()
 	fake := fakeWithKeys(3)
 	var sink collect
 	_, err := Run(context.Background(), reversedLister{fake.client(t)}, Config{Bucket: "b"}, &sink, nil)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestRangeWatermark(t *testing.T) {
+	t.Parallel()
 	type step struct {
 		add    *Position // list this entry (nil: mark seq done)
 		marker bool
@@ -82,6 +83,7 @@ func TestRangeWatermark(t *testing.T) {
 // A scan stopped part-way and resumed from its last checkpoint reports
 // every key exactly once across the two runs, and its counts add up.
 func TestResumeAfterInterruption(t *testing.T) {
+	t.Parallel()
 	for _, strategy := range []Strategy{Serial, Pool} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			fake := fakeWithKeys(1500)
@@ -133,6 +135,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 }
 
 func TestResumeOfAnotherTargetIsRefused(t *testing.T) {
+	t.Parallel()
 	fake := fakeWithKeys(1)
 	_, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Resume: &State{Bucket: "other"}}, &collect{}, nil)
 	if err == nil {

@@ -27,6 +27,7 @@ func fakeWithKeys(n int) *fakeS3 {
 
 // Every listed key comes out exactly once, across pages, for each strategy.
 func TestEveryKeyOncePerStrategy(t *testing.T) {
+	t.Parallel()
 	for _, strategy := range []Strategy{Serial, Pool, All} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			fake := fakeWithKeys(2345)
@@ -58,6 +59,7 @@ func TestEveryKeyOncePerStrategy(t *testing.T) {
 // A key whose fetch keeps failing is reported as an error after the
 // bounded retries, and the scan goes on with the others.
 func TestPersistentErrorBecomesStatusError(t *testing.T) {
+	t.Parallel()
 	fake := fakeWithKeys(10)
 	fake.objectACL["k/00003"] = fakeResponse{500, errorXML("InternalError")}
 	var sink collect
@@ -86,6 +88,7 @@ func TestPersistentErrorBecomesStatusError(t *testing.T) {
 // scan (the server back) checks them: each key exactly once, none an
 // error. Isolated failures are still reported (the test above).
 func TestRunOfFailuresStopsScanForResume(t *testing.T) {
+	t.Parallel()
 	for _, strategy := range []Strategy{Serial, Pool} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			fake := fakeWithKeys(1200)
@@ -138,6 +141,7 @@ func TestRunOfFailuresStopsScanForResume(t *testing.T) {
 // scan): the objects whose fetches failed are fetched again once the
 // server answers, and none is reported as an error.
 func TestShortOutageLeavesNoErrorRecords(t *testing.T) {
+	t.Parallel()
 	for _, strategy := range []Strategy{Serial, Pool} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			fake := fakeWithKeys(1200)
@@ -164,6 +168,7 @@ func TestShortOutageLeavesNoErrorRecords(t *testing.T) {
 // a list request fails too, so the scan stops with them unreported (not as
 // error records), and a resumed scan checks them.
 func TestOutageAtTheEndStopsScan(t *testing.T) {
+	t.Parallel()
 	fake := fakeWithKeys(200)
 	fake.attempts = 1
 	fake.downFrom = 195
@@ -195,6 +200,7 @@ func TestOutageAtTheEndStopsScan(t *testing.T) {
 // objects are fetched again. The scan completes, nothing reported as an
 // error; the same outage with no wait stops the scan (the test above).
 func TestOutageWithinTheWaitIsRiddenOut(t *testing.T) {
+	t.Parallel()
 	for _, strategy := range []Strategy{Serial, Pool} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			fake := fakeWithKeys(1200)
@@ -202,12 +208,18 @@ func TestOutageWithinTheWaitIsRiddenOut(t *testing.T) {
 			fake.attempts = 1
 			fake.downFrom = 300
 			client := fake.client(t)
-			recovered := time.AfterFunc(time.Second, func() {
+			// The server comes back 300 ms after its first failed answer,
+			// however slowly the scan got there.
+			const outage = 300 * time.Millisecond
+			go func() {
+				for fake.count("down") == 0 {
+					time.Sleep(5 * time.Millisecond)
+				}
+				time.Sleep(outage)
 				fake.mu.Lock()
 				fake.downFrom = 0
 				fake.mu.Unlock()
-			})
-			defer recovered.Stop()
+			}()
 			var sink collect
 			start := time.Now()
 			progress := new(Progress)
@@ -228,7 +240,7 @@ func TestOutageWithinTheWaitIsRiddenOut(t *testing.T) {
 					}
 				}
 			}()
-			sum, err := Run(context.Background(), client, Config{Bucket: "b", Strategy: strategy, Concurrency: 16, OutageWait: 10 * time.Second}, &sink, progress)
+			sum, err := Run(context.Background(), client, Config{Bucket: "b", Strategy: strategy, Concurrency: 16, OutageWait: 10 * time.Second, backoff: 20 * time.Millisecond}, &sink, progress)
 			if !sawWaiting.Load() || progress.Waiting.Load() {
 				t.Errorf("progress said waiting: during the outage %v, after it %v; want true, false", sawWaiting.Load(), progress.Waiting.Load())
 			}
@@ -238,7 +250,7 @@ func TestOutageWithinTheWaitIsRiddenOut(t *testing.T) {
 			if len(sink.byKey) != 1200 || sum.Count(StatusOK) != 1200 {
 				t.Fatalf("%d results, %d ok, %d errors; want 1200 ok", len(sink.byKey), sum.Count(StatusOK), sum.Count(StatusError))
 			}
-			if fake.count("down") == 0 || time.Since(start) < time.Second {
+			if fake.count("down") == 0 || time.Since(start) < outage {
 				t.Errorf("%d requests met the outage in %v: the test did not exercise it", fake.count("down"), time.Since(start))
 			}
 		})
@@ -246,6 +258,7 @@ func TestOutageWithinTheWaitIsRiddenOut(t *testing.T) {
 }
 
 func TestMissingBucketStopsWithScanError(t *testing.T) {
+	t.Parallel()
 	fake := newFakeS3()
 	fake.bucketACL = fakeResponse{404, errorXML("NoSuchBucket")}
 	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b"}, &collect{}, nil)
@@ -260,6 +273,7 @@ func TestMissingBucketStopsWithScanError(t *testing.T) {
 
 // A server that says "truncated" without a way forward must not loop forever.
 func TestTruncatedListingWithoutProgressIsAnError(t *testing.T) {
+	t.Parallel()
 	fake := fakeWithKeys(1)
 	var sink collect
 	// One chain: split ranges would meet the same stuck answers first.
@@ -315,6 +329,7 @@ type sinkFunc func(*Result) error
 func (f sinkFunc) Write(r *Result) error { return f(r) }
 
 func TestSinkFailureStopsScan(t *testing.T) {
+	t.Parallel()
 	fake := fakeWithKeys(500)
 	n := 0
 	boom := errors.New("disk full")
@@ -341,6 +356,7 @@ func TestSinkFailureStopsScan(t *testing.T) {
 }
 
 func TestCancelledScanIsIncomplete(t *testing.T) {
+	t.Parallel()
 	fake := fakeWithKeys(300)
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0

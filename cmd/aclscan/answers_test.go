@@ -53,11 +53,6 @@ func fakeBucket(t *testing.T, n int, answer func(w http.ResponseWriter, r *http.
 		}
 	}))
 	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	return srv.URL
 }
 
@@ -122,7 +117,7 @@ func TestServerAnswersExplained(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			url := fakeBucket(t, 10, tc.answer)
-			code, stdout, stderr := runCLI(t, "scan", "s3://bkt", "--endpoint-url", url, "-o", filepath.Join(t.TempDir(), "r.jsonl"))
+			code, stdout, stderr := runWith(t, fakeKeys, "scan", "s3://bkt", "--endpoint-url", url, "-o", filepath.Join(t.TempDir(), "r.jsonl"))
 			t.Logf("exit %d: %s", code, stderr)
 			if code != exitIncomplete || !strings.Contains(stderr, tc.want) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, exitIncomplete, tc.want)
@@ -136,11 +131,7 @@ func TestServerAnswersExplained(t *testing.T) {
 
 // A host name that does not resolve: no server at all, one line.
 func TestUnresolvableEndpoint(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	code, _, stderr := runCLI(t, "scan", "s3://bkt", "--endpoint-url", "http://no-such-host.invalid", "--max-attempts", "1", "-o", os.DevNull)
+	code, _, stderr := runWith(t, fakeKeys, "scan", "s3://bkt", "--endpoint-url", "http://no-such-host.invalid", "--max-attempts", "1", "-o", os.DevNull)
 	if code != exitIncomplete || !strings.Contains(stderr, `cannot resolve host "bkt.no-such-host.invalid"`) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 		t.Errorf("exit %d, stderr %q; want 1 and one line naming the host", code, stderr)
 	}
@@ -163,7 +154,7 @@ func TestCredentialsExpiringMidScan(t *testing.T) {
 	dir := t.TempDir()
 	report := filepath.Join(dir, "r.jsonl")
 	args := []string{"scan", "s3://bkt", "--endpoint-url", url, "-c", "8", "-o", report, "--checkpoint", filepath.Join(dir, "c.ckpt")}
-	code, _, stderr := runCLI(t, args...)
+	code, _, stderr := runWith(t, fakeKeys, args...)
 	t.Logf("exit %d: %s", code, stderr)
 	if code != exitIncomplete || !strings.Contains(stderr, "failed in a row") || !strings.Contains(stderr, "the credentials have expired") ||
 		!strings.Contains(stderr, "run the same command again") {
@@ -179,7 +170,7 @@ func TestCredentialsExpiringMidScan(t *testing.T) {
 		}
 	}
 	expired.Store(false) // fresh credentials
-	if code, _, stderr := runCLI(t, args...); code != exitOK {
+	if code, _, stderr := runWith(t, fakeKeys, args...); code != exitOK {
 		t.Fatalf("resumed scan: exit %d, stderr %q", code, stderr)
 	}
 	seen := map[string]int{}
@@ -210,7 +201,7 @@ func TestScanOnlyReads(t *testing.T) {
 	dir := t.TempDir()
 	for _, extra := range [][]string{nil, {"--strategy", "serial"}, {"--sdk-acl"}} {
 		args := append([]string{"scan", "s3://bkt", "--endpoint-url", url, "-o", filepath.Join(dir, "r.jsonl"), "--checkpoint", filepath.Join(dir, "c")}, extra...)
-		if code, _, stderr := runCLI(t, args...); code != exitOK {
+		if code, _, stderr := runWith(t, fakeKeys, args...); code != exitOK {
 			t.Fatalf("%v: exit %d, %s", extra, code, stderr)
 		}
 	}

@@ -81,7 +81,7 @@ func faultTruth(t *testing.T, bucket string) map[string]string {
 func scanTruth(t *testing.T, args ...string) map[string]string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "truth.jsonl")
-	if code, _, stderr := runCLI(t, append(append([]string{"scan"}, args...), "-o", path)...); code != exitOK {
+	if code, _, stderr := runLocal(t, locals3.ForTest(t), append(append([]string{"scan"}, args...), "-o", path)...); code != exitOK {
 		t.Fatalf("fault-free scan: exit %d, %s", code, stderr)
 	}
 	truth := map[string]string{}
@@ -161,7 +161,7 @@ func scanThroughToxics(t *testing.T, srv *toxiproxy.Server, truth map[string]str
 	reportPath, summaryPath := filepath.Join(dir, "r.jsonl"), filepath.Join(dir, "s.json")
 	args = append([]string{"scan", "s3://" + bucket, "--endpoint-url", scheme + p.Listen,
 		"-o", reportPath, "--summary-json", summaryPath, "--fail-on", "public"}, args...)
-	code, _, stderr := runCLI(t, args...)
+	code, _, stderr := runLocal(t, locals3.ForTest(t), args...)
 	if code != exitFindings || !strings.Contains(stderr, "findings matching --fail-on: public") {
 		t.Fatalf("exit %d, stderr %q; want %d (complete, public objects found)", code, stderr, exitFindings)
 	}
@@ -428,7 +428,7 @@ func TestIntegrationFaultsServerRestart(t *testing.T) {
 			}
 			done := make(chan outcome, 1)
 			go func() {
-				code, _, stderr := runCLI(t, args...)
+				code, _, stderr := runLocal(t, locals3.ForTest(t), args...)
 				done <- outcome{code, stderr}
 			}()
 			time.Sleep(700 * time.Millisecond)
@@ -464,7 +464,7 @@ func TestIntegrationFaultsServerRestart(t *testing.T) {
 				if !isIncompleteSummary(t, summaryPath) {
 					t.Fatal("incomplete scan's summary says complete")
 				}
-				code, _, stderr := runCLI(t, args...)
+				code, _, stderr := runLocal(t, locals3.ForTest(t), args...)
 				if code != exitFindings || !strings.Contains(stderr, "resuming from") {
 					t.Fatalf("resumed scan: exit %d, stderr %q", code, stderr)
 				}

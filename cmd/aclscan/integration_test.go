@@ -21,7 +21,29 @@ import (
 
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/report"
+	"github.com/aclscan/aclscan/s3access"
 )
+
+// runLocal runs the command line on the local S3 as user A.
+func runLocal(t *testing.T, env locals3.Env, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runWith(t, s3access.Options{EndpointURL: env.HTTPURL, Credentials: env.A.Credentials()}, args...)
+}
+
+// runFromEnvironment runs the command line with what the standard AWS
+// variables give, pointed at the local S3 as user A unless the test
+// changes them: for the tests of the default chain (which cannot run in
+// parallel).
+func runFromEnvironment(t *testing.T, env locals3.Env, setup func(t *testing.T), args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	t.Setenv("AWS_ENDPOINT_URL_S3", env.HTTPURL)
+	t.Setenv("AWS_ACCESS_KEY_ID", env.A.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", env.A.SecretKey)
+	if setup != nil {
+		setup(t)
+	}
+	return runCLI(t, args...)
+}
 
 func demoEnv(t *testing.T) locals3.Env {
 	t.Helper()
@@ -33,11 +55,12 @@ func demoEnv(t *testing.T) locals3.Env {
 }
 
 func TestIntegrationCLIDemoReport(t *testing.T) {
-	demoEnv(t)
+	t.Parallel()
+	env := demoEnv(t)
 	for _, strategy := range []string{"serial", "pool", "all"} {
 		t.Run(strategy, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "report.jsonl")
-			code, stdout, stderr := runCLI(t, "scan", "s3://demo", "--strategy", strategy, "-o", path)
+			code, stdout, stderr := runLocal(t, env, "scan", "s3://demo", "--strategy", strategy, "-o", path)
 			if code != exitOK || stdout != "" || stderr != "" {
 				t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 			}
@@ -98,11 +121,7 @@ func TestIntegrationCLIExitCodes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			locals3.ForTest(t)
-			if tc.setup != nil {
-				tc.setup(t)
-			}
-			code, _, stderr := runCLI(t, tc.args...)
+			code, _, stderr := runFromEnvironment(t, env, tc.setup, tc.args...)
 			if code != tc.code {
 				t.Errorf("exit %d, want %d; stderr %q", code, tc.code, stderr)
 			}
@@ -124,6 +143,7 @@ func TestIntegrationCLIExitCodes(t *testing.T) {
 // With GetBucketAcl denied, --fail-on cannot promise anything about
 // owner-dependent kinds: exit 1 unless the owner is given.
 func TestIntegrationCLIUnknownOwner(t *testing.T) {
+	t.Parallel()
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
@@ -134,14 +154,14 @@ func TestIntegrationCLIUnknownOwner(t *testing.T) {
 	if err := grantBucketRead(ctx, env, bucket); err != nil {
 		t.Fatal(err)
 	}
-	locals3.UseUser(t, env, env.B)
-	code, _, stderr := runCLI(t, "scan", "s3://"+bucket, "--fail-on", "cross-account")
+	asB := s3access.Options{EndpointURL: env.HTTPURL, Credentials: env.B.Credentials()}
+	code, _, stderr := runWith(t, asB, "scan", "s3://"+bucket, "--fail-on", "cross-account")
 	if code != exitIncomplete || !strings.Contains(stderr, "--bucket-owner") {
 		t.Errorf("exit %d, stderr %q; want 1 asking for --bucket-owner", code, stderr)
 	}
 	// B cannot read A's object ACL: unreadable, and A's object is foreign to
 	// the owner B claims (a wrong owner gives that away).
-	code, stdout, stderr := runCLI(t, "scan", "s3://"+bucket, "--fail-on", "cross-account", "--bucket-owner", env.A.ID, "--format", "csv")
+	code, stdout, stderr := runWith(t, asB, "scan", "s3://"+bucket, "--fail-on", "cross-account", "--bucket-owner", env.A.ID, "--format", "csv")
 	if code != exitOK || !strings.Contains(stdout, ",denied,,,unreadable") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
@@ -152,8 +172,9 @@ func grantBucketRead(ctx context.Context, env locals3.Env, bucket string) error 
 }
 
 func TestIntegrationCLITableOutput(t *testing.T) {
-	demoEnv(t)
-	code, stdout, _ := runCLI(t, "scan", "s3://demo", "--format", "table")
+	t.Parallel()
+	env := demoEnv(t)
+	code, stdout, _ := runLocal(t, env, "scan", "s3://demo", "--format", "table")
 	if code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
@@ -193,11 +214,21 @@ func buildCLI(t *testing.T) string {
 	return bin
 }
 
+// localCommand is the built CLI, given the local S3 (as user A) by its
+// environment.
+func localCommand(t *testing.T, bin string, args ...string) *exec.Cmd {
+	env := locals3.ForTest(t)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_S3="+env.HTTPURL,
+		"AWS_ACCESS_KEY_ID="+env.A.AccessKey, "AWS_SECRET_ACCESS_KEY="+env.A.SecretKey)
+	return cmd
+}
+
 // startAndSignal runs the CLI, sends sig after a while, and returns its
 // exit code and stderr.
 func startAndSignal(t *testing.T, bin string, sig os.Signal, after time.Duration, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd := localCommand(t, bin, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -257,7 +288,7 @@ func TestIntegrationCLICheckpointResume(t *testing.T) {
 					t.Fatalf("no checkpoint after the interruption: %v", err)
 				}
 				// The second run completes; its summary goes to a file.
-				cmd := exec.Command(bin, append(args, "--summary-json", summary)...)
+				cmd := localCommand(t, bin, append(args, "--summary-json", summary)...)
 				out, err := cmd.CombinedOutput()
 				if err != nil {
 					t.Fatalf("second run: %v\n%s", err, out)
@@ -331,7 +362,7 @@ func TestIntegrationCLICheckpointOfAnotherScanIsRefused(t *testing.T) {
 	report, ckpt := filepath.Join(dir, "r.jsonl"), filepath.Join(dir, "c.ckpt")
 	bin := buildCLI(t)
 	startAndSignal(t, bin, os.Interrupt, 400*time.Millisecond, "scan", "s3://"+bucket, "-c", "2", "-o", report, "--checkpoint", ckpt)
-	code, _, stderr := runCLI(t, "scan", "s3://"+bucket+"/other-prefix", "-o", report, "--checkpoint", ckpt)
+	code, _, stderr := runLocal(t, locals3.ForTest(t), "scan", "s3://"+bucket+"/other-prefix", "-o", report, "--checkpoint", ckpt)
 	if code != exitUsage || !strings.Contains(stderr, "use another checkpoint file") {
 		t.Errorf("exit %d, stderr %q; want a usage error naming the mismatch", code, stderr)
 	}
@@ -341,6 +372,7 @@ func TestIntegrationCLICheckpointOfAnotherScanIsRefused(t *testing.T) {
 // scans with known credentials (and a session token), their stderr,
 // stdout, report, summary and checkpoint files are searched for them.
 func TestIntegrationCLISecretsNeverShown(t *testing.T) {
+	t.Parallel()
 	env := demoEnv(t)
 	const token = "SESSION-TOKEN-SENTINEL-7f3a"
 	wrongSecret := "WRONG-SECRET-SENTINEL-91b2"
@@ -356,12 +388,12 @@ func TestIntegrationCLISecretsNeverShown(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			t.Setenv("AWS_SECRET_ACCESS_KEY", tc.secret)
-			t.Setenv("AWS_SESSION_TOKEN", token)
+			t.Parallel()
+			keys := s3access.Options{EndpointURL: env.HTTPURL, Credentials: s3access.StaticCredentials(env.A.AccessKey, tc.secret, token)}
 			dir := t.TempDir()
 			args := append(tc.args, "-o", filepath.Join(dir, "report.jsonl"), "--summary-json", filepath.Join(dir, "summary.json"),
 				"--checkpoint", filepath.Join(dir, "scan.ckpt"))
-			_, stdout, stderr := runCLI(t, args...)
+			_, stdout, stderr := runWith(t, keys, args...)
 			outputs := map[string]string{"stdout": stdout, "stderr": stderr}
 			entries, _ := os.ReadDir(dir)
 			for _, e := range entries {

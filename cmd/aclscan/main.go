@@ -16,7 +16,6 @@ import (
 
 	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/s3access"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 )
 
@@ -51,12 +50,13 @@ func usageErrorf(format string, args ...any) error {
 }
 
 // shell is the command line's view of its process: where it writes, and
-// the credentials that sign requests (nil: the AWS default chain, from
-// the environment). Tests give their own, so they need not set the
-// process environment and can run in parallel.
+// what the AWS environment gives before any flag: the endpoint and the
+// credentials (zero: the SDK's standard variables and chain). Tests give
+// their own, so they need not set the process environment and can run in
+// parallel.
 type shell struct {
 	stdout, stderr io.Writer
-	credentials    aws.CredentialsProvider
+	s3             s3access.Options // EndpointURL and Credentials only
 }
 
 // run is main without the process: tests call it directly.

@@ -12,20 +12,41 @@ import (
 	"testing"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runWith(t, s3access.Options{}, args...)
+}
+
+// runWith runs the command line with an endpoint (unless the arguments
+// give one) and credentials of the test's, as its environment would
+// give them: the process environment is not touched, so tests using it
+// may run in parallel.
+func runWith(t *testing.T, base s3access.Options, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(context.Background(), args, &out, &errOut)
+	sh := &shell{stdout: &out, stderr: &errOut, s3: base}
+	code = sh.run(context.Background(), args)
 	return code, out.String(), errOut.String()
+}
+
+// fakeKeys sign requests to httptest servers, which do not check them.
+var fakeKeys = s3access.Options{Credentials: s3access.StaticCredentials("AKIDFAKE", "fake-secret", "")}
+
+// Tests give the command line their credentials; none reads the
+// developer's AWS settings.
+func TestMain(m *testing.M) {
+	locals3.Isolate()
+	os.Exit(m.Run())
 }
 
 // Usage errors need no server: they are caught before any request.
 func TestUsageErrors(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL_S3", "")
-	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Parallel()
 	cases := []struct {
 		args []string
 		want string
@@ -115,10 +136,8 @@ func TestTLSCertificateForAnotherHost(t *testing.T) {
 	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
 	wrongHost := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
-	code, _, stderr := runCLI(t, "scan", "s3://bucket", "--endpoint-url", wrongHost, "--ca-bundle", caFile, "--max-attempts", "1")
+	code, _, stderr := runWith(t, fakeKeys, "scan", "s3://bucket", "--endpoint-url", wrongHost, "--ca-bundle", caFile, "--max-attempts", "1")
 	if code != exitIncomplete || !strings.Contains(stderr, "not valid for this host") {
 		t.Errorf("exit %d, stderr %q; want 1 and a host name error", code, stderr)
 	}

@@ -2,36 +2,48 @@ package locals3
 
 import (
 	"context"
+	"os"
 	"crypto/rand"
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
-// ForTest starts (or reuses) the local S3 for an integration test and
-// points the standard AWS variables at it as user A, so clients built from
-// the default chain (aclscan's) talk to it.
+// ForTest starts (or reuses) the local S3 for an integration test. It
+// does not touch the process environment: tests give clients the
+// endpoint and a user's Credentials, and may run in parallel.
 func ForTest(t testing.TB) Env {
 	t.Helper()
 	env, err := Start(context.Background())
 	if err != nil {
 		t.Fatalf("local S3 unavailable: %v", err)
 	}
-	UseUser(t, env, env.A)
-	t.Setenv("AWS_ENDPOINT_URL_S3", env.HTTPURL)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CA_BUNDLE", "")
 	return env
 }
 
-// UseUser sets the standard credential variables to u's keys.
-func UseUser(t testing.TB, env Env, u User) {
-	t.Setenv("AWS_ACCESS_KEY_ID", u.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", u.SecretKey)
+// Credentials signs requests as u.
+func (u User) Credentials() aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(u.AccessKey, u.SecretKey, "")
+}
+
+// Isolate keeps a test binary away from the developer's AWS settings
+// (profiles, endpoints, keys, CA bundles): a client built from the
+// default chain sees none. Call it from TestMain, before any test runs;
+// tests that exercise the chain set what they need with t.Setenv.
+func Isolate() {
+	for _, name := range []string{
+		"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_CA_BUNDLE", "AWS_DEFAULT_REGION",
+	} {
+		os.Unsetenv(name)
+	}
+	os.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	os.Setenv("AWS_REGION", "us-east-1")
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
 // NewBucket creates a bucket with a unique name for one test, owned by A.

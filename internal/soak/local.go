@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -66,10 +65,7 @@ func RunLocal(ctx context.Context, l Local) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	os.Setenv("AWS_ACCESS_KEY_ID", env.A.AccessKey)
-	os.Setenv("AWS_SECRET_ACCESS_KEY", env.A.SecretKey)
-	os.Unsetenv("AWS_SESSION_TOKEN")
-	c, err := s3access.New(ctx, s3access.Options{EndpointURL: "http://" + proxy.Listen, Region: "us-east-1", Connections: l.Concurrency})
+	c, err := s3access.New(ctx, s3access.Options{EndpointURL: "http://" + proxy.Listen, Region: "us-east-1", Connections: l.Concurrency, Credentials: env.A.Credentials()})
 	if err != nil {
 		return nil, err
 	}

@@ -350,9 +350,3 @@ func Unescape(dst, raw []byte) ([]byte, error) {
 	}
 	return dst, nil
 }
-
-// IsXMLChar reports whether r may appear in an XML 1.0 document.
-func IsXMLChar(r rune) bool {
-	return r == 0x09 || r == 0x0A || r == 0x0D ||
-		r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
-}

@@ -120,11 +120,7 @@ func setupProxy(o options, upstream string) (string, error) {
 // one ListObjectsV2 and one GetObjectAcl round trip through the proxy, and
 // a fresh TCP + TLS connection set-up (medians).
 func measureFloor(ctx context.Context, env locals3.Env, endpoint string) (floor, error) {
-	os.Setenv("AWS_ACCESS_KEY_ID", env.A.AccessKey)
-	os.Setenv("AWS_SECRET_ACCESS_KEY", env.A.SecretKey)
-	os.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	c, err := s3access.New(ctx, s3access.Options{EndpointURL: endpoint, CABundle: env.CABundle, Region: "us-east-1", Connections: 256})
+	c, err := s3access.New(ctx, s3access.Options{EndpointURL: endpoint, CABundle: env.CABundle, Region: "us-east-1", Connections: 256, Credentials: env.A.Credentials()})
 	if err != nil {
 		return floor{}, err
 	}

@@ -70,9 +70,7 @@ func (discard) Write(*scan.Result) error { return nil }
 // listing times the listing of the whole bucket through the latency
 // proxy, with one chain and with the default number of chains.
 func (rep *report) listing(ctx context.Context, env locals3.Env, endpoint, bucket string) error {
-	os.Setenv("AWS_ACCESS_KEY_ID", env.A.AccessKey)
-	os.Setenv("AWS_SECRET_ACCESS_KEY", env.A.SecretKey)
-	client, err := s3access.New(ctx, s3access.Options{EndpointURL: endpoint, Region: "us-east-1"})
+	client, err := s3access.New(ctx, s3access.Options{EndpointURL: endpoint, Region: "us-east-1", Credentials: env.A.Credentials()})
 	if err != nil {
 		return err
 	}

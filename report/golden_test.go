@@ -1,0 +1,46 @@
+package report
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/scan"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata from the current output")
+
+// Each format's whole output for one set of results, byte for byte:
+// testdata/FORMAT.golden. After an intended change, run
+// go test ./report -run TestGolden -update and review the diff.
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	sum := &scan.Summary{Bucket: "b", Prefix: "p/", Strategy: scan.Pool, Concurrency: 64, Objects: 4, Complete: true,
+		Duration: 1500 * time.Millisecond, Requests: 6, BucketOwner: "a", OwnerSource: "GetBucketAcl"}
+	sum.ByStatus[scan.StatusOK] = 2
+	sum.ByStatus[scan.StatusError] = 1
+	sum.ByStatus[scan.StatusDenied] = 1
+	sum.ByKind[acl.Public] = 1
+	sum.ByKind[acl.Unreadable] = 1
+	for _, format := range []string{"jsonl", "csv", "table"} {
+		t.Run(format, func(t *testing.T) {
+			got := writeAll(t, format, sampleResults(), sum)
+			path := filepath.Join("testdata", format+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s output differs from %s (run with -update if intended):\n--- got\n%s\n--- want\n%s", format, path, got, want)
+			}
+		})
+	}
+}
