@@ -2,9 +2,9 @@ package locals3
 
 import (
 	"context"
-	"os"
 	"crypto/rand"
 	"encoding/hex"
+	"os"
 	"strings"
 	"testing"
 
