@@ -95,15 +95,15 @@ func TestServerAnswersExplained(t *testing.T) {
 		{"bucket in another region (301)", func(w http.ResponseWriter, r *http.Request, _ int64) bool {
 			errorAnswer(w, http.StatusMovedPermanently, "PermanentRedirect", "X-Amz-Bucket-Region", "eu-west-1")
 			return true
-		}, "the bucket is in region eu-west-1; pass --region eu-west-1"},
+		}, "the bucket is in region eu-west-1; use --region eu-west-1"},
 		{"bucket just created in another region (307)", func(w http.ResponseWriter, r *http.Request, _ int64) bool {
 			errorAnswer(w, http.StatusTemporaryRedirect, "TemporaryRedirect", "X-Amz-Bucket-Region", "eu-west-1", "Location", "https://bkt.s3.eu-west-1.amazonaws.com/")
 			return true
-		}, "pass --region eu-west-1"},
+		}, "use --region eu-west-1"},
 		{"signed for the wrong region (400)", func(w http.ResponseWriter, r *http.Request, _ int64) bool {
 			errorAnswer(w, http.StatusBadRequest, "AuthorizationHeaderMalformed", "X-Amz-Bucket-Region", "eu-west-1")
 			return true
-		}, "pass --region eu-west-1"},
+		}, "use --region eu-west-1"},
 		{"expired token", func(w http.ResponseWriter, r *http.Request, _ int64) bool {
 			errorAnswer(w, http.StatusBadRequest, "ExpiredToken")
 			return true

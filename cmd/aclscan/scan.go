@@ -114,68 +114,20 @@ func checkConflicts(fl *pflag.FlagSet, f *scanFlags) error {
 }
 
 func (sh *shell) runScan(ctx context.Context, target string, f *scanFlags) error {
-	stdout, stderr := sh.stdout, sh.stderr
 	cfg, s3opts, failOn, err := f.config(target)
 	if err != nil {
 		return err
 	}
-	if f.format == "" {
-		f.format = "jsonl"
-		if f.output == "" && isTerminal(stdout) {
-			f.format = "table"
-		}
-	}
-	var resume *resumption
-	if f.checkpoint != "" {
-		if resume, err = loadCheckpoint(f.checkpoint, cfg, f.output, f.format); err != nil {
-			return err
-		}
-		if prev := resume.previous; prev != nil {
-			cfg.Resume = &prev.Scan
-			fmt.Fprintf(stderr, "aclscan: resuming from %s: %d objects already reported in %s\n", f.checkpoint, prev.Scan.Objects, f.output)
-		}
-	}
-	out, err := openOutput(f.output, stdout, resume.resumeAt())
+	outs, err := sh.openOutputs(f, &cfg)
 	if err != nil {
 		return err
 	}
-	defer out.Close()
-	var summaryFile *os.File
-	if f.summaryJSON != "" {
-		// Opened now: a path that cannot be written is a usage error
-		// before the scan, not a failure after it.
-		if summaryFile, err = os.OpenFile(f.summaryJSON, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
-			return usageErrorf("cannot write --summary-json to %s: %v", f.summaryJSON, errors.Unwrap(err))
-		}
-		defer summaryFile.Close()
-	}
-	writer, err := report.New(f.format, out.w, report.Options{TableRows: f.tableRows, Append: cfg.Resume != nil})
+	defer outs.closeFiles()
+	client, err := sh.newClient(ctx, s3opts)
 	if err != nil {
-		return usageErrorf("--format: %v", err)
+		return err
 	}
-	if resume != nil {
-		cfg.Checkpoint = resume.saver(writer, out)
-		cfg.CheckpointInterval = f.ckptEvery
-	}
-
-	switch cfg.Strategy {
-	case scan.Serial:
-		f.set.S3.Connections = 1
-	case scan.All:
-		f.set.S3.Connections = -1
-	default:
-		f.set.S3.Connections = cfg.Concurrency
-	}
-	f.set.S3.UserAgent = "aclscan/" + version
 	sizeProcessors(cfg)
-	if f.set.S3.InsecureSkipVerify {
-		fmt.Fprintln(stderr, "aclscan: warning: --insecure-skip-verify: the server's TLS certificate is not checked; anyone on the network path can read and alter what this scan sees")
-	}
-	client, err := s3access.New(ctx, s3opts)
-	if err != nil {
-		return explainSetupError(err)
-	}
-
 	if f.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(f.cpuProfile)
 		if err != nil {
@@ -185,43 +137,131 @@ func (sh *shell) runScan(ctx context.Context, target string, f *scanFlags) error
 	}
 	progress := new(scan.Progress)
 	var bar *progressBar
-	if !f.noProgress && isTerminal(stderr) {
-		bar = startProgressBar(stderr, progress, client)
+	if !f.noProgress && isTerminal(sh.stderr) {
+		bar = startProgressBar(sh.stderr, progress, client)
 	}
-	sum, scanErr := scan.Run(ctx, client, cfg, writer, progress)
+	sum, scanErr := scan.Run(ctx, client, cfg, outs.writer, progress)
 	bar.stop()
 	if sum == nil {
 		return &exitError{code: exitIncomplete, msg: scanErr.Error()}
 	}
-	if err := writer.Close(sum); err != nil && scanErr == nil {
-		scanErr = fmt.Errorf("write report: %w", err)
-		sum.Complete = false
+	resumeHint, err := outs.finish(sum, sh.stderr)
+	if err != nil && scanErr == nil {
+		scanErr, sum.Complete = err, false
 	}
-	if err := out.Close(); err != nil && scanErr == nil {
-		scanErr = fmt.Errorf("write report: %w", err)
-		sum.Complete = false
-	}
-	resumeHint := ""
-	if resume != nil {
-		if sum.Complete {
-			// Nothing left to resume; a new run starts a new scan.
-			if err := os.Remove(resume.path); err != nil && !os.IsNotExist(err) {
-				fmt.Fprintf(stderr, "aclscan: scan complete, but the checkpoint %s could not be removed: %v\n", resume.path, err)
-			}
-		} else {
-			resumeHint = fmt.Sprintf("; progress saved in %s: run the same command again to continue", resume.path)
-		}
-	}
-	if summaryFile != nil {
-		if err := writeSummaryJSON(summaryFile, sum); err != nil && scanErr == nil {
-			scanErr = fmt.Errorf("write --summary-json: %w", err)
-			sum.Complete = false
-		}
-	}
-	if f.format != "table" && isTerminal(stderr) {
-		report.WriteSummary(stderr, sum)
+	if f.format != "table" && isTerminal(sh.stderr) {
+		report.WriteSummary(sh.stderr, sum)
 	}
 	return verdict(sum, scanErr, failOn, resumeHint)
+}
+
+// newClient builds the S3 client from the flags' options and what the
+// shell's environment gives.
+func (sh *shell) newClient(ctx context.Context, opts s3access.Options) (*s3access.Client, error) {
+	opts.UserAgent = "aclscan/" + version
+	if opts.EndpointURL == "" {
+		opts.EndpointURL = sh.s3.EndpointURL
+	}
+	opts.Credentials = sh.s3.Credentials
+	if opts.InsecureSkipVerify {
+		fmt.Fprintln(sh.stderr, "aclscan: warning: --insecure-skip-verify: the server's TLS certificate is not checked; anyone on the network path can read and alter what this scan sees")
+	}
+	client, err := s3access.New(ctx, opts)
+	if err != nil {
+		return nil, explainSetupError(err)
+	}
+	return client, nil
+}
+
+// scanOutputs are where a scan's results go: the report, its checkpoint
+// and the summary file, all opened before the scan so that a path that
+// cannot be written is a usage error before any request.
+type scanOutputs struct {
+	out         *reportOutput
+	writer      report.Writer
+	summaryFile *os.File
+	resume      *resumption // nil without --checkpoint
+}
+
+// openOutputs opens the report (continuing it when a checkpoint says so,
+// which also sets cfg.Resume), the summary file, and the report writer.
+func (sh *shell) openOutputs(f *scanFlags, cfg *scan.Config) (*scanOutputs, error) {
+	if f.format == "" {
+		f.format = "jsonl"
+		if f.output == "" && isTerminal(sh.stdout) {
+			f.format = "table"
+		}
+	}
+	o := &scanOutputs{}
+	var err error
+	if f.checkpoint != "" {
+		if o.resume, err = loadCheckpoint(f.checkpoint, *cfg, f.output, f.format); err != nil {
+			return nil, err
+		}
+		if prev := o.resume.previous; prev != nil {
+			cfg.Resume = &prev.Scan
+			fmt.Fprintf(sh.stderr, "aclscan: resuming from %s: %d objects already reported in %s\n", f.checkpoint, prev.Scan.Objects, f.output)
+		}
+	}
+	if o.out, err = openOutput(f.output, sh.stdout, o.resume.resumeAt()); err != nil {
+		return nil, err
+	}
+	if f.summaryJSON != "" {
+		if o.summaryFile, err = os.OpenFile(f.summaryJSON, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			o.closeFiles()
+			return nil, usageErrorf("cannot write --summary-json to %s: %v", f.summaryJSON, errors.Unwrap(err))
+		}
+	}
+	if o.writer, err = report.New(f.format, o.out.w, report.Options{TableRows: f.tableRows, Append: cfg.Resume != nil}); err != nil {
+		o.closeFiles()
+		return nil, usageErrorf("--format: %v", err)
+	}
+	if o.resume != nil {
+		cfg.Checkpoint = o.resume.saver(o.writer, o.out)
+		cfg.CheckpointInterval = f.ckptEvery
+	}
+	return o, nil
+}
+
+// finish ends the report, removes the checkpoint of a complete scan and
+// writes the summary file. It returns how to continue an incomplete scan
+// ("" without a checkpoint) and the first failure to write.
+func (o *scanOutputs) finish(sum *scan.Summary, stderr io.Writer) (resumeHint string, err error) {
+	keep := func(e error, what string) {
+		if e != nil && err == nil {
+			err = fmt.Errorf("write %s: %w", what, e)
+		}
+	}
+	keep(o.writer.Close(sum), "report")
+	keep(o.out.Close(), "report")
+	complete := sum.Complete && err == nil
+	if o.resume != nil {
+		if complete {
+			// Nothing left to resume; a new run starts a new scan.
+			if err := os.Remove(o.resume.path); err != nil && !os.IsNotExist(err) {
+				fmt.Fprintf(stderr, "aclscan: scan complete, but the checkpoint %s could not be removed: %v\n", o.resume.path, err)
+			}
+		} else {
+			resumeHint = fmt.Sprintf("; progress saved in %s: run the same command again to continue", o.resume.path)
+		}
+	}
+	if o.summaryFile != nil {
+		if err != nil {
+			sum.Complete = false // the summary file says what the exit code says
+		}
+		keep(writeSummaryJSON(o.summaryFile, sum), "--summary-json")
+	}
+	return resumeHint, err
+}
+
+// closeFiles closes whatever is still open (after an early return).
+func (o *scanOutputs) closeFiles() {
+	if o.out != nil {
+		o.out.Close()
+	}
+	if o.summaryFile != nil {
+		o.summaryFile.Close()
+	}
 }
 
 // config checks the flags and builds the engine's configuration and the
