@@ -15,18 +15,24 @@ demo: build
 	@$(GO) run ./tools/seed demo
 	@eval "$$(scripts/local-s3 env)" && $(BIN) scan s3://demo --format table
 
+# Every package of the product and of its benchmark module (bench/, with
+# the fault tests); see go.work.
+PKGS := ./... ./bench/...
+
 # Unit and integration tests; the integration tests start (or reuse) the local S3.
 test: lint
 	scripts/local-s3 start >/dev/null
-	$(GO) test -race -count=1 -tags integration ./...
+	$(GO) test -race -count=1 -tags integration $(PKGS)
 
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $(PKGS)
 
 lint:
 	@scripts/check-tracked
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	$(GO) vet -tags integration ./...
+	$(GO) vet -tags integration $(PKGS)
+	@# The product module alone (as go install sees it) builds and needs nothing of bench/.
+	GOWORK=off $(GO) build ./...
 
 local-s3:
 	scripts/local-s3 start
@@ -43,7 +49,7 @@ fuzz:
 DURATION ?= 5m
 soak:
 	scripts/local-s3 start >/dev/null
-	$(GO) run ./tools/soak -duration $(DURATION) -o docs/benchmarks/soak.md
+	$(GO) run ./bench/soak -duration $(DURATION) -o docs/benchmarks/soak.md
 
 # The scan benchmark (docs/benchmarks/scan.md): strategies direct and through toxiproxy.
 bench-scan: build

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -104,7 +105,7 @@ func TestIntegrationCLIExitCodes(t *testing.T) {
 		{"unknown access key", []string{"scan", "s3://demo"}, func(t *testing.T) {
 			t.Setenv("AWS_ACCESS_KEY_ID", "NOSUCHKEY000000000")
 		}, exitIncomplete, "access key ID is not known"},
-		{"nothing listening", []string{"scan", "s3://demo", "--endpoint-url", "http://127.0.0.1:1", "--max-attempts", "1"}, nil, exitIncomplete, "connection refused"},
+		{"nothing listening", []string{"scan", "s3://demo", "--endpoint-url", "http://127.0.0.1:1", "--max-attempts", "1", "--outage-wait", "0"}, nil, exitIncomplete, "connection refused"},
 		// The SDK's own warnings (IMDS fallback) must not add lines.
 		{"no credentials at all", []string{"scan", "s3://demo"}, func(t *testing.T) {
 			t.Setenv("AWS_ACCESS_KEY_ID", "")
@@ -204,14 +205,31 @@ func interruptBucket(t *testing.T) string {
 	return bucket
 }
 
-// buildCLI builds the command once per test: signals need a real process.
+// buildCLI builds the command, once per test binary: signals need a
+// real process.
 func buildCLI(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "aclscan")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	built.Do(func() {
+		dir, err := os.MkdirTemp("", "aclscan-cli-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.bin = filepath.Join(dir, "aclscan")
+		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
+}
+
+var built struct {
+	sync.Once
+	bin string
+	err error
 }
 
 // localCommand is the built CLI, given the local S3 (as user A) by its
@@ -274,6 +292,7 @@ func TestIntegrationCLICheckpointResume(t *testing.T) {
 	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM, os.Kill} {
 		for _, format := range []string{"jsonl", "csv"} {
 			t.Run(fmt.Sprintf("%v/%s", sig, format), func(t *testing.T) {
+				t.Parallel()
 				dir := t.TempDir()
 				reportPath := filepath.Join(dir, "report."+format)
 				ckpt := filepath.Join(dir, "scan.ckpt")
@@ -383,7 +402,7 @@ func TestIntegrationCLISecretsNeverShown(t *testing.T) {
 	}{
 		"signature mismatch":  {[]string{"scan", "s3://demo"}, wrongSecret},
 		"missing bucket":      {[]string{"scan", "s3://no-such-bucket-here"}, env.A.SecretKey},
-		"nothing listening":   {[]string{"scan", "s3://demo", "--endpoint-url", "http://127.0.0.1:1", "--max-attempts", "1"}, env.A.SecretKey},
+		"nothing listening":   {[]string{"scan", "s3://demo", "--endpoint-url", "http://127.0.0.1:1", "--max-attempts", "1", "--outage-wait", "0"}, env.A.SecretKey},
 		"right keys, a token": {[]string{"scan", "s3://demo"}, env.A.SecretKey},
 	}
 	for name, tc := range cases {

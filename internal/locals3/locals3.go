@@ -42,20 +42,20 @@ type Env struct {
 	B        User   // another account
 }
 
-// RepoRoot finds the repository root (the directory holding go.mod) from
-// the working directory.
+// RepoRoot finds the repository root (the directory holding go.work, the
+// product's and the benchmarks' modules) from the working directory.
 func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
+			return "", errors.New("go.work (the repository root) not found above the working directory")
 		}
 		dir = parent
 	}

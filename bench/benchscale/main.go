@@ -14,7 +14,7 @@
 //     rate, with each --throttling mode.
 //
 // -million adds the 1,000,000-object memory run (-million-only runs it
-// alone), against a synthetic endpoint (tools/synths3).
+// alone), against a synthetic endpoint (bench/synths3).
 // Results go to docs/benchmarks/scale.{md,csv,png} (and scale-1m.md).
 package main
 
@@ -74,7 +74,7 @@ func main() {
 	flag.IntVar(&o.proxyPort, "proxy-port", 7491, "port of the latency proxy")
 	flag.StringVar(&o.outDir, "out", "docs/benchmarks", "where scale.md, scale.csv and scale.png go")
 	flag.BoolVar(&o.skipPeers, "skip-peers", false, "measure aclscan and the ceiling only")
-	flag.BoolVar(&o.million, "million", false, "also measure aclscan's peak RSS on 1,000,000 objects (synthetic endpoint, tools/synths3)")
+	flag.BoolVar(&o.million, "million", false, "also measure aclscan's peak RSS on 1,000,000 objects (synthetic endpoint, bench/synths3)")
 	flag.BoolVar(&o.millionOnly, "million-only", false, "only the 1,000,000-object memory run")
 	flag.BoolVar(&o.quick, "quick", false, "smoke run: 5,000 objects, one run each, results not written to docs")
 	flag.Float64Var(&o.throttleRPS, "throttle-rps", 1000, "request rate the throttling proxy allows")

@@ -1,5 +1,8 @@
 //go:build integration
 
+// Package faults holds the fault tests of the command line (a separate
+// module, with the benchmarks: toxiproxy is not a dependency of aclscan).
+//
 // Fault tests of the command line: toxiproxy (a real TCP proxy) between
 // aclscan and radosgw injects resets, stalls, latency spikes, bandwidth
 // limits and responses cut short; an extra radosgw gateway is killed and
@@ -8,7 +11,7 @@
 // gives it, the summary's counts match the report, and the exit code says
 // whether the scan was complete (3, for --fail-on public) or not (1).
 
-package main
+package faults
 
 import (
 	"context"
@@ -23,7 +26,7 @@ import (
 
 	client "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/aclscan/aclscan/internal/locals3"
-	"github.com/aclscan/aclscan/internal/toxiproxy"
+	"github.com/aclscan/aclscan/bench/internal/toxiproxy"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"

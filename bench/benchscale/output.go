@@ -56,7 +56,7 @@ func (rep *report) write() error {
 
 	var md strings.Builder
 	md.WriteString("# Throughput benchmark: 100,000 objects\n\n")
-	fmt.Fprintf(&md, "Measured %s on %s/%s, %d CPUs, %s, by `make bench-scale` (`go run ./tools/benchscale -runs %d -peer-runs %d`).\n",
+	fmt.Fprintf(&md, "Measured %s on %s/%s, %d CPUs, %s, by `make bench-scale` (`go run ./bench/benchscale -runs %d -peer-runs %d`).\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), o.runs, o.peerRuns)
 	fmt.Fprintf(&md, "Bucket `scale-%d`: %d empty private objects over 100 prefixes (`p000/obj-0000000` ...), seeded once and kept.\n", o.objects, o.objects)
 	fmt.Fprintf(&md, "Every figure is the median of the runs, interleaved across clients; every client runs %d requests in flight. RGW (and toxiproxy) share the same 2 cores with the client:\n", o.workers)

@@ -5,7 +5,7 @@
 // same private ACL for every GetObjectAcl. It checks no signature: it
 // measures the client, not the server.
 //
-//	go run ./tools/synths3 -objects 1000000 -listen 127.0.0.1:7499
+//	go run ./bench/synths3 -objects 1000000 -listen 127.0.0.1:7499
 package main
 
 import (

@@ -15,7 +15,7 @@ import (
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/internal/faultproxy"
 	"github.com/aclscan/aclscan/internal/locals3"
-	"github.com/aclscan/aclscan/internal/toxiproxy"
+	"github.com/aclscan/aclscan/bench/internal/toxiproxy"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 	"golang.org/x/sync/errgroup"
@@ -188,13 +188,13 @@ func (rep *report) throttling(ctx context.Context, env locals3.Env, bucket strin
 
 // millionRun measures aclscan's peak RSS on 1,000,000 objects with
 // /usr/bin/time -v, the figure the memory target is about. The objects come
-// from tools/synths3, a synthetic endpoint generating keys and ACLs on the
+// from bench/synths3, a synthetic endpoint generating keys and ACLs on the
 // fly: seeding radosgw with a million objects runs at 300-650 PUT/s on
 // this machine (over 40 minutes) and the figure is the client's.
 func millionRun(ctx context.Context, o options) error {
 	const n, addr = 1000000, "127.0.0.1:7499"
 	synth := filepath.Join(os.TempDir(), "aclscan-synths3")
-	if err := goBuild(synth, "./tools/synths3"); err != nil {
+	if err := goBuild(synth, "./bench/synths3"); err != nil {
 		return err
 	}
 	server := exec.CommandContext(ctx, synth, "-objects", fmt.Sprint(n), "-listen", addr)
@@ -243,7 +243,7 @@ func millionRun(ctx context.Context, o options) error {
 	var md strings.Builder
 	md.WriteString("# Memory at 1,000,000 objects\n\n")
 	fmt.Fprintf(&md, "Measured %s by `make bench-scale ARGS=-million-only` (also part of `ARGS=-million`), %d runs, median by RSS.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), len(runs))
-	md.WriteString("The bucket is `tools/synths3`: a synthetic endpoint that generates 1,000,000 keys (`obj-0000000` ...) page by page and answers\n")
+	md.WriteString("The bucket is `bench/synths3`: a synthetic endpoint that generates 1,000,000 keys (`obj-0000000` ...) page by page and answers\n")
 	md.WriteString("every GetObjectAcl with the same private ACL, without checking signatures. Seeding the local radosgw with a million objects\n")
 	md.WriteString("runs at 300-650 PUT/s on this machine (the rate falls as the bucket index grows: over 40 minutes), and the figure is the\n")
 	md.WriteString("client's own: the same aclscan binary, listing (with its parallel chains), fetching, classifying and writing JSONL to /dev/null.\n\n")

@@ -9,7 +9,7 @@ import (
 
 	client "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/aclscan/aclscan/internal/locals3"
-	"github.com/aclscan/aclscan/internal/toxiproxy"
+	"github.com/aclscan/aclscan/bench/internal/toxiproxy"
 	"github.com/aclscan/aclscan/s3access"
 )
 

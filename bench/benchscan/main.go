@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/internal/locals3"
-	"github.com/aclscan/aclscan/internal/toxiproxy"
+	"github.com/aclscan/aclscan/bench/internal/toxiproxy"
 )
 
 type options struct {
@@ -206,7 +206,7 @@ func write(o options, cells []*cell, rtt time.Duration) error {
 	var md strings.Builder
 	fmt.Fprintf(&md, "# Scan benchmark: strategies side by side\n\n")
 	fmt.Fprintf(&md, "Measured %s on %s/%s, %d CPUs, %s, by `make bench-scan`\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
-	fmt.Fprintf(&md, "(`go run ./tools/benchscan -runs %d`). Each figure is the median wall time of %d runs of the\n", o.runs, o.runs)
+	fmt.Fprintf(&md, "(`go run ./bench/benchscan -runs %d`). Each figure is the median wall time of %d runs of the\n", o.runs, o.runs)
 	md.WriteString("`aclscan scan` process (start-up, GetBucketAcl, listing and every GetObjectAcl, report to /dev/null),\n")
 	md.WriteString("interleaved across configurations. RGW runs on the same 2 cores as the client.\n\n")
 	for _, path := range []string{"direct", "latency"} {

@@ -3,7 +3,7 @@
 // and reports the process's goroutines, open files and memory from the
 // first scans to the last (docs/benchmarks/soak.md, docs/reliability.md).
 //
-//	go run ./tools/soak [-duration 5m] [-objects 2000] [-o docs/benchmarks/soak.md]
+//	go run ./bench/soak [-duration 5m] [-objects 2000] [-o docs/benchmarks/soak.md]
 package main
 
 import (
@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aclscan/aclscan/internal/soak"
+	"github.com/aclscan/aclscan/bench/internal/soak"
 )
 
 type options struct {
@@ -74,7 +74,7 @@ func markdown(o options, bucket string, res *soak.Result) string {
 	first, last, g := res.Growth()
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Soak run\n\n")
-	fmt.Fprintf(&b, "Command: `make soak DURATION=%v` (`go run ./tools/soak -duration %v -objects %d -o docs/benchmarks/soak.md`), %s.\n\n", o.duration, o.duration, o.objects, time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "Command: `make soak DURATION=%v` (`go run ./bench/soak -duration %v -objects %d -o docs/benchmarks/soak.md`), %s.\n\n", o.duration, o.duration, o.objects, time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "One client scans `%s` (%d objects, %d requests in flight) again and again for %v, through toxiproxy with a `reset_peer` toxic on half of the connections for %v every %v. Every scan must be complete with every object `ok`. After each scan the client's idle connections are closed and the heap collected, then the process is sampled.\n\n",
 		bucket, o.objects, o.concurrency, res.Elapsed.Round(time.Second), o.resetFor, o.resetEvery)
 	fmt.Fprintf(&b, "- Scans: %d, objects checked: %d (%.0f per second), requests: %d, retries (after resets): %d\n", res.Scans, res.Objects, float64(res.Objects)/res.Elapsed.Seconds(), res.Requests, res.Retries)

@@ -1,0 +1,92 @@
+//go:build integration
+
+package faults
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/report"
+)
+
+// The command line's exit codes (its documented contract).
+const (
+	exitOK         = 0
+	exitIncomplete = 1
+	exitFindings   = 3
+)
+
+// aclscanBin is the command line under test, built once with the race
+// detector: the engine runs under faults in a real process.
+var aclscanBin string
+
+func TestMain(m *testing.M) {
+	locals3.Isolate()
+	dir, err := os.MkdirTemp("", "aclscan-faults-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	aclscanBin = filepath.Join(dir, "aclscan")
+	build := exec.Command("go", "build", "-race", "-o", aclscanBin, "github.com/aclscan/aclscan/cmd/aclscan")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build aclscan: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runLocal runs the command line with the local S3 as its environment
+// (user A's keys, the endpoint unless the arguments give another) and
+// returns its exit code and output.
+func runLocal(t *testing.T, env locals3.Env, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(aclscanBin, args...)
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_S3="+env.HTTPURL,
+		"AWS_ACCESS_KEY_ID="+env.A.AccessKey, "AWS_SECRET_ACCESS_KEY="+env.A.SecretKey)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		code = exitErr.ExitCode()
+	default:
+		t.Fatalf("run aclscan: %v", err)
+	}
+	return code, out.String(), errOut.String()
+}
+
+func readJSONL(t *testing.T, path string) []report.Record {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var recs []report.Record
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r report.Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		recs = append(recs, r)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
