@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/bench/internal/toxiproxy"
+	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/bench/internal/toxiproxy"
 	"github.com/aclscan/aclscan/internal/faultproxy"
 	"github.com/aclscan/aclscan/internal/locals3"
-	"github.com/aclscan/aclscan/bench/internal/toxiproxy"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 	"golang.org/x/sync/errgroup"

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/bench/internal/toxiproxy"
+	"github.com/aclscan/aclscan/internal/locals3"
 )
 
 type options struct {

@@ -25,8 +25,8 @@ import (
 	"time"
 
 	client "github.com/Shopify/toxiproxy/v2/client"
-	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/bench/internal/toxiproxy"
+	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	client "github.com/Shopify/toxiproxy/v2/client"
-	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/bench/internal/toxiproxy"
+	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/s3access"
 )
 
