@@ -129,11 +129,10 @@ func (c config) clientOptions() s3access.Options {
 const smallFunctionMB = 1024
 
 // defaultConcurrency picks the pool size from the function's memory size,
-// which sets its CPU share (1,769 MB = one vCPU). Measured under the
-// benchmark's harness (docs/benchmarks/README.md): at 128 MB, 32 workers
-// beat 64 on warm invocations (369 vs 410 ms) and on the cold start (890
-// vs 1,424 ms: half the TLS handshakes on 7% of a CPU); from 1,024 MB, 64
-// is as fast or faster.
+// which sets its CPU share (1,769 MB = one vCPU). Under the benchmark's
+// harness, 32 workers beat 64 at 128 MB, warm and cold (half the TLS
+// handshakes on a small CPU share), and from 1,024 MB 64 is as fast or
+// faster: docs/benchmarks/README.md, "Lambda pool size", has the figures.
 func defaultConcurrency(memoryMB string) int {
 	if mb, err := strconv.Atoi(memoryMB); err == nil && mb > 0 && mb < smallFunctionMB {
 		return 32

@@ -338,7 +338,8 @@ func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings, resumeHint s
 // (P) serves. A scan waits on the network; each extra P mostly spins in the
 // scheduler looking for work, CPU taken from the server or whatever else
 // runs there: on the 2-core benchmark machine one P instead of two cut the
-// client's CPU per object by ~15% at the same speed (docs/benchmarks).
+// client's CPU per object at the same speed (docs/benchmarks/README.md,
+// "Client CPU, how it came down").
 const requestsPerProcessor = 64
 
 // sizeProcessors sets GOMAXPROCS to the scan's needs, unless the
