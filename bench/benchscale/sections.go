@@ -55,17 +55,11 @@ func goBuild(out, pkg string) error {
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
-// listOnly lists through the real client and answers every ACL at once,
-// so that a scan measures its listing alone.
-type listOnly struct{ *s3access.Client }
+// noACL resolves every object at once, with no request, so that a scan
+// measures its listing alone.
+var noACL = scan.ResolverFunc(func(context.Context, string, *scan.Object) (acl.Policy, error) { return acl.Policy{}, nil })
 
-func (listOnly) GetObjectACL(context.Context, string, string, string) (acl.Policy, error) {
-	return acl.Policy{}, nil
-}
-
-type discard struct{}
-
-func (discard) Write(*scan.Result) error { return nil }
+var discard = scan.SinkFunc(func(*scan.Result) error { return nil })
 
 // listing times the listing of the whole bucket through the latency
 // proxy, with one chain and with the default number of chains.
@@ -80,7 +74,7 @@ func (rep *report) listing(ctx context.Context, env locals3.Env, endpoint, bucke
 			name = fmt.Sprintf("partitioned (--list-concurrency %d, default)", chains)
 		}
 		rep.timeListing(client, name, func() (int64, error) {
-			sum, err := scan.Run(ctx, listOnly{client}, scan.Config{Bucket: bucket, ListConcurrency: chains}, discard{}, nil)
+			sum, err := scan.Run(ctx, client, scan.Config{Bucket: bucket, ListConcurrency: chains, Resolver: noACL}, discard, nil)
 			if err != nil {
 				return 0, err
 			}
@@ -97,7 +91,7 @@ func (rep *report) listing(ctx context.Context, env locals3.Env, endpoint, bucke
 		g.SetLimit(scan.DefaultListConcurrency)
 		for p := range 100 {
 			g.Go(func() error {
-				sum, err := scan.Run(gctx, listOnly{client}, scan.Config{Bucket: bucket, Prefix: fmt.Sprintf("p%03d/", p), ListConcurrency: 1}, discard{}, nil)
+				sum, err := scan.Run(gctx, client, scan.Config{Bucket: bucket, Prefix: fmt.Sprintf("p%03d/", p), ListConcurrency: 1, Resolver: noACL}, discard, nil)
 				if sum != nil {
 					listed.Add(sum.Objects)
 				}
