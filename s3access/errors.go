@@ -172,6 +172,8 @@ func explainConnection(err error, spell Spelling) string {
 		return "answers were cut short after retries (the connection closed mid-answer); try again later"
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
 		return "the connection closed before any answer after retries (the server, or a proxy or load balancer in front of it, is down or restarting); try again later"
+	case errors.Is(err, errNotS3):
+		return fmt.Sprintf("the endpoint answered with an HTML page, not S3's XML (a proxy, a captive portal, or the wrong %s?)", spell(SettingEndpoint, ""))
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("cannot resolve host %q (check %s and the network)", dnsErr.Name, spell(SettingEndpoint, ""))
 	}

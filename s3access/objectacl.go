@@ -346,7 +346,7 @@ func (c *Client) sendOnce(ctx context.Context, lr *leanRequest) error {
 
 // errNotS3 is a 200 answer that is a web page: something other than S3
 // answered.
-var errNotS3 = errors.New("the endpoint answered with an HTML page, not S3's XML (a proxy, a captive portal, or the wrong --endpoint-url?)")
+var errNotS3 = errors.New("the endpoint answered with an HTML page, not S3's XML (a proxy, a captive portal, or the wrong endpoint URL?)")
 
 func looksLikeHTML(contentType string, body []byte) bool {
 	if strings.Contains(strings.ToLower(contentType), "html") {
