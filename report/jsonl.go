@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/aclscan/aclscan/acl"
@@ -68,3 +69,21 @@ func (j *jsonlWriter) Write(r *scan.Result) error {
 func (j *jsonlWriter) Close(*scan.Summary) error { return j.buf.Flush() }
 
 func (j *jsonlWriter) Flush() error { return j.buf.Flush() }
+
+// ReadJSONL reads a JSON-lines report back, record by record, calling fn
+// for each; an error names the line. A report is read in constant
+// memory, whatever its size.
+func ReadJSONL(r io.Reader, fn func(Record) error) error {
+	dec := json.NewDecoder(bufio.NewReader(r))
+	for line := 1; ; line++ {
+		var rec Record
+		if err := dec.Decode(&rec); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("read report record %d: %w", line, err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+}

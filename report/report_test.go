@@ -127,3 +127,22 @@ func TestUnknownFormat(t *testing.T) {
 		t.Error("New accepted format xml")
 	}
 }
+
+// A report written as JSON lines reads back as the same records, and a
+// damaged line is named.
+func TestReadJSONLRoundTrip(t *testing.T) {
+	t.Parallel()
+	out := writeAll(t, "jsonl", sampleResults(), &scan.Summary{})
+	var keys []string
+	if err := ReadJSONL(strings.NewReader(out), func(r Record) error { keys = append(keys, r.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"clean", "pub\x1b[2Jlic", `=HYPERLINK("x")`, "v"}
+	if strings.Join(keys, "|") != strings.Join(want, "|") {
+		t.Errorf("keys %q, want %q", keys, want)
+	}
+	err := ReadJSONL(strings.NewReader(out+"{not json\n"), func(Record) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "record 5") {
+		t.Errorf("err = %v, want one naming record 5", err)
+	}
+}

@@ -3,9 +3,7 @@
 package faults
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -76,17 +74,8 @@ func readJSONL(t *testing.T, path string) []report.Record {
 	}
 	defer f.Close()
 	var recs []report.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var r report.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		recs = append(recs, r)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+	if err := report.ReadJSONL(f, func(r report.Record) error { recs = append(recs, r); return nil }); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 	return recs
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -64,13 +62,8 @@ func readJSONL(t *testing.T, path string) []report.Record {
 	}
 	defer f.Close()
 	var recs []report.Record
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var r report.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("bad line %q: %v", sc.Text(), err)
-		}
-		recs = append(recs, r)
+	if err := report.ReadJSONL(f, func(r report.Record) error { recs = append(recs, r); return nil }); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 	return recs
 }
