@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
@@ -49,16 +50,28 @@ func IsNotFound(err error) bool {
 	return false
 }
 
+// IsNotImplemented reports a server that does not implement the request
+// (501 NotImplemented, or MethodNotAllowed): a definite answer, the same
+// for every object, that no wait or retry changes.
+func IsNotImplemented(err error) bool {
+	switch ErrorCode(err) {
+	case "NotImplemented", "MethodNotAllowed":
+		return true
+	}
+	return HTTPStatus(err) == http.StatusNotImplemented
+}
+
 // IsUnavailable reports a failure that says the endpoint is not serving
 // now, which waiting may cure: no answer (connection refused, reset or
-// closed, a timeout) or a 5xx answer. Answers about the request (4xx),
-// certificates, unknown host names and malformed bodies are not.
+// closed, a timeout) or a 5xx answer other than 501 Not Implemented.
+// Answers about the request (4xx), certificates, unknown host names and
+// malformed bodies are not.
 func IsUnavailable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
 	if status := HTTPStatus(err); status != 0 {
-		return status >= 500
+		return status >= 500 && !IsNotImplemented(err)
 	}
 	var unknownAuthority x509.UnknownAuthorityError
 	var hostnameErr x509.HostnameError
@@ -97,7 +110,8 @@ func Explain(what string, err error, spell Spelling) string {
 	if code := ErrorCode(err); code != "" {
 		var apiErr smithy.APIError
 		errors.As(err, &apiErr)
-		if msg := apiErr.ErrorMessage(); msg != "" {
+		// Servers end their messages with a period; the line goes on.
+		if msg := strings.TrimRight(apiErr.ErrorMessage(), ". "); msg != "" {
 			return fmt.Sprintf("%s: %s: %s", what, code, msg)
 		}
 		return fmt.Sprintf("%s: %s (HTTP %d)", what, code, HTTPStatus(err))
@@ -127,6 +141,8 @@ func explainAnswer(err error, spell Spelling) string {
 			return fmt.Sprintf("the bucket is in region %s; use %s", region, spell(SettingRegion, region))
 		}
 		return fmt.Sprintf("the bucket is in another region; set it with %s", spell(SettingRegion, ""))
+	case "NotImplemented":
+		return fmt.Sprintf("the server does not implement %s (501 NotImplemented): it cannot report ACLs this way, so aclscan cannot judge them on this server", operationName(err))
 	case "SlowDown", "ServiceUnavailable", "InternalError":
 		return fmt.Sprintf("the server is overloaded or failing (%s) after retries; try again or lower %s", code, spell(SettingConcurrency, ""))
 	}
@@ -135,6 +151,20 @@ func explainAnswer(err error, spell Spelling) string {
 		return fmt.Sprintf("no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use %s, or run where a role is attached)", spell(SettingProfile, ""))
 	}
 	return ""
+}
+
+// operationName is the S3 operation err failed in ("this request" when
+// unknown).
+func operationName(err error) string {
+	var lean *OperationError
+	var sdk *smithy.OperationError
+	switch {
+	case errors.As(err, &lean):
+		return lean.Op
+	case errors.As(err, &sdk):
+		return sdk.OperationName
+	}
+	return "this request"
 }
 
 // bucketRegion is the region an answer names for the bucket, or "".

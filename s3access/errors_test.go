@@ -39,6 +39,8 @@ func TestExplain(t *testing.T) {
 		{"other region", &ResponseError{Status: 301, Code: "PermanentRedirect", Region: "ap-south-1"}, "use --region ap-south-1"},
 		{"region unknown", &ResponseError{Status: 301, Code: "PermanentRedirect"}, "in another region; set it with --region"},
 		{"overloaded", &ResponseError{Status: 503, Code: "SlowDown"}, "lower --concurrency"},
+		{"not implemented", &OperationError{Op: "GetObjectAcl", Err: &ResponseError{Status: 501, Code: "NotImplemented"}}, "does not implement GetObjectAcl"},
+		{"server message without its period", &ResponseError{Status: 400, Code: "Odd", Message: "Something odd."}, "Odd: Something odd"},
 		{"refused", getErr(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), "nothing listens at the endpoint"},
 		{"closed before an answer", getErr(io.EOF), "closed before any answer"},
 		{"reset", getErr(&net.OpError{Op: "read", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}), "closed before any answer"},
@@ -52,6 +54,9 @@ func TestExplain(t *testing.T) {
 			got := Explain("list s3://b/", tc.err, flagSpelling)
 			if !strings.HasPrefix(got, "list s3://b/: ") || !strings.Contains(got, tc.want) || strings.Contains(got, "\n") {
 				t.Errorf("Explain = %q, want one line with %q", got, tc.want)
+			}
+			if strings.HasSuffix(got, ".") {
+				t.Errorf("Explain = %q ends with a period: the shells append to it", got)
 			}
 			// The library's own words name no shell's flags.
 			if plain := Explain("list s3://b/", tc.err, nil); strings.Contains(plain, "--") {
@@ -70,6 +75,8 @@ func TestIsUnavailable(t *testing.T) {
 		want bool
 	}{
 		{"refused", getErr(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), true},
+		{"501 not implemented", &ResponseError{Status: 501, Code: "NotImplemented"}, false},
+		{"500 internal error", &ResponseError{Status: 500, Code: "InternalError"}, true},
 		{"closed before an answer", getErr(io.EOF), true},
 		{"cut short", fmt.Errorf("read response: %w", io.ErrUnexpectedEOF), true},
 		{"500", &ResponseError{Status: 500, Code: "InternalError"}, true},

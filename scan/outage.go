@@ -27,6 +27,13 @@ import (
 // of ending up as error records.
 func (s *scanner) deliver(ctx context.Context, sink Sink, sum *Summary, r *Result) error {
 	if r.Status == StatusError {
+		if s3access.IsNotImplemented(r.err) {
+			// The server cannot read any object's ACL: no object has an
+			// answer to report, and waiting changes nothing.
+			s.unchecked.Add(int64(len(s.held)) + 1)
+			s.held = nil
+			return &Error{Op: fmt.Sprintf("get the ACL of %q", r.Key), Err: r.err}
+		}
 		if len(s.held) == 0 {
 			s.runStart = time.Now()
 		}

@@ -219,7 +219,7 @@ func (s *scanner) resolveBucketOwner(ctx context.Context, sum *Summary) error {
 	switch {
 	case err == nil && owner != "":
 		s.judge.BucketOwner, sum.OwnerSource = owner, "GetBucketAcl"
-	case err == nil || s3access.IsAccessDenied(err) || isNotImplemented(err):
+	case err == nil || s3access.IsAccessDenied(err) || s3access.IsNotImplemented(err):
 		if s.cfg.BucketOwner != "" {
 			s.judge.BucketOwner, sum.OwnerSource = s.cfg.BucketOwner, "configured"
 		} else {
@@ -236,10 +236,3 @@ func (s *scanner) resolveBucketOwner(ctx context.Context, sum *Summary) error {
 	return nil
 }
 
-func isNotImplemented(err error) bool {
-	switch s3access.ErrorCode(err) {
-	case "NotImplemented", "MethodNotAllowed":
-		return true
-	}
-	return false
-}

@@ -377,3 +377,36 @@ func TestCancelledScanIsIncomplete(t *testing.T) {
 		t.Errorf("objects reported = %d, want between 10 and 299", sum.Objects)
 	}
 }
+
+// A server that does not implement GetObjectAcl (versitygw answers 501)
+// stops the scan at once, whatever the bucket's size: no wait for an
+// "outage", and no object reported as an error. (An httptest server: the
+// local radosgw implements the call.)
+func TestNotImplementedStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{5, 500} {
+		t.Run(fmt.Sprintf("%d objects", n), func(t *testing.T) {
+			t.Parallel()
+			fake := fakeWithKeys(0)
+			for i := range n {
+				fake.put(fmt.Sprintf("k/%05d", i), 501, errorXML("NotImplemented"))
+			}
+			var sink collect
+			start := time.Now()
+			sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Concurrency: 8}, &sink, nil)
+			var se *Error
+			if !errors.As(err, &se) || !s3access.IsNotImplemented(err) {
+				t.Fatalf("err = %v, want a *scan.Error saying NotImplemented", err)
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("took %v: a definite answer was waited on", took)
+			}
+			if sum.Complete || sum.Count(StatusError) != 0 || len(sink.byKey) != 0 {
+				t.Errorf("complete %v, %d error records, %d results; want an incomplete scan reporting nothing", sum.Complete, sum.Count(StatusError), len(sink.byKey))
+			}
+			if got := se.Explain(nil); !strings.Contains(got, "does not implement GetObjectAcl") {
+				t.Errorf("explained as %q", got)
+			}
+		})
+	}
+}
