@@ -5,6 +5,7 @@
 package s3access
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -91,6 +92,7 @@ type Client struct {
 	Endpoint string
 	Region   string
 	requests *atomic.Int64
+	answered *atomic.Bool
 
 	// The lean GetObjectAcl path's parts, shared with the SDK client.
 	sdkObjectACL bool
@@ -174,13 +176,14 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadConfig(ctx, opts)
+	answered := new(atomic.Bool)
+	cfg, err := loadConfig(ctx, opts, answered)
 	if err != nil {
 		return nil, err
 	}
 	pool := ownTransport(&cfg, opts.RequestTimeout)
 	counter := new(atomic.Int64)
-	cfg.HTTPClient = countingClient{inner: cfg.HTTPClient, n: counter}
+	cfg.HTTPClient = countingClient{inner: cfg.HTTPClient, n: counter, answered: answered}
 
 	pathStyle := opts.PathStyle || needsPathStyle(endpoint)
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
@@ -194,6 +197,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		Endpoint:     endpoint,
 		Region:       cfg.Region,
 		requests:     counter,
+		answered:     answered,
 		sdkObjectACL: opts.SDKObjectACL,
 		httpClient:   cfg.HTTPClient,
 		credentials:  cfg.Credentials,
@@ -232,14 +236,14 @@ func (opts Options) withDefaults() (Options, error) {
 
 // loadConfig loads the SDK's configuration from the standard chain, with
 // aclscan's HTTP client, retry policy and the options' overrides.
-func loadConfig(ctx context.Context, opts Options) (aws.Config, error) {
+func loadConfig(ctx context.Context, opts Options, answered *atomic.Bool) (aws.Config, error) {
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(newHTTPClient(opts)),
 		// The SDK's own log lines (e.g. "WARN falling back to IMDSv1" when
 		// no credentials are set) would break aclscan's one-line errors;
 		// what they say reaches the user through the error that follows.
 		config.WithLogger(logging.Nop{}),
-		config.WithRetryer(func() aws.Retryer { return newRetryer(opts) }),
+		config.WithRetryer(func() aws.Retryer { return newRetryer(opts, answered) }),
 	}
 	if opts.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
@@ -295,18 +299,22 @@ func newHTTPClient(opts Options) *awshttp.BuildableClient {
 }
 
 // newRetryer is the SDK's standard (or adaptive) retry policy with
-// aclscan's attempts, no client-side retry quota, and connections cut
-// short counted as retryable.
-func newRetryer(opts Options) aws.Retryer {
+// aclscan's attempts, no client-side retry quota, connections cut short
+// counted as retryable, and short delays while the endpoint has never
+// answered (see neverAnsweredBackoff).
+func newRetryer(opts Options, answered *atomic.Bool) aws.Retryer {
 	standard := func(o *retry.StandardOptions) {
 		o.MaxAttempts = opts.MaxAttempts
 		// The client-side retry quota would turn a burst of throttling
 		// into hard failures; backoff bounds retries.
 		o.RateLimiter = ratelimit.None
 		o.Retryables = append([]retry.IsErrorRetryable{retryCutShort}, o.Retryables...)
-		if opts.Backoff != nil {
-			o.Backoff = opts.Backoff
+		then := opts.Backoff
+		if then == nil {
+			// The standard policy's own (not yet set when options apply).
+			then = retry.NewExponentialJitterBackoff(cmp.Or(o.MaxBackoff, retry.DefaultMaxBackoff))
 		}
+		o.Backoff = neverAnsweredBackoff{answered: answered, then: then}
 	}
 	if opts.Throttling == ThrottleAdaptive {
 		return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
@@ -394,16 +402,46 @@ func explainConfigError(err error, opts Options) error {
 	return fmt.Errorf("load AWS configuration: %w", err)
 }
 
-// countingClient counts every HTTP request the SDK sends, retries included.
+// countingClient counts every HTTP request the SDK sends, retries
+// included, and records that the endpoint answered once any response
+// arrives.
 type countingClient struct {
-	inner aws.HTTPClient
-	n     *atomic.Int64
+	inner    aws.HTTPClient
+	n        *atomic.Int64
+	answered *atomic.Bool
 }
 
 func (c countingClient) Do(req *http.Request) (*http.Response, error) {
 	c.n.Add(1)
-	return c.inner.Do(req)
+	resp, err := c.inner.Do(req)
+	if err == nil && !c.answered.Load() {
+		c.answered.Store(true)
+	}
+	return resp, err
 }
+
+// neverAnsweredBackoff keeps retries short while the endpoint has not
+// answered a single request: a connection refused, reset or timed out on
+// an endpoint that never answered is far more often a mistyped endpoint
+// than an outage, and the user should hear so in seconds (100 ms doubling,
+// 1.5 s over five attempts). Once it has answered, failures are retried
+// with the standard backoff, which rides out a restart.
+type neverAnsweredBackoff struct {
+	answered *atomic.Bool
+	then     retry.BackoffDelayer
+}
+
+func (b neverAnsweredBackoff) BackoffDelay(attempt int, err error) (time.Duration, error) {
+	if b.answered.Load() || HTTPStatus(err) != 0 {
+		return b.then.BackoffDelay(attempt, err)
+	}
+	return min(100*time.Millisecond<<min(attempt-1, 4), time.Second), nil
+}
+
+// Answered reports whether the endpoint has answered any request of this
+// client (any HTTP status). Until it has, a failure to connect is not an
+// outage to wait out.
+func (c *Client) Answered() bool { return c.answered.Load() }
 
 // IsUsageError reports whether err is the user's to fix in the command line.
 func IsUsageError(err error) bool {

@@ -22,7 +22,14 @@ const maxListResponse = 32 << 20
 // 50 ms up to 20 s, 15 attempts ride out about a minute of outage).
 const listAttemptsFactor = 3
 
-func (c *Client) listAttempts() int { return c.retryer.MaxAttempts() * listAttemptsFactor }
+func (c *Client) listAttempts() int {
+	if !c.answered.Load() {
+		// No answer yet: nothing says the endpoint is right (see
+		// neverAnsweredBackoff).
+		return c.retryer.MaxAttempts()
+	}
+	return c.retryer.MaxAttempts() * listAttemptsFactor
+}
 
 // ListObjectsV2 lists one page. Like GetObjectACL it takes the lean path
 // (a scan lists a million keys in a thousand pages, and the SDK's XML

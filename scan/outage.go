@@ -81,8 +81,10 @@ func (s *scanner) awaitEndpoint(ctx context.Context, probe func(context.Context)
 		if err = probe(ctx); err == nil {
 			return try > 0, nil
 		}
-		if !s3access.IsUnavailable(err) {
-			return true, err // an answer no wait changes (credentials, permissions)
+		if !s3access.IsUnavailable(err) || neverAnswered(s.api) {
+			// An answer no wait changes (credentials, permissions), or an
+			// endpoint that never answered: likely the wrong one.
+			return true, err
 		}
 		wait := min(delay, time.Until(deadline))
 		if wait <= 0 || ctx.Err() != nil {
@@ -174,4 +176,11 @@ func (s *scanner) probeObject(ctx context.Context, r *Result) error {
 		return nil
 	}
 	return err
+}
+
+// neverAnswered reports a client that has had no answer at all from its
+// endpoint (s3access.Client knows).
+func neverAnswered(api API) bool {
+	a, ok := api.(interface{ Answered() bool })
+	return ok && !a.Answered()
 }

@@ -47,7 +47,13 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 	defer cancel()
 
 	ownerResolved := make(chan error, 1)
-	go func() { ownerResolved <- s.resolveBucketOwner(ctx, sum) }()
+	go func() {
+		err := s.resolveBucketOwner(ctx, sum)
+		if err != nil {
+			cancel() // the bucket cannot be scanned: stop listing it
+		}
+		ownerResolved <- err
+	}()
 	ownerErr, ownerKnown := error(nil), false
 	waitOwner := func() error {
 		if !ownerKnown {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aclscan/aclscan/report"
 )
@@ -200,5 +202,65 @@ func TestScanOnlyReads(t *testing.T) {
 	}
 	if len(methods) != 1 || methods[http.MethodGet] < 3*301 {
 		t.Errorf("requests by method: %v; want GET only, at least %d", methods, 3*301)
+	}
+}
+
+// A mistyped endpoint is reported in seconds with the default flags: an
+// endpoint that never answered is not an outage to wait out, and each
+// request makes --max-attempts attempts, no more. (A closed port and a
+// listener that hangs up stand in for a wrong endpoint.)
+func TestEndpointThatNeverAnsweredFailsFast(t *testing.T) {
+	t.Parallel()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusing := "http://" + closed.Addr().String()
+	closed.Close()
+
+	hangUp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hangUp.Close()
+	var accepted atomic.Int64
+	go func() {
+		for {
+			conn, err := hangUp.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			conn.Close()
+		}
+	}()
+
+	cases := []struct {
+		name, endpoint string
+		extra          []string
+		want           string
+		maxConns       int64
+	}{
+		{"connection refused, default flags", refusing, nil, "connection refused", 0},
+		// Two requests start at once (the bucket's ACL and the first list
+		// page), each with its 3 attempts.
+		{"connection closed, --max-attempts 3", "http://" + hangUp.Addr().String(), []string{"--max-attempts", "3"}, "closed before any answer", 6},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			args := append([]string{"scan", "s3://bkt", "--endpoint-url", tc.endpoint, "-o", os.DevNull}, tc.extra...)
+			code, _, stderr := runWith(t, fakeKeys, args...)
+			took := time.Since(start)
+			if code != exitIncomplete || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, tc.want)
+			}
+			if took > 5*time.Second {
+				t.Errorf("took %v to report an endpoint that never answered; want under 5 s", took)
+			}
+			if n := accepted.Load(); tc.maxConns > 0 && n > tc.maxConns {
+				t.Errorf("%d connections for --max-attempts 3; want at most %d", n, tc.maxConns)
+			}
+		})
 	}
 }
