@@ -235,4 +235,3 @@ func (s *scanner) resolveBucketOwner(ctx context.Context, sum *Summary) error {
 	sum.BucketOwner = s.judge.BucketOwner
 	return nil
 }
-
