@@ -108,6 +108,10 @@ func (f Findings) Names() []string {
 // owner's canonical ID is known.
 const OwnerDependent Findings = 1<<CrossAccount | 1<<ForeignOwner
 
+// FromGrants are the kinds read from an ACL's grants: an object whose ACL
+// could not be read says nothing of them.
+const FromGrants Findings = 1<<Public | 1<<Authenticated | 1<<CrossAccount
+
 // Classify returns the findings of an object's ACL. bucketOwner is the
 // canonical ID of the bucket owner ("" when unknown: owner-dependent kinds
 // are then not judged); objectOwner is the object owner's canonical ID

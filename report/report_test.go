@@ -146,3 +146,19 @@ func TestReadJSONLRoundTrip(t *testing.T) {
 		t.Errorf("err = %v, want one naming record 5", err)
 	}
 }
+
+// With every ACL unreadable, the kinds read from grants were not judged:
+// "?", not a reassuring 0, even when the bucket owner is known.
+func TestSummaryMarksKindsNoACLCouldShow(t *testing.T) {
+	t.Parallel()
+	sum := &scan.Summary{Bucket: "b", Objects: 3, BucketOwner: "a", OwnerSource: "configured"}
+	sum.ByStatus[scan.StatusDenied] = 3
+	sum.ByKind[acl.Unreadable] = 3
+	var buf bytes.Buffer
+	WriteSummary(&buf, sum)
+	for _, want := range []string{"public ?", "authenticated ?", "cross-account ?", "foreign-owner 0", "unreadable 3"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, buf.String())
+		}
+	}
+}

@@ -41,24 +41,24 @@ func IsAccessDenied(err error) bool {
 	return code == "AccessDenied" || (code == "" && HTTPStatus(err) == 403)
 }
 
-// IsNotFound reports that the key or version no longer exists.
+// IsNotFound reports that the key or version no longer exists: only the
+// codes that say so. A bare 404, or another code, is not proof (MinIO
+// answers 404 for versions behind a delete marker): it stays an error
+// with the server's code.
 func IsNotFound(err error) bool {
 	switch ErrorCode(err) {
-	case "NoSuchKey", "NoSuchVersion", "NotFound":
+	case "NoSuchKey", "NoSuchVersion":
 		return true
 	}
 	return false
 }
 
 // IsNotImplemented reports a server that does not implement the request
-// (501 NotImplemented, or MethodNotAllowed): a definite answer, the same
-// for every object, that no wait or retry changes.
+// (501 NotImplemented): a definite answer, the same for every object,
+// that no wait or retry changes. (405 MethodNotAllowed is not: S3 gives it
+// for one object, a delete marker.)
 func IsNotImplemented(err error) bool {
-	switch ErrorCode(err) {
-	case "NotImplemented", "MethodNotAllowed":
-		return true
-	}
-	return HTTPStatus(err) == http.StatusNotImplemented
+	return ErrorCode(err) == "NotImplemented" || HTTPStatus(err) == http.StatusNotImplemented
 }
 
 // IsUnavailable reports a failure that says the endpoint is not serving

@@ -219,7 +219,7 @@ func (s *scanner) resolveBucketOwner(ctx context.Context, sum *Summary) error {
 	switch {
 	case err == nil && owner != "":
 		s.judge.BucketOwner, sum.OwnerSource = owner, "GetBucketAcl"
-	case err == nil || s3access.IsAccessDenied(err) || s3access.IsNotImplemented(err):
+	case err == nil || s3access.IsAccessDenied(err) || s3access.IsNotImplemented(err) || s3access.ErrorCode(err) == "MethodNotAllowed":
 		if s.cfg.BucketOwner != "" {
 			s.judge.BucketOwner, sum.OwnerSource = s.cfg.BucketOwner, "configured"
 		} else {

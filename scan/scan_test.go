@@ -410,3 +410,31 @@ func TestNotImplementedStopsAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// Only the codes that say an object or version is gone make it missing;
+// another 404 (MinIO's answer for a version behind a delete marker) is an
+// error with the server's code, not a false "deleted between list and
+// fetch". (An httptest server: radosgw answers NoSuchKey.)
+func TestOnlyNoSuchKeyIsMissing(t *testing.T) {
+	t.Parallel()
+	fake := fakeWithKeys(0)
+	fake.put("gone", 404, errorXML("NoSuchKey"))
+	fake.put("gone-version", 404, errorXML("NoSuchVersion"))
+	fake.put("bare-404", 404, "")
+	fake.put("other-404", 404, errorXML("NoSuchThing"))
+	fake.put("ok", 200, privateACL("owner"))
+	var sink collect
+	if _, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Concurrency: 2}, &sink, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Status{"gone": StatusMissing, "gone-version": StatusMissing, "bare-404": StatusError, "other-404": StatusError, "ok": StatusOK}
+	for key, status := range want {
+		r, ok := sink.byKey[key+"\x00"]
+		if !ok || r.Status != status {
+			t.Errorf("%s: %+v, want status %v", key, r, status)
+		}
+	}
+	if r := sink.byKey["other-404\x00"]; !strings.Contains(r.Err, "NoSuchThing") {
+		t.Errorf("error %q does not name the server's code", r.Err)
+	}
+}

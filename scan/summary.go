@@ -68,9 +68,14 @@ func (s *Summary) Findings() acl.Findings {
 	return f
 }
 
-// Judged reports whether finding kind k could be judged in this scan.
+// Judged reports whether finding kind k could be judged in this scan:
+// owner-dependent kinds need the bucket owner, and kinds read from grants
+// need at least one ACL read (when there were objects at all).
 func (s *Summary) Judged(k acl.Kind) bool {
-	return s.BucketOwner != "" || !acl.OwnerDependent.Has(k)
+	if acl.OwnerDependent.Has(k) && s.BucketOwner == "" {
+		return false
+	}
+	return !acl.FromGrants.Has(k) || s.Objects == 0 || s.ByStatus[StatusOK] > 0
 }
 
 // RequestsPerSecond is the request rate over the whole scan.

@@ -160,11 +160,17 @@ func TestIntegrationCLIUnknownOwner(t *testing.T) {
 	if code != exitIncomplete || !strings.Contains(stderr, "--bucket-owner") {
 		t.Errorf("exit %d, stderr %q; want 1 asking for --bucket-owner", code, stderr)
 	}
-	// B cannot read A's object ACL: unreadable, and A's object is foreign to
-	// the owner B claims (a wrong owner gives that away).
+	// B cannot read A's object ACL: unreadable. With the owner given,
+	// cross-account is still not judged (no ACL was read), so the gate
+	// cannot pass: exit 1, not a reassuring 0.
 	code, stdout, stderr := runWith(t, asB, "scan", "s3://"+bucket, "--fail-on", "cross-account", "--bucket-owner", env.A.ID, "--format", "csv")
-	if code != exitOK || !strings.Contains(stdout, ",denied,,,unreadable") {
+	if code != exitIncomplete || !strings.Contains(stdout, ",denied,,,unreadable") || !strings.Contains(stderr, "could not be judged") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// The kinds that need no ACL are judged: the gate on them passes.
+	code, _, stderr = runWith(t, asB, "scan", "s3://"+bucket, "--fail-on", "foreign-owner", "--bucket-owner", env.A.ID)
+	if code != exitOK {
+		t.Errorf("--fail-on foreign-owner: exit %d, stderr %q", code, stderr)
 	}
 }
 

@@ -146,6 +146,7 @@ func TestTLSCertificateForAnotherHost(t *testing.T) {
 func TestVerdict(t *testing.T) {
 	complete := func(edit func(*scan.Summary)) *scan.Summary {
 		s := &scan.Summary{Complete: true, Objects: 10, BucketOwner: "a"}
+		s.ByStatus[scan.StatusOK] = 10
 		if edit != nil {
 			edit(s)
 		}
@@ -168,6 +169,9 @@ func TestVerdict(t *testing.T) {
 		{"interrupted", complete(nil), context.Canceled, 0, exitIncomplete},
 		{"owner unknown, owner kind asked", complete(func(s *scan.Summary) { s.BucketOwner = "" }), nil, cross, exitIncomplete},
 		{"owner unknown, other kind asked", complete(func(s *scan.Summary) { s.BucketOwner = "" }), nil, public, exitOK},
+		{"every ACL denied, a grant kind asked", complete(func(s *scan.Summary) { s.ByStatus[scan.StatusOK], s.ByStatus[scan.StatusDenied] = 0, 10 }), nil, public, exitIncomplete},
+		{"every ACL denied, owner given, cross-account asked", complete(func(s *scan.Summary) { s.ByStatus[scan.StatusOK], s.ByStatus[scan.StatusDenied] = 0, 10 }), nil, cross, exitIncomplete},
+		{"empty bucket", complete(func(s *scan.Summary) { s.Objects, s.ByStatus[scan.StatusOK] = 0, 0 }), nil, public, exitOK},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

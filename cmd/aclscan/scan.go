@@ -324,6 +324,11 @@ func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings, resumeHint s
 	if failOn.Any(acl.OwnerDependent) && sum.BucketOwner == "" {
 		return &exitError{code: exitIncomplete, msg: "--fail-on asks for cross-account or foreign-owner, which cannot be judged without the bucket owner: " + sum.OwnerProblem + "; pass --bucket-owner ID"}
 	}
+	for _, k := range failOn.Kinds() {
+		if !sum.Judged(k) {
+			return &exitError{code: exitIncomplete, msg: fmt.Sprintf("--fail-on asks for %s, which could not be judged: no object's ACL could be read (%d denied, %d errors)", k, sum.Count(scan.StatusDenied), sum.Count(scan.StatusError))}
+		}
+	}
 	if found := sum.Findings() & failOn; found != 0 {
 		counts := make([]string, 0, acl.NumKinds)
 		for _, k := range found.Kinds() {
