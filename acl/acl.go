@@ -135,7 +135,10 @@ func Classify(bucketOwner, objectOwner string, grants []Grant) Findings {
 				f = f.With(CrossAccount)
 			}
 		case TypeCanonicalUser:
-			if bucketOwner != "" && g.ID != bucketOwner {
+			// An empty ID names no account (MinIO's fixed ACL shows its
+			// grants so): it cannot be shown to be another account, and
+			// the grant stays visible in the report.
+			if bucketOwner != "" && g.ID != "" && g.ID != bucketOwner {
 				f = f.With(CrossAccount)
 			}
 		case TypeEmail:

@@ -34,6 +34,9 @@ func TestClassify(t *testing.T) {
 		{"everything", "a", "c", []Grant{group(AllUsersURI, "READ"), group(AuthenticatedUsersURI, "WRITE"), owner("b", "READ")}, []string{"public", "authenticated", "cross-account", "foreign-owner"}},
 		{"unknown grantee type is reported", "a", "a", []Grant{{Type: "Martian", ID: "z", Permission: "READ"}}, []string{"cross-account"}},
 		{"grantee without a type is reported", "", "", []Grant{{ID: "z", Permission: "READ"}}, []string{"cross-account"}},
+		// MinIO's fixed ACL: no owner, one canonical user with no ID. An
+		// empty ID names no account: not provably another one.
+		{"canonical user without an ID", "a", "", []Grant{owner("", "FULL_CONTROL")}, []string{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,7 +99,7 @@ func FuzzClassify(f *testing.F) {
 			case g.Type == TypeGroup && isGroup(g.URI, AuthenticatedUsersURI):
 				want = want.With(Authenticated)
 			case g.Type == TypeGroup && isGroup(g.URI, LogDeliveryURI):
-			case g.Type == TypeCanonicalUser && (bucketOwner == "" || g.ID == bucketOwner):
+			case g.Type == TypeCanonicalUser && (bucketOwner == "" || g.ID == bucketOwner || g.ID == ""):
 			case g.Type == TypeEmail && bucketOwner == "":
 			default:
 				want = want.With(CrossAccount)

@@ -86,6 +86,8 @@ func shortGrants(grants []acl.Grant) string {
 			who = g.URI[strings.LastIndexByte(g.URI, '/')+1:]
 		case g.Email != "":
 			who = g.Email
+		case who == "":
+			who = "(no id)"
 		}
 		parts = append(parts, who+":"+g.Permission)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/s3access"
 )
 
@@ -436,5 +437,33 @@ func TestOnlyNoSuchKeyIsMissing(t *testing.T) {
 	}
 	if r := sink.byKey["other-404\x00"]; !strings.Contains(r.Err, "NoSuchThing") {
 		t.Errorf("error %q does not name the server's code", r.Err)
+	}
+}
+
+// MinIO answers every GetObjectAcl with one fixed ACL: an empty owner and
+// a canonical user grant with an empty ID. With the bucket owner given
+// (the listing's owner, as aclscan's message advises), nothing is
+// cross-account and the owner comes from the listing. (The document's
+// shape as the compatibility runs reported it; an httptest server.)
+func TestEmptyOwnerAndGranteeID(t *testing.T) {
+	t.Parallel()
+	const fixed = `<?xml version="1.0" encoding="UTF-8"?><AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID></ID><DisplayName></DisplayName></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID></ID><DisplayName></DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>`
+	fake := fakeWithKeys(0)
+	fake.bucketACL = fakeResponse{403, errorXML("AccessDenied")}
+	for i := range 3 {
+		fake.put(fmt.Sprintf("k/%d", i), 200, fixed)
+	}
+	var sink collect
+	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", BucketOwner: "owner"}, &sink, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Found(acl.CrossAccount) != 0 || sum.Found(acl.ForeignOwner) != 0 {
+		t.Errorf("cross-account %d, foreign-owner %d; want 0: an empty ID names no account", sum.Found(acl.CrossAccount), sum.Found(acl.ForeignOwner))
+	}
+	for key, r := range sink.byKey {
+		if r.OwnerID != "owner" || len(r.Grants) != 1 {
+			t.Errorf("%q: owner %q (want the listing's), grants %+v", key, r.OwnerID, r.Grants)
+		}
 	}
 }
