@@ -43,6 +43,7 @@ func TestExplain(t *testing.T) {
 		{"server message without its period", &ResponseError{Status: 400, Code: "Odd", Message: "Something odd."}, "Odd: Something odd"},
 		{"refused", getErr(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), "nothing listens at the endpoint"},
 		{"closed before an answer", getErr(io.EOF), "closed before any answer"},
+		{"idle connection closed", getErr(errors.New("http: server closed idle connection")), "closed before any answer"},
 		{"reset", getErr(&net.OpError{Op: "read", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}), "closed before any answer"},
 		{"cut short", fmt.Errorf("read response: %w", io.ErrUnexpectedEOF), "cut short"},
 		{"dns", getErr(&net.DNSError{Name: "b.example.invalid", IsNotFound: true}), `cannot resolve host "b.example.invalid"`},
