@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test unit integration lint local-s3 local-s3-stop bench-scan bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
+.PHONY: build demo test test-compat unit integration lint local-s3 local-s3-stop bench-scan bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -23,6 +23,10 @@ PKGS := ./... ./bench/...
 test: lint
 	scripts/local-s3 start >/dev/null
 	$(GO) test -race -count=1 -tags integration $(PKGS)
+
+# aclscan against other S3 servers (bench/compat; servers built once into bin/compat).
+test-compat:
+	scripts/compat
 
 unit:
 	$(GO) test -race -count=1 $(PKGS)

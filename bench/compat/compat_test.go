@@ -1,0 +1,162 @@
+//go:build compat
+
+// Package compat runs aclscan against S3 servers other than radosgw
+// (scripts/compat builds, caches and starts them; make test-compat). The
+// server comes from the environment: COMPAT_SERVER (its name, which
+// selects what it is known to support), COMPAT_ENDPOINT,
+// COMPAT_ACCESS_KEY, COMPAT_SECRET_KEY.
+package compat
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aclscan/aclscan/report"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sync/errgroup"
+)
+
+// server is the S3 server under test, from the environment.
+type server struct{ name, endpoint, accessKey, secretKey string }
+
+func serverFromEnv(t *testing.T) server {
+	s := server{os.Getenv("COMPAT_SERVER"), os.Getenv("COMPAT_ENDPOINT"), os.Getenv("COMPAT_ACCESS_KEY"), os.Getenv("COMPAT_SECRET_KEY")}
+	if s.name == "" || s.endpoint == "" || s.accessKey == "" {
+		t.Skip("no compatibility server: run make test-compat (scripts/compat)")
+	}
+	return s
+}
+
+func (s server) client() *s3.Client {
+	return s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(s.endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(s.accessKey, s.secretKey, ""),
+	})
+}
+
+// seed creates a bucket of n private objects and returns its name and keys.
+func (s server) seed(t *testing.T, n int) (string, []string) {
+	t.Helper()
+	ctx := context.Background()
+	c := s.client()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	bucket := "compat-" + hex.EncodeToString(b[:])
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatalf("create bucket on %s: %v", s.name, err)
+	}
+	keys := make([]string, n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k/%05d", i)
+		g.Go(func() error {
+			_, err := c.PutObject(gctx, &s3.PutObjectInput{Bucket: &bucket, Key: &keys[i], Body: strings.NewReader("x")})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatalf("seed %s: %v", s.name, err)
+	}
+	return bucket, keys
+}
+
+// scan runs the command line against the server and returns its exit
+// code, stderr, the report's records and how long it took.
+func (s server) scan(t *testing.T, args ...string) (int, string, []report.Record, time.Duration) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	cmd := exec.Command(aclscanBin, append(append([]string{"scan"}, args...), "--format", "jsonl", "-o", path)...)
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL_S3="+s.endpoint, "AWS_ACCESS_KEY_ID="+s.accessKey,
+		"AWS_SECRET_ACCESS_KEY="+s.secretKey, "AWS_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	code := 0
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var recs []report.Record
+	if f, err := os.Open(path); err == nil {
+		defer f.Close()
+		if err := report.ReadJSONL(f, func(r report.Record) error { recs = append(recs, r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return code, stderr.String(), recs, took
+}
+
+var aclscanBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "aclscan-compat-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	aclscanBin = filepath.Join(dir, "aclscan")
+	if out, err := exec.Command("go", "build", "-o", aclscanBin, "github.com/aclscan/aclscan/cmd/aclscan").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build aclscan: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// A server that does not implement GetObjectAcl (versitygw answers 501)
+// stops the scan at once with one line saying so, whatever the bucket's
+// size: no 30 s wait for an "outage", no object reported as an error.
+// Servers that implement it report every key exactly once.
+func TestScanEveryKeyOrSayWhyNot(t *testing.T) {
+	s := serverFromEnv(t)
+	for _, n := range []int{5, 300} {
+		t.Run(fmt.Sprintf("%d objects", n), func(t *testing.T) {
+			bucket, keys := s.seed(t, n)
+			code, stderr, recs, took := s.scan(t, "s3://"+bucket)
+			t.Logf("%s, %d objects: exit %d in %v, %d records; stderr %q", s.name, n, code, took.Round(time.Millisecond), len(recs), strings.TrimSpace(stderr))
+			if s.name == "versitygw" {
+				if code != 1 || !strings.Contains(stderr, "does not implement GetObjectAcl") || len(recs) != 0 || took > 5*time.Second {
+					t.Errorf("exit %d in %v, %d records, stderr %q; want exit 1 within 5 s, nothing reported, one line naming GetObjectAcl", code, took, len(recs), stderr)
+				}
+				return
+			}
+			seen := map[string]int{}
+			for _, r := range recs {
+				seen[r.Key]++
+			}
+			for _, k := range keys {
+				if seen[k] != 1 {
+					t.Errorf("%s reported %d times", k, seen[k])
+				}
+			}
+		})
+	}
+}
+
+// A mistyped endpoint (a port nothing listens on) is reported within
+// 5 s with the default flags.
+func TestWrongPortFailsFast(t *testing.T) {
+	s := serverFromEnv(t)
+	code, stderr, _, took := s.scan(t, "s3://whatever", "--endpoint-url", "http://127.0.0.1:1")
+	if code != 1 || !strings.Contains(stderr, "connection refused") || took > 5*time.Second {
+		t.Errorf("exit %d in %v, stderr %q; want 1 within 5 s, connection refused", code, took, stderr)
+	}
+}
