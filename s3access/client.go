@@ -458,3 +458,16 @@ func (c *Client) BucketOwner(ctx context.Context, bucket string) (string, error)
 	}
 	return aws.ToString(out.Owner.ID), nil
 }
+
+// VersionExists asks (HeadObject) whether a version of key exists: false
+// when the server answers that it does not, or that it is a delete marker.
+func (c *Client) VersionExists(ctx context.Context, bucket, key, versionID string) (bool, error) {
+	_, err := c.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key, VersionId: &versionID})
+	switch status := HTTPStatus(err); {
+	case err == nil:
+		return true, nil
+	case status == http.StatusNotFound, status == http.StatusMethodNotAllowed:
+		return false, nil
+	}
+	return false, err
+}

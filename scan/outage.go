@@ -26,7 +26,7 @@ import (
 // unreported, listed but not checked, for a resumed scan to check instead
 // of ending up as error records.
 func (s *scanner) deliver(ctx context.Context, sink Sink, sum *Summary, r *Result) error {
-	if r.Status == StatusError {
+	if r.Status == StatusError && !r.definite {
 		if s3access.IsNotImplemented(r.err) {
 			// The server cannot read any object's ACL: no object has an
 			// answer to report, and waiting changes nothing.

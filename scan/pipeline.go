@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -165,6 +166,8 @@ func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
 		r.Status = StatusMissing
 	default:
 		r.Status, r.Err, r.err = StatusError, "get ACL: "+s3access.Short(err), err
+		var refused *RefusedError
+		r.definite = errors.As(err, &refused)
 	}
 	return r, true
 }

@@ -43,9 +43,11 @@ type Result struct {
 	// Where the source's entry is, to mark it reported.
 	place place
 	// err is the failure behind StatusError; sent is when the request
-	// was first sent.
-	err  error
-	sent time.Time
+	// was first sent; definite marks a failure no retry changes (recorded
+	// at once, not held).
+	err      error
+	sent     time.Time
+	definite bool
 }
 
 // object is the source's object a failed r was resolved for (its owner

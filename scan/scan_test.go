@@ -467,3 +467,40 @@ func TestEmptyOwnerAndGranteeID(t *testing.T) {
 		}
 	}
 }
+
+// versionsStub lists versions "v1" and "v2" of key "a", answers NoSuchKey
+// to every ACL request, and says which versions HeadObject finds.
+type versionsStub struct{ exists map[string]bool }
+
+func (versionsStub) ListPage(context.Context, *s3access.ListRequest) (*s3access.ListPage, error) {
+	return &s3access.ListPage{Entries: []s3access.ListEntry{{Key: "a", VersionID: "v1"}, {Key: "a", VersionID: "v2"}}}, nil
+}
+func (versionsStub) BucketOwner(context.Context, string) (string, error) { return "owner", nil }
+func (versionsStub) GetObjectACL(context.Context, string, string, string) (acl.Policy, error) {
+	return acl.Policy{}, &s3access.ResponseError{Status: 404, Code: "NoSuchKey"}
+}
+func (s versionsStub) VersionExists(_ context.Context, _, _, versionID string) (bool, error) {
+	return s.exists[versionID], nil
+}
+
+// MinIO answers NoSuchKey to the ACL of a version behind a delete marker,
+// which HeadObject finds: that version is an error naming the answer, not
+// "missing"; a version HeadObject does not find is missing.
+func TestNoSuchKeyForAVersionThatExists(t *testing.T) {
+	t.Parallel()
+	var sink collect
+	sum, err := Run(context.Background(), versionsStub{exists: map[string]bool{"v1": true}}, Config{Bucket: "b", AllVersions: true}, &sink, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, v2 := sink.byKey["a\x00v1"], sink.byKey["a\x00v2"]
+	if v1.Status != StatusError || !strings.Contains(v1.Err, "NoSuchKey") || !strings.Contains(v1.Err, "version that exists") {
+		t.Errorf("v1: %v %q; want an error naming the answer", v1.Status, v1.Err)
+	}
+	if v2.Status != StatusMissing {
+		t.Errorf("v2: %v, want missing", v2.Status)
+	}
+	if sum.Count(StatusError) != 1 || sum.Count(StatusMissing) != 1 {
+		t.Errorf("summary: %d errors, %d missing", sum.Count(StatusError), sum.Count(StatusMissing))
+	}
+}

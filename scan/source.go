@@ -18,6 +18,9 @@ type API interface {
 	BucketOwner(ctx context.Context, bucket string) (string, error)
 	// GetObjectACL reads one object's ACL; versionID "" means the current version.
 	GetObjectACL(ctx context.Context, bucket, key, versionID string) (acl.Policy, error)
+	// VersionExists asks whether a version exists (HeadObject); it
+	// checks a "no such key" answer to a version's ACL request.
+	VersionExists(ctx context.Context, bucket, key, versionID string) (bool, error)
 }
 
 // Object is one object (or version) a source hands to the pipeline: what
@@ -101,12 +104,29 @@ func (f ResolverFunc) Resolve(ctx context.Context, bucket string, obj *Object) (
 }
 
 // GetObjectACL resolves each object with a GetObjectAcl request (with the
-// version ID for versions): the live scan's resolver.
+// version ID for versions): the live scan's resolver. A version whose ACL
+// request is answered "no such key" is looked up (HeadObject): MinIO gives
+// that answer for versions behind a delete marker, which exist, and such a
+// version is an error with the server's answer, not a missing object.
 func GetObjectACL(api API) Resolver {
 	return ResolverFunc(func(ctx context.Context, bucket string, obj *Object) (acl.Policy, error) {
-		return api.GetObjectACL(ctx, bucket, obj.Key, obj.VersionID)
+		policy, err := api.GetObjectACL(ctx, bucket, obj.Key, obj.VersionID)
+		if err == nil || obj.VersionID == "" || !s3access.IsNotFound(err) {
+			return policy, err
+		}
+		if exists, herr := api.VersionExists(ctx, bucket, obj.Key, obj.VersionID); herr == nil && exists {
+			return policy, &RefusedError{Reason: "the server answered " + s3access.Short(err) + " for the ACL of a version that exists (HeadObject finds it)"}
+		}
+		return policy, err
 	})
 }
+
+// RefusedError is a definite answer about one object that is neither its
+// ACL nor its absence: the object is reported with status error at once,
+// not held as a failure that retrying might cure.
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return e.Reason }
 
 // Given resolves each object with the ACL its source already holds, with
 // no request; an object without one is an error.
