@@ -29,21 +29,36 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// server is the S3 server under test, from the environment.
-type server struct{ name, endpoint, accessKey, secretKey string }
+// server is the S3 server under test, from the environment. The admin
+// keys (COMPAT_ADMIN_ACCESS_KEY, COMPAT_ADMIN_SECRET_KEY), when given,
+// create buckets and set bucket settings: SeaweedFS needs an Admin
+// identity for that, and its Admin identities bypass ACLs, so the scans
+// run as the other one.
+type server struct{ name, endpoint, accessKey, secretKey, adminKey, adminSecret string }
 
 func serverFromEnv(t *testing.T) server {
-	s := server{os.Getenv("COMPAT_SERVER"), os.Getenv("COMPAT_ENDPOINT"), os.Getenv("COMPAT_ACCESS_KEY"), os.Getenv("COMPAT_SECRET_KEY")}
+	s := server{os.Getenv("COMPAT_SERVER"), os.Getenv("COMPAT_ENDPOINT"), os.Getenv("COMPAT_ACCESS_KEY"), os.Getenv("COMPAT_SECRET_KEY"),
+		os.Getenv("COMPAT_ADMIN_ACCESS_KEY"), os.Getenv("COMPAT_ADMIN_SECRET_KEY")}
 	if s.name == "" || s.endpoint == "" || s.accessKey == "" {
 		t.Skip("no compatibility server: run make test-compat (scripts/compat)")
 	}
 	return s
 }
 
-func (s server) client() *s3.Client {
+func (s server) client() *s3.Client { return s.clientAs(s.accessKey, s.secretKey) }
+
+// admin is the client for bucket-level set-up.
+func (s server) admin() *s3.Client {
+	if s.adminKey == "" {
+		return s.client()
+	}
+	return s.clientAs(s.adminKey, s.adminSecret)
+}
+
+func (s server) clientAs(accessKey, secretKey string) *s3.Client {
 	return s3.New(s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(s.endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(s.accessKey, s.secretKey, ""),
+		Credentials: credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
 	})
 }
 
@@ -55,7 +70,7 @@ func (s server) seed(t *testing.T, n int) (string, []string) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	bucket := "compat-" + hex.EncodeToString(b[:])
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+	if _, err := s.admin().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
 		t.Fatalf("create bucket on %s: %v", s.name, err)
 	}
 	keys := make([]string, n)
@@ -175,7 +190,7 @@ func TestVersionsBehindADeleteMarker(t *testing.T) {
 	ctx := context.Background()
 	c := s.client()
 	bucket, _ := s.seed(t, 0)
-	if _, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &bucket,
+	if _, err := s.admin().PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &bucket,
 		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
 		t.Fatalf("enable versioning: %v", err)
 	}
@@ -216,18 +231,25 @@ func TestVersionsBehindADeleteMarker(t *testing.T) {
 
 // Per-object grants and owners, on servers that keep them (radosgw,
 // SeaweedFS): set with XML AccessControlPolicy bodies (SeaweedFS drops
-// x-amz-grant-* headers), then judged. COMPAT_OWNER_ID and
-// COMPAT_OTHER_ID are the canonical IDs of the scanning identity and of
-// another account; without them the test is skipped.
+// x-amz-grant-* headers) by the bucket's set-up identity, in the name of
+// the objects' owner as the server reports it (on SeaweedFS the bucket
+// owner owns every object), then judged by a scan as the other identity.
+// COMPAT_OTHER_ID is another account's canonical ID; without it the test
+// is skipped.
 func TestGrantsJudged(t *testing.T) {
 	s := serverFromEnv(t)
-	ownerID, otherID := os.Getenv("COMPAT_OWNER_ID"), os.Getenv("COMPAT_OTHER_ID")
+	otherID := os.Getenv("COMPAT_OTHER_ID")
 	if otherID == "" {
 		t.Skipf("%s keeps no per-object grants to test (no COMPAT_OTHER_ID)", s.name)
 	}
 	ctx := context.Background()
-	c := s.client()
+	c := s.admin()
 	bucket, _ := s.seed(t, 3)
+	current, err := s.client().GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: &bucket, Key: aws.String("k/00000")})
+	if err != nil || current.Owner == nil {
+		t.Fatalf("read the ACL of k/00000: %v", err)
+	}
+	ownerID := aws.ToString(current.Owner.ID)
 	owner := types.Grant{Grantee: &types.Grantee{Type: types.TypeCanonicalUser, ID: aws.String(ownerID)}, Permission: types.PermissionFullControl}
 	policies := map[string][]types.Grant{
 		"k/00000": {owner},
