@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aclscan/aclscan/bench/internal/cli"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -109,12 +110,9 @@ func (s server) scan(t *testing.T, args ...string) (int, string, []report.Record
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	var recs []report.Record
-	if f, err := os.Open(path); err == nil {
-		defer f.Close()
-		if err := report.ReadJSONL(f, func(r report.Record) error { recs = append(recs, r); return nil }); err != nil {
-			t.Fatal(err)
-		}
+	recs, err := cli.ReadReport(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
 	}
 	return code, stderr.String(), recs, took
 }
@@ -122,18 +120,14 @@ func (s server) scan(t *testing.T, args ...string) (int, string, []report.Record
 var aclscanBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "aclscan-compat-")
+	bin, cleanup, err := cli.Build(false)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	aclscanBin = filepath.Join(dir, "aclscan")
-	if out, err := exec.Command("go", "build", "-o", aclscanBin, "github.com/aclscan/aclscan/cmd/aclscan").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build aclscan: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	aclscanBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
+	"github.com/aclscan/aclscan/bench/internal/cli"
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/report"
 )
@@ -28,19 +28,14 @@ var aclscanBin string
 
 func TestMain(m *testing.M) {
 	locals3.Isolate()
-	dir, err := os.MkdirTemp("", "aclscan-faults-")
+	bin, cleanup, err := cli.Build(true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	aclscanBin = filepath.Join(dir, "aclscan")
-	build := exec.Command("go", "build", "-race", "-o", aclscanBin, "github.com/aclscan/aclscan/cmd/aclscan")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build aclscan: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	aclscanBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -68,13 +63,8 @@ func runLocal(t *testing.T, env locals3.Env, args ...string) (code int, stdout, 
 
 func readJSONL(t *testing.T, path string) []report.Record {
 	t.Helper()
-	f, err := os.Open(path)
+	recs, err := cli.ReadReport(path)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []report.Record
-	if err := report.ReadJSONL(f, func(r report.Record) error { recs = append(recs, r); return nil }); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return recs

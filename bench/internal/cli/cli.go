@@ -1,0 +1,46 @@
+// Package cli builds aclscan's command line for the tests that drive it
+// as a process (the fault tests, the compatibility runs) and reads back
+// the reports it writes.
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/aclscan/aclscan/report"
+)
+
+// Build builds the command line into a new temporary directory, with the
+// race detector when race is set, and returns its path and a function
+// that removes it.
+func Build(race bool) (bin string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "aclscan-cli-")
+	if err != nil {
+		return "", nil, err
+	}
+	bin = filepath.Join(dir, "aclscan")
+	args := []string{"build", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, "github.com/aclscan/aclscan/cmd/aclscan")...).CombinedOutput()
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("build aclscan: %v\n%s", err, out)
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
+// ReadReport reads a JSON-lines report file.
+func ReadReport(path string) ([]report.Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var recs []report.Record
+	err = report.ReadJSONL(f, func(r report.Record) error { recs = append(recs, r); return nil })
+	return recs, err
+}
