@@ -149,10 +149,10 @@ func newScanner(api API, cfg Config, progress *Progress, start time.Time) *scann
 
 // requestCounts are the client's counters when the scan began.
 type requestCounts struct {
-	requests                  requestCounter
-	retries                   retryCounter
-	requestsBefore            int64
-	retriesBefore, throttlesB int64
+	requests                       requestCounter
+	retries                        retryCounter
+	requestsBefore                 int64
+	retriesBefore, throttlesBefore int64
 }
 
 func startCounting(api API) requestCounts {
@@ -161,7 +161,7 @@ func startCounting(api API) requestCounts {
 		c.requestsBefore = c.requests.Requests()
 	}
 	if c.retries, _ = api.(retryCounter); c.retries != nil {
-		c.retriesBefore, c.throttlesB = c.retries.Retries(), c.retries.Throttles()
+		c.retriesBefore, c.throttlesBefore = c.retries.Retries(), c.retries.Throttles()
 	}
 	return c
 }
@@ -173,7 +173,7 @@ func (c requestCounts) finish(sum *Summary) {
 	}
 	if c.retries != nil {
 		sum.Retries = c.retries.Retries() - c.retriesBefore
-		sum.Throttles = c.retries.Throttles() - c.throttlesB
+		sum.Throttles = c.retries.Throttles() - c.throttlesBefore
 	}
 }
 
