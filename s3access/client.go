@@ -149,9 +149,7 @@ func (c *Client) ConcurrencyLimit() int {
 // retryable failure, which the SDK's own checks do not. aclscan only
 // reads: every request is safe to repeat.
 var retryCutShort = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		// net/http's error for this is not exported.
-		strings.Contains(err.Error(), "server closed idle connection") {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isIdleConnClosed(err) {
 		return aws.TrueTernary
 	}
 	return aws.UnknownTernary
@@ -443,10 +441,10 @@ func (b neverAnsweredBackoff) BackoffDelay(attempt int, err error) (time.Duratio
 // outage to wait out.
 func (c *Client) Answered() bool { return c.answered.Load() }
 
-// IsUsageError reports whether err is the user's to fix in the command line.
-func IsUsageError(err error) bool {
-	var u *UsageError
-	return errors.As(err, &u)
+// isIdleConnClosed reports net/http's error for a kept-alive connection
+// the server closed under a request (the error is not exported).
+func isIdleConnClosed(err error) bool {
+	return strings.Contains(err.Error(), "server closed idle connection")
 }
 
 // BucketOwner reads the bucket's ACL (GetBucketAcl) for its owner's

@@ -200,10 +200,7 @@ func explainConnection(err error, spell Spelling) string {
 		return "interrupted"
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "answers were cut short after retries (the connection closed mid-answer); try again later"
-	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET),
-		// net/http's error for a kept-alive connection closed under a
-		// request is not exported.
-		strings.Contains(err.Error(), "server closed idle connection"):
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), isIdleConnClosed(err):
 		return "the connection closed before any answer after retries (the server, or a proxy or load balancer in front of it, is down or restarting); try again later"
 	case errors.Is(err, errNotS3):
 		return fmt.Sprintf("the endpoint answered with an HTML page, not S3's XML (a proxy, a captive portal, or the wrong %s?)", spell(SettingEndpoint, ""))

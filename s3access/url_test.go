@@ -1,6 +1,7 @@
 package s3access
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -33,7 +34,7 @@ func TestParseURL(t *testing.T) {
 	for _, tc := range cases {
 		bucket, prefix, err := ParseURL(tc.in)
 		if tc.errHas != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.errHas) || !IsUsageError(err) {
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) || !isUsageError(err) {
 				t.Errorf("ParseURL(%q) err = %v, want a usage error containing %q", tc.in, err, tc.errHas)
 			}
 			continue
@@ -58,7 +59,7 @@ func TestResolveEndpoint(t *testing.T) {
 		t.Errorf("flag not preferred: %q", got)
 	}
 	for _, bad := range []string{"localhost:7480", "ftp://x", "http://"} {
-		if _, err := resolveEndpoint(bad); err == nil || !IsUsageError(err) {
+		if _, err := resolveEndpoint(bad); err == nil || !isUsageError(err) {
 			t.Errorf("resolveEndpoint(%q) err = %v, want a usage error", bad, err)
 		}
 	}
@@ -88,7 +89,7 @@ func FuzzParseURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		bucket, prefix, err := ParseURL(raw)
 		if err != nil {
-			if !IsUsageError(err) || strings.Contains(err.Error(), "\n") {
+			if !isUsageError(err) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error %q for %q: want a one-line usage error", err, raw)
 			}
 			return
@@ -101,4 +102,9 @@ func FuzzParseURL(f *testing.F) {
 			t.Fatalf("%q parsed as bucket %q prefix %q", raw, bucket, prefix)
 		}
 	})
+}
+
+func isUsageError(err error) bool {
+	var u *UsageError
+	return errors.As(err, &u)
 }

@@ -127,8 +127,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	return cfg, nil
 }
 
-// inFlight is the most requests the strategy has in flight (0: no bound).
-func (cfg *Config) inFlight() int {
+// InFlight is the most requests the strategy has in flight (0: no bound).
+func (cfg *Config) InFlight() int {
 	switch cfg.Strategy {
 	case Serial:
 		return 1

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -49,7 +50,7 @@ func (s *scanner) deliver(ctx context.Context, sink Sink, sum *Summary, r *Resul
 		// reading ACLs does not.
 		probe := func(ctx context.Context) error { return s.probeObject(ctx, r) }
 		if _, err := s.awaitEndpoint(ctx, probe); err != nil {
-			return &Error{Op: fmt.Sprintf("get object ACLs (%d failed in a row%s)", len(s.held), s.waited()), Err: r.err}
+			return &Error{Op: fmt.Sprintf("get object ACLs (%d failed in a row%s)", len(s.held), waited(err)), Err: r.err}
 		}
 		return s.retryHeld(ctx, sink, sum, false)
 	}
@@ -62,17 +63,31 @@ func (s *scanner) deliver(ctx context.Context, sink Sink, sum *Summary, r *Resul
 	return nil
 }
 
-// waited describes the wait for the endpoint, for the error that ends it.
-func (s *scanner) waited() string {
-	if s.cfg.OutageWait < 0 {
+// outageError is a wait for the endpoint that lasted its whole
+// OutageWait: the endpoint stayed unavailable.
+type outageError struct {
+	wait time.Duration
+	err  error
+}
+
+func (e *outageError) Error() string { return e.err.Error() }
+func (e *outageError) Unwrap() error { return e.err }
+
+// waited describes the wait that ended with err, for the error that stops
+// the scan: nothing unless the endpoint was waited for in vain (an answer
+// no wait changes, or an endpoint that never answered, is not).
+func waited(err error) string {
+	var outage *outageError
+	if !errors.As(err, &outage) {
 		return ""
 	}
-	return fmt.Sprintf(", and the endpoint did not answer for %v", s.cfg.OutageWait)
+	return fmt.Sprintf(", and the endpoint did not answer for %v", outage.wait)
 }
 
 // awaitEndpoint tries probe until it succeeds, with backoff from 250 ms
 // doubling to 8 s, for up to cfg.OutageWait (once when that is negative).
-// waited says whether the first try failed.
+// waited says whether the first try failed; an *outageError says the
+// whole wait went by.
 func (s *scanner) awaitEndpoint(ctx context.Context, probe func(context.Context) error) (waited bool, err error) {
 	deadline := time.Now().Add(s.cfg.OutageWait)
 	delay := s.cfg.backoff
@@ -86,9 +101,15 @@ func (s *scanner) awaitEndpoint(ctx context.Context, probe func(context.Context)
 			// endpoint that never answered: likely the wrong one.
 			return true, err
 		}
-		wait := min(delay, time.Until(deadline))
-		if wait <= 0 || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return true, err
+		}
+		wait := min(delay, time.Until(deadline))
+		if wait <= 0 {
+			if s.cfg.OutageWait < 0 {
+				return true, err // asked not to wait
+			}
+			return true, &outageError{wait: s.cfg.OutageWait, err: err}
 		}
 		s.progress.Waiting.Store(true)
 		timer := time.NewTimer(wait)
@@ -138,12 +159,12 @@ func (s *scanner) retryHeld(ctx context.Context, sink Sink, sum *Summary, final 
 	if len(failed) == 0 {
 		return ctx.Err()
 	}
-	waited, err := s.awaitEndpoint(ctx, s.endpointProbe(&failed[0]))
+	wasDown, err := s.awaitEndpoint(ctx, s.endpointProbe(&failed[0]))
 	switch {
 	case err != nil:
 		s.unchecked.Add(int64(len(failed)))
-		return &Error{Op: fmt.Sprintf("get object ACLs (%d failed at the end of the scan, and the endpoint fails too%s)", len(failed), s.waited()), Err: failed[len(failed)-1].err}
-	case waited:
+		return &Error{Op: fmt.Sprintf("get object ACLs (%d failed at the end of the scan, and the endpoint fails too%s)", len(failed), waited(err)), Err: failed[len(failed)-1].err}
+	case wasDown:
 		// The endpoint was down and is back: one more try.
 		s.held = failed
 		return s.retryHeld(ctx, sink, sum, false)
@@ -170,8 +191,7 @@ func (s *scanner) endpointProbe(r *Result) func(context.Context) error {
 // probeObject resolves r's object again: does the failing request work
 // now? An answer about the object (gone, denied) counts as working.
 func (s *scanner) probeObject(ctx context.Context, r *Result) error {
-	obj := r.object()
-	_, err := s.resolver.Resolve(ctx, s.cfg.Bucket, &obj)
+	_, err := s.resolver.Resolve(ctx, s.cfg.Bucket, r.object())
 	if err != nil && (s3access.IsNotFound(err) || s3access.IsAccessDenied(err)) {
 		return nil
 	}

@@ -150,7 +150,7 @@ func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
 		place:     obj.place,
 		sent:      time.Now(),
 	}
-	policy, err := s.resolver.Resolve(ctx, s.cfg.Bucket, &obj)
+	policy, err := s.resolver.Resolve(ctx, s.cfg.Bucket, obj)
 	switch {
 	case err == nil:
 		if policy.Owner != "" {

@@ -80,7 +80,7 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	start := time.Now()
 	counts := startCounting(api)
 	s := newScanner(api, cfg, progress, start)
-	sum := &Summary{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Strategy: cfg.Strategy, Concurrency: cfg.inFlight()}
+	sum := &Summary{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Strategy: cfg.Strategy, Concurrency: cfg.InFlight()}
 	if cfg.Resume != nil {
 		sum.restore(cfg.Resume)
 		s.restoredMarkers = cfg.Resume.DeleteMarkers

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -502,5 +505,91 @@ func TestNoSuchKeyForAVersionThatExists(t *testing.T) {
 	}
 	if sum.Count(StatusError) != 1 || sum.Count(StatusMissing) != 1 {
 		t.Errorf("summary: %d errors, %d missing", sum.Count(StatusError), sum.Count(StatusMissing))
+	}
+}
+
+// noRequests is an API that must not be asked for objects: a scan of
+// objects whose ACLs the source holds sends no per-object request.
+type noRequests struct{ t *testing.T }
+
+func (n noRequests) ListPage(context.Context, *s3access.ListRequest) (*s3access.ListPage, error) {
+	n.t.Error("a given batch was listed")
+	return nil, errors.New("no listing here")
+}
+func (noRequests) BucketOwner(context.Context, string) (string, error) { return "owner", nil }
+func (n noRequests) GetObjectACL(context.Context, string, string, string) (acl.Policy, error) {
+	n.t.Error("GetObjectAcl sent for an object whose ACL the source holds")
+	return acl.Policy{}, errors.New("no request here")
+}
+func (n noRequests) VersionExists(context.Context, string, string, string) (bool, error) {
+	n.t.Error("HeadObject sent")
+	return false, nil
+}
+
+// A batch handed in with its ACLs (scan.Objects + Given) is judged like a
+// listing, each object once, with no request; an object without its ACL
+// is an error record, not a silent pass.
+func TestGivenBatchIsJudgedWithoutRequests(t *testing.T) {
+	t.Parallel()
+	public := acl.Policy{Owner: "owner", Grants: []acl.Grant{{Type: acl.TypeGroup, URI: acl.AllUsersURI, Permission: "READ"}}}
+	shared := acl.Policy{Owner: "owner", Grants: []acl.Grant{{Type: acl.TypeCanonicalUser, ID: "other", Permission: "READ"}}}
+	batch := []Object{
+		{Key: "public", Policy: public, Known: true},
+		{Key: "shared", Policy: shared, Known: true},
+		{Key: "foreign", OwnerID: "other", Policy: acl.Policy{Owner: "other"}, Known: true},
+		{Key: "no-acl"},
+	}
+	var sink collect
+	sum, err := Run(context.Background(), noRequests{t}, Config{Bucket: "b", Source: Objects(batch), Resolver: Given()}, &sink, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"public": "public", "shared": "cross-account", "foreign": "foreign-owner", "no-acl": ""}
+	for key, findings := range want {
+		r, ok := sink.byKey[key+"\x00"]
+		if !ok || strings.Join(r.Findings.Names(), ",") != findings {
+			t.Errorf("%s: %+v, want findings %q", key, r, findings)
+		}
+	}
+	if r := sink.byKey["no-acl\x00"]; r.Status != StatusError {
+		t.Errorf("an object without its ACL: status %v, want error", r.Status)
+	}
+	if sum.Objects != 4 || len(sink.order) != 4 {
+		t.Errorf("%d objects, %d results; want 4", sum.Objects, len(sink.order))
+	}
+	// Checkpoints follow the live listing only.
+	if _, err := Run(context.Background(), noRequests{t}, Config{Bucket: "b", Source: Objects(batch), Checkpoint: func(*State) error { return nil }}, &sink, nil); err == nil {
+		t.Error("a checkpoint of a given batch was accepted")
+	}
+}
+
+// The stop message says the endpoint "did not answer for" the wait only
+// when the whole wait went by: not for an answer no wait changes, nor
+// when asked not to wait.
+func TestAwaitEndpointSaysWhetherItWaited(t *testing.T) {
+	t.Parallel()
+	down := &url.Error{Op: "Get", URL: "http://h/b", Err: &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}}
+	denied := &s3access.ResponseError{Status: 403, Code: "AccessDenied"}
+	cases := []struct {
+		name       string
+		outageWait time.Duration
+		probeErr   error
+		want       string
+	}{
+		{"unavailable for the whole wait", 60 * time.Millisecond, down, ", and the endpoint did not answer for 60ms"},
+		{"asked not to wait", -1, down, ""},
+		{"an answer no wait changes", 60 * time.Millisecond, denied, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &scanner{cfg: Config{OutageWait: tc.outageWait, backoff: 10 * time.Millisecond}, progress: new(Progress)}
+			_, err := s.awaitEndpoint(context.Background(), func(context.Context) error { return tc.probeErr })
+			if !errors.Is(err, tc.probeErr) {
+				t.Errorf("err = %v, want the probe's", err)
+			}
+			if got := waited(err); got != tc.want {
+				t.Errorf("waited = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -2,7 +2,6 @@ package scan
 
 import (
 	"context"
-	"errors"
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/s3access"
@@ -91,15 +90,18 @@ type prober interface {
 // judged by what it says: access denied makes the object unreadable, not
 // found makes it missing, anything else an error, retried as the engine
 // retries failures.
+//
+// The object comes by value: a pointer passed through the interface would
+// move every object to the heap, one allocation per object.
 type Resolver interface {
-	Resolve(ctx context.Context, bucket string, obj *Object) (acl.Policy, error)
+	Resolve(ctx context.Context, bucket string, obj Object) (acl.Policy, error)
 }
 
 // ResolverFunc is a function used as a Resolver.
-type ResolverFunc func(ctx context.Context, bucket string, obj *Object) (acl.Policy, error)
+type ResolverFunc func(ctx context.Context, bucket string, obj Object) (acl.Policy, error)
 
 // Resolve calls f.
-func (f ResolverFunc) Resolve(ctx context.Context, bucket string, obj *Object) (acl.Policy, error) {
+func (f ResolverFunc) Resolve(ctx context.Context, bucket string, obj Object) (acl.Policy, error) {
 	return f(ctx, bucket, obj)
 }
 
@@ -109,7 +111,7 @@ func (f ResolverFunc) Resolve(ctx context.Context, bucket string, obj *Object) (
 // that answer for versions behind a delete marker, which exist, and such a
 // version is an error with the server's answer, not a missing object.
 func GetObjectACL(api API) Resolver {
-	return ResolverFunc(func(ctx context.Context, bucket string, obj *Object) (acl.Policy, error) {
+	return ResolverFunc(func(ctx context.Context, bucket string, obj Object) (acl.Policy, error) {
 		policy, err := api.GetObjectACL(ctx, bucket, obj.Key, obj.VersionID)
 		if err == nil || obj.VersionID == "" || !s3access.IsNotFound(err) {
 			return policy, err
@@ -131,7 +133,7 @@ func (e *RefusedError) Error() string { return e.Reason }
 // Given resolves each object with the ACL its source already holds, with
 // no request; an object without one is an error.
 func Given() Resolver {
-	return ResolverFunc(func(_ context.Context, _ string, obj *Object) (acl.Policy, error) {
+	return ResolverFunc(func(_ context.Context, _ string, obj Object) (acl.Policy, error) {
 		if !obj.Known {
 			return acl.Policy{}, errNoPolicy
 		}
@@ -139,5 +141,6 @@ func Given() Resolver {
 	})
 }
 
-// errNoPolicy is an object handed to the Given resolver without its ACL.
-var errNoPolicy = errors.New("the source gave no ACL for this object")
+// errNoPolicy is an object handed to the Given resolver without its ACL:
+// definite, nothing to retry.
+var errNoPolicy = &RefusedError{Reason: "the source gave no ACL for this object"}

@@ -57,7 +57,7 @@ func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) 
 
 // noACL resolves every object at once, with no request, so that a scan
 // measures its listing alone.
-var noACL = scan.ResolverFunc(func(context.Context, string, *scan.Object) (acl.Policy, error) { return acl.Policy{}, nil })
+var noACL = scan.ResolverFunc(func(context.Context, string, scan.Object) (acl.Policy, error) { return acl.Policy{}, nil })
 
 var discard = scan.SinkFunc(func(*scan.Result) error { return nil })
 

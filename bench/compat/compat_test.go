@@ -120,15 +120,7 @@ func (s server) scan(t *testing.T, args ...string) (int, string, []report.Record
 var aclscanBin string
 
 func TestMain(m *testing.M) {
-	bin, cleanup, err := cli.Build(false)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	aclscanBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
+	os.Exit(cli.RunTests(m, false, &aclscanBin))
 }
 
 // A server that does not implement GetObjectAcl (versitygw answers 501)

@@ -5,7 +5,6 @@ package faults
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -28,15 +27,7 @@ var aclscanBin string
 
 func TestMain(m *testing.M) {
 	locals3.Isolate()
-	bin, cleanup, err := cli.Build(true)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	aclscanBin = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
+	os.Exit(cli.RunTests(m, true, &aclscanBin))
 }
 
 // runLocal runs the command line with the local S3 as its environment

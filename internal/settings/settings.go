@@ -137,11 +137,8 @@ func (s Scan) checkNumbers() error {
 // them would open, and TLS-handshake, a connection of its own), no limit
 // for the All strategy.
 func Connections(strategy scan.Strategy, concurrency int) int {
-	switch strategy {
-	case scan.Serial:
-		return 1
-	case scan.All:
-		return -1
+	if n := (&scan.Config{Strategy: strategy, Concurrency: concurrency}).InFlight(); n > 0 {
+		return n
 	}
-	return max(concurrency, 1)
+	return -1
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
 
 	"github.com/aclscan/aclscan/report"
 )
@@ -31,6 +32,19 @@ func Build(race bool) (bin string, cleanup func(), err error) {
 		return "", nil, fmt.Errorf("build aclscan: %v\n%s", err, out)
 	}
 	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
+// RunTests is a TestMain body: it builds the command line into *bin, runs
+// the package's tests and removes the build, returning the exit code.
+func RunTests(m *testing.M, race bool, bin *string) int {
+	built, cleanup, err := Build(race)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cleanup()
+	*bin = built
+	return m.Run()
 }
 
 // ReadReport reads a JSON-lines report file.
