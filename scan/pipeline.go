@@ -23,8 +23,12 @@ func (s *scanner) objects(ctx context.Context, handle func(Object) error) error 
 // at a time, over one kept-alive connection.
 func (s *scanner) runSerial(ctx context.Context, sink Sink, sum *Summary) error {
 	var sinkErr error
+	// One Result for the whole scan: deliver's callees copy what they keep,
+	// and a variable per object would be one heap allocation per object.
+	var r Result
 	listErr := s.objects(ctx, func(obj Object) error {
-		r, done := s.fetch(ctx, obj)
+		var done bool
+		r, done = s.fetch(ctx, obj)
 		if !done {
 			s.unchecked.Add(1)
 			return ctx.Err()
@@ -71,7 +75,9 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 	}()
 
 	var sinkErr error
-	for r := range results {
+	// One Result for the whole scan, as in runSerial.
+	var r Result
+	for r = range results {
 		if sinkErr != nil {
 			s.unchecked.Add(1) // drained so the workers can finish
 			continue
