@@ -179,14 +179,3 @@ type Policy struct {
 	Owner  string
 	Grants []Grant
 }
-
-// Judge classifies ACLs with what is known of their bucket: for now its
-// owner ("" when unknown: owner-dependent kinds are then not judged).
-type Judge struct {
-	BucketOwner string
-}
-
-// Findings returns the findings of an object's ACL (see Classify).
-func (j *Judge) Findings(objectOwner string, grants []Grant) Findings {
-	return Classify(j.BucketOwner, objectOwner, grants)
-}

@@ -10,7 +10,7 @@ import (
 )
 
 // CSVHeader is the first row of the CSV format: the JSONL fields, flattened.
-var CSVHeader = []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings"}
+var CSVHeader = []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings", "effective", "blocked_by", "verified_public"}
 
 type csvWriter struct {
 	w      *csv.Writer
@@ -42,6 +42,16 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	row[6] = r.Err
 	row[7] = c.grants(r)
 	row[8] = strings.Join(r.Findings.Names(), ";")
+	row[9] = strings.Join(r.Effective.Names(), ";")
+	row[10] = strings.Join(r.BlockedBy, ";")
+	switch r.Verified {
+	case scan.Served:
+		row[11] = "true"
+	case scan.NotServed:
+		row[11] = "false"
+	default:
+		row[11] = ""
+	}
 	return c.w.Write(row)
 }
 

@@ -18,13 +18,25 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata fr
 // go test ./report -run TestGolden -update and review the diff.
 func TestGolden(t *testing.T) {
 	t.Parallel()
-	sum := &scan.Summary{Bucket: "b", Prefix: "p/", Strategy: scan.Pool, Concurrency: 64, Objects: 4, Complete: true,
-		Duration: 1500 * time.Millisecond, Requests: 6, BucketOwner: "a", OwnerSource: "GetBucketAcl"}
-	sum.ByStatus[scan.StatusOK] = 2
+	sum := &scan.Summary{Bucket: "b", Prefix: "p/", Strategy: scan.Pool, Concurrency: 64, Objects: 5, Complete: true,
+		Duration: 1500 * time.Millisecond, Requests: 6, BucketOwner: "a", OwnerSource: "GetBucketAcl",
+		Context: acl.BucketContext{
+			Owner:        "a",
+			ACL:          acl.Read([]acl.Grant{{Type: acl.TypeCanonicalUser, ID: "a", Permission: "FULL_CONTROL"}}),
+			Ownership:    acl.Read(acl.ObjectWriter),
+			BucketBlock:  acl.Read(acl.PublicAccessBlock{BlockPublicACLs: true}),
+			AccountBlock: acl.Read(acl.PublicAccessBlock{IgnorePublicACLs: true}),
+			PolicyPublic: acl.Unread[bool]("GetBucketPolicyStatus was denied (the identity needs s3:GetBucketPolicyStatus)"),
+		},
+		Served: 1, Shared: 2}
+	sum.ByStatus[scan.StatusOK] = 3
 	sum.ByStatus[scan.StatusError] = 1
 	sum.ByStatus[scan.StatusDenied] = 1
 	sum.ByKind[acl.Public] = 1
+	sum.ByEffective[acl.Public] = 1
+	sum.ByKind[acl.Authenticated] = 1
 	sum.ByKind[acl.Unreadable] = 1
+	sum.ByEffective[acl.Unreadable] = 1
 	for _, format := range []string{"jsonl", "csv", "table"} {
 		t.Run(format, func(t *testing.T) {
 			got := writeAll(t, format, sampleResults(), sum)

@@ -21,8 +21,20 @@ type Record struct {
 	Status    string      `json:"status"`
 	Error     *string     `json:"error"`
 	Grants    []acl.Grant `json:"grants"`
-	Findings  []string    `json:"findings"`
+	// Findings are what the ACL says; Effective those that grant access
+	// now, given the bucket's settings; BlockedBy names the settings that
+	// make the others latent.
+	Findings  []string `json:"findings"`
+	Effective []string `json:"effective"`
+	BlockedBy []string `json:"blocked_by"`
+	// VerifiedPublic is --verify-public's answer: whether S3 served the
+	// object to an anonymous request (null when not asked).
+	VerifiedPublic *bool `json:"verified_public"`
 }
+
+// noReasons is the blocked_by of a record with nothing blocked: [] rather
+// than null, one schema.
+var noReasons = []string{}
 
 // NewRecord converts a result to its contract form. The record shares
 // r's strings and grants: copy the grants to keep it beyond Sink.Write.
@@ -32,8 +44,17 @@ func NewRecord(r *scan.Result) Record {
 		Key:      r.Key,
 		OwnerID:  r.OwnerID,
 		Status:   r.Status.String(),
-		Grants:   r.Grants,
-		Findings: r.Findings.Names(),
+		Grants:    r.Grants,
+		Findings:  r.Findings.Names(),
+		Effective: r.Effective.Names(),
+		BlockedBy: r.BlockedBy,
+	}
+	if rec.BlockedBy == nil {
+		rec.BlockedBy = noReasons
+	}
+	if r.Verified != scan.NotVerified {
+		served := r.Verified == scan.Served
+		rec.VerifiedPublic = &served
 	}
 	if rec.Grants == nil {
 		rec.Grants = []acl.Grant{} // [] rather than null: one schema

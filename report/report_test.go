@@ -15,9 +15,14 @@ import (
 func sampleResults() []scan.Result {
 	return []scan.Result{
 		{Bucket: "b", Key: "clean", OwnerID: "a", Grants: []acl.Grant{{Type: "CanonicalUser", ID: "a", Permission: "FULL_CONTROL"}}},
-		{Bucket: "b", Key: "pub\x1b[2Jlic", OwnerID: "a", Grants: []acl.Grant{{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"}}, Findings: acl.Findings(0).With(acl.Public)},
+		{Bucket: "b", Key: "pub\x1b[2Jlic", OwnerID: "a", Grants: []acl.Grant{{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"}},
+			Findings: acl.Findings(0).With(acl.Public), Effective: acl.Findings(0).With(acl.Public), Verified: scan.Served},
 		{Bucket: "b", Key: "=HYPERLINK(\"x\")", Status: scan.StatusError, Err: "get ACL: InternalError (HTTP 500)"},
-		{Bucket: "b", Key: "v", Versioned: true, VersionID: "v1", IsLatest: true, Status: scan.StatusDenied, Findings: acl.Findings(0).With(acl.Unreadable)},
+		{Bucket: "b", Key: "v", Versioned: true, VersionID: "v1", IsLatest: true, Status: scan.StatusDenied,
+			Findings: acl.Findings(0).With(acl.Unreadable), Effective: acl.Findings(0).With(acl.Unreadable)},
+		// A grant the account's IgnorePublicAcls makes latent.
+		{Bucket: "b", Key: "old-share", OwnerID: "a", Grants: []acl.Grant{{Type: "Group", URI: acl.AuthenticatedUsersURI, Permission: "READ"}},
+			Findings: acl.Findings(0).With(acl.Authenticated), BlockedBy: []string{acl.BlockedByAccountIgnorePublicACLs}},
 	}
 }
 
@@ -42,10 +47,10 @@ func writeAll(t *testing.T, format string, results []scan.Result, sum *scan.Summ
 func TestJSONLContract(t *testing.T) {
 	out := writeAll(t, "jsonl", sampleResults(), &scan.Summary{})
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("got %d lines, want 4:\n%s", len(lines), out)
+	if len(lines) != 5 {
+		t.Fatalf("got %d lines, want 5:\n%s", len(lines), out)
 	}
-	fields := []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings"}
+	fields := []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings", "effective", "blocked_by", "verified_public"}
 	for _, line := range lines {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
@@ -62,15 +67,19 @@ func TestJSONLContract(t *testing.T) {
 	}
 	var rec Record
 	_ = json.Unmarshal([]byte(lines[1]), &rec)
-	if rec.Key != "pub\x1b[2Jlic" || rec.Status != "ok" || len(rec.Findings) != 1 || rec.Findings[0] != "public" || rec.VersionID != nil {
+	if rec.Key != "pub\x1b[2Jlic" || rec.Status != "ok" || len(rec.Findings) != 1 || rec.Findings[0] != "public" || rec.VersionID != nil ||
+		len(rec.Effective) != 1 || rec.VerifiedPublic == nil || !*rec.VerifiedPublic {
 		t.Errorf("record 1 = %+v", rec)
+	}
+	if !strings.Contains(lines[4], `"findings":["authenticated"],"effective":[],"blocked_by":["account:IgnorePublicAcls"],"verified_public":null`) {
+		t.Errorf("latent record: %s", lines[4])
 	}
 	_ = json.Unmarshal([]byte(lines[3]), &rec)
 	if rec.VersionID == nil || *rec.VersionID != "v1" || rec.IsLatest == nil || !*rec.IsLatest || rec.Status != "denied" {
 		t.Errorf("versioned record = %+v", rec)
 	}
 	if !strings.Contains(lines[0], `"grants":[{"type":"CanonicalUser","id":"a","uri":"","email":"","permission":"FULL_CONTROL"}]`) ||
-		!strings.Contains(lines[0], `"findings":[]`) || !strings.Contains(lines[0], `"error":null`) {
+		!strings.Contains(lines[0], `"findings":[],"effective":[],"blocked_by":[]`) || !strings.Contains(lines[0], `"error":null`) {
 		t.Errorf("clean record does not keep the fixed schema: %s", lines[0])
 	}
 }
@@ -81,10 +90,10 @@ func TestCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 5 || strings.Join(rows[0], ",") != strings.Join(CSVHeader, ",") {
+	if len(rows) != 6 || strings.Join(rows[0], ",") != strings.Join(CSVHeader, ",") {
 		t.Fatalf("rows = %q", rows)
 	}
-	if rows[2][7] != "Group:"+acl.AllUsersURI+":READ" || rows[2][8] != "public" {
+	if rows[2][7] != "Group:"+acl.AllUsersURI+":READ" || rows[2][8] != "public" || rows[2][9] != "public" || rows[2][11] != "true" {
 		t.Errorf("grants/findings flattened wrongly: %q", rows[2])
 	}
 	if rows[3][1] != `'=HYPERLINK("x")` {
@@ -92,6 +101,9 @@ func TestCSV(t *testing.T) {
 	}
 	if rows[4][2] != "v1" || rows[4][3] != "true" || rows[4][8] != "unreadable" {
 		t.Errorf("version row = %q", rows[4])
+	}
+	if rows[5][8] != "authenticated" || rows[5][9] != "" || rows[5][10] != "account:IgnorePublicAcls" || rows[5][11] != "" {
+		t.Errorf("latent row = %q", rows[5])
 	}
 	if empty := writeAll(t, "csv", nil, &scan.Summary{}); strings.TrimSpace(empty) != strings.Join(CSVHeader, ",") {
 		t.Errorf("an empty scan should still write the header, got %q", empty)
@@ -101,9 +113,9 @@ func TestCSV(t *testing.T) {
 func TestTableListsFirstRiskyAndSummary(t *testing.T) {
 	sum := &scan.Summary{Bucket: "b", Objects: 4, Complete: true, Duration: 1500 * time.Millisecond, Requests: 6, BucketOwner: "a", OwnerSource: "GetBucketAcl"}
 	sum.ByStatus[scan.StatusOK] = 2
-	sum.ByKind[acl.Public] = 1
+	sum.ByKind[acl.Public], sum.ByEffective[acl.Public] = 1, 1
 	out := writeAll(t, "table", sampleResults(), sum)
-	for _, want := range []string{"Risky objects (2 of 3)", "... and 1 more", "Scanned s3://b/ in 1.5s: 4 objects, 6 requests (4 req/s)", "public 1", "bucket owner: a (GetBucketAcl)", `"pub\x1b[2Jlic"`} {
+	for _, want := range []string{"Risky objects (2 of 4)", "... and 2 more", "Scanned s3://b/ in 1.5s: 4 objects, 6 requests (4 req/s)", "public 1", "bucket owner: a (GetBucketAcl)", `"pub\x1b[2Jlic"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -137,13 +149,13 @@ func TestReadJSONLRoundTrip(t *testing.T) {
 	if err := ReadJSONL(strings.NewReader(out), func(r Record) error { keys = append(keys, r.Key); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"clean", "pub\x1b[2Jlic", `=HYPERLINK("x")`, "v"}
+	want := []string{"clean", "pub\x1b[2Jlic", `=HYPERLINK("x")`, "v", "old-share"}
 	if strings.Join(keys, "|") != strings.Join(want, "|") {
 		t.Errorf("keys %q, want %q", keys, want)
 	}
 	err := ReadJSONL(strings.NewReader(out+"{not json\n"), func(Record) error { return nil })
-	if err == nil || !strings.Contains(err.Error(), "record 5") {
-		t.Errorf("err = %v, want one naming record 5", err)
+	if err == nil || !strings.Contains(err.Error(), "record 6") {
+		t.Errorf("err = %v, want one naming record 6", err)
 	}
 }
 
@@ -153,7 +165,7 @@ func TestSummaryMarksKindsNoACLCouldShow(t *testing.T) {
 	t.Parallel()
 	sum := &scan.Summary{Bucket: "b", Objects: 3, BucketOwner: "a", OwnerSource: "configured"}
 	sum.ByStatus[scan.StatusDenied] = 3
-	sum.ByKind[acl.Unreadable] = 3
+	sum.ByKind[acl.Unreadable], sum.ByEffective[acl.Unreadable] = 3, 3
 	var buf bytes.Buffer
 	WriteSummary(&buf, sum)
 	for _, want := range []string{"public ?", "authenticated ?", "cross-account ?", "foreign-owner 0", "unreadable 3"} {

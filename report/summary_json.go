@@ -14,18 +14,60 @@ type SummaryRecord struct {
 	DeleteMarkers int64            `json:"delete_markers"`
 	Unchecked     int64            `json:"unchecked"`
 	ByStatus      map[string]int64 `json:"by_status"`
-	ByFinding     map[string]int64 `json:"by_finding"`
+	// ByFinding counts what the ACLs say; ByEffective what grants access
+	// now, given the bucket's settings.
+	ByFinding   map[string]int64 `json:"by_finding"`
+	ByEffective map[string]int64 `json:"by_effective"`
 	// Unjudged lists finding kinds that could not be judged (bucket owner unknown).
-	Unjudged     []string `json:"unjudged"`
-	BucketOwner  string   `json:"bucket_owner"`
-	OwnerProblem string   `json:"owner_problem,omitempty"`
-	Strategy     string   `json:"strategy"`
-	Concurrency  int      `json:"concurrency"`
-	DurationMS   float64  `json:"duration_ms"`
-	Requests     int64    `json:"requests"`
-	Retries      int64    `json:"retries"`
-	Throttles    int64    `json:"throttles"`
-	Resumed      bool     `json:"resumed,omitempty"`
+	Unjudged     []string      `json:"unjudged"`
+	BucketOwner  string        `json:"bucket_owner"`
+	OwnerProblem string        `json:"owner_problem,omitempty"`
+	Context      ContextRecord `json:"context"`
+	// NotScanned: the bucket's ACLs are disabled and its objects were not
+	// fetched (see notes).
+	NotScanned  bool            `json:"not_scanned"`
+	Verified    VerifiedRecord  `json:"verified"`
+	Readiness   ReadinessRecord `json:"readiness"`
+	Notes       []string        `json:"notes"`
+	Strategy    string          `json:"strategy"`
+	Concurrency int             `json:"concurrency"`
+	DurationMS  float64         `json:"duration_ms"`
+	Requests    int64           `json:"requests"`
+	Retries     int64           `json:"retries"`
+	Throttles   int64           `json:"throttles"`
+	Resumed     bool            `json:"resumed,omitempty"`
+}
+
+// ContextRecord is the bucket's context as read: each setting's value,
+// or null and the reason it could not be read.
+type ContextRecord struct {
+	ObjectOwnership          *string                `json:"object_ownership"`
+	ObjectOwnershipProblem   string                 `json:"object_ownership_problem,omitempty"`
+	BucketPublicAccessBlock  *acl.PublicAccessBlock `json:"bucket_public_access_block"`
+	BucketBlockProblem       string                 `json:"bucket_public_access_block_problem,omitempty"`
+	AccountPublicAccessBlock *acl.PublicAccessBlock `json:"account_public_access_block"`
+	AccountBlockProblem      string                 `json:"account_public_access_block_problem,omitempty"`
+	PolicyPublic             *bool                  `json:"policy_public"`
+	PolicyStatusProblem      string                 `json:"policy_public_problem,omitempty"`
+	BucketGrants             []acl.Grant            `json:"bucket_grants"`
+	BucketACLProblem         string                 `json:"bucket_acl_problem,omitempty"`
+	BucketFindings           []string               `json:"bucket_findings"`
+	BucketEffective          []string               `json:"bucket_effective"`
+	// ACLReadsEffective: this server's ACL reads leave out what S3 ignores (AWS).
+	ACLReadsEffective bool `json:"acl_reads_effective"`
+}
+
+// VerifiedRecord counts --verify-public's anonymous requests by outcome.
+type VerifiedRecord struct {
+	Served    int64 `json:"served"`
+	NotServed int64 `json:"not_served"`
+	Failed    int64 `json:"failed"`
+}
+
+// ReadinessRecord is the verdict on disabling ACLs.
+type ReadinessRecord struct {
+	Verdict string   `json:"verdict"`
+	Reasons []string `json:"reasons"`
 }
 
 // NewSummaryRecord converts a summary to its JSON form.
@@ -39,9 +81,14 @@ func NewSummaryRecord(sum *scan.Summary) SummaryRecord {
 		Unchecked:     sum.Unchecked,
 		ByStatus:      map[string]int64{},
 		ByFinding:     map[string]int64{},
+		ByEffective:   map[string]int64{},
 		Unjudged:      []string{},
 		BucketOwner:   sum.BucketOwner,
 		OwnerProblem:  sum.OwnerProblem,
+		Context:       newContextRecord(sum),
+		NotScanned:    sum.NotScanned,
+		Verified:      VerifiedRecord{Served: sum.Served, NotServed: sum.NotServed, Failed: sum.VerifyFailed},
+		Notes:         sum.Notes(),
 		Strategy:      sum.Strategy.String(),
 		Concurrency:   sum.Concurrency,
 		DurationMS:    float64(sum.Duration.Microseconds()) / 1000,
@@ -50,15 +97,49 @@ func NewSummaryRecord(sum *scan.Summary) SummaryRecord {
 		Throttles:     sum.Throttles,
 		Resumed:       sum.Resumed,
 	}
+	if rec.Notes == nil {
+		rec.Notes = []string{}
+	}
+	readiness := sum.Readiness()
+	rec.Readiness = ReadinessRecord{Verdict: readiness.Verdict, Reasons: readiness.Reasons}
 	for _, st := range scan.AllStatuses() {
 		rec.ByStatus[st.String()] = sum.Count(st)
 	}
 	for _, k := range acl.AllKinds() {
 		if sum.Judged(k) {
 			rec.ByFinding[k.String()] = sum.Found(k)
+			rec.ByEffective[k.String()] = sum.FoundEffective(k)
 		} else {
 			rec.Unjudged = append(rec.Unjudged, k.String())
 		}
 	}
+	return rec
+}
+
+func newContextRecord(sum *scan.Summary) ContextRecord {
+	c := &sum.Context
+	rec := ContextRecord{ACLReadsEffective: c.ACLReadsEffective, BucketGrants: []acl.Grant{}}
+	if c.Ownership.Known {
+		rec.ObjectOwnership = &c.Ownership.Value
+	}
+	rec.ObjectOwnershipProblem = c.Ownership.Problem
+	if c.BucketBlock.Known {
+		rec.BucketPublicAccessBlock = &c.BucketBlock.Value
+	}
+	rec.BucketBlockProblem = c.BucketBlock.Problem
+	if c.AccountBlock.Known {
+		rec.AccountPublicAccessBlock = &c.AccountBlock.Value
+	}
+	rec.AccountBlockProblem = c.AccountBlock.Problem
+	if c.PolicyPublic.Known {
+		rec.PolicyPublic = &c.PolicyPublic.Value
+	}
+	rec.PolicyStatusProblem = c.PolicyPublic.Problem
+	if c.ACL.Known && c.ACL.Value != nil {
+		rec.BucketGrants = c.ACL.Value
+	}
+	rec.BucketACLProblem = c.ACL.Problem
+	findings, effective := sum.BucketFindings()
+	rec.BucketFindings, rec.BucketEffective = findings.Names(), effective.Names()
 	return rec
 }

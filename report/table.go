@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,8 +42,15 @@ func (t *tableWriter) Close(sum *scan.Summary) error {
 	out := bufio.NewWriter(t.w)
 	rows := t.risky.Records
 	if len(rows) > 0 {
-		// Results arrive in completion order; people read keys in order.
-		sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
+		// Results arrive in completion order; people read what grants
+		// access now first, then keys in order.
+		sort.SliceStable(rows, func(i, j int) bool {
+			ei, ej := len(rows[i].Effective) > 0, len(rows[j].Effective) > 0
+			if ei != ej {
+				return ei
+			}
+			return rows[i].Key < rows[j].Key
+		})
 		fmt.Fprintf(out, "Risky objects (%d of %d):\n", len(rows), t.risky.Total)
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "STATUS\tFINDINGS\tOWNER\tGRANTS\tKEY")
@@ -56,7 +64,7 @@ func (t *tableWriter) Close(sum *scan.Summary) error {
 			if rec.Error != nil {
 				status += ": " + printable(*rec.Error)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", status, strings.Join(rec.Findings, ","),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", status, findingsCell(rec),
 				printable(rec.OwnerID), printable(shortGrants(rec.Grants)), key)
 		}
 		if err := tw.Flush(); err != nil {
@@ -74,6 +82,26 @@ func (t *tableWriter) Close(sum *scan.Summary) error {
 		WriteSummary(out, sum)
 	}
 	return out.Flush()
+}
+
+// findingsCell lists the effective findings, then the latent ones
+// marked so, and whether an anonymous request was served.
+func findingsCell(rec *Record) string {
+	parts := append([]string(nil), rec.Effective...)
+	for _, f := range rec.Findings {
+		if !slices.Contains(rec.Effective, f) {
+			parts = append(parts, f+"(latent)")
+		}
+	}
+	cell := strings.Join(parts, ",")
+	if rec.VerifiedPublic != nil {
+		if *rec.VerifiedPublic {
+			cell += " [served to anyone]"
+		} else {
+			cell += " [refused to anyone]"
+		}
+	}
+	return cell
 }
 
 // shortGrants renders grants compactly: AllUsers:READ, userb:FULL_CONTROL.
@@ -137,20 +165,81 @@ func WriteSummary(w io.Writer, sum *scan.Summary) {
 		fmt.Fprintf(w, "  %s %d", st, sum.Count(st))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprint(w, "  findings:")
-	for _, k := range acl.AllKinds() {
-		if sum.Judged(k) {
-			fmt.Fprintf(w, "  %s %d", k, sum.Found(k))
-		} else {
-			fmt.Fprintf(w, "  %s ?", k)
-		}
-	}
-	fmt.Fprintln(w)
+	writeFindings(w, sum)
 	if sum.BucketOwner != "" {
 		fmt.Fprintf(w, "  bucket owner: %s (%s)\n", printable(sum.BucketOwner), sum.OwnerSource)
 	} else if sum.OwnerProblem != "" {
 		fmt.Fprintf(w, "  bucket owner unknown: %s\n", sum.OwnerProblem)
 	}
+	fmt.Fprintf(w, "  settings: %s\n", describeContext(&sum.Context))
+	if sum.Served+sum.NotServed > 0 {
+		fmt.Fprintf(w, "  verified: %d of %d effectively public objects served to an anonymous request\n", sum.Served, sum.Served+sum.NotServed+sum.VerifyFailed)
+	}
+	if r := sum.Readiness(); r.Verdict != "" {
+		fmt.Fprintf(w, "  ready to disable ACLs: %s", r.Verdict)
+		if r.Verdict != scan.Ready && len(r.Reasons) > 0 {
+			fmt.Fprintf(w, ": %s", strings.Join(r.Reasons, "; "))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, note := range sum.Notes() {
+		fmt.Fprintf(w, "  note: %s\n", note)
+	}
+}
+
+// writeFindings writes the counts by kind: what grants access now, and
+// how many more are latent (blocked by the bucket's settings).
+func writeFindings(w io.Writer, sum *scan.Summary) {
+	fmt.Fprint(w, "  findings:")
+	for _, k := range acl.AllKinds() {
+		if !sum.Judged(k) {
+			fmt.Fprintf(w, "  %s ?", k)
+			continue
+		}
+		fmt.Fprintf(w, "  %s %d", k, sum.FoundEffective(k))
+		if latent := sum.Found(k) - sum.FoundEffective(k); latent > 0 {
+			fmt.Fprintf(w, " (+%d latent)", latent)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// describeContext is the bucket's settings in one line.
+func describeContext(c *acl.BucketContext) string {
+	ownership := "unknown"
+	if c.Ownership.Known {
+		ownership = c.Ownership.Value
+	}
+	block := func(r acl.Reading[acl.PublicAccessBlock]) string {
+		if !r.Known {
+			return "unknown"
+		}
+		var on []string
+		for _, s := range []struct {
+			name string
+			on   bool
+		}{
+			{"BlockPublicAcls", r.Value.BlockPublicACLs}, {"IgnorePublicAcls", r.Value.IgnorePublicACLs},
+			{"BlockPublicPolicy", r.Value.BlockPublicPolicy}, {"RestrictPublicBuckets", r.Value.RestrictPublicBuckets},
+		} {
+			if s.on {
+				on = append(on, s.name)
+			}
+		}
+		if len(on) == 0 {
+			return "off"
+		}
+		if len(on) == 4 {
+			return "all on"
+		}
+		return strings.Join(on, "+")
+	}
+	policy := "unknown"
+	if c.PolicyPublic.Known {
+		policy = map[bool]string{true: "public", false: "not public"}[c.PolicyPublic.Value]
+	}
+	return fmt.Sprintf("Object Ownership %s; Block Public Access: bucket %s, account %s; bucket policy %s",
+		ownership, block(c.BucketBlock), block(c.AccountBlock), policy)
 }
 
 // roundDuration keeps durations readable: 1.234s, 2m3.4s.

@@ -72,6 +72,17 @@ type Options struct {
 	// Backoff replaces the retry policy's delays (tests use it to retry
 	// without waiting).
 	Backoff retry.BackoffDelayer
+
+	// AccountID is the account whose Block Public Access settings apply
+	// ("" asks STS GetCallerIdentity for the caller's).
+	AccountID string
+	// STSEndpointURL and ControlEndpointURL override the endpoints of STS
+	// and S3 Control, which hold the account-level settings (also
+	// AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_S3_CONTROL). With a custom S3
+	// endpoint and neither given, the account settings are not read: they
+	// are AWS's, and the credentials are the custom endpoint's.
+	STSEndpointURL     string
+	ControlEndpointURL string
 }
 
 // DefaultConnections is the number of kept-alive connections when
@@ -91,6 +102,10 @@ type Client struct {
 	// Endpoint is the endpoint in use, "" for AWS's default.
 	Endpoint string
 	Region   string
+	// awsConfig builds the clients of the account-level calls (STS, S3
+	// Control) with the same credentials, HTTP client and retries.
+	awsConfig aws.Config
+	account   accountOptions
 	requests *atomic.Int64
 	answered *atomic.Bool
 
@@ -194,6 +209,8 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		Client:       client,
 		Endpoint:     endpoint,
 		Region:       cfg.Region,
+		awsConfig:    cfg,
+		account:      accountOptions{id: opts.AccountID, stsEndpoint: opts.STSEndpointURL, controlEndpoint: opts.ControlEndpointURL},
 		requests:     counter,
 		answered:     answered,
 		sdkObjectACL: opts.SDKObjectACL,

@@ -58,9 +58,12 @@ func (c *Client) GetObjectACL(ctx context.Context, bucket, key, versionID string
 	return policy, err
 }
 
-// leanRequest is one GET on the lean path.
+// leanRequest is one GET (or HEAD) on the lean path.
 type leanRequest struct {
-	op string // the S3 operation, for errors
+	op     string // the S3 operation, for errors
+	method string // "" for GET
+	// anonymous sends the request unsigned, as anyone on the internet can.
+	anonymous bool
 	// maxAttempts bounds the failed attempts (throttled ones have their own budget).
 	maxAttempts int
 	ep          *bucketEndpoint
@@ -291,7 +294,11 @@ func (c *Client) sendOnce(ctx context.Context, lr *leanRequest) error {
 	}
 	u.RawQuery = lr.rawQuery
 	// The URL is built, not parsed: set it on the request directly.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "", nil)
+	method := lr.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "", nil)
 	if err != nil {
 		return err
 	}
@@ -300,15 +307,10 @@ func (c *Client) sendOnce(ctx context.Context, lr *leanRequest) error {
 		req.Header[name] = values
 	}
 	req.Header.Set("User-Agent", c.userAgent)
-	req.Header.Set("X-Amz-Content-Sha256", emptyPayloadSHA256)
-	creds, err := c.credentials.Retrieve(ctx)
-	if err != nil {
-		return fmt.Errorf("failed to retrieve credentials: %w", err)
-	}
-	if err := c.signer.SignHTTP(ctx, creds, req, emptyPayloadSHA256, ep.signingName, ep.signingRegion, time.Now(), func(o *v4.SignerOptions) {
-		o.DisableURIPathEscaping = true // S3 signs the path as sent
-	}); err != nil {
-		return err
+	if !lr.anonymous {
+		if err := c.sign(ctx, req, ep); err != nil {
+			return err
+		}
 	}
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
@@ -335,6 +337,9 @@ func (c *Client) sendOnce(ctx context.Context, lr *leanRequest) error {
 	if resp.StatusCode/100 != 2 {
 		return parseErrorResponse(resp, buf.Bytes())
 	}
+	if lr.parse == nil {
+		return nil
+	}
 	if err := lr.parse(buf.Bytes()); err != nil {
 		if looksLikeHTML(resp.Header.Get("Content-Type"), buf.Bytes()) {
 			return errNotS3
@@ -342,6 +347,18 @@ func (c *Client) sendOnce(ctx context.Context, lr *leanRequest) error {
 		return err
 	}
 	return nil
+}
+
+// sign signs req with the client's credentials (SigV4, empty payload).
+func (c *Client) sign(ctx context.Context, req *http.Request, ep *bucketEndpoint) error {
+	req.Header.Set("X-Amz-Content-Sha256", emptyPayloadSHA256)
+	creds, err := c.credentials.Retrieve(ctx)
+	if err != nil {
+		return fmt.Errorf("failed to retrieve credentials: %w", err)
+	}
+	return c.signer.SignHTTP(ctx, creds, req, emptyPayloadSHA256, ep.signingName, ep.signingRegion, time.Now(), func(o *v4.SignerOptions) {
+		o.DisableURIPathEscaping = true // S3 signs the path as sent
+	})
 }
 
 // errNotS3 is a 200 answer that is a web page: something other than S3

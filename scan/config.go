@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/aclscan/aclscan/acl"
 )
 
 // Strategy is how GetObjectAcl calls are scheduled.
@@ -52,6 +54,17 @@ type Config struct {
 	// BucketOwner is the bucket owner's canonical ID to use when
 	// GetBucketAcl is denied.
 	BucketOwner string
+	// Context, when set, is the bucket's context to judge with, instead of
+	// reading it (a shell that already read it, or a source that carries
+	// it).
+	Context *acl.BucketContext
+	// ScanDisabledACLs lists and fetches a bucket whose ACLs are disabled
+	// (BucketOwnerEnforced) anyway; by default such a bucket is reported
+	// without its objects, since S3 answers every ACL read of it alike.
+	ScanDisabledACLs bool
+	// VerifyPublic asks S3, with an unsigned HEAD request, whether each
+	// object whose effective findings hold public is served to anyone.
+	VerifyPublic bool
 	// PageSize is the number of keys per list request (1..1000; 0 = 1000).
 	PageSize int32
 	// ListConcurrency bounds the chains of list requests that run at once

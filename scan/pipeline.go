@@ -44,28 +44,10 @@ func (s *scanner) runSerial(ctx context.Context, sink Sink, sum *Summary) error 
 
 // runConcurrent lists in one goroutine, fetches in a pool of workers (or
 // one goroutine per key), and writes results from the calling goroutine.
-// The bounded queue between lister and workers gives back-pressure. The
-// bucket owner is asked for at the same time as the first list page (it
-// is needed only to classify), which saves a round trip per scan.
+// The bounded queue between lister and workers gives back-pressure.
 func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
-	ownerResolved := make(chan error, 1)
-	go func() {
-		err := s.resolveBucketOwner(ctx, sum)
-		if err != nil {
-			cancel() // the bucket cannot be scanned: stop listing it
-		}
-		ownerResolved <- err
-	}()
-	ownerErr, ownerKnown := error(nil), false
-	waitOwner := func() error {
-		if !ownerKnown {
-			ownerErr, ownerKnown = <-ownerResolved, true
-		}
-		return ownerErr
-	}
 
 	results := make(chan Result, s.cfg.Concurrency)
 	var listErr error
@@ -82,15 +64,9 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 			s.unchecked.Add(1) // drained so the workers can finish
 			continue
 		}
-		if sinkErr = waitOwner(); sinkErr == nil {
-			sinkErr = s.deliver(ctx, sink, sum, &r)
-		}
-		if sinkErr != nil {
+		if sinkErr = s.deliver(ctx, sink, sum, &r); sinkErr != nil {
 			cancel()
 		}
-	}
-	if err := waitOwner(); err != nil {
-		return err // a bucket-level failure explains any list failure too
 	}
 	if sinkErr != nil {
 		return sinkErr
@@ -142,9 +118,10 @@ func (s *scanner) fetchAll(ctx context.Context, results chan<- Result) error {
 	})
 }
 
-// fetch resolves one object's ACL. Failures become the result's status;
-// done is false only when the scan was cancelled before the object could
-// be checked. Judging waits for record, which knows the bucket owner.
+// fetch resolves one object's ACL and judges it (the bucket's context is
+// known before any object is fetched). Failures become the result's
+// status; done is false only when the scan was cancelled before the
+// object could be checked.
 func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
 	r = Result{
 		Bucket:    s.cfg.Bucket,
@@ -175,13 +152,31 @@ func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
 		var refused *RefusedError
 		r.definite = errors.As(err, &refused)
 	}
+	r.Findings |= s.judge.Findings(r.OwnerID, r.Grants)
+	r.Effective, r.BlockedBy = s.judge.Effective(r.Findings)
+	if s.cfg.VerifyPublic && r.Effective.Has(acl.Public) {
+		s.verify(ctx, &r)
+	}
 	return r, true
 }
 
-// record judges a result (the bucket owner is known by now) and hands it
-// to the sink.
+// verify asks, as anyone on the internet, whether S3 serves the object.
+// A request that fails after its retries leaves the object not verified
+// (counted in the summary); it says nothing of the ACL.
+func (s *scanner) verify(ctx context.Context, r *Result) {
+	served, err := s.api.ServedAnonymously(ctx, s.cfg.Bucket, r.Key, r.VersionID)
+	switch {
+	case err != nil:
+		s.verifyFailures.Add(1)
+	case served:
+		r.Verified = Served
+	default:
+		r.Verified = NotServed
+	}
+}
+
+// record hands a judged result to the sink and counts it.
 func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
-	r.Findings |= s.judge.Findings(r.OwnerID, r.Grants)
 	if err := sink.Write(r); err != nil {
 		s.unchecked.Add(1)
 		return fmt.Errorf("write result for %q: %w", r.Key, err)

@@ -11,12 +11,14 @@ import (
 
 // fixedACL answers every request at once with one ACL: the engine's own
 // cost per object, without a network.
-type fixedACL struct{ policy acl.Policy }
+type fixedACL struct {
+	ownerContext
+	policy acl.Policy
+}
 
 func (fixedACL) ListPage(context.Context, *s3access.ListRequest) (*s3access.ListPage, error) {
 	return &s3access.ListPage{}, nil
 }
-func (fixedACL) BucketOwner(context.Context, string) (string, error) { return "owner", nil }
 func (f fixedACL) GetObjectACL(context.Context, string, string, string) (acl.Policy, error) {
 	return f.policy, nil
 }
@@ -33,7 +35,7 @@ func BenchmarkPipelinePerObject(b *testing.B) {
 	for i := range objects {
 		objects[i] = Object{Key: fmt.Sprintf("k/%05d", i), OwnerID: "owner"}
 	}
-	api := fixedACL{acl.Policy{Owner: "owner", Grants: []acl.Grant{{Type: acl.TypeCanonicalUser, ID: "owner", Permission: "FULL_CONTROL"}}}}
+	api := fixedACL{policy: acl.Policy{Owner: "owner", Grants: []acl.Grant{{Type: acl.TypeCanonicalUser, ID: "owner", Permission: "FULL_CONTROL"}}}}
 	discard := SinkFunc(func(*Result) error { return nil })
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -43,4 +45,15 @@ func BenchmarkPipelinePerObject(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/object")
+}
+
+// ownerContext answers the bucket-level calls of the test stubs: the
+// owner is "owner", no setting blocks anything, nothing is served.
+type ownerContext struct{}
+
+func (ownerContext) BucketContext(context.Context, string) (acl.BucketContext, error) {
+	return acl.BucketContext{Owner: "owner", ACL: acl.Read([]acl.Grant(nil))}, nil
+}
+func (ownerContext) ServedAnonymously(context.Context, string, string, string) (bool, error) {
+	return false, nil
 }

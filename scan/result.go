@@ -38,7 +38,14 @@ type Result struct {
 	Status    Status
 	Err       string
 	Grants    []acl.Grant
+	// Findings are what the ACL says; Effective those that grant access
+	// now, given the bucket's settings; BlockedBy names the settings that
+	// make the others latent (shared: do not modify).
 	Findings  acl.Findings
+	Effective acl.Findings
+	BlockedBy []string
+	// Verified is the answer of --verify-public's anonymous request.
+	Verified Verification
 
 	// Where the source's entry is, to mark it reported.
 	place place
@@ -55,6 +62,15 @@ type Result struct {
 func (r *Result) object() Object {
 	return Object{Key: r.Key, VersionID: r.VersionID, OwnerID: r.OwnerID, IsLatest: r.IsLatest, place: r.place}
 }
+
+// Verification is what an anonymous request for an object showed.
+type Verification uint8
+
+const (
+	NotVerified Verification = iota // not asked (or the request failed)
+	Served                          // S3 served the object to anyone
+	NotServed                       // S3 refused it
+)
 
 // Risky reports whether the result deserves a look: a finding or a
 // status other than ok.

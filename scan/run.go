@@ -41,6 +41,8 @@ type scanner struct {
 	progress *Progress
 	// unchecked counts listed keys left without a result by an interruption.
 	unchecked atomic.Int64
+	// verifyFailures counts anonymous requests that failed (VerifyPublic).
+	verifyFailures atomic.Int64
 	// restoredMarkers are the delete markers a resumed checkpoint counted.
 	restoredMarkers int64
 	lastCheckpoint  time.Time
@@ -88,12 +90,14 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 		progress.Checked.Add(sum.Objects)
 	}
 
-	if cfg.Strategy == Serial {
-		if err = s.resolveBucketOwner(ctx, sum); err == nil {
+	// The bucket's context comes before its objects: it decides how they
+	// are judged, and whether they are fetched at all.
+	if err = s.readContext(ctx, sum); err == nil && !s.skipped(sum) {
+		if cfg.Strategy == Serial {
 			err = s.runSerial(ctx, sink, sum)
+		} else {
+			err = s.runConcurrent(ctx, sink, sum)
 		}
-	} else {
-		err = s.runConcurrent(ctx, sink, sum)
 	}
 	if err == nil && ctx.Err() == nil {
 		// The run of failures at the end was short: one more try.
@@ -115,6 +119,7 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 		}
 	}
 	sum.Unchecked = s.unchecked.Load()
+	sum.VerifyFailed += s.verifyFailures.Load()
 	sum.Duration = time.Since(start)
 	counts.finish(sum)
 	sum.Complete = err == nil
@@ -193,6 +198,7 @@ func (s *scanner) state(sum *Summary) *State {
 		st.DeleteMarkers += markers
 	}
 	sum.save(st)
+	st.Verified["failed"] += s.verifyFailures.Load()
 	return st
 }
 
@@ -212,26 +218,44 @@ func (s *scanner) maybeCheckpoint(sum *Summary) error {
 	return nil
 }
 
-// resolveBucketOwner learns the owner's canonical ID, which decides the
-// cross-account and foreign-owner findings.
-func (s *scanner) resolveBucketOwner(ctx context.Context, sum *Summary) error {
-	owner, err := s.api.BucketOwner(ctx, s.cfg.Bucket)
-	switch {
-	case err == nil && owner != "":
-		s.judge.BucketOwner, sum.OwnerSource = owner, "GetBucketAcl"
-	case err == nil || s3access.IsAccessDenied(err) || s3access.IsNotImplemented(err) || s3access.ErrorCode(err) == "MethodNotAllowed":
-		if s.cfg.BucketOwner != "" {
-			s.judge.BucketOwner, sum.OwnerSource = s.cfg.BucketOwner, "configured"
-		} else {
-			reason := "GetBucketAcl returned no owner"
-			if err != nil {
-				reason = "GetBucketAcl was denied"
-			}
-			sum.OwnerProblem = reason + ": cross-account and foreign-owner findings were not judged (give the bucket owner's canonical ID)"
+// readContext reads the bucket's context (unless the configuration
+// gives it) and sets the judge from it. The owner's canonical ID decides
+// the cross-account and foreign-owner findings; without it, the
+// configured one is used, or those kinds are not judged.
+func (s *scanner) readContext(ctx context.Context, sum *Summary) error {
+	var bc acl.BucketContext
+	if s.cfg.Context != nil {
+		bc = *s.cfg.Context
+	} else {
+		var err error
+		if bc, err = s.api.BucketContext(ctx, s.cfg.Bucket); err != nil {
+			return &Error{Op: fmt.Sprintf("read the ACL of bucket %q", s.cfg.Bucket), Err: err}
 		}
-	default:
-		return &Error{Op: fmt.Sprintf("read the ACL of bucket %q", s.cfg.Bucket), Err: err}
 	}
-	sum.BucketOwner = s.judge.BucketOwner
+	switch {
+	case bc.Owner != "":
+		sum.OwnerSource = "GetBucketAcl"
+	case s.cfg.BucketOwner != "":
+		bc.Owner, sum.OwnerSource = s.cfg.BucketOwner, "configured"
+	default:
+		reason := "GetBucketAcl returned no owner"
+		if !bc.ACL.Known && bc.ACL.Problem != "" {
+			reason = bc.ACL.Problem
+		}
+		sum.OwnerProblem = reason + ": cross-account and foreign-owner findings were not judged (give the bucket owner's canonical ID)"
+	}
+	s.judge = acl.NewJudge(&bc)
+	sum.Context, sum.BucketOwner = bc, bc.Owner
 	return nil
+}
+
+// skipped reports whether the bucket's objects are left alone: with ACLs
+// disabled, S3 ignores every ACL and answers every ACL read with full
+// control for the bucket owner, so fetching them would only cost requests.
+func (s *scanner) skipped(sum *Summary) bool {
+	if !sum.Context.ACLsDisabled() || s.cfg.ScanDisabledACLs {
+		return false
+	}
+	sum.NotScanned = true
+	return true
 }

@@ -13,13 +13,18 @@ import (
 type API interface {
 	// ListPage lists one page of objects or versions.
 	ListPage(ctx context.Context, req *s3access.ListRequest) (*s3access.ListPage, error)
-	// BucketOwner reads the bucket's ACL for its owner's canonical ID.
-	BucketOwner(ctx context.Context, bucket string) (string, error)
+	// BucketContext reads the bucket's settings that decide what its ACLs
+	// grant (see s3access.Client.BucketContext); an error means the
+	// bucket cannot be scanned.
+	BucketContext(ctx context.Context, bucket string) (acl.BucketContext, error)
 	// GetObjectACL reads one object's ACL; versionID "" means the current version.
 	GetObjectACL(ctx context.Context, bucket, key, versionID string) (acl.Policy, error)
 	// VersionExists asks whether a version exists (HeadObject); it
 	// checks a "no such key" answer to a version's ACL request.
 	VersionExists(ctx context.Context, bucket, key, versionID string) (bool, error)
+	// ServedAnonymously asks with an unsigned request whether S3 serves
+	// the object to anyone (Config.VerifyPublic).
+	ServedAnonymously(ctx context.Context, bucket, key, versionID string) (bool, error)
 }
 
 // Object is one object (or version) a source hands to the pipeline: what

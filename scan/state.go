@@ -34,6 +34,9 @@ type State struct {
 	DeleteMarkers int64            `json:"deleteMarkers,omitempty"`
 	ByStatus      map[string]int64 `json:"byStatus,omitempty"`
 	ByKind        map[string]int64 `json:"byKind,omitempty"`
+	ByEffective   map[string]int64 `json:"byEffective,omitempty"`
+	Shared        int64            `json:"shared,omitempty"`
+	Verified      map[string]int64 `json:"verified,omitempty"`
 }
 
 // Matches reports whether the state belongs to a scan of cfg's target.
@@ -55,7 +58,10 @@ func (s *Summary) restore(st *State) {
 	}
 	for _, k := range acl.AllKinds() {
 		s.ByKind[k] = st.ByKind[k.String()]
+		s.ByEffective[k] = st.ByEffective[k.String()]
 	}
+	s.Shared = st.Shared
+	s.Served, s.NotServed, s.VerifyFailed = st.Verified["served"], st.Verified["not_served"], st.Verified["failed"]
 }
 
 // save copies the summary's counts into a checkpoint state.
@@ -67,10 +73,18 @@ func (s *Summary) save(st *State) {
 			st.ByStatus[status.String()] = n
 		}
 	}
-	st.ByKind = make(map[string]int64, acl.NumKinds)
+	st.ByKind = countsByKind(&s.ByKind)
+	st.ByEffective = countsByKind(&s.ByEffective)
+	st.Shared = s.Shared
+	st.Verified = map[string]int64{"served": s.Served, "not_served": s.NotServed, "failed": s.VerifyFailed}
+}
+
+func countsByKind(counts *[acl.NumKinds]int64) map[string]int64 {
+	m := make(map[string]int64, acl.NumKinds)
 	for _, k := range acl.AllKinds() {
-		if n := s.ByKind[k]; n > 0 {
-			st.ByKind[k.String()] = n
+		if n := counts[k]; n > 0 {
+			m[k.String()] = n
 		}
 	}
+	return m
 }

@@ -29,11 +29,26 @@ type Summary struct {
 	OwnerSource string
 	// OwnerProblem says why the owner is unknown; owner-dependent finding
 	// kinds (acl.OwnerDependent) were then not judged.
-	OwnerProblem  string
+	OwnerProblem string
+	// Context is the bucket's context the objects were judged with.
+	Context acl.BucketContext
+	// NotScanned is true when the bucket's objects were left alone
+	// because its ACLs are disabled (see Config.ScanDisabledACLs).
+	NotScanned    bool
 	Objects       int64
 	DeleteMarkers int64
 	ByStatus      [numStatuses]int64
-	ByKind        [acl.NumKinds]int64
+	// ByKind counts objects by what their ACLs say, ByEffective by what
+	// grants access now.
+	ByKind      [acl.NumKinds]int64
+	ByEffective [acl.NumKinds]int64
+	// Shared counts objects whose ACL grants access to anyone other than
+	// the bucket owner (public, authenticated or cross-account), whether
+	// effective or not: what disabling ACLs takes away.
+	Shared int64
+	// Served, NotServed and VerifyFailed count the anonymous requests of
+	// Config.VerifyPublic by outcome.
+	Served, NotServed, VerifyFailed int64
 	Requests      int64
 	// Retries and Throttles count GetObjectAcl retries and answers asking
 	// to slow down (when the client counts them).
@@ -94,6 +109,37 @@ func (s *Summary) add(r *Result) {
 			if r.Findings.Has(k) {
 				s.ByKind[k]++
 			}
+			if r.Effective.Has(k) {
+				s.ByEffective[k]++
+			}
+		}
+		if r.Findings.Any(sharedKinds) {
+			s.Shared++
 		}
 	}
+	switch r.Verified {
+	case Served:
+		s.Served++
+	case NotServed:
+		s.NotServed++
+	}
 }
+
+// sharedKinds are the findings of an ACL that grants access to others.
+const sharedKinds acl.Findings = 1<<acl.Public | 1<<acl.Authenticated | 1<<acl.CrossAccount
+
+// Effective returns the set of kinds that grant access now, found at
+// least once.
+func (s *Summary) Effective() acl.Findings {
+	var f acl.Findings
+	for _, k := range acl.AllKinds() {
+		if s.ByEffective[k] > 0 {
+			f = f.With(k)
+		}
+	}
+	return f
+}
+
+// FoundEffective returns the number of results whose kind k grants
+// access now.
+func (s *Summary) FoundEffective(k acl.Kind) int64 { return s.ByEffective[k] }

@@ -107,13 +107,16 @@ func TestHelpListsContractFlags(t *testing.T) {
 }
 
 func TestParseFailOn(t *testing.T) {
-	set, err := parseFailOn("public, unreadable")
+	set, err := parseFailOn("--fail-on", "public, unreadable")
 	if err != nil || len(set.Kinds()) != 2 {
 		t.Fatalf("parseFailOn = %v, %v", set.Names(), err)
 	}
-	all, err := parseFailOn("any")
+	all, err := parseFailOn("--fail-on", "any")
 	if err != nil || len(all.Kinds()) != 5 {
 		t.Fatalf("any = %v, %v", all.Names(), err)
+	}
+	if _, err := parseFailOn("--fail-on-latent", "pubic"); err == nil || !strings.Contains(err.Error(), `--fail-on-latent: unknown finding kind "pubic"`) {
+		t.Errorf("a misspelt kind: %v", err)
 	}
 }
 
@@ -152,21 +155,29 @@ func TestVerdict(t *testing.T) {
 		}
 		return s
 	}
-	public, _ := parseFailOn("public")
-	cross, _ := parseFailOn("cross-account")
+	kinds := func(list string) acl.Findings { f, _ := parseFailOn("--fail-on", list); return f }
+	public := failPolicy{effective: kinds("public")}
+	cross := failPolicy{effective: kinds("cross-account")}
+	latentPublic := failPolicy{latent: kinds("public")}
+	found := func(k acl.Kind, inACLs, effective int64) func(*scan.Summary) {
+		return func(s *scan.Summary) { s.ByKind[k], s.ByEffective[k] = inACLs, effective }
+	}
 	cases := []struct {
 		name   string
 		sum    *scan.Summary
 		err    error
-		failOn acl.Findings
+		failOn failPolicy
 		code   int
 	}{
 		{"clean", complete(nil), nil, public, exitOK},
-		{"finding not asked for", complete(func(s *scan.Summary) { s.ByKind[acl.Authenticated] = 1 }), nil, public, exitOK},
-		{"finding asked for", complete(func(s *scan.Summary) { s.ByKind[acl.Public] = 2 }), nil, public, exitFindings},
-		{"object errors beat findings", complete(func(s *scan.Summary) { s.ByKind[acl.Public] = 2; s.ByStatus[scan.StatusError] = 1 }), nil, public, exitIncomplete},
+		{"finding not asked for", complete(found(acl.Authenticated, 1, 1)), nil, public, exitOK},
+		{"finding asked for", complete(found(acl.Public, 2, 2)), nil, public, exitFindings},
+		{"latent finding, effective asked", complete(found(acl.Public, 2, 0)), nil, public, exitOK},
+		{"latent finding, latent asked", complete(found(acl.Public, 2, 0)), nil, latentPublic, exitFindings},
+		{"no finding, latent asked", complete(nil), nil, latentPublic, exitOK},
+		{"object errors beat findings", complete(func(s *scan.Summary) { found(acl.Public, 2, 2)(s); s.ByStatus[scan.StatusError] = 1 }), nil, public, exitIncomplete},
 		{"stopped scan", complete(nil), &scan.Error{Op: "list s3://b/", Err: context.DeadlineExceeded}, public, exitIncomplete},
-		{"interrupted", complete(nil), context.Canceled, 0, exitIncomplete},
+		{"interrupted", complete(nil), context.Canceled, failPolicy{}, exitIncomplete},
 		{"owner unknown, owner kind asked", complete(func(s *scan.Summary) { s.BucketOwner = "" }), nil, cross, exitIncomplete},
 		{"owner unknown, other kind asked", complete(func(s *scan.Summary) { s.BucketOwner = "" }), nil, public, exitOK},
 		{"every ACL denied, a grant kind asked", complete(func(s *scan.Summary) { s.ByStatus[scan.StatusOK], s.ByStatus[scan.StatusDenied] = 0, 10 }), nil, public, exitIncomplete},

@@ -29,6 +29,7 @@ type scanFlags struct {
 	format      string
 	output      string
 	failOn      string
+	failLatent  string
 	noProgress  bool
 	tableRows   int
 	cpuProfile  string
@@ -79,7 +80,15 @@ func newScanCommand(sh *shell) *cobra.Command {
 	fl.BoolVar(&f.set.AllVersions, "all-versions", false, "scan every version of every object (delete markers are counted)")
 	fl.StringVar(&f.format, "format", "", "output format: table, jsonl or csv (default: table on a terminal, jsonl otherwise)")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE (created owner-only) instead of stdout")
-	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete scan finds any of these kinds: comma list of public, authenticated, cross-account, foreign-owner, unreadable, or any")
+	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete scan finds any of these kinds granting access now (effective, given Block Public Access and Object Ownership): comma list of public, authenticated, cross-account, foreign-owner, unreadable, or any")
+	fl.StringVar(&f.failLatent, "fail-on-latent", "", "exit 3 when any ACL says one of these kinds, even where the bucket's settings block it now (latent: it comes back if they are turned off); same list as --fail-on")
+	fl.BoolVar(&f.set.VerifyPublic, "verify-public", false, "ask S3 anonymously (an unsigned HEAD) for every object whose ACL makes it public now, and report whether it was served (verified_public)")
+	fl.BoolVar(&f.set.ScanDisabledACLs, "scan-disabled-acls", false, "fetch the objects of a bucket whose ACLs are disabled (BucketOwnerEnforced) anyway; S3 then answers every ACL read with full control for the owner")
+	fl.StringVar(&f.set.S3.AccountID, "account-id", "", "AWS account whose Block Public Access settings apply (default: the caller's, from STS GetCallerIdentity)")
+	fl.StringVar(&f.set.S3.STSEndpointURL, "sts-endpoint-url", "", "STS endpoint URL (default: AWS's; also AWS_ENDPOINT_URL_STS)")
+	fl.StringVar(&f.set.S3.ControlEndpointURL, "s3control-endpoint-url", "", "S3 Control endpoint URL, for the account's Block Public Access (default: AWS's; also AWS_ENDPOINT_URL_S3_CONTROL)")
+	_ = fl.MarkHidden("sts-endpoint-url")
+	_ = fl.MarkHidden("s3control-endpoint-url")
 	fl.StringVar(&f.set.BucketOwner, "bucket-owner", "", "bucket owner's canonical ID, used when GetBucketAcl is denied")
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "also write the scan's summary (counts, completeness, requests, retries) as JSON to FILE")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not show progress on a terminal")
@@ -114,7 +123,7 @@ func checkConflicts(fl *pflag.FlagSet, f *scanFlags) error {
 }
 
 func (sh *shell) runScan(ctx context.Context, target string, f *scanFlags) error {
-	cfg, s3opts, failOn, err := f.config(target)
+	cfg, s3opts, fail, err := f.config(target)
 	if err != nil {
 		return err
 	}
@@ -152,7 +161,7 @@ func (sh *shell) runScan(ctx context.Context, target string, f *scanFlags) error
 	if f.format != "table" && isTerminal(sh.stderr) {
 		report.WriteSummary(sh.stderr, sum)
 	}
-	return verdict(sum, scanErr, failOn, resumeHint)
+	return verdict(sum, scanErr, fail, resumeHint)
 }
 
 // newClient builds the S3 client from the flags' options and what the
@@ -266,20 +275,30 @@ func (o *scanOutputs) closeFiles() {
 
 // config checks the flags and builds the engine's configuration and the
 // client's options.
-func (f *scanFlags) config(target string) (scan.Config, s3access.Options, acl.Findings, error) {
+func (f *scanFlags) config(target string) (scan.Config, s3access.Options, failPolicy, error) {
 	f.set.Target = target
 	cfg, opts, err := f.set.Build()
 	if err != nil {
-		return cfg, opts, 0, explainSetupError(err)
+		return cfg, opts, failPolicy{}, explainSetupError(err)
 	}
 	if f.ckptEvery <= 0 {
-		return cfg, opts, 0, usageErrorf("--checkpoint-interval must be positive, got %s", f.ckptEvery)
+		return cfg, opts, failPolicy{}, usageErrorf("--checkpoint-interval must be positive, got %s", f.ckptEvery)
 	}
-	failOn, err := parseFailOn(f.failOn)
-	return cfg, opts, failOn, err
+	var fail failPolicy
+	if fail.effective, err = parseFailOn("--fail-on", f.failOn); err != nil {
+		return cfg, opts, fail, err
+	}
+	fail.latent, err = parseFailOn("--fail-on-latent", f.failLatent)
+	return cfg, opts, fail, err
 }
 
-func parseFailOn(list string) (acl.Findings, error) {
+// failPolicy are the finding kinds that make a complete scan exit 3:
+// effective ones (--fail-on), and any an ACL says (--fail-on-latent).
+type failPolicy struct{ effective, latent acl.Findings }
+
+func (p failPolicy) kinds() acl.Findings { return p.effective | p.latent }
+
+func parseFailOn(flag, list string) (acl.Findings, error) {
 	var set acl.Findings
 	if list == "" {
 		return 0, nil
@@ -294,7 +313,7 @@ func parseFailOn(list string) (acl.Findings, error) {
 		}
 		k, ok := acl.ParseKind(name)
 		if !ok {
-			return 0, usageErrorf("--fail-on: unknown finding kind %q (want any, or a comma list of public, authenticated, cross-account, foreign-owner, unreadable)", name)
+			return 0, usageErrorf("%s: unknown finding kind %q (want any, or a comma list of public, authenticated, cross-account, foreign-owner, unreadable)", flag, name)
 		}
 		set = set.With(k)
 	}
@@ -302,7 +321,7 @@ func parseFailOn(list string) (acl.Findings, error) {
 }
 
 // verdict turns the outcome of a scan into the exit code and its message.
-func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings, resumeHint string) error {
+func verdict(sum *scan.Summary, scanErr error, fail failPolicy, resumeHint string) error {
 	if scanErr != nil {
 		msg := scanErr.Error()
 		var se *scan.Error
@@ -321,19 +340,23 @@ func verdict(sum *scan.Summary, scanErr error, failOn acl.Findings, resumeHint s
 	if n := sum.Count(scan.StatusError); n > 0 {
 		return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%d of %d objects could not be checked (status \"error\" in the report)", n, sum.Objects)}
 	}
-	if failOn.Any(acl.OwnerDependent) && sum.BucketOwner == "" {
+	asked := fail.kinds()
+	if asked.Any(acl.OwnerDependent) && sum.BucketOwner == "" {
 		return &exitError{code: exitIncomplete, msg: "--fail-on asks for cross-account or foreign-owner, which cannot be judged without the bucket owner: " + sum.OwnerProblem + "; pass --bucket-owner ID"}
 	}
-	for _, k := range failOn.Kinds() {
+	for _, k := range asked.Kinds() {
 		if !sum.Judged(k) {
 			return &exitError{code: exitIncomplete, msg: fmt.Sprintf("--fail-on asks for %s, which could not be judged: no object's ACL could be read (%d denied, %d errors)", k, sum.Count(scan.StatusDenied), sum.Count(scan.StatusError))}
 		}
 	}
-	if found := sum.Findings() & failOn; found != 0 {
-		counts := make([]string, 0, acl.NumKinds)
-		for _, k := range found.Kinds() {
-			counts = append(counts, fmt.Sprintf("%s %d", k, sum.Found(k)))
-		}
+	var counts []string
+	for _, k := range (sum.Effective() & fail.effective).Kinds() {
+		counts = append(counts, fmt.Sprintf("%s %d", k, sum.FoundEffective(k)))
+	}
+	for _, k := range (sum.Findings() & fail.latent).Kinds() {
+		counts = append(counts, fmt.Sprintf("%s %d in ACLs (%d effective)", k, sum.Found(k), sum.FoundEffective(k)))
+	}
+	if len(counts) > 0 {
 		return &exitError{code: exitFindings, msg: "findings matching --fail-on: " + strings.Join(counts, ", ")}
 	}
 	return nil

@@ -24,6 +24,7 @@ const (
 	Timeout         s3access.Setting = "timeout"
 	OutageWait      s3access.Setting = "outage-wait"
 	BucketOwner     s3access.Setting = "bucket-owner"
+	AccountID       s3access.Setting = "account-id"
 )
 
 // Scan is what a user can set for a scan, as they set it.
@@ -42,6 +43,10 @@ type Scan struct {
 	// OutageWait is how long to wait for an unavailable endpoint; 0
 	// stops at once.
 	OutageWait time.Duration
+	// ScanDisabledACLs fetches the objects of a bucket whose ACLs are
+	// disabled; VerifyPublic asks anonymously for effectively public ones.
+	ScanDisabledACLs bool
+	VerifyPublic     bool
 	// S3 are the client's options; Build sizes its connections.
 	S3 s3access.Options
 }
@@ -73,6 +78,7 @@ func (s Scan) Build() (scan.Config, s3access.Options, error) {
 	cfg := scan.Config{
 		Bucket: s.Bucket, Prefix: s.Prefix, AllVersions: s.AllVersions, BucketOwner: s.BucketOwner,
 		Concurrency: s.Concurrency, ListConcurrency: s.ListConcurrency, PageSize: s.PageSize,
+		ScanDisabledACLs: s.ScanDisabledACLs, VerifyPublic: s.VerifyPublic,
 	}
 	var err error
 	if s.Target != "" {
@@ -128,6 +134,8 @@ func (s Scan) checkNumbers() error {
 		return invalid(Timeout, "must be positive, got %s", s.S3.RequestTimeout)
 	case s.OutageWait < 0:
 		return invalid(OutageWait, "must be 0 or more, got %s", s.OutageWait)
+	case s.S3.AccountID != "" && !isAccountID(s.S3.AccountID):
+		return invalid(AccountID, "must be a 12-digit AWS account ID, got %q", s.S3.AccountID)
 	}
 	return nil
 }
@@ -141,4 +149,16 @@ func Connections(strategy scan.Strategy, concurrency int) int {
 		return n
 	}
 	return -1
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

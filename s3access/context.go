@@ -1,0 +1,242 @@
+package s3access
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithyendpoints "github.com/aws/smithy-go/endpoints"
+)
+
+// accountOptions say how to read the account-level settings, and keep
+// what was read: they are the same for every bucket of the account.
+type accountOptions struct {
+	id, stsEndpoint, controlEndpoint string
+
+	mu    sync.Mutex
+	block *acl.Reading[acl.PublicAccessBlock]
+}
+
+// BucketContext reads the settings that decide what a bucket's ACLs
+// actually grant: its ACL (owner and grants), Object Ownership, Block
+// Public Access (bucket and account) and policy status, at the same time.
+// A setting that cannot be read is recorded with its reason. The error is
+// set only when GetBucketAcl fails in a way that says the bucket cannot
+// be scanned at all (no such bucket, another region, the endpoint down);
+// an ACL that is only denied or not implemented is a reading's problem.
+func (c *Client) BucketContext(ctx context.Context, bucket string) (acl.BucketContext, error) {
+	bc := acl.BucketContext{ACLReadsEffective: c.onAWS()}
+	// A bucket that cannot be scanned (GetBucketAcl failing for good)
+	// stops the other reads at once: their answers no longer matter, and
+	// their retries would only hold the error back.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var aclErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		out, err := c.Client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &bucket})
+		switch {
+		case err == nil:
+			if out.Owner != nil {
+				bc.Owner = aws.ToString(out.Owner.ID)
+			}
+			bc.ACL = acl.Read(ConvertGrants(out.Grants))
+		case IsAccessDenied(err) || IsNotImplemented(err) || ErrorCode(err) == "MethodNotAllowed":
+			bc.ACL = acl.Unread[[]acl.Grant](unreadable("GetBucketAcl", "s3:GetBucketAcl", err))
+		default:
+			aclErr = err
+			cancel()
+		}
+	})
+	wg.Go(func() { bc.Ownership = c.ownership(ctx, bucket) })
+	wg.Go(func() { bc.BucketBlock = c.bucketBlock(ctx, bucket) })
+	wg.Go(func() { bc.PolicyPublic = c.policyPublic(ctx, bucket) })
+	wg.Go(func() { bc.AccountBlock = c.AccountBlock(ctx) })
+	wg.Wait()
+	return bc, aclErr
+}
+
+func (c *Client) ownership(ctx context.Context, bucket string) acl.Reading[string] {
+	out, err := c.Client.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: &bucket})
+	switch {
+	case ErrorCode(err) == "OwnershipControlsNotFoundError":
+		// No ownership controls: the object writer owns, ACLs apply.
+		return acl.Read(acl.ObjectWriter)
+	case err != nil:
+		return acl.Unread[string](unreadable("GetBucketOwnershipControls", "s3:GetBucketOwnershipControls", err))
+	case out.OwnershipControls == nil || len(out.OwnershipControls.Rules) == 0:
+		// radosgw answers 200 with a document of another kind.
+		return acl.Unread[string]("the server answered without an Object Ownership rule (it does not implement Object Ownership): ACLs are taken to apply")
+	}
+	return acl.Read(string(out.OwnershipControls.Rules[0].ObjectOwnership))
+}
+
+func (c *Client) bucketBlock(ctx context.Context, bucket string) acl.Reading[acl.PublicAccessBlock] {
+	out, err := c.Client.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &bucket})
+	switch {
+	case ErrorCode(err) == "NoSuchPublicAccessBlockConfiguration":
+		return acl.Read(acl.PublicAccessBlock{})
+	case err != nil:
+		return acl.Unread[acl.PublicAccessBlock](unreadable("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock", err))
+	case out.PublicAccessBlockConfiguration == nil:
+		return acl.Read(acl.PublicAccessBlock{})
+	}
+	b := out.PublicAccessBlockConfiguration
+	return acl.Read(acl.PublicAccessBlock{
+		BlockPublicACLs:       aws.ToBool(b.BlockPublicAcls),
+		IgnorePublicACLs:      aws.ToBool(b.IgnorePublicAcls),
+		BlockPublicPolicy:     aws.ToBool(b.BlockPublicPolicy),
+		RestrictPublicBuckets: aws.ToBool(b.RestrictPublicBuckets),
+	})
+}
+
+func (c *Client) policyPublic(ctx context.Context, bucket string) acl.Reading[bool] {
+	out, err := c.Client.GetBucketPolicyStatus(ctx, &s3.GetBucketPolicyStatusInput{Bucket: &bucket})
+	switch {
+	case ErrorCode(err) == "NoSuchBucketPolicy":
+		return acl.Read(false)
+	case err != nil:
+		return acl.Unread[bool](unreadable("GetBucketPolicyStatus", "s3:GetBucketPolicyStatus", err))
+	case out.PolicyStatus == nil:
+		return acl.Read(false)
+	}
+	return acl.Read(aws.ToBool(out.PolicyStatus.IsPublic))
+}
+
+// AccountBlock reads the account's Block Public Access settings (S3
+// Control GetPublicAccessBlock; the account from Options.AccountID or STS
+// GetCallerIdentity), once per client: they hold for every bucket.
+func (c *Client) AccountBlock(ctx context.Context) acl.Reading[acl.PublicAccessBlock] {
+	a := &c.account
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.block != nil {
+		return *a.block
+	}
+	r := c.readAccountBlock(ctx)
+	if ctx.Err() == nil {
+		a.block = &r // an interrupted read is not the account's answer
+	}
+	return r
+}
+
+func (c *Client) readAccountBlock(ctx context.Context) acl.Reading[acl.PublicAccessBlock] {
+	a := &c.account
+	controlEndpoint := a.controlEndpoint
+	if controlEndpoint == "" {
+		controlEndpoint = os.Getenv("AWS_ENDPOINT_URL_S3_CONTROL")
+	}
+	if c.Endpoint != "" && controlEndpoint == "" {
+		return acl.Unread[acl.PublicAccessBlock]("not read: the account's settings are in AWS's S3 Control API, and the S3 endpoint is not AWS")
+	}
+	account := a.id
+	if account == "" {
+		stsClient := sts.NewFromConfig(c.awsConfig, func(o *sts.Options) {
+			if a.stsEndpoint != "" {
+				o.BaseEndpoint = aws.String(a.stsEndpoint)
+			}
+		})
+		out, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return acl.Unread[acl.PublicAccessBlock]("the account ID is unknown: " + unreadable("STS GetCallerIdentity", "sts:GetCallerIdentity", err))
+		}
+		account = aws.ToString(out.Account)
+	}
+	control := s3control.NewFromConfig(c.awsConfig, func(o *s3control.Options) {
+		if controlEndpoint != "" {
+			o.BaseEndpoint = aws.String(controlEndpoint)
+			if needsPathStyle(controlEndpoint) {
+				o.EndpointResolverV2 = noAccountLabel{o.EndpointResolverV2}
+			}
+		}
+	})
+	out, err := control.GetPublicAccessBlock(ctx, &s3control.GetPublicAccessBlockInput{AccountId: &account})
+	switch {
+	case ErrorCode(err) == "NoSuchPublicAccessBlockConfiguration":
+		return acl.Read(acl.PublicAccessBlock{})
+	case err != nil:
+		return acl.Unread[acl.PublicAccessBlock](unreadable("S3 Control GetPublicAccessBlock", "s3:GetAccountPublicAccessBlock", err))
+	case out.PublicAccessBlockConfiguration == nil:
+		return acl.Read(acl.PublicAccessBlock{})
+	}
+	b := out.PublicAccessBlockConfiguration
+	return acl.Read(acl.PublicAccessBlock{
+		BlockPublicACLs:       aws.ToBool(b.BlockPublicAcls),
+		IgnorePublicACLs:      aws.ToBool(b.IgnorePublicAcls),
+		BlockPublicPolicy:     aws.ToBool(b.BlockPublicPolicy),
+		RestrictPublicBuckets: aws.ToBool(b.RestrictPublicBuckets),
+	})
+}
+
+// noAccountLabel keeps S3 Control's endpoint rules from putting the
+// account ID in front of an endpoint that is an IP address or localhost
+// (123456789012.127.0.0.1 does not resolve): test servers.
+type noAccountLabel struct{ next s3control.EndpointResolverV2 }
+
+func (r noAccountLabel) ResolveEndpoint(ctx context.Context, params s3control.EndpointParameters) (smithyendpoints.Endpoint, error) {
+	ep, err := r.next.ResolveEndpoint(ctx, params)
+	if err == nil && params.AccountId != nil {
+		ep.URI.Host = strings.TrimPrefix(ep.URI.Host, *params.AccountId+".")
+	}
+	return ep, err
+}
+
+// unreadable is the one-line reason a setting could not be read.
+func unreadable(op, permission string, err error) string {
+	switch {
+	case IsAccessDenied(err):
+		return fmt.Sprintf("%s was denied (the identity needs %s)", op, permission)
+	case IsNotImplemented(err):
+		return fmt.Sprintf("the server does not implement %s", op)
+	}
+	return fmt.Sprintf("%s failed: %s", op, Short(err))
+}
+
+// onAWS reports whether the endpoint is AWS's, whose ACL reads answer
+// with the effective ACL (see acl.BucketContext.ACLReadsEffective).
+func (c *Client) onAWS() bool {
+	if c.Endpoint == "" {
+		return true
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	return strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn")
+}
+
+// ServedAnonymously asks, with an unsigned HEAD request (what anyone on
+// the internet can send), whether S3 serves the object: true when it
+// answers 2xx, false when it refuses (403) or finds nothing (404). Other
+// failures are retried like any request, then returned.
+func (c *Client) ServedAnonymously(ctx context.Context, bucket, key, versionID string) (bool, error) {
+	ep, err := c.bucketEndpoint(ctx, bucket)
+	if err != nil {
+		return false, fmt.Errorf("resolve the endpoint of bucket %q: %w", bucket, err)
+	}
+	query := ""
+	if versionID != "" {
+		query = "versionId=" + escape(versionID, false)
+	}
+	err = c.send(ctx, &leanRequest{
+		op: "HeadObject (anonymous)", method: http.MethodHead, anonymous: true,
+		maxAttempts: c.retryer.MaxAttempts(), ep: ep, key: key, rawQuery: query, maxBody: 0,
+	})
+	switch status := HTTPStatus(err); {
+	case err == nil:
+		return true, nil
+	case status == http.StatusForbidden, status == http.StatusNotFound, status == http.StatusMethodNotAllowed:
+		return false, nil
+	}
+	return false, err
+}

@@ -1,0 +1,166 @@
+package scan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aclscan/aclscan/acl"
+)
+
+// BucketFindings returns the findings of the bucket's own ACL and those
+// that grant access now (log delivery is not a finding).
+func (s *Summary) BucketFindings() (findings, effective acl.Findings) {
+	if !s.Context.ACL.Known {
+		return 0, 0
+	}
+	j := acl.NewJudge(&s.Context)
+	// The bucket's owner owns its ACL: only grants make findings.
+	findings = j.Findings(s.Context.Owner, s.Context.ACL.Value)
+	effective, _ = j.Effective(findings)
+	return findings, effective
+}
+
+// Notes are the lines a user needs to read the findings right: what the
+// bucket's settings hide from this scan or make latent, settings that
+// could not be read, and exposure that is not in any ACL.
+func (s *Summary) Notes() []string {
+	c := &s.Context
+	var notes []string
+	if s.NotScanned {
+		notes = append(notes, "ACLs are disabled (Object Ownership BucketOwnerEnforced): S3 ignores every ACL and answers every ACL read with full control for the bucket owner, so the objects were not fetched; their old ACLs are dormant and come back if ACLs are re-enabled: an S3 Inventory report with the ObjectOwner and ObjectAccessControlList fields shows them (--scan-disabled-acls fetches the objects anyway)")
+	} else if c.ACLsDisabled() && c.ACLReadsEffective {
+		notes = append(notes, "ACLs are disabled (Object Ownership BucketOwnerEnforced): S3 answers every ACL read with full control for the bucket owner, so these findings say nothing of the dormant ACLs (an S3 Inventory report with ObjectAccessControlList shows them)")
+	}
+	if c.IgnoresPublicACLs() {
+		levels := ignoringLevels(c)
+		if c.ACLReadsEffective {
+			notes = append(notes, fmt.Sprintf("IgnorePublicAcls is on (%s): S3's ACL reads leave out the public grants it ignores, so latent public grants may exist that a live scan cannot see; they would make objects public again if the setting were turned off", levels))
+		} else {
+			notes = append(notes, fmt.Sprintf("IgnorePublicAcls is on (%s): public grants are reported as latent (in findings, not in effective): this server answers with the stored ACL", levels))
+		}
+	}
+	if c.PolicyPublic.Known && c.PolicyPublic.Value {
+		notes = append(notes, "the bucket policy makes the bucket public (GetBucketPolicyStatus): objects may be readable by anyone whatever their ACLs say")
+	}
+	if _, effective := s.BucketFindings(); effective != 0 {
+		notes = append(notes, fmt.Sprintf("the bucket's own ACL grants access outside the account now (%s): %s", strings.Join(effective.Names(), ", "), shortGrants(s.Context.ACL.Value, s.Context.Owner)))
+	}
+	const blocksNothing = "judged as blocking nothing"
+	for _, unread := range []struct {
+		what, problem, meaning string
+		known                  bool
+	}{
+		{"the bucket ACL", c.ACL.Problem, "its own grants are not judged", c.ACL.Known},
+		{"Object Ownership", c.Ownership.Problem, "ACLs are taken to apply", c.Ownership.Known},
+		{"the bucket's Block Public Access", c.BucketBlock.Problem, blocksNothing, c.BucketBlock.Known},
+		{"the account's Block Public Access", c.AccountBlock.Problem, blocksNothing, c.AccountBlock.Known},
+		{"the bucket policy status", c.PolicyPublic.Problem, "exposure through the bucket policy is not judged", c.PolicyPublic.Known},
+	} {
+		if !unread.known && unread.problem != "" {
+			notes = append(notes, fmt.Sprintf("%s is unknown (%s): %s", unread.what, unread.problem, unread.meaning))
+		}
+	}
+	if s.VerifyFailed > 0 {
+		notes = append(notes, fmt.Sprintf("%d anonymous requests of --verify-public failed after retries: those objects are not verified", s.VerifyFailed))
+	}
+	return notes
+}
+
+func ignoringLevels(c *acl.BucketContext) string {
+	var levels []string
+	if c.AccountBlock.Known && c.AccountBlock.Value.IgnorePublicACLs {
+		levels = append(levels, "account")
+	}
+	if c.BucketBlock.Known && c.BucketBlock.Value.IgnorePublicACLs {
+		levels = append(levels, "bucket")
+	}
+	return strings.Join(levels, " and ")
+}
+
+// shortGrants names the grants to others than owner: AllUsers:READ.
+func shortGrants(grants []acl.Grant, owner string) string {
+	var parts []string
+	for _, g := range grants {
+		if g.Type == acl.TypeCanonicalUser && g.ID == owner && owner != "" {
+			continue
+		}
+		who := g.ID
+		switch {
+		case g.URI != "":
+			who = g.URI[strings.LastIndexByte(g.URI, '/')+1:]
+		case g.Email != "":
+			who = g.Email
+		}
+		parts = append(parts, who+":"+g.Permission)
+	}
+	return strings.Join(parts, " ")
+}
+
+// Readiness verdicts.
+const (
+	Ready        = "ready"
+	NotReady     = "not-ready"
+	ReadyUnknown = "unknown"
+	// AlreadyDisabled: the bucket's ACLs are disabled already.
+	AlreadyDisabled = "disabled"
+)
+
+// Readiness is whether a bucket can switch to Object Ownership
+// BucketOwnerEnforced (ACLs disabled) without failing or taking access
+// away, by AWS's rules, with the reasons.
+type Readiness struct {
+	Verdict string
+	Reasons []string
+}
+
+// Readiness judges the bucket's readiness to disable ACLs from its
+// context and the scan's counts. The switch fails while the bucket ACL
+// grants anyone but the owner (InvalidBucketAclWithObjectOwnership,
+// log delivery included); objects whose ACLs grant others lose that
+// access, and objects other accounts own become the bucket owner's.
+func (s *Summary) Readiness() Readiness {
+	c := &s.Context
+	if c.ACLsDisabled() {
+		return Readiness{Verdict: AlreadyDisabled, Reasons: []string{"ACLs are already disabled (BucketOwnerEnforced)"}}
+	}
+	var blockers, unknowns []string
+	switch {
+	case !c.ACL.Known:
+		problem := c.ACL.Problem
+		if problem == "" {
+			problem = "not read"
+		}
+		unknowns = append(unknowns, "the bucket ACL is unknown ("+problem+")")
+	case c.Owner == "":
+		unknowns = append(unknowns, "the bucket owner is unknown, so the bucket ACL's grants cannot be told apart")
+	default:
+		if others := shortGrants(c.ACL.Value, c.Owner); others != "" {
+			blockers = append(blockers, fmt.Sprintf("the bucket ACL grants access outside the owner (%s): the switch fails with InvalidBucketAclWithObjectOwnership until these move to the bucket policy and the bucket ACL is reset to private", others))
+		}
+	}
+	if n := s.Shared; n > 0 {
+		blockers = append(blockers, fmt.Sprintf("%d objects have ACLs that grant access to others, who lose it (move it to the bucket policy: --readiness-policy drafts one)", n))
+	}
+	if n := s.ByKind[acl.ForeignOwner]; n > 0 {
+		blockers = append(blockers, fmt.Sprintf("%d objects are owned by other accounts; they become the bucket owner's, and their writers keep only what the bucket policy grants", n))
+	}
+	if n := s.Count(StatusDenied); n > 0 {
+		unknowns = append(unknowns, fmt.Sprintf("%d objects' ACLs could not be read (owned by other accounts?)", n))
+	}
+	if n := s.Count(StatusError); n > 0 {
+		unknowns = append(unknowns, fmt.Sprintf("%d objects could not be checked", n))
+	}
+	if !s.Complete {
+		unknowns = append(unknowns, "the scan is incomplete")
+	}
+	if s.BucketOwner == "" && s.Objects > 0 {
+		unknowns = append(unknowns, "cross-account grants and foreign owners could not be judged without the bucket owner")
+	}
+	switch {
+	case len(blockers) > 0:
+		return Readiness{Verdict: NotReady, Reasons: append(blockers, unknowns...)}
+	case len(unknowns) > 0:
+		return Readiness{Verdict: ReadyUnknown, Reasons: unknowns}
+	}
+	return Readiness{Verdict: Ready, Reasons: []string{"the bucket ACL grants only the owner, and no object's ACL grants anyone else"}}
+}
