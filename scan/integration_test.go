@@ -556,3 +556,69 @@ func TestIntegrationResumeVersions(t *testing.T) {
 		}
 	}
 }
+
+// What is actually exposed, on radosgw: a public-read object is
+// effective and served to an anonymous request; the same grant under the
+// bucket's IgnorePublicAcls is latent, blocked by it, and radosgw indeed
+// refuses it to anyone (it answers with the stored ACL, unlike AWS).
+func TestIntegrationExposure(t *testing.T) {
+	t.Parallel()
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
+	open, locked := locals3.NewBucket(t, env, "exposed"), locals3.NewBucket(t, env, "locked")
+	for _, bucket := range []string{open, locked} {
+		if err := locals3.PutObjects(ctx, a, bucket, []string{"public"}, publicRead); err != nil {
+			t.Fatal(err)
+		}
+		if err := locals3.PutObjects(ctx, a, bucket, []string{"private"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &locked,
+		PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{IgnorePublicAcls: aws.Bool(true)}}); err != nil {
+		t.Fatal(err)
+	}
+	client := newClient(t, env, s3access.Options{})
+
+	sum, sink := scanAll(t, client, Config{Bucket: open, VerifyPublic: true})
+	pub, priv := sink.byKey["public\x00"], sink.byKey["private\x00"]
+	if !pub.Effective.Has(acl.Public) || pub.Verified != Served || len(pub.BlockedBy) != 0 {
+		t.Errorf("exposed object: effective %v, verified %v, blocked by %v; want public, served", pub.Effective.Names(), pub.Verified, pub.BlockedBy)
+	}
+	if priv.Verified != NotVerified || priv.Effective != 0 {
+		t.Errorf("private object: effective %v verified %v; want nothing, not asked", priv.Effective.Names(), priv.Verified)
+	}
+	if sum.Served != 1 || sum.NotServed != 0 {
+		t.Errorf("summary: %d served, %d not", sum.Served, sum.NotServed)
+	}
+	c := sum.Context
+	if !c.BucketBlock.Known || c.BucketBlock.Value.IgnorePublicACLs || !c.PolicyPublic.Known || c.ACLReadsEffective {
+		t.Errorf("context of the open bucket: %+v", c)
+	}
+	if c.Ownership.Known || c.AccountBlock.Known || c.Ownership.Problem == "" || c.AccountBlock.Problem == "" {
+		t.Errorf("radosgw has no ownership controls and no S3 Control; want both unknown with a reason: %+v %+v", c.Ownership, c.AccountBlock)
+	}
+	if r := sum.Readiness(); r.Verdict != NotReady || !strings.Contains(strings.Join(r.Reasons, ";"), "1 objects have ACLs that grant access") {
+		t.Errorf("readiness of the open bucket: %+v", r)
+	}
+
+	sum, sink = scanAll(t, client, Config{Bucket: locked, VerifyPublic: true})
+	pub = sink.byKey["public\x00"]
+	if !pub.Findings.Has(acl.Public) || pub.Effective != 0 || len(pub.BlockedBy) != 1 || pub.BlockedBy[0] != acl.BlockedByBucketIgnorePublicACLs {
+		t.Errorf("locked object: findings %v effective %v blocked by %v; want public, latent, bucket:IgnorePublicAcls", pub.Findings.Names(), pub.Effective.Names(), pub.BlockedBy)
+	}
+	if pub.Verified != NotVerified || sum.Served+sum.NotServed != 0 {
+		t.Errorf("a latent object was verified (%v); only effective ones are asked for", pub.Verified)
+	}
+	if sum.Found(acl.Public) != 1 || sum.FoundEffective(acl.Public) != 0 {
+		t.Errorf("locked summary: public %d, effective %d", sum.Found(acl.Public), sum.FoundEffective(acl.Public))
+	}
+	if served, err := client.ServedAnonymously(ctx, locked, "public", ""); err != nil || served {
+		t.Errorf("radosgw served a latent object to anyone (%v, %v): the judgement would be wrong", served, err)
+	}
+	if notes := strings.Join(sum.Notes(), "\n"); !strings.Contains(notes, "IgnorePublicAcls is on (bucket)") {
+		t.Errorf("notes: %s", notes)
+	}
+}

@@ -20,6 +20,10 @@ func privateACL(owner string) string {
 	return `<AccessControlPolicy><Owner><ID>` + owner + `</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>` + owner + `</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>`
 }
 
+func publicReadACL(owner string) string {
+	return strings.Replace(privateACL(owner), "</AccessControlList>", `<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>`+acl.AllUsersURI+`</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList>`, 1)
+}
+
 func fakeWithKeys(n int) *fakeS3 {
 	f := newFakeS3()
 	f.bucketACL = fakeResponse{200, privateACL("owner")}
@@ -598,5 +602,42 @@ func TestAwaitEndpointSaysWhetherItWaited(t *testing.T) {
 				t.Errorf("waited = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// A bucket whose ACLs are disabled is not listed by default: S3 would
+// answer every ACL read alike. Asked to, the scan fetches the objects and
+// every ACL finding is latent, blocked by BucketOwnerEnforced.
+func TestACLsDisabledBucket(t *testing.T) {
+	t.Parallel()
+	enforced := &acl.BucketContext{Owner: "owner", Ownership: acl.Read(acl.OwnerEnforced), ACL: acl.Read([]acl.Grant(nil))}
+	fake := fakeWithKeys(3)
+	fake.put("k/public", 200, publicReadACL("owner"))
+	var sink collect
+	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Context: enforced}, &sink, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.NotScanned || sum.Objects != 0 || fake.count("list") != 0 || fake.count("acl") != 0 || !sum.Complete {
+		t.Errorf("not scanned %v, %d objects, %d list and %d ACL requests; want a complete scan with nothing sent",
+			sum.NotScanned, sum.Objects, fake.count("list"), fake.count("acl"))
+	}
+	if notes := strings.Join(sum.Notes(), "\n"); !strings.Contains(notes, "ACLs are disabled") || !strings.Contains(notes, "--scan-disabled-acls") {
+		t.Errorf("notes do not say why nothing was fetched: %s", notes)
+	}
+	if r := sum.Readiness(); r.Verdict != AlreadyDisabled {
+		t.Errorf("readiness %+v", r)
+	}
+
+	sum, err = Run(context.Background(), fake.client(t), Config{Bucket: "b", Context: enforced, ScanDisabledACLs: true}, &sink, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := sink.byKey["k/public\x00"]
+	if sum.Objects != 4 || !pub.Findings.Has(acl.Public) || pub.Effective != 0 || len(pub.BlockedBy) != 1 || pub.BlockedBy[0] != acl.BlockedByOwnerEnforced {
+		t.Errorf("%d objects; public object: findings %v effective %v blocked by %v", sum.Objects, pub.Findings.Names(), pub.Effective.Names(), pub.BlockedBy)
+	}
+	if sum.Found(acl.Public) != 1 || sum.FoundEffective(acl.Public) != 0 {
+		t.Errorf("summary: public %d in ACLs, %d effective; want 1 and 0", sum.Found(acl.Public), sum.FoundEffective(acl.Public))
 	}
 }
