@@ -40,10 +40,10 @@ var noReasons = []string{}
 // r's strings and grants: copy the grants to keep it beyond Sink.Write.
 func NewRecord(r *scan.Result) Record {
 	rec := Record{
-		Bucket:   r.Bucket,
-		Key:      r.Key,
-		OwnerID:  r.OwnerID,
-		Status:   r.Status.String(),
+		Bucket:    r.Bucket,
+		Key:       r.Key,
+		OwnerID:   r.OwnerID,
+		Status:    r.Status.String(),
 		Grants:    r.Grants,
 		Findings:  r.Findings.Names(),
 		Effective: r.Effective.Names(),

@@ -106,8 +106,8 @@ type Client struct {
 	// Control) with the same credentials, HTTP client and retries.
 	awsConfig aws.Config
 	account   accountOptions
-	requests *atomic.Int64
-	answered *atomic.Bool
+	requests  *atomic.Int64
+	answered  *atomic.Bool
 
 	// The lean GetObjectAcl path's parts, shared with the SDK client.
 	sdkObjectACL bool

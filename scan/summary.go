@@ -49,7 +49,7 @@ type Summary struct {
 	// Served, NotServed and VerifyFailed count the anonymous requests of
 	// Config.VerifyPublic by outcome.
 	Served, NotServed, VerifyFailed int64
-	Requests      int64
+	Requests                        int64
 	// Retries and Throttles count GetObjectAcl retries and answers asking
 	// to slow down (when the client counts them).
 	Retries   int64
