@@ -1,0 +1,119 @@
+package readiness
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/scan"
+)
+
+func grant(kind, who, permission string) acl.Grant {
+	if kind == acl.TypeGroup {
+		return acl.Grant{Type: kind, URI: who, Permission: permission}
+	}
+	return acl.Grant{Type: kind, ID: who, Permission: permission}
+}
+
+func result(key string, effective acl.Findings, grants ...acl.Grant) *scan.Result {
+	return &scan.Result{Key: key, OwnerID: "owner", Grants: append([]acl.Grant{grant(acl.TypeCanonicalUser, "owner", "FULL_CONTROL")}, grants...),
+		Findings: effective, Effective: effective}
+}
+
+var (
+	public = acl.Findings(0).With(acl.Public)
+	cross  = acl.Findings(0).With(acl.CrossAccount)
+)
+
+func TestDraftPolicy(t *testing.T) {
+	d := NewDraft("bkt")
+	partnerRead := grant(acl.TypeCanonicalUser, "partner", "READ")
+	for _, r := range []*scan.Result{
+		// Every object under feeds/ is shared with the partner: one prefix.
+		result("feeds/a.json", cross, partnerRead),
+		result("feeds/b.json", cross, partnerRead),
+		result("feeds/daily/c.json", cross, partnerRead),
+		// Under docs/ only one of two: that key alone.
+		result("docs/shared.pdf", cross, partnerRead),
+		result("docs/private.pdf", 0),
+		// Public today.
+		result("site/index.html", public, grant(acl.TypeGroup, acl.AllUsersURI, "READ")),
+		// Public in its ACL, but ignored (IgnorePublicAcls): gives nothing today.
+		{Key: "site/old.html", OwnerID: "owner", Grants: []acl.Grant{grant(acl.TypeGroup, acl.AllUsersURI, "READ")}, Findings: public},
+		// Full control: read and read the ACL.
+		result("x/full", cross, grant(acl.TypeCanonicalUser, "auditor", "FULL_CONTROL")),
+		result("x/other", 0),
+		// No policy equivalent.
+		result("y/email", cross, acl.Grant{Type: acl.TypeEmail, Email: "a@example.com", Permission: "READ"}),
+		// Not readable: nothing to carry over.
+		{Key: "z/denied", Status: scan.StatusDenied, Findings: acl.Findings(0).With(acl.Unreadable), Effective: acl.Findings(0).With(acl.Unreadable)},
+	} {
+		if err := d.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bucketACL := []acl.Grant{grant(acl.TypeCanonicalUser, "owner", "FULL_CONTROL"), grant(acl.TypeGroup, acl.LogDeliveryURI, "WRITE"), grant(acl.TypeCanonicalUser, "writer", "WRITE")}
+	res, err := d.Policy(bucketACL, "owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Policy
+	if err := json.Unmarshal(res.JSON, &back); err != nil {
+		t.Fatalf("the draft is not JSON: %v\n%s", err, res.JSON)
+	}
+	got := map[string][]string{}
+	for _, st := range back.Statement {
+		var principal bytes.Buffer
+		_ = json.Compact(&principal, st.Principal)
+		got[principal.String()+" "+strings.Join(st.Action, ",")] = st.Resource
+	}
+	want := map[string][]string{
+		`{"Service":"logging.s3.amazonaws.com"} s3:PutObject`:     {"arn:aws:s3:::bkt/*"},
+		`{"CanonicalUser":"writer"} s3:DeleteObject,s3:PutObject`: {"arn:aws:s3:::bkt/*"},
+		`{"CanonicalUser":"partner"} s3:GetObject`:                {"arn:aws:s3:::bkt/docs/shared.pdf", "arn:aws:s3:::bkt/feeds/*"},
+		`"*" s3:GetObject`: {"arn:aws:s3:::bkt/site/index.html"},
+		`{"CanonicalUser":"auditor"} s3:GetObject,s3:GetObjectAcl`: {"arn:aws:s3:::bkt/x/full"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("statements:\n got %v\nwant %v\n%s", got, want, res.JSON)
+	}
+	warnings := strings.Join(res.Warnings, "\n")
+	for _, w := range []string{"LogDelivery", "readable by anyone", "1 object grants left out: grants by email"} {
+		if !strings.Contains(warnings, w) {
+			t.Errorf("warnings lack %q:\n%s", w, warnings)
+		}
+	}
+}
+
+func TestDraftWarnsOverTheSizeLimit(t *testing.T) {
+	d := NewDraft("bkt")
+	for i := range 1000 {
+		// Every other key shared: no prefix covers them, each is listed.
+		key := fmt.Sprintf("data/object-%04d", i)
+		if i%2 == 0 {
+			_ = d.Write(result(key, cross, grant(acl.TypeCanonicalUser, "partner", "READ")))
+		} else {
+			_ = d.Write(result(key, 0))
+		}
+	}
+	res, err := d.Policy(nil, "owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.JSON) <= PolicySizeLimit || !strings.Contains(strings.Join(res.Warnings, "\n"), "over the 20 KB bucket policy limit") {
+		t.Errorf("%d bytes, warnings %q", len(res.JSON), res.Warnings)
+	}
+}
+
+func TestNothingToKeep(t *testing.T) {
+	d := NewDraft("bkt")
+	_ = d.Write(result("a", 0))
+	res, err := d.Policy([]acl.Grant{grant(acl.TypeCanonicalUser, "owner", "FULL_CONTROL")}, "owner")
+	if err != nil || !res.Empty() || len(res.Warnings) != 0 {
+		t.Errorf("empty = %v, warnings %q, %v", res.Empty(), res.Warnings, err)
+	}
+}
