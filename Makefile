@@ -13,7 +13,7 @@ build:
 demo: build
 	@scripts/local-s3 start >/dev/null
 	@$(GO) run ./tools/seed demo
-	@eval "$$(scripts/local-s3 env)" && $(BIN) scan s3://demo --format table
+	@eval "$$(scripts/local-s3 env)" && $(BIN) scan --all-buckets --include 'demo*' --verify-public --format table
 
 # Every package of the product and of its benchmark module (bench/, with
 # the fault tests); see go.work.

@@ -29,6 +29,10 @@ type File struct {
 	Format      string     `json:"format"`
 	ReportBytes int64      `json:"reportBytes"`
 	Scan        scan.State `json:"scan"`
+	// AllBuckets marks a run over every bucket of an account; Buckets
+	// then holds the state of each bucket it started.
+	AllBuckets bool         `json:"allBuckets,omitempty"`
+	Buckets    []scan.State `json:"buckets,omitempty"`
 }
 
 // Load reads a checkpoint; it returns nil and no error when path does not

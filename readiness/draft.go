@@ -297,3 +297,20 @@ func bucketStatement(g acl.Grant, arn string) (*Statement, string) {
 	}
 	return &Statement{Effect: "Allow", Principal: json.RawMessage(principal), Action: actions, Resource: resources}, warn
 }
+
+// Drafts keeps one draft per bucket, for runs over many buckets; as a
+// scan.Sink it hands each result to its bucket's draft.
+type Drafts map[string]*Draft
+
+// For returns the bucket's draft, made on first use.
+func (ds Drafts) For(bucket string) *Draft {
+	d := ds[bucket]
+	if d == nil {
+		d = NewDraft(bucket)
+		ds[bucket] = d
+	}
+	return d
+}
+
+// Write hands r to its bucket's draft.
+func (ds Drafts) Write(r *scan.Result) error { return ds.For(r.Bucket).Write(r) }

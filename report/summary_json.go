@@ -2,6 +2,7 @@ package report
 
 import (
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -19,23 +20,30 @@ type SummaryRecord struct {
 	ByFinding   map[string]int64 `json:"by_finding"`
 	ByEffective map[string]int64 `json:"by_effective"`
 	// Unjudged lists finding kinds that could not be judged (bucket owner unknown).
-	Unjudged     []string      `json:"unjudged"`
-	BucketOwner  string        `json:"bucket_owner"`
-	OwnerProblem string        `json:"owner_problem,omitempty"`
-	Context      ContextRecord `json:"context"`
+	Unjudged     []string `json:"unjudged"`
+	BucketOwner  string   `json:"bucket_owner"`
+	OwnerProblem string   `json:"owner_problem,omitempty"`
+	// Context and Readiness are a bucket's: absent from the total of a
+	// run over many buckets (each bucket has its own).
+	Context *ContextRecord `json:"context,omitempty"`
 	// NotScanned: the bucket's ACLs are disabled and its objects were not
 	// fetched (see notes).
-	NotScanned  bool            `json:"not_scanned"`
-	Verified    VerifiedRecord  `json:"verified"`
-	Readiness   ReadinessRecord `json:"readiness"`
-	Notes       []string        `json:"notes"`
-	Strategy    string          `json:"strategy"`
-	Concurrency int             `json:"concurrency"`
-	DurationMS  float64         `json:"duration_ms"`
-	Requests    int64           `json:"requests"`
-	Retries     int64           `json:"retries"`
-	Throttles   int64           `json:"throttles"`
-	Resumed     bool            `json:"resumed,omitempty"`
+	NotScanned  bool             `json:"not_scanned"`
+	Verified    VerifiedRecord   `json:"verified"`
+	Readiness   *ReadinessRecord `json:"readiness,omitempty"`
+	Notes       []string         `json:"notes"`
+	Strategy    string           `json:"strategy"`
+	Concurrency int              `json:"concurrency"`
+	DurationMS  float64          `json:"duration_ms"`
+	Requests    int64            `json:"requests"`
+	Retries     int64            `json:"retries"`
+	Throttles   int64            `json:"throttles"`
+	Resumed     bool             `json:"resumed,omitempty"`
+	// Region and Error are a bucket's in a run over many; Buckets are
+	// those buckets, in the total's record.
+	Region  string          `json:"region,omitempty"`
+	Error   string          `json:"error,omitempty"`
+	Buckets []SummaryRecord `json:"buckets,omitzero"`
 }
 
 // ContextRecord is the bucket's context as read: each setting's value,
@@ -70,8 +78,9 @@ type ReadinessRecord struct {
 	Reasons []string `json:"reasons"`
 }
 
-// NewSummaryRecord converts a summary to its JSON form.
-func NewSummaryRecord(sum *scan.Summary) SummaryRecord {
+// NewSummaryRecord converts a summary to its JSON form; a bucket's
+// failure is explained with the shell's spelling (nil: plain words).
+func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord {
 	rec := SummaryRecord{
 		Bucket:        sum.Bucket,
 		Prefix:        sum.Prefix,
@@ -85,7 +94,6 @@ func NewSummaryRecord(sum *scan.Summary) SummaryRecord {
 		Unjudged:      []string{},
 		BucketOwner:   sum.BucketOwner,
 		OwnerProblem:  sum.OwnerProblem,
-		Context:       newContextRecord(sum),
 		NotScanned:    sum.NotScanned,
 		Verified:      VerifiedRecord{Served: sum.Served, NotServed: sum.NotServed, Failed: sum.VerifyFailed},
 		Notes:         sum.Notes(),
@@ -100,8 +108,25 @@ func NewSummaryRecord(sum *scan.Summary) SummaryRecord {
 	if rec.Notes == nil {
 		rec.Notes = []string{}
 	}
-	readiness := sum.Readiness()
-	rec.Readiness = ReadinessRecord{Verdict: readiness.Verdict, Reasons: readiness.Reasons}
+	if sum.Failure != nil {
+		rec.Error = sum.Failure.Explain(spell)
+	}
+	rec.Region = sum.Region
+	if sum.Buckets != nil {
+		// A total: the context, readiness and notes are each bucket's.
+		rec.Buckets = make([]SummaryRecord, 0, len(sum.Buckets))
+		rec.Notes = []string{}
+		for _, b := range sum.Buckets {
+			if b != nil {
+				rec.Buckets = append(rec.Buckets, NewSummaryRecord(b, spell))
+			}
+		}
+	} else {
+		readiness := sum.Readiness()
+		rec.Readiness = &ReadinessRecord{Verdict: readiness.Verdict, Reasons: readiness.Reasons}
+		context := newContextRecord(sum)
+		rec.Context = &context
+	}
 	for _, st := range scan.AllStatuses() {
 		rec.ByStatus[st.String()] = sum.Count(st)
 	}

@@ -133,8 +133,13 @@ func printable(s string) string {
 	return s
 }
 
-// WriteSummary writes the human summary of a scan.
+// WriteSummary writes the human summary of a scan; a run over many
+// buckets ends with one line per bucket.
 func WriteSummary(w io.Writer, sum *scan.Summary) {
+	if sum.Buckets != nil {
+		writeTotal(w, sum)
+		return
+	}
 	target := "s3://" + sum.Bucket + "/" + sum.Prefix
 	state := "Scanned"
 	if !sum.Complete {
@@ -184,6 +189,64 @@ func WriteSummary(w io.Writer, sum *scan.Summary) {
 	}
 	for _, note := range sum.Notes() {
 		fmt.Fprintf(w, "  note: %s\n", note)
+	}
+}
+
+// writeTotal is the summary of a run over many buckets.
+func writeTotal(w io.Writer, sum *scan.Summary) {
+	state := "Scanned"
+	if !sum.Complete {
+		state = "INCOMPLETE scan of"
+	}
+	fmt.Fprintf(w, "%s %d buckets in %s: %d objects", state, len(sum.Buckets), roundDuration(sum.Duration), sum.Objects)
+	if sum.DeleteMarkers > 0 {
+		fmt.Fprintf(w, " (+%d delete markers, no ACL)", sum.DeleteMarkers)
+	}
+	fmt.Fprintf(w, ", %d requests (%.0f req/s)\n", sum.Requests, sum.RequestsPerSecond())
+	fmt.Fprint(w, "  status:  ")
+	for _, st := range scan.AllStatuses() {
+		fmt.Fprintf(w, "  %s %d", st, sum.Count(st))
+	}
+	fmt.Fprintln(w)
+	writeFindings(w, sum)
+	for _, b := range sum.Buckets {
+		if b == nil {
+			continue
+		}
+		fmt.Fprintf(w, "  %s", printable("s3://"+b.Bucket))
+		if b.Region != "" {
+			fmt.Fprintf(w, " (%s)", b.Region)
+		}
+		if b.Failure != nil {
+			fmt.Fprintf(w, ": ERROR %s\n", printable(b.Failure.Explain(nil)))
+			continue
+		}
+		if b.NotScanned {
+			fmt.Fprint(w, ": ACLs disabled, objects not fetched")
+		} else {
+			fmt.Fprintf(w, ": %d objects", b.Objects)
+			var found []string
+			for _, k := range acl.AllKinds() {
+				if n, latent := b.FoundEffective(k), b.Found(k)-b.FoundEffective(k); n+latent > 0 {
+					item := fmt.Sprintf("%s %d", k, n)
+					if latent > 0 {
+						item += fmt.Sprintf(" (+%d latent)", latent)
+					}
+					found = append(found, item)
+				}
+			}
+			if len(found) > 0 {
+				fmt.Fprintf(w, ", %s", strings.Join(found, ", "))
+			}
+			if !b.Complete {
+				fmt.Fprint(w, ", INCOMPLETE")
+			}
+		}
+		fmt.Fprintf(w, "; ready to disable ACLs: %s", b.Readiness().Verdict)
+		if n := len(b.Notes()); n > 0 {
+			fmt.Fprintf(w, "; %d notes (--summary-json)", n)
+		}
+		fmt.Fprintln(w)
 	}
 }
 

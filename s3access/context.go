@@ -75,7 +75,7 @@ func (c *Client) ownership(ctx context.Context, bucket string) acl.Reading[strin
 		return acl.Unread[string](unreadable("GetBucketOwnershipControls", "s3:GetBucketOwnershipControls", err))
 	case out.OwnershipControls == nil || len(out.OwnershipControls.Rules) == 0:
 		// radosgw answers 200 with a document of another kind.
-		return acl.Unread[string]("the server answered without an Object Ownership rule (it does not implement Object Ownership): ACLs are taken to apply")
+		return acl.Unread[string]("the server answered without an Object Ownership rule (it does not implement Object Ownership)")
 	}
 	return acl.Read(string(out.OwnershipControls.Rules[0].ObjectOwnership))
 }

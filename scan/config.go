@@ -95,6 +95,9 @@ type Config struct {
 	// Resolver gives each object its ACL; nil sends GetObjectAcl.
 	Resolver Resolver
 
+	// multi is the run of many buckets this scan is part of (RunBuckets).
+	multi *multiRun
+
 	// splitter replaces splitPoints in tests that place split points on
 	// chosen keys.
 	splitter func(pageKeys []string, last, until string, bounded bool, n int) []string

@@ -133,6 +133,15 @@ func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
 		place:     obj.place,
 		sent:      time.Now(),
 	}
+	if gate := s.cfg.gate(); gate != nil {
+		// One bound on requests in flight across the buckets scanned at once.
+		select {
+		case gate <- struct{}{}:
+			defer func() { <-gate }()
+		case <-ctx.Done():
+			return r, false
+		}
+	}
 	policy, err := s.resolver.Resolve(ctx, s.cfg.Bucket, obj)
 	switch {
 	case err == nil:
@@ -177,6 +186,12 @@ func (s *scanner) verify(ctx context.Context, r *Result) {
 
 // record hands a judged result to the sink and counts it.
 func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
+	if s.cfg.multi != nil {
+		// Buckets scanned at once share the sink and the checkpoint: one
+		// records at a time, so every bucket's state matches the report.
+		s.cfg.multi.mu.Lock()
+		defer s.cfg.multi.mu.Unlock()
+	}
 	if err := sink.Write(r); err != nil {
 		s.unchecked.Add(1)
 		return fmt.Errorf("write result for %q: %w", r.Key, err)

@@ -80,7 +80,11 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 		progress = new(Progress)
 	}
 	start := time.Now()
-	counts := startCounting(api)
+	var counts requestCounts
+	if cfg.multi == nil {
+		// A client shared by buckets scanned at once counts them all.
+		counts = startCounting(api)
+	}
 	s := newScanner(api, cfg, progress, start)
 	sum := &Summary{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Strategy: cfg.Strategy, Concurrency: cfg.InFlight()}
 	if cfg.Resume != nil {
@@ -88,6 +92,9 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 		s.restoredMarkers = cfg.Resume.DeleteMarkers
 		progress.Listed.Add(sum.Objects)
 		progress.Checked.Add(sum.Objects)
+	}
+	if cfg.multi != nil {
+		cfg.multi.started(cfg.Bucket, func() *State { return s.state(sum) })
 	}
 
 	// The bucket's context comes before its objects: it decides how they
@@ -111,6 +118,7 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	}
 	// The last checkpoint records everything the sink has, even when the
 	// scan stopped early: that is what a resumed scan starts from.
+	unlock := s.lockWriter()
 	state := s.state(sum)
 	sum.DeleteMarkers = state.DeleteMarkers
 	if cfg.Checkpoint != nil {
@@ -118,6 +126,10 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 			err = fmt.Errorf("write checkpoint: %w", cerr)
 		}
 	}
+	if cfg.multi != nil {
+		cfg.multi.finished(cfg.Bucket, state)
+	}
+	unlock()
 	sum.Unchecked = s.unchecked.Load()
 	sum.VerifyFailed += s.verifyFailures.Load()
 	sum.Duration = time.Since(start)

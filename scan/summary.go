@@ -43,8 +43,8 @@ type Summary struct {
 	ByKind      [acl.NumKinds]int64
 	ByEffective [acl.NumKinds]int64
 	// Shared counts objects whose ACL grants access to anyone other than
-	// the bucket owner (public, authenticated or cross-account), whether
-	// effective or not: what disabling ACLs takes away.
+	// the bucket owner now (effective public, authenticated or
+	// cross-account): what disabling ACLs takes away.
 	Shared int64
 	// Served, NotServed and VerifyFailed count the anonymous requests of
 	// Config.VerifyPublic by outcome.
@@ -64,6 +64,13 @@ type Summary struct {
 	// Resumed is true when the scan continued from a checkpoint; the
 	// counts then include what was reported before it.
 	Resumed bool
+	// Region and Failure are set in runs over many buckets (RunBuckets):
+	// the bucket's region, and why this bucket could not be scanned
+	// (nil when it was).
+	Region  string
+	Failure *Error
+	// Buckets are the per-bucket summaries of a Total.
+	Buckets []*Summary
 }
 
 // Count returns the number of results with status s.
@@ -87,6 +94,14 @@ func (s *Summary) Findings() acl.Findings {
 // owner-dependent kinds need the bucket owner, and kinds read from grants
 // need at least one ACL read (when there were objects at all).
 func (s *Summary) Judged(k acl.Kind) bool {
+	if len(s.Buckets) > 0 {
+		for _, b := range s.Buckets {
+			if b != nil && b.Judged(k) {
+				return true
+			}
+		}
+		return false
+	}
 	if acl.OwnerDependent.Has(k) && s.BucketOwner == "" {
 		return false
 	}
@@ -113,7 +128,7 @@ func (s *Summary) add(r *Result) {
 				s.ByEffective[k]++
 			}
 		}
-		if r.Findings.Any(sharedKinds) {
+		if r.Effective.Any(sharedKinds) {
 			s.Shared++
 		}
 	}
@@ -143,3 +158,45 @@ func (s *Summary) Effective() acl.Findings {
 // FoundEffective returns the number of results whose kind k grants
 // access now.
 func (s *Summary) FoundEffective(k acl.Kind) int64 { return s.ByEffective[k] }
+
+// Total adds up the summaries of a run over many buckets (nil ones,
+// buckets not started, count as incomplete). Its Buckets are the
+// summaries; it is complete when every bucket is.
+func Total(sums []*Summary) *Summary {
+	t := &Summary{Complete: true, Buckets: sums}
+	for _, s := range sums {
+		if s == nil {
+			t.Complete = false
+			continue
+		}
+		t.Strategy, t.Concurrency = s.Strategy, s.Concurrency
+		t.Objects += s.Objects
+		t.DeleteMarkers += s.DeleteMarkers
+		t.Unchecked += s.Unchecked
+		t.Shared += s.Shared
+		t.Served += s.Served
+		t.NotServed += s.NotServed
+		t.VerifyFailed += s.VerifyFailed
+		t.Resumed = t.Resumed || s.Resumed
+		for i := range s.ByStatus {
+			t.ByStatus[i] += s.ByStatus[i]
+		}
+		for i := range s.ByKind {
+			t.ByKind[i] += s.ByKind[i]
+			t.ByEffective[i] += s.ByEffective[i]
+		}
+		t.Complete = t.Complete && s.Complete && s.Failure == nil
+	}
+	return t
+}
+
+// Failed returns the buckets of a total that could not be scanned.
+func (s *Summary) Failed() []*Summary {
+	var out []*Summary
+	for _, b := range s.Buckets {
+		if b != nil && b.Failure != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}

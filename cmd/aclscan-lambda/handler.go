@@ -186,7 +186,7 @@ func (h *handler) handle(ctx context.Context, ev Event) (*Response, error) {
 		return nil, err
 	}
 	resp := &Response{
-		SummaryRecord: report.NewSummaryRecord(sum),
+		SummaryRecord: report.NewSummaryRecord(sum, envSpelling),
 		Risky:         risky.Records,
 		RiskyOmitted:  risky.Omitted(),
 	}

@@ -106,8 +106,9 @@ type resumption struct {
 	format   string
 }
 
-// loadCheckpoint reads --checkpoint and checks it continues this command.
-func loadCheckpoint(path string, cfg scan.Config, reportPath, format string) (*resumption, error) {
+// loadCheckpoint reads --checkpoint and checks it continues this command
+// (a scan of cfg's target, or of every bucket with allBuckets).
+func loadCheckpoint(path string, cfg scan.Config, allBuckets bool, reportPath, format string) (*resumption, error) {
 	if reportPath == "" || reportPath == "-" {
 		return nil, usageErrorf("--checkpoint needs the report in a file (-o FILE): records already written must survive the interruption")
 	}
@@ -126,8 +127,14 @@ func loadCheckpoint(path string, cfg scan.Config, reportPath, format string) (*r
 	if prev == nil {
 		return r, nil
 	}
-	if err := prev.Scan.Matches(cfg); err != nil {
-		return nil, usageErrorf("--checkpoint %s: %v; use another checkpoint file", path, err)
+	switch {
+	case allBuckets != prev.AllBuckets:
+		what := map[bool]string{true: "of every bucket (--all-buckets)", false: "of s3://" + prev.Scan.Bucket + "/" + prev.Scan.Prefix}
+		return nil, usageErrorf("--checkpoint %s is of a scan %s, not %s; use another checkpoint file", path, what[prev.AllBuckets], what[allBuckets])
+	case !allBuckets:
+		if err := prev.Scan.Matches(cfg); err != nil {
+			return nil, usageErrorf("--checkpoint %s: %v; use another checkpoint file", path, err)
+		}
 	}
 	if prev.Report != abs || prev.Format != format {
 		return nil, usageErrorf("--checkpoint %s continues the %s report %s, not the %s report %s", path, prev.Format, prev.Report, format, abs)
@@ -147,13 +154,25 @@ func (r *resumption) resumeAt() int64 {
 // durable, then record the state with the report's length.
 func (r *resumption) saver(w report.Writer, out *reportOutput) func(*scan.State) error {
 	return func(st *scan.State) error {
-		if err := w.Flush(); err != nil {
-			return fmt.Errorf("flush report: %w", err)
-		}
-		n, err := out.sync()
-		if err != nil {
-			return fmt.Errorf("sync report: %w", err)
-		}
-		return checkpoint.Save(r.path, &checkpoint.File{Report: r.report, Format: r.format, ReportBytes: n, Scan: *st})
+		return r.save(w, out, &checkpoint.File{Scan: *st})
 	}
+}
+
+// bucketsSaver is saver for a run over many buckets.
+func (r *resumption) bucketsSaver(w report.Writer, out *reportOutput) func([]scan.State) error {
+	return func(states []scan.State) error {
+		return r.save(w, out, &checkpoint.File{AllBuckets: true, Buckets: states})
+	}
+}
+
+func (r *resumption) save(w report.Writer, out *reportOutput, f *checkpoint.File) error {
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("flush report: %w", err)
+	}
+	n, err := out.sync()
+	if err != nil {
+		return fmt.Errorf("sync report: %w", err)
+	}
+	f.Report, f.Format, f.ReportBytes = r.report, r.format, n
+	return checkpoint.Save(r.path, f)
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/internal/settings"
+	"github.com/aclscan/aclscan/readiness"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
@@ -36,26 +39,40 @@ type scanFlags struct {
 	checkpoint  string
 	ckptEvery   time.Duration
 	summaryJSON string
+	// Every bucket of the account, filtered by glob patterns on names.
+	allBuckets      bool
+	include         []string
+	exclude         []string
+	parallelBuckets int
+	readinessPolicy string
 }
 
 func newScanCommand(sh *shell) *cobra.Command {
 	f := scanFlags{set: settings.Defaults()}
 	cmd := &cobra.Command{
-		Use:   "scan s3://BUCKET[/PREFIX]",
-		Short: "Fetch and classify the ACL of every object under a bucket or prefix",
+		Use:   "scan s3://BUCKET[/PREFIX] | --all-buckets",
+		Short: "Fetch and classify the ACL of every object under a bucket or prefix, or of every bucket",
 		Example: `  aclscan scan s3://my-bucket
   aclscan scan s3://my-bucket/uploads/ --format jsonl -o report.jsonl
   aclscan scan s3://my-bucket --all-versions --fail-on public,authenticated
+  aclscan scan s3://my-bucket --verify-public --readiness-policy policy.json
+  aclscan scan --all-buckets --exclude 'logs-*' -o account.jsonl --summary-json account-summary.json
   aclscan scan s3://demo --endpoint-url http://127.0.0.1:7480`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageErrorf("scan takes one s3://BUCKET[/PREFIX] argument, got %d (see aclscan scan --help)", len(args))
+			switch {
+			case f.allBuckets && len(args) != 0:
+				return usageErrorf("--all-buckets scans every bucket: drop the s3://%s argument (or --all-buckets)", strings.TrimPrefix(args[0], "s3://"))
+			case !f.allBuckets && len(args) != 1:
+				return usageErrorf("scan takes one s3://BUCKET[/PREFIX] argument, or --all-buckets, got %d arguments (see aclscan scan --help)", len(args))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkConflicts(cmd.Flags(), &f); err != nil {
 				return err
+			}
+			if f.allBuckets {
+				return sh.runAllBuckets(cmd.Context(), &f)
 			}
 			return sh.runScan(cmd.Context(), args[0], &f)
 		},
@@ -87,6 +104,11 @@ func newScanCommand(sh *shell) *cobra.Command {
 	fl.StringVar(&f.set.S3.AccountID, "account-id", "", "AWS account whose Block Public Access settings apply (default: the caller's, from STS GetCallerIdentity)")
 	fl.StringVar(&f.set.S3.STSEndpointURL, "sts-endpoint-url", "", "STS endpoint URL (default: AWS's; also AWS_ENDPOINT_URL_STS)")
 	fl.StringVar(&f.set.S3.ControlEndpointURL, "s3control-endpoint-url", "", "S3 Control endpoint URL, for the account's Block Public Access (default: AWS's; also AWS_ENDPOINT_URL_S3_CONTROL)")
+	fl.BoolVar(&f.allBuckets, "all-buckets", false, "scan every bucket the caller owns (ListBuckets), each in its region, a few at a time under one --concurrency")
+	fl.StringArrayVar(&f.include, "include", nil, "with --all-buckets, scan only buckets whose name matches this glob (repeatable), e.g. 'prod-*'")
+	fl.StringArrayVar(&f.exclude, "exclude", nil, "with --all-buckets, skip buckets whose name matches this glob (repeatable)")
+	fl.IntVar(&f.parallelBuckets, "parallel-buckets", scan.DefaultParallelBuckets, "with --all-buckets, how many buckets are scanned at once")
+	fl.StringVar(&f.readinessPolicy, "readiness-policy", "", "write a draft bucket policy that keeps the access ACLs give today to FILE (with --all-buckets: a directory, one BUCKET.json per bucket); nothing is changed")
 	_ = fl.MarkHidden("sts-endpoint-url")
 	_ = fl.MarkHidden("s3control-endpoint-url")
 	fl.StringVar(&f.set.BucketOwner, "bucket-owner", "", "bucket owner's canonical ID, used when GetBucketAcl is denied")
@@ -118,6 +140,15 @@ func checkConflicts(fl *pflag.FlagSet, f *scanFlags) error {
 		return usageErrorf("--table-rows applies to --format table, not %s", f.format)
 	case given("checkpoint-interval") && !given("checkpoint"):
 		return usageErrorf("--checkpoint-interval needs --checkpoint FILE")
+	case !f.allBuckets && (given("include") || given("exclude") || given("parallel-buckets")):
+		return usageErrorf("--include, --exclude and --parallel-buckets choose buckets for --all-buckets; give --all-buckets, or drop them")
+	case f.allBuckets && f.parallelBuckets < 1:
+		return usageErrorf("--parallel-buckets must be at least 1, got %d", f.parallelBuckets)
+	}
+	for _, pattern := range append(append([]string(nil), f.include...), f.exclude...) {
+		if _, err := path.Match(pattern, ""); err != nil {
+			return usageErrorf("--include/--exclude: %q is not a valid glob pattern (%v)", pattern, err)
+		}
 	}
 	return nil
 }
@@ -126,6 +157,11 @@ func (sh *shell) runScan(ctx context.Context, target string, f *scanFlags) error
 	cfg, s3opts, fail, err := f.config(target)
 	if err != nil {
 		return err
+	}
+	if dir := filepath.Dir(f.readinessPolicy); f.readinessPolicy != "" {
+		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+			return usageErrorf("--readiness-policy %s: the directory %s does not exist", f.readinessPolicy, dir)
+		}
 	}
 	outs, err := sh.openOutputs(f, &cfg)
 	if err != nil {
@@ -149,7 +185,13 @@ func (sh *shell) runScan(ctx context.Context, target string, f *scanFlags) error
 	if !f.noProgress && isTerminal(sh.stderr) {
 		bar = startProgressBar(sh.stderr, progress, client)
 	}
-	sum, scanErr := scan.Run(ctx, client, cfg, outs.writer, progress)
+	sink := report.Writer(outs.writer)
+	var draft *readiness.Draft
+	if f.readinessPolicy != "" {
+		draft = readiness.NewDraft(cfg.Bucket)
+		sink = tee{Writer: outs.writer, also: draft}
+	}
+	sum, scanErr := scan.Run(ctx, client, cfg, sink, progress)
 	bar.stop()
 	if sum == nil {
 		return &exitError{code: exitIncomplete, msg: scanErr.Error()}
@@ -160,6 +202,9 @@ func (sh *shell) runScan(ctx context.Context, target string, f *scanFlags) error
 	}
 	if f.format != "table" && isTerminal(sh.stderr) {
 		report.WriteSummary(sh.stderr, sum)
+	}
+	if draft != nil {
+		sh.writeReadinessPolicy(draft, sum, f.readinessPolicy)
 	}
 	return verdict(sum, scanErr, fail, resumeHint)
 }
@@ -190,6 +235,8 @@ type scanOutputs struct {
 	writer      report.Writer
 	summaryFile *os.File
 	resume      *resumption // nil without --checkpoint
+	// resumeBuckets are the bucket states of a resumed --all-buckets run.
+	resumeBuckets map[string]*scan.State
 }
 
 // openOutputs opens the report (continuing it when a checkpoint says so,
@@ -204,12 +251,22 @@ func (sh *shell) openOutputs(f *scanFlags, cfg *scan.Config) (*scanOutputs, erro
 	o := &scanOutputs{}
 	var err error
 	if f.checkpoint != "" {
-		if o.resume, err = loadCheckpoint(f.checkpoint, *cfg, f.output, f.format); err != nil {
+		if o.resume, err = loadCheckpoint(f.checkpoint, *cfg, f.allBuckets, f.output, f.format); err != nil {
 			return nil, err
 		}
 		if prev := o.resume.previous; prev != nil {
-			cfg.Resume = &prev.Scan
-			fmt.Fprintf(sh.stderr, "aclscan: resuming from %s: %d objects already reported in %s\n", f.checkpoint, prev.Scan.Objects, f.output)
+			reported := prev.Scan.Objects
+			if f.allBuckets {
+				o.resumeBuckets = map[string]*scan.State{}
+				reported = 0
+				for i := range prev.Buckets {
+					o.resumeBuckets[prev.Buckets[i].Bucket] = &prev.Buckets[i]
+					reported += prev.Buckets[i].Objects
+				}
+			} else {
+				cfg.Resume = &prev.Scan
+			}
+			fmt.Fprintf(sh.stderr, "aclscan: resuming from %s: %d objects already reported in %s\n", f.checkpoint, reported, f.output)
 		}
 	}
 	if o.out, err = openOutput(f.output, sh.stdout, o.resume.resumeAt()); err != nil {
@@ -221,11 +278,12 @@ func (sh *shell) openOutputs(f *scanFlags, cfg *scan.Config) (*scanOutputs, erro
 			return nil, usageErrorf("cannot write --summary-json to %s: %v", f.summaryJSON, errors.Unwrap(err))
 		}
 	}
-	if o.writer, err = report.New(f.format, o.out.w, report.Options{TableRows: f.tableRows, Append: cfg.Resume != nil}); err != nil {
+	resumed := cfg.Resume != nil || o.resumeBuckets != nil
+	if o.writer, err = report.New(f.format, o.out.w, report.Options{TableRows: f.tableRows, Append: resumed}); err != nil {
 		o.closeFiles()
 		return nil, usageErrorf("--format: %v", err)
 	}
-	if o.resume != nil {
+	if o.resume != nil && !f.allBuckets {
 		cfg.Checkpoint = o.resume.saver(o.writer, o.out)
 		cfg.CheckpointInterval = f.ckptEvery
 	}
@@ -281,6 +339,12 @@ func (f *scanFlags) config(target string) (scan.Config, s3access.Options, failPo
 	if err != nil {
 		return cfg, opts, failPolicy{}, explainSetupError(err)
 	}
+	return f.finishConfig(cfg, opts)
+}
+
+// finishConfig checks what only the command line has.
+func (f *scanFlags) finishConfig(cfg scan.Config, opts s3access.Options) (scan.Config, s3access.Options, failPolicy, error) {
+	var err error
 	if f.ckptEvery <= 0 {
 		return cfg, opts, failPolicy{}, usageErrorf("--checkpoint-interval must be positive, got %s", f.ckptEvery)
 	}
@@ -384,7 +448,7 @@ func sizeProcessors(cfg scan.Config) {
 }
 
 func writeSummaryJSON(f *os.File, sum *scan.Summary) error {
-	b, err := json.MarshalIndent(report.NewSummaryRecord(sum), "", "  ")
+	b, err := json.MarshalIndent(report.NewSummaryRecord(sum, flagSpelling), "", "  ")
 	if err != nil {
 		return err
 	}

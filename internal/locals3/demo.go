@@ -9,8 +9,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// DemoBucket is the bucket `make demo` scans.
-const DemoBucket = "demo"
+// DemoBucket is the bucket `make demo` scans, beside DemoLockedBucket,
+// whose Block Public Access (IgnorePublicAcls) makes its public grant
+// latent.
+const (
+	DemoBucket       = "demo"
+	DemoLockedBucket = "demo-locked"
+	DemoLockedKey    = "archive/old-press-kit.zip"
+)
 
 // DemoRisky are the demo's risky keys and the findings a scan should give them.
 var DemoRisky = map[string][]string{
@@ -55,6 +61,34 @@ func SeedDemo(ctx context.Context, env Env) error {
 	}
 	if err := PutObjects(ctx, b, bucket, []string{"uploads/from-userb.txt"}, nil); err != nil {
 		return fmt.Errorf("as user B: %w", err)
+	}
+	return seedLocked(ctx, a)
+}
+
+// seedLocked makes the bucket whose public object is latent: public-read
+// in its ACL, ignored under the bucket's IgnorePublicAcls.
+func seedLocked(ctx context.Context, a *s3.Client) error {
+	bucket := DemoLockedBucket
+	if err := CreateBucket(ctx, a, bucket); err != nil {
+		return err
+	}
+	// Block Public Access off while the public object is written (a reset
+	// of an earlier seed), on after.
+	if _, err := a.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: &bucket}); err != nil {
+		return fmt.Errorf("reset Block Public Access of %s: %w", bucket, err)
+	}
+	if err := PutObjects(ctx, a, bucket, Keys("archive/report-", 20), nil); err != nil {
+		return err
+	}
+	if err := PutObjects(ctx, a, bucket, []string{DemoLockedKey}, func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }); err != nil {
+		return err
+	}
+	_, err := a.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &bucket,
+		PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{
+			BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),
+		}})
+	if err != nil {
+		return fmt.Errorf("turn on Block Public Access of %s: %w", bucket, err)
 	}
 	return nil
 }

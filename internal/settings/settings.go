@@ -75,18 +75,32 @@ func invalid(s s3access.Setting, format string, args ...any) error {
 // Build checks the settings and returns the engine's configuration and
 // the client's options. Errors are *s3access.UsageError.
 func (s Scan) Build() (scan.Config, s3access.Options, error) {
+	return s.build(true)
+}
+
+// BuildEach is Build for a run over many buckets: the configuration has
+// no bucket, each bucket's scan sets its own.
+func (s Scan) BuildEach() (scan.Config, s3access.Options, error) {
+	return s.build(false)
+}
+
+func (s Scan) build(oneBucket bool) (scan.Config, s3access.Options, error) {
 	cfg := scan.Config{
 		Bucket: s.Bucket, Prefix: s.Prefix, AllVersions: s.AllVersions, BucketOwner: s.BucketOwner,
 		Concurrency: s.Concurrency, ListConcurrency: s.ListConcurrency, PageSize: s.PageSize,
 		ScanDisabledACLs: s.ScanDisabledACLs, VerifyPublic: s.VerifyPublic,
 	}
 	var err error
-	if s.Target != "" {
+	switch {
+	case !oneBucket:
+	case s.Target != "":
 		if cfg.Bucket, cfg.Prefix, err = s3access.ParseURL(s.Target); err != nil {
 			return cfg, s.S3, err
 		}
-	} else if err := s3access.ValidateBucketName(s.Bucket); err != nil {
-		return cfg, s.S3, err
+	default:
+		if err := s3access.ValidateBucketName(s.Bucket); err != nil {
+			return cfg, s.S3, err
+		}
 	}
 	opts, err := s.ClientOptions()
 	if err != nil {

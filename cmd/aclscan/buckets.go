@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/aclscan/aclscan/readiness"
+	"github.com/aclscan/aclscan/report"
+	"github.com/aclscan/aclscan/s3access"
+	"github.com/aclscan/aclscan/scan"
+)
+
+// runAllBuckets scans every bucket of the account (ListBuckets), each
+// with a client for its region, into one report.
+func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
+	cfg, s3opts, fail, err := f.configEach()
+	if err != nil {
+		return err
+	}
+	if err := prepareReadinessDir(f.readinessPolicy); err != nil {
+		return err
+	}
+	outs, err := sh.openOutputs(f, &cfg)
+	if err != nil {
+		return err
+	}
+	defer outs.closeFiles()
+	base, err := sh.newClient(ctx, s3opts)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	buckets, err := base.ListBuckets(ctx)
+	if err != nil {
+		se := &scan.Error{Op: "list the account's buckets (ListBuckets)", Err: err}
+		return &exitError{code: exitIncomplete, msg: se.Explain(flagSpelling)}
+	}
+	buckets = selectBuckets(buckets, f.include, f.exclude)
+	clients := map[string]*s3access.Client{base.Region: base}
+	scans := make([]scan.BucketScan, 0, len(buckets))
+	for _, b := range buckets {
+		client, err := sh.regionClient(ctx, clients, s3opts, b.Region)
+		if err != nil {
+			return err
+		}
+		bcfg := cfg
+		bcfg.Bucket = b.Name
+		scans = append(scans, scan.BucketScan{API: client, Config: bcfg, Region: client.Region})
+	}
+	sizeProcessors(cfg)
+	sink := report.Writer(outs.writer)
+	var drafts readiness.Drafts
+	if f.readinessPolicy != "" {
+		drafts = readiness.Drafts{}
+		sink = tee{Writer: outs.writer, also: drafts}
+	}
+	progress := new(scan.Progress)
+	var bar *progressBar
+	if !f.noProgress && isTerminal(sh.stderr) {
+		bar = startProgressBar(sh.stderr, progress, base)
+	}
+	run := scan.Buckets{Scans: scans, Parallel: f.parallelBuckets, InFlight: cfg.InFlight(), Resume: outs.resumeBuckets}
+	if outs.resume != nil {
+		run.Checkpoint = outs.resume.bucketsSaver(outs.writer, outs.out)
+		run.CheckpointInterval = f.ckptEvery
+	}
+	sums, runErr := scan.RunBuckets(ctx, run, sink, progress)
+	bar.stop()
+	total := scan.Total(sums)
+	total.Duration = time.Since(start)
+	for _, c := range clients {
+		total.Requests += c.Requests()
+		total.Retries += c.Retries()
+		total.Throttles += c.Throttles()
+	}
+	resumeHint, err := outs.finish(total, sh.stderr)
+	if err != nil && runErr == nil {
+		runErr, total.Complete = err, false
+	}
+	if f.format != "table" && isTerminal(sh.stderr) {
+		report.WriteSummary(sh.stderr, total)
+	}
+	if drafts != nil {
+		for _, sum := range total.Buckets {
+			if sum != nil && sum.Failure == nil {
+				sh.writeReadinessPolicy(drafts.For(sum.Bucket), sum, filepath.Join(f.readinessPolicy, sum.Bucket+".json"))
+			}
+		}
+	}
+	if runErr == nil {
+		if failed := total.Failed(); len(failed) > 0 {
+			return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%d of %d buckets could not be scanned (the others were); first: %s",
+				len(failed), len(total.Buckets), failed[0].Failure.Explain(flagSpelling))}
+		}
+	}
+	return verdict(total, runErr, fail, resumeHint)
+}
+
+// regionClient returns the client for a region, made once; "" is the
+// base client's.
+func (sh *shell) regionClient(ctx context.Context, clients map[string]*s3access.Client, opts s3access.Options, region string) (*s3access.Client, error) {
+	if region == "" {
+		for _, c := range clients {
+			return c, nil // only the base client exists when "" is first asked for
+		}
+	}
+	if c := clients[region]; c != nil {
+		return c, nil
+	}
+	opts.Region = region
+	c, err := sh.newClient(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	clients[region] = c
+	return c, nil
+}
+
+// selectBuckets keeps the buckets matching an include pattern (all when
+// there is none) and no exclude pattern. Patterns were checked before.
+func selectBuckets(buckets []s3access.Bucket, include, exclude []string) []s3access.Bucket {
+	matches := func(patterns []string, name string) bool {
+		for _, p := range patterns {
+			if ok, _ := path.Match(p, name); ok {
+				return true
+			}
+		}
+		return false
+	}
+	var out []s3access.Bucket
+	for _, b := range buckets {
+		if (len(include) == 0 || matches(include, b.Name)) && !matches(exclude, b.Name) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// configEach is config for --all-buckets: no target.
+func (f *scanFlags) configEach() (scan.Config, s3access.Options, failPolicy, error) {
+	cfg, opts, err := f.set.BuildEach()
+	if err != nil {
+		return cfg, opts, failPolicy{}, explainSetupError(err)
+	}
+	return f.finishConfig(cfg, opts)
+}
+
+// prepareReadinessDir makes the directory --readiness-policy names for a
+// run over many buckets, before any request.
+func prepareReadinessDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return usageErrorf("--readiness-policy: with --all-buckets it names a directory for one BUCKET.json per bucket: %v", err)
+	}
+	return nil
+}
+
+// writeReadinessPolicy writes the bucket's draft policy to file and says
+// what the reviewer must know, on stderr.
+func (sh *shell) writeReadinessPolicy(d *readiness.Draft, sum *scan.Summary, file string) {
+	who := "s3://" + sum.Bucket
+	switch {
+	case sum.NotScanned:
+		fmt.Fprintf(sh.stderr, "aclscan: %s: ACLs are already disabled: no readiness policy needed\n", who)
+		return
+	case !sum.Complete:
+		fmt.Fprintf(sh.stderr, "aclscan: %s: the scan is incomplete: the draft policy covers only the objects reported\n", who)
+	}
+	res, err := d.Policy(sum.Context.ACL.Value, sum.Context.Owner)
+	if err != nil {
+		fmt.Fprintf(sh.stderr, "aclscan: %s: draft policy: %v\n", who, err)
+		return
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(sh.stderr, "aclscan: %s: draft policy: %s\n", who, w)
+	}
+	if res.Empty() {
+		fmt.Fprintf(sh.stderr, "aclscan: %s: no ACL grants access to anyone but the owner: no bucket policy needed before disabling ACLs (nothing written to %s)\n", who, file)
+		return
+	}
+	if err := os.WriteFile(file, res.JSON, 0o600); err != nil {
+		fmt.Fprintf(sh.stderr, "aclscan: %s: cannot write the draft policy: %v\n", who, err)
+		return
+	}
+	fmt.Fprintf(sh.stderr, "aclscan: %s: wrote a draft bucket policy to %s (%d statements, %d bytes); review it before use: nothing was changed\n",
+		who, file, len(res.Policy.Statement), len(res.JSON))
+}
+
+// tee is a report writer that also hands every result to another sink.
+type tee struct {
+	report.Writer
+	also scan.Sink
+}
+
+func (t tee) Write(r *scan.Result) error {
+	if err := t.also.Write(r); err != nil {
+		return err
+	}
+	return t.Writer.Write(r)
+}
