@@ -72,8 +72,13 @@ func seedLocked(ctx context.Context, a *s3.Client) error {
 	if err := CreateBucket(ctx, a, bucket); err != nil {
 		return err
 	}
+	if lockedAlready(ctx, a) {
+		// Seeded before: left alone, so that tests seeding at once never
+		// see Block Public Access off for a moment.
+		return nil
+	}
 	// Block Public Access off while the public object is written (a reset
-	// of an earlier seed), on after.
+	// of a half-made seed), on after.
 	if _, err := a.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: &bucket}); err != nil {
 		return fmt.Errorf("reset Block Public Access of %s: %w", bucket, err)
 	}
@@ -91,4 +96,16 @@ func seedLocked(ctx context.Context, a *s3.Client) error {
 		return fmt.Errorf("turn on Block Public Access of %s: %w", bucket, err)
 	}
 	return nil
+}
+
+// lockedAlready reports whether the locked bucket holds its public object
+// and ignores public ACLs.
+func lockedAlready(ctx context.Context, a *s3.Client) bool {
+	bucket, key := DemoLockedBucket, DemoLockedKey
+	out, err := a.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &bucket})
+	if err != nil || out.PublicAccessBlockConfiguration == nil || !aws.ToBool(out.PublicAccessBlockConfiguration.IgnorePublicAcls) {
+		return false
+	}
+	_, err = a.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	return err == nil
 }
