@@ -58,6 +58,7 @@ var envNames = map[s3access.Setting]string{
 	s3access.SettingProfile:     "AWS_PROFILE",
 	s3access.SettingCABundle:    "AWS_CA_BUNDLE",
 	settings.BucketOwner:        "BUCKET_OWNER",
+	settings.AccountID:          "ACCOUNT_ID",
 }
 
 // envSpelling names settings as this function's environment does.
@@ -98,13 +99,16 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			*dst = n
 		}
 	}
-	if v := getenv("ALL_VERSIONS"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return c, fail("ALL_VERSIONS must be true or false, got %q", v)
+	for name, dst := range map[string]*bool{"ALL_VERSIONS": &s.AllVersions, "VERIFY_PUBLIC": &s.VerifyPublic, "SCAN_DISABLED_ACLS": &s.ScanDisabledACLs} {
+		if v := getenv(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return c, fail("%s must be true or false, got %q", name, v)
+			}
+			*dst = b
 		}
-		s.AllVersions = b
 	}
+	s.S3.AccountID = getenv("ACCOUNT_ID")
 	s.S3.PathStyle = getenv("S3_PATH_STYLE") == "true"
 	if s.Bucket != "" { // else every event must name one
 		if err := s3access.ValidateBucketName(s.Bucket); err != nil {

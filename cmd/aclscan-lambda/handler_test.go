@@ -16,12 +16,14 @@ func env(vars map[string]string) func(string) string {
 func TestSettingsFromEnv(t *testing.T) {
 	c, err := configFromEnv(env(map[string]string{
 		"BUCKET_NAME": "my-bucket", "PREFIX": "logs/", "STRATEGY": "serial", "CONCURRENCY": "7", "ALL_VERSIONS": "true",
+		"VERIFY_PUBLIC": "true", "SCAN_DISABLED_ACLS": "1", "ACCOUNT_ID": "123456789012",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := c.scan
-	if s.Bucket != "my-bucket" || s.Prefix != "logs/" || s.Strategy != scan.Serial.String() || s.Concurrency != 7 || !s.AllVersions {
+	if s.Bucket != "my-bucket" || s.Prefix != "logs/" || s.Strategy != scan.Serial.String() || s.Concurrency != 7 || !s.AllVersions ||
+		!s.VerifyPublic || !s.ScanDisabledACLs || s.S3.AccountID != "123456789012" {
 		t.Errorf("settings = %+v", s)
 	}
 	// Connections follow the configured workers: the throttling limit and
@@ -37,6 +39,8 @@ func TestSettingsFromEnv(t *testing.T) {
 		"bad strategy":    {"STRATEGY": "fast"},
 		"bad concurrency": {"CONCURRENCY": "-1"},
 		"bad bool":        {"ALL_VERSIONS": "maybe"},
+		"bad verify":      {"VERIFY_PUBLIC": "yes please"},
+		"bad account":     {"ACCOUNT_ID": "12345"},
 		"bad bucket":      {"BUCKET_NAME": "No Spaces"},
 	} {
 		if _, err := configFromEnv(env(vars)); err == nil {
