@@ -57,6 +57,9 @@ func (t *tableWriter) Close(sum *scan.Summary) error {
 		for i := range rows {
 			rec := &rows[i]
 			key := printable(rec.Key)
+			if sum != nil && sum.Buckets != nil {
+				key = printable("s3://" + rec.Bucket + "/" + rec.Key) // several buckets: say which
+			}
 			if rec.VersionID != nil {
 				key += " (version " + printable(*rec.VersionID) + ")"
 			}
