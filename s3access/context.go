@@ -91,12 +91,7 @@ func (c *Client) bucketBlock(ctx context.Context, bucket string) acl.Reading[acl
 		return acl.Read(acl.PublicAccessBlock{})
 	}
 	b := out.PublicAccessBlockConfiguration
-	return acl.Read(acl.PublicAccessBlock{
-		BlockPublicACLs:       aws.ToBool(b.BlockPublicAcls),
-		IgnorePublicACLs:      aws.ToBool(b.IgnorePublicAcls),
-		BlockPublicPolicy:     aws.ToBool(b.BlockPublicPolicy),
-		RestrictPublicBuckets: aws.ToBool(b.RestrictPublicBuckets),
-	})
+	return acl.Read(publicAccessBlock(b.BlockPublicAcls, b.IgnorePublicAcls, b.BlockPublicPolicy, b.RestrictPublicBuckets))
 }
 
 func (c *Client) policyPublic(ctx context.Context, bucket string) acl.Reading[bool] {
@@ -169,12 +164,7 @@ func (c *Client) readAccountBlock(ctx context.Context) acl.Reading[acl.PublicAcc
 		return acl.Read(acl.PublicAccessBlock{})
 	}
 	b := out.PublicAccessBlockConfiguration
-	return acl.Read(acl.PublicAccessBlock{
-		BlockPublicACLs:       aws.ToBool(b.BlockPublicAcls),
-		IgnorePublicACLs:      aws.ToBool(b.IgnorePublicAcls),
-		BlockPublicPolicy:     aws.ToBool(b.BlockPublicPolicy),
-		RestrictPublicBuckets: aws.ToBool(b.RestrictPublicBuckets),
-	})
+	return acl.Read(publicAccessBlock(b.BlockPublicAcls, b.IgnorePublicAcls, b.BlockPublicPolicy, b.RestrictPublicBuckets))
 }
 
 // noAccountLabel keeps S3 Control's endpoint rules from putting the
@@ -188,6 +178,17 @@ func (r noAccountLabel) ResolveEndpoint(ctx context.Context, params s3control.En
 		ep.URI.Host = strings.TrimPrefix(ep.URI.Host, *params.AccountId+".")
 	}
 	return ep, err
+}
+
+// publicAccessBlock reads the four settings as S3 and S3 Control give
+// them (absent is off).
+func publicAccessBlock(blockACLs, ignoreACLs, blockPolicy, restrict *bool) acl.PublicAccessBlock {
+	return acl.PublicAccessBlock{
+		BlockPublicACLs:       aws.ToBool(blockACLs),
+		IgnorePublicACLs:      aws.ToBool(ignoreACLs),
+		BlockPublicPolicy:     aws.ToBool(blockPolicy),
+		RestrictPublicBuckets: aws.ToBool(restrict),
+	}
 }
 
 // unreadable is the one-line reason a setting could not be read.

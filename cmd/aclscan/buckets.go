@@ -40,7 +40,7 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 		return &exitError{code: exitIncomplete, msg: se.Explain(flagSpelling)}
 	}
 	buckets = selectBuckets(buckets, f.include, f.exclude)
-	clients := map[string]*s3access.Client{base.Region: base}
+	clients := map[string]*s3access.Client{base.Region: base, "": base}
 	scans := make([]scan.BucketScan, 0, len(buckets))
 	for _, b := range buckets {
 		client, err := sh.regionClient(ctx, clients, s3opts, b.Region)
@@ -72,6 +72,7 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 	bar.stop()
 	total := scan.Total(sums)
 	total.Duration = time.Since(start)
+	delete(clients, "") // the base client, counted under its region
 	for _, c := range clients {
 		total.Requests += c.Requests()
 		total.Retries += c.Retries()
@@ -100,14 +101,9 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 	return verdict(total, runErr, fail, resumeHint)
 }
 
-// regionClient returns the client for a region, made once; "" is the
-// base client's.
+// regionClient returns the client for a region, made once; clients
+// holds the base client under its region and under "" (no region named).
 func (sh *shell) regionClient(ctx context.Context, clients map[string]*s3access.Client, opts s3access.Options, region string) (*s3access.Client, error) {
-	if region == "" {
-		for _, c := range clients {
-			return c, nil // only the base client exists when "" is first asked for
-		}
-	}
 	if c := clients[region]; c != nil {
 		return c, nil
 	}

@@ -74,6 +74,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"scan", "s3://bucket", "--outage-wait", "-1s"}, "--outage-wait: must be 0 or more"},
 		{[]string{"scan", "s3://bucket", "-o", "/proc/version/report.jsonl"}, "cannot write the report"},
 		{[]string{"scan", "s3://bucket", "--summary-json", "/does/not/exist/s.json"}, "--summary-json"},
+		{[]string{"scan", "s3://bucket", "--all-buckets"}, "--all-buckets scans every bucket: drop the s3://bucket argument"},
+		{[]string{"scan", "s3://bucket", "--include", "prod-*"}, "choose buckets for --all-buckets"},
+		{[]string{"scan", "--all-buckets", "--exclude", "[unclosed"}, `"[unclosed" is not a valid glob pattern`},
+		{[]string{"scan", "--all-buckets", "--parallel-buckets", "0"}, "--parallel-buckets must be at least 1"},
+		{[]string{"scan", "s3://bucket", "--fail-on-latent", "pubic"}, `--fail-on-latent: unknown finding kind "pubic"`},
+		{[]string{"scan", "s3://bucket", "--account-id", "12"}, "--account-id: must be a 12-digit AWS account ID"},
+		{[]string{"scan", "s3://bucket", "--readiness-policy", "/does/not/exist/p.json"}, "--readiness-policy /does/not/exist/p.json: the directory /does/not/exist does not exist"},
+		{[]string{"scan", "--all-buckets", "--readiness-policy", "/proc/version/dir"}, "--readiness-policy: with --all-buckets it names a directory"},
+		{[]string{"scan", "--all-buckets", "-o", "r.jsonl", "--checkpoint", "testdata/single.ckpt"}, "is of a scan of s3://bucket/, not of every bucket (--all-buckets)"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
