@@ -135,6 +135,12 @@ func loadCheckpoint(path string, cfg scan.Config, allBuckets bool, reportPath, f
 		if err := prev.Scan.Matches(cfg); err != nil {
 			return nil, usageErrorf("--checkpoint %s: %v; use another checkpoint file", path, err)
 		}
+	default:
+		for _, st := range prev.Buckets {
+			if st.AllVersions != cfg.AllVersions {
+				return nil, usageErrorf("--checkpoint %s is of a run with --all-versions %v, not %v; use another checkpoint file", path, st.AllVersions, cfg.AllVersions)
+			}
+		}
 	}
 	if prev.Report != abs || prev.Format != format {
 		return nil, usageErrorf("--checkpoint %s continues the %s report %s, not the %s report %s", path, prev.Format, prev.Report, format, abs)
