@@ -10,7 +10,7 @@ import (
 )
 
 // CSVHeader is the first row of the CSV format: the JSONL fields, flattened.
-var CSVHeader = []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings", "effective", "blocked_by", "verified_public"}
+var CSVHeader = []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings", "effective", "blocked_by", "verified_public", "source", "report_date", "changed_since_report"}
 
 type csvWriter struct {
 	w      *csv.Writer
@@ -44,15 +44,25 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	row[8] = strings.Join(r.Findings.Names(), ";")
 	row[9] = strings.Join(r.Effective.Names(), ";")
 	row[10] = strings.Join(r.BlockedBy, ";")
-	switch r.Verified {
-	case scan.Served:
-		row[11] = "true"
-	case scan.NotServed:
-		row[11] = "false"
-	default:
-		row[11] = ""
+	row[11] = triState(r.Verified == scan.Served, r.Verified != scan.NotVerified)
+	row[12] = r.Source
+	if row[12] == "" {
+		row[12] = "live"
 	}
+	row[13] = r.ReportDate
+	row[14] = triState(r.Rechecked == scan.Changed, r.Rechecked != scan.NotRechecked)
 	return c.w.Write(row)
+}
+
+// triState is "true", "false", or "" when not known.
+func triState(v, known bool) string {
+	switch {
+	case !known:
+		return ""
+	case v:
+		return "true"
+	}
+	return "false"
 }
 
 // grants flattens the grants as TYPE:GRANTEE:PERMISSION joined by ';',

@@ -30,6 +30,12 @@ type Record struct {
 	// VerifiedPublic is --verify-public's answer: whether S3 served the
 	// object to an anonymous request (null when not asked).
 	VerifiedPublic *bool `json:"verified_public"`
+	// Source is where the ACL came from: "live" (GetObjectAcl) or
+	// "inventory"; ReportDate, for a report, when it was taken; and
+	// ChangedSinceReport, with a recheck, whether the live ACL differs.
+	Source             string  `json:"source"`
+	ReportDate         *string `json:"report_date"`
+	ChangedSinceReport *bool   `json:"changed_since_report"`
 }
 
 // noReasons is the blocked_by of a record with nothing blocked: [] rather
@@ -55,6 +61,18 @@ func NewRecord(r *scan.Result) Record {
 	if r.Verified != scan.NotVerified {
 		served := r.Verified == scan.Served
 		rec.VerifiedPublic = &served
+	}
+	rec.Source = r.Source
+	if rec.Source == "" {
+		rec.Source = "live"
+	}
+	if r.ReportDate != "" {
+		date := r.ReportDate
+		rec.ReportDate = &date
+	}
+	if r.Rechecked != scan.NotRechecked {
+		changed := r.Rechecked == scan.Changed
+		rec.ChangedSinceReport = &changed
 	}
 	if rec.Grants == nil {
 		rec.Grants = []acl.Grant{} // [] rather than null: one schema

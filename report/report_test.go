@@ -50,7 +50,8 @@ func TestJSONLContract(t *testing.T) {
 	if len(lines) != 5 {
 		t.Fatalf("got %d lines, want 5:\n%s", len(lines), out)
 	}
-	fields := []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings", "effective", "blocked_by", "verified_public"}
+	fields := []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings", "effective", "blocked_by", "verified_public",
+		"source", "report_date", "changed_since_report"}
 	for _, line := range lines {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
@@ -71,7 +72,7 @@ func TestJSONLContract(t *testing.T) {
 		len(rec.Effective) != 1 || rec.VerifiedPublic == nil || !*rec.VerifiedPublic {
 		t.Errorf("record 1 = %+v", rec)
 	}
-	if !strings.Contains(lines[4], `"findings":["authenticated"],"effective":[],"blocked_by":["account:IgnorePublicAcls"],"verified_public":null`) {
+	if !strings.Contains(lines[4], `"findings":["authenticated"],"effective":[],"blocked_by":["account:IgnorePublicAcls"],"verified_public":null,"source":"live","report_date":null,"changed_since_report":null`) {
 		t.Errorf("latent record: %s", lines[4])
 	}
 	_ = json.Unmarshal([]byte(lines[3]), &rec)

@@ -168,11 +168,7 @@ func WriteSummary(w io.Writer, sum *scan.Summary) {
 	}
 	fmt.Fprintln(w)
 
-	fmt.Fprint(w, "  status:  ")
-	for _, st := range scan.AllStatuses() {
-		fmt.Fprintf(w, "  %s %d", st, sum.Count(st))
-	}
-	fmt.Fprintln(w)
+	writeStatuses(w, sum)
 	writeFindings(w, sum)
 	if sum.BucketOwner != "" {
 		fmt.Fprintf(w, "  bucket owner: %s (%s)\n", printable(sum.BucketOwner), sum.OwnerSource)
@@ -206,11 +202,7 @@ func writeTotal(w io.Writer, sum *scan.Summary) {
 		fmt.Fprintf(w, " (+%d delete markers, no ACL)", sum.DeleteMarkers)
 	}
 	fmt.Fprintf(w, ", %d requests (%.0f req/s)\n", sum.Requests, sum.RequestsPerSecond())
-	fmt.Fprint(w, "  status:  ")
-	for _, st := range scan.AllStatuses() {
-		fmt.Fprintf(w, "  %s %d", st, sum.Count(st))
-	}
-	fmt.Fprintln(w)
+	writeStatuses(w, sum)
 	writeFindings(w, sum)
 	for _, b := range sum.Buckets {
 		if b == nil {
@@ -251,6 +243,19 @@ func writeTotal(w io.Writer, sum *scan.Summary) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// writeStatuses writes the counts by status (unavailable, which only a
+// report gives, when there is any).
+func writeStatuses(w io.Writer, sum *scan.Summary) {
+	fmt.Fprint(w, "  status:  ")
+	for _, st := range scan.AllStatuses() {
+		if st == scan.StatusUnavailable && sum.Count(st) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %s %d", st, sum.Count(st))
+	}
+	fmt.Fprintln(w)
 }
 
 // writeFindings writes the counts by kind: what grants access now, and

@@ -65,6 +65,14 @@ type Config struct {
 	// VerifyPublic asks S3, with an unsigned HEAD request, whether each
 	// object whose effective findings hold public is served to anyone.
 	VerifyPublic bool
+	// Recheck reads live the ACL of every object with findings whose ACL
+	// the source gave (a report may be days old) and says whether it
+	// changed since.
+	Recheck bool
+	// SourceName and ReportDate go into every result: where the ACLs
+	// came from ("" = "live") and, for a report, when it was taken.
+	SourceName string
+	ReportDate string
 	// PageSize is the number of keys per list request (1..1000; 0 = 1000).
 	PageSize int32
 	// ListConcurrency bounds the chains of list requests that run at once
@@ -111,8 +119,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Bucket == "" {
 		return cfg, errors.New("scan: no bucket given")
 	}
-	if cfg.Source != nil && (cfg.Resume != nil || cfg.Checkpoint != nil) {
-		return cfg, errors.New("scan: checkpoints follow the live listing; a scan of another source cannot take or resume one")
+	if _, resumable := cfg.Source.(ResumableSource); cfg.Source != nil && !resumable && (cfg.Resume != nil || cfg.Checkpoint != nil) {
+		return cfg, errors.New("scan: checkpoints follow the live listing or a resumable source; this source cannot take or resume one")
+	}
+	if cfg.SourceName == "" {
+		cfg.SourceName = "live"
 	}
 	if cfg.Resume != nil {
 		if err := cfg.Resume.Matches(cfg); err != nil {

@@ -88,7 +88,7 @@ func (l *listing) listRange(ctx context.Context, r *keyRange, emit func(Object) 
 			if !fresh {
 				continue
 			}
-			obj := Object{Key: e.Key, VersionID: e.VersionID, IsLatest: e.IsLatest, OwnerID: e.OwnerID, place: place{rng: r, seq: seq}}
+			obj := Object{Key: e.Key, VersionID: e.VersionID, IsLatest: e.IsLatest, OwnerID: e.OwnerID, place: place{t: r, seq: seq}}
 			if err := emit(obj); err != nil {
 				return err
 			}

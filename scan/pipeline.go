@@ -124,14 +124,20 @@ func (s *scanner) fetchAll(ctx context.Context, results chan<- Result) error {
 // object could be checked.
 func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
 	r = Result{
-		Bucket:    s.cfg.Bucket,
-		Key:       obj.Key,
-		Versioned: s.cfg.AllVersions,
-		VersionID: obj.VersionID,
-		IsLatest:  obj.IsLatest,
-		OwnerID:   obj.OwnerID,
-		place:     obj.place,
-		sent:      time.Now(),
+		Bucket:     s.cfg.Bucket,
+		Key:        obj.Key,
+		Versioned:  s.cfg.AllVersions,
+		VersionID:  obj.VersionID,
+		IsLatest:   obj.IsLatest,
+		OwnerID:    obj.OwnerID,
+		place:      obj.place,
+		sent:       time.Now(),
+		Source:     s.cfg.SourceName,
+		ReportDate: s.cfg.ReportDate,
+	}
+	if obj.DeleteMarker {
+		r.deleteMarker = true
+		return r, true
 	}
 	if gate := s.cfg.gate(); gate != nil {
 		// One bound on requests in flight across the buckets scanned at once.
@@ -156,6 +162,9 @@ func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
 		r.Findings = r.Findings.With(acl.Unreadable)
 	case s3access.IsNotFound(err):
 		r.Status = StatusMissing
+	case err == ErrUnavailable:
+		r.Status = StatusUnavailable
+		r.Findings = r.Findings.With(acl.Unreadable)
 	default:
 		r.Status, r.Err, r.err = StatusError, "get ACL: "+s3access.Short(err), err
 		var refused *RefusedError
@@ -166,7 +175,44 @@ func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
 	if s.cfg.VerifyPublic && r.Effective.Has(acl.Public) {
 		s.verify(ctx, &r)
 	}
+	if s.cfg.Recheck && r.Status == StatusOK && r.Findings != 0 {
+		s.recheck(ctx, &r)
+	}
 	return r, true
+}
+
+// recheck reads the object's ACL live and compares it with the one the
+// source gave: owner and grants, in any order.
+func (s *scanner) recheck(ctx context.Context, r *Result) {
+	live, err := s.api.GetObjectACL(ctx, s.cfg.Bucket, r.Key, r.VersionID)
+	switch {
+	case s3access.IsNotFound(err):
+		r.Rechecked = Changed // gone since the report
+	case err != nil:
+		s.recheckFailures.Add(1)
+	case (live.Owner != "" && live.Owner != r.OwnerID) || !sameGrants(live.Grants, r.Grants):
+		r.Rechecked = Changed
+	default:
+		r.Rechecked = Unchanged
+	}
+}
+
+// sameGrants compares two grant lists as sets.
+func sameGrants(a, b []acl.Grant) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	count := make(map[acl.Grant]int, len(a))
+	for _, g := range a {
+		count[g]++
+	}
+	for _, g := range b {
+		if count[g] == 0 {
+			return false
+		}
+		count[g]--
+	}
+	return true
 }
 
 // verify asks, as anyone on the internet, whether S3 serves the object.
@@ -191,6 +237,11 @@ func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
 		// records at a time, so every bucket's state matches the report.
 		s.cfg.multi.mu.Lock()
 		defer s.cfg.multi.mu.Unlock()
+	}
+	if r.deleteMarker {
+		s.sourceMarkers++
+		r.place.done()
+		return s.maybeCheckpoint(sum)
 	}
 	if err := sink.Write(r); err != nil {
 		s.unchecked.Add(1)

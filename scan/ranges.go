@@ -99,8 +99,8 @@ func (r *keyRange) bounds() (until string, bounded bool) {
 	return r.until, r.bounded
 }
 
-// markDone records that the entry seq has been reported.
-func (r *keyRange) markDone(seq int64) {
+// Reported records that the entry seq has been reported (scan.Tracker).
+func (r *keyRange) Reported(seq int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.entries[seq-r.base].done = true

@@ -67,7 +67,7 @@ func TestRangeWatermark(t *testing.T) {
 					}
 					continue
 				}
-				r.markDone(s.done)
+				r.Reported(s.done)
 			}
 			if tt.listed {
 				r.finishListing()

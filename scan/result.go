@@ -14,15 +14,20 @@ const (
 	StatusDenied                // GetObjectAcl answered AccessDenied
 	StatusMissing               // the object was deleted between list and fetch
 	StatusError                 // the fetch failed after retries; Result.Err says why
+	// StatusUnavailable: the source (an inventory report) says the ACL
+	// exists but gives no copy of it.
+	StatusUnavailable
 	numStatuses
 )
 
-var statusNames = [numStatuses]string{"ok", "denied", "missing", "error"}
+var statusNames = [numStatuses]string{"ok", "denied", "missing", "error", "unavailable"}
 
 func (s Status) String() string { return statusNames[s] }
 
 // AllStatuses lists the statuses in output order.
-func AllStatuses() []Status { return []Status{StatusOK, StatusDenied, StatusMissing, StatusError} }
+func AllStatuses() []Status {
+	return []Status{StatusOK, StatusDenied, StatusMissing, StatusError, StatusUnavailable}
+}
 
 // Result is what the scan learned about one object (or one version).
 // Every listed key produces exactly one Result, whatever happened to it.
@@ -46,6 +51,12 @@ type Result struct {
 	BlockedBy []string
 	// Verified is the answer of --verify-public's anonymous request.
 	Verified Verification
+	// Source names where the ACL came from ("live", "inventory") and
+	// ReportDate, for a report, when it was taken.
+	Source     string
+	ReportDate string
+	// Rechecked is what Config.Recheck found live.
+	Rechecked Recheck
 
 	// Where the source's entry is, to mark it reported.
 	place place
@@ -55,6 +66,8 @@ type Result struct {
 	err      error
 	sent     time.Time
 	definite bool
+	// deleteMarker is a source's delete marker on its way to be counted.
+	deleteMarker bool
 }
 
 // object is the source's object a failed r was resolved for (its owner
@@ -70,6 +83,15 @@ const (
 	NotVerified Verification = iota // not asked (or the request failed)
 	Served                          // S3 served the object to anyone
 	NotServed                       // S3 refused it
+)
+
+// Recheck is what a live GetObjectAcl showed of an ACL a report gave.
+type Recheck uint8
+
+const (
+	NotRechecked Recheck = iota // not asked (or the request failed)
+	Changed                     // the live ACL differs, or the object is gone
+	Unchanged                   // the live ACL is the report's
 )
 
 // Risky reports whether the result deserves a look: a finding or a

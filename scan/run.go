@@ -41,11 +41,14 @@ type scanner struct {
 	progress *Progress
 	// unchecked counts listed keys left without a result by an interruption.
 	unchecked atomic.Int64
-	// verifyFailures counts anonymous requests that failed (VerifyPublic).
-	verifyFailures atomic.Int64
-	// restoredMarkers are the delete markers a resumed checkpoint counted.
-	restoredMarkers int64
-	lastCheckpoint  time.Time
+	// verifyFailures counts anonymous requests that failed (VerifyPublic),
+	// recheckFailures live ACL reads that failed (Recheck).
+	verifyFailures, recheckFailures atomic.Int64
+	// restoredMarkers are the delete markers a resumed checkpoint counted;
+	// sourceMarkers those a source other than the listing emitted (counted
+	// in the goroutine that writes results).
+	restoredMarkers, sourceMarkers int64
+	lastCheckpoint                 time.Time
 	// held are the error results of the current run of failures; see deliver.
 	held            []Result
 	runStart        time.Time // when the first held failure was delivered
@@ -86,7 +89,8 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 		counts = startCounting(api)
 	}
 	s := newScanner(api, cfg, progress, start)
-	sum := &Summary{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Strategy: cfg.Strategy, Concurrency: cfg.InFlight()}
+	sum := &Summary{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Strategy: cfg.Strategy, Concurrency: cfg.InFlight(),
+		Source: cfg.SourceName, ReportDate: cfg.ReportDate}
 	if cfg.Resume != nil {
 		sum.restore(cfg.Resume)
 		s.restoredMarkers = cfg.Resume.DeleteMarkers
@@ -122,8 +126,8 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	state := s.state(sum)
 	sum.DeleteMarkers = state.DeleteMarkers
 	if cfg.Checkpoint != nil {
-		if cerr := cfg.Checkpoint(state); cerr != nil && err == nil {
-			err = fmt.Errorf("write checkpoint: %w", cerr)
+		if cerr := s.saveCheckpoint(state); cerr != nil && err == nil {
+			err = cerr
 		}
 	}
 	if cfg.multi != nil {
@@ -132,6 +136,7 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	unlock()
 	sum.Unchecked = s.unchecked.Load()
 	sum.VerifyFailed += s.verifyFailures.Load()
+	sum.RecheckFailed += s.recheckFailures.Load()
 	sum.Duration = time.Since(start)
 	counts.finish(sum)
 	sum.Complete = err == nil
@@ -209,8 +214,16 @@ func (s *scanner) state(sum *Summary) *State {
 		st.Ranges, markers = s.listing.ranges.snapshot()
 		st.DeleteMarkers += markers
 	}
+	st.DeleteMarkers += s.sourceMarkers
+	if rs, ok := s.source.(ResumableSource); ok && s.listing == nil {
+		var err error
+		if st.Source, err = rs.Position(); err != nil {
+			st.SourceErr = err
+		}
+	}
 	sum.save(st)
 	st.Verified["failed"] += s.verifyFailures.Load()
+	st.Rechecked["failed"] += s.recheckFailures.Load()
 	return st
 }
 
@@ -224,7 +237,15 @@ func (s *scanner) maybeCheckpoint(sum *Summary) error {
 		return nil
 	}
 	s.lastCheckpoint = now
-	if err := s.cfg.Checkpoint(s.state(sum)); err != nil {
+	return s.saveCheckpoint(s.state(sum))
+}
+
+func (s *scanner) saveCheckpoint(st *State) error {
+	err := st.SourceErr
+	if err == nil {
+		err = s.cfg.Checkpoint(st)
+	}
+	if err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	return nil
@@ -265,7 +286,8 @@ func (s *scanner) readContext(ctx context.Context, sum *Summary) error {
 // disabled, S3 ignores every ACL and answers every ACL read with full
 // control for the bucket owner, so fetching them would only cost requests.
 func (s *scanner) skipped(sum *Summary) bool {
-	if !sum.Context.ACLsDisabled() || s.cfg.ScanDisabledACLs {
+	// A report's ACLs are not S3's answers: it shows the dormant ones.
+	if !sum.Context.ACLsDisabled() || s.cfg.ScanDisabledACLs || s.listing == nil {
 		return false
 	}
 	sum.NotScanned = true

@@ -2,6 +2,8 @@ package scan
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/s3access"
@@ -41,21 +43,48 @@ type Object struct {
 	// hands it on without a request.
 	Policy acl.Policy
 	Known  bool
+	// Unavailable is set when the source knows the ACL exists but holds
+	// no copy of it (an inventory row whose ACL status is UNAVAILABLE):
+	// the object is reported with status unavailable.
+	Unavailable bool
+	// DeleteMarker is a version without an ACL: counted, not judged or
+	// reported.
+	DeleteMarker bool
 
 	place place
 }
 
+// Tracker learns which of a resumable source's objects have been
+// reported (their results given to the sink), from the goroutine that
+// writes results: what a checkpoint may count as done.
+type Tracker interface {
+	Reported(seq int64)
+}
+
+// Track asks for t.Reported(seq) once the object is reported.
+func (o *Object) Track(t Tracker, seq int64) { o.place = place{t: t, seq: seq} }
+
 // place is where a source keeps an object, to mark it reported (for
 // checkpoints). Sources without checkpoints leave it zero.
 type place struct {
-	rng *keyRange
+	t   Tracker
 	seq int64
 }
 
 func (p place) done() {
-	if p.rng != nil {
-		p.rng.markDone(p.seq)
+	if p.t != nil {
+		p.t.Reported(p.seq)
 	}
+}
+
+// ResumableSource is a source other than the live listing that takes
+// checkpoints: Position says where it stands, as JSON the source reads
+// back to start again from there (a shell builds it so from
+// State.Source). Position is called from the goroutine that writes
+// results, and covers everything reported so far.
+type ResumableSource interface {
+	Source
+	Position() (json.RawMessage, error)
 }
 
 // Source produces the objects a scan judges, calling emit for each, and
@@ -135,10 +164,17 @@ type RefusedError struct{ Reason string }
 
 func (e *RefusedError) Error() string { return e.Reason }
 
+// ErrUnavailable is a resolver's answer for an object whose ACL exists
+// but is not available to it: the object's status is unavailable.
+var ErrUnavailable = errors.New("the source holds no copy of this object's ACL")
+
 // Given resolves each object with the ACL its source already holds, with
 // no request; an object without one is an error.
 func Given() Resolver {
 	return ResolverFunc(func(_ context.Context, _ string, obj Object) (acl.Policy, error) {
+		if obj.Unavailable {
+			return acl.Policy{}, ErrUnavailable
+		}
 		if !obj.Known {
 			return acl.Policy{}, errNoPolicy
 		}

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/aclscan/aclscan/acl"
@@ -37,6 +38,11 @@ type State struct {
 	ByEffective   map[string]int64 `json:"byEffective,omitempty"`
 	Shared        int64            `json:"shared,omitempty"`
 	Verified      map[string]int64 `json:"verified,omitempty"`
+	Rechecked     map[string]int64 `json:"rechecked,omitempty"`
+	// Source is where a resumable source other than the listing stands.
+	Source json.RawMessage `json:"source,omitempty"`
+	// SourceErr is a failure to take Source: the checkpoint is not saved.
+	SourceErr error `json:"-"`
 }
 
 // Matches reports whether the state belongs to a scan of cfg's target.
@@ -62,6 +68,7 @@ func (s *Summary) restore(st *State) {
 	}
 	s.Shared = st.Shared
 	s.Served, s.NotServed, s.VerifyFailed = st.Verified["served"], st.Verified["not_served"], st.Verified["failed"]
+	s.Changed, s.Unchanged, s.RecheckFailed = st.Rechecked["changed"], st.Rechecked["unchanged"], st.Rechecked["failed"]
 }
 
 // save copies the summary's counts into a checkpoint state.
@@ -77,6 +84,7 @@ func (s *Summary) save(st *State) {
 	st.ByEffective = countsByKind(&s.ByEffective)
 	st.Shared = s.Shared
 	st.Verified = map[string]int64{"served": s.Served, "not_served": s.NotServed, "failed": s.VerifyFailed}
+	st.Rechecked = map[string]int64{"changed": s.Changed, "unchanged": s.Unchanged, "failed": s.RecheckFailed}
 }
 
 func countsByKind(counts *[acl.NumKinds]int64) map[string]int64 {

@@ -47,9 +47,14 @@ type Summary struct {
 	// cross-account): what disabling ACLs takes away.
 	Shared int64
 	// Served, NotServed and VerifyFailed count the anonymous requests of
-	// Config.VerifyPublic by outcome.
-	Served, NotServed, VerifyFailed int64
-	Requests                        int64
+	// Config.VerifyPublic by outcome; Changed, Unchanged and
+	// RecheckFailed the live reads of Config.Recheck.
+	Served, NotServed, VerifyFailed   int64
+	Changed, Unchanged, RecheckFailed int64
+	// Source and ReportDate are the scan's Config.SourceName and
+	// ReportDate.
+	Source, ReportDate string
+	Requests           int64
 	// Retries and Throttles count GetObjectAcl retries and answers asking
 	// to slow down (when the client counts them).
 	Retries   int64
@@ -137,6 +142,12 @@ func (s *Summary) add(r *Result) {
 		s.Served++
 	case NotServed:
 		s.NotServed++
+	}
+	switch r.Rechecked {
+	case Changed:
+		s.Changed++
+	case Unchanged:
+		s.Unchanged++
 	}
 }
 

@@ -1,0 +1,126 @@
+package inventory
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/parquet-go/parquet-go"
+)
+
+// Row is what aclscan reads of one inventory row. Its byte slices are
+// valid only during the callback.
+type Row struct {
+	Key          string
+	VersionID    string
+	IsLatest     bool
+	DeleteMarker bool
+	ACL          []byte // the base64 ObjectAccessControlList value
+	Owner        []byte
+}
+
+// readCSV streams a gzip-compressed CSV data file (no header; columns as
+// fileSchema says), calling fn for each row in order. Keys are
+// URL-decoded (form encoding: "+" is a space).
+func readCSV(r io.Reader, cols Columns, fn func(*Row) error) error {
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("not a gzip file: %w", err)
+	}
+	defer gz.Close()
+	cr := csv.NewReader(gz)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = cols.Count
+	var row Row
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("row %d: %w", line, err)
+		}
+		row.Key, err = url.QueryUnescape(rec[cols.Key])
+		if err != nil {
+			return fmt.Errorf("row %d: the key %q is not URL-encoded as inventories write keys: %v", line, rec[cols.Key], err)
+		}
+		row.VersionID = field(rec, cols.VersionID)
+		row.IsLatest = field(rec, cols.IsLatest) == "true"
+		row.DeleteMarker = field(rec, cols.DeleteMarker) == "true"
+		row.ACL = append(row.ACL[:0], rec[cols.ACL]...)
+		row.Owner = append(row.Owner[:0], rec[cols.Owner]...)
+		if err := fn(&row); err != nil {
+			return err
+		}
+	}
+}
+
+func field(rec []string, i int) string {
+	if i < 0 {
+		return ""
+	}
+	return rec[i]
+}
+
+// parquetRow is the part of AWS's Parquet inventory schema aclscan
+// reads; the reader converts the file's schema to it by column name.
+type parquetRow struct {
+	Key            string  `parquet:"key"`
+	VersionID      *string `parquet:"version_id,optional"`
+	IsLatest       *bool   `parquet:"is_latest,optional"`
+	IsDeleteMarker *bool   `parquet:"is_delete_marker,optional"`
+	ACL            *string `parquet:"object_access_control_list,optional"`
+	Owner          *string `parquet:"object_owner,optional"`
+}
+
+// readParquet reads a Parquet data file, calling fn for each row in order.
+func readParquet(f *os.File, fn func(*Row) error) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pf, err := parquet.OpenFile(f, info.Size())
+	if err != nil {
+		return fmt.Errorf("not a Parquet file: %w", err)
+	}
+	reader := parquet.NewGenericReader[parquetRow](pf)
+	defer reader.Close()
+	batch := make([]parquetRow, 1024)
+	var row Row
+	for n := int64(0); ; {
+		count, err := reader.Read(batch)
+		for i := range count {
+			p := &batch[i]
+			n++
+			row.Key = p.Key
+			row.VersionID = deref(p.VersionID)
+			row.IsLatest = p.IsLatest != nil && *p.IsLatest
+			row.DeleteMarker = p.IsDeleteMarker != nil && *p.IsDeleteMarker
+			if !row.DeleteMarker && (p.ACL == nil || p.Owner == nil) {
+				return fmt.Errorf("row %d has no ObjectAccessControlList or ObjectOwner value", n)
+			}
+			row.ACL = append(row.ACL[:0], deref(p.ACL)...)
+			row.Owner = append(row.Owner[:0], deref(p.Owner)...)
+			if err := fn(&row); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("row %d: %w", n+1, err)
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
