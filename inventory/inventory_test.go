@@ -160,7 +160,9 @@ func localReport(t *testing.T, format string, objects []invgen.Object, versioned
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(_ context.Context, key string) (io.ReadCloser, error) { return os.Open(filepath.Join(dir, filepath.FromSlash(key))) }
+	open := func(_ context.Context, key string) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(dir, filepath.FromSlash(key)))
+	}
 	return m, cols, open, dir
 }
 
