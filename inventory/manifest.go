@@ -110,6 +110,11 @@ func (e *MissingFieldsError) Error() string {
 		strings.Join(e.Fields, " or "))
 }
 
+// FormatError is a report in a format aclscan does not read.
+type FormatError struct{ Msg string }
+
+func (e *FormatError) Error() string { return e.Msg }
+
 // Columns maps the fields aclscan reads from fileSchema, whatever set and
 // order of fields the configuration chose.
 func (m *Manifest) Columns() (Columns, error) {
@@ -128,9 +133,9 @@ func (m *Manifest) Columns() (Columns, error) {
 			}
 		}
 	case FormatORC:
-		return Columns{}, fmt.Errorf("the inventory report is ORC, which aclscan cannot read: no maintained pure-Go ORC reader exists (the one there is, scritchley/orc, has not changed since 2021); configure the inventory as CSV or Parquet")
+		return Columns{}, &FormatError{"the inventory report is ORC, which aclscan cannot read: no maintained pure-Go ORC reader exists (the one there is, scritchley/orc, has not changed since 2021); configure the inventory as CSV or Parquet"}
 	default:
-		return Columns{}, fmt.Errorf("the inventory report's fileFormat %q is not CSV, Parquet or ORC", m.FileFormat)
+		return Columns{}, &FormatError{fmt.Sprintf("the inventory report's fileFormat %q is not CSV, Parquet or ORC", m.FileFormat)}
 	}
 	want := csvNames[:]
 	if m.FileFormat == FormatParquet {

@@ -148,6 +148,12 @@ func WriteSummary(w io.Writer, sum *scan.Summary) {
 	if !sum.Complete {
 		state = "INCOMPLETE scan of"
 	}
+	if sum.Source == "inventory" {
+		state = "Judged the inventory report (taken " + sum.ReportDate + ") of"
+		if !sum.Complete {
+			state = "INCOMPLETE run over the inventory report (taken " + sum.ReportDate + ") of"
+		}
+	}
 	fmt.Fprintf(w, "%s %s in %s: %d objects", state, printable(target), roundDuration(sum.Duration), sum.Objects)
 	if sum.DeleteMarkers > 0 {
 		fmt.Fprintf(w, " (+%d delete markers, no ACL)", sum.DeleteMarkers)

@@ -73,6 +73,9 @@ type Config struct {
 	// came from ("" = "live") and, for a report, when it was taken.
 	SourceName string
 	ReportDate string
+	// Report names the report a source reads (its manifest), kept in
+	// checkpoints so that one is not resumed on another report.
+	Report string
 	// PageSize is the number of keys per list request (1..1000; 0 = 1000).
 	PageSize int32
 	// ListConcurrency bounds the chains of list requests that run at once

@@ -208,6 +208,7 @@ func (s *scanner) state(sum *Summary) *State {
 		Prefix:        s.cfg.Prefix,
 		AllVersions:   s.cfg.AllVersions,
 		DeleteMarkers: s.restoredMarkers,
+		Report:        s.cfg.Report,
 	}
 	if s.listing != nil {
 		var markers int64

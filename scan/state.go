@@ -39,7 +39,9 @@ type State struct {
 	Shared        int64            `json:"shared,omitempty"`
 	Verified      map[string]int64 `json:"verified,omitempty"`
 	Rechecked     map[string]int64 `json:"rechecked,omitempty"`
-	// Source is where a resumable source other than the listing stands.
+	// Report and Source are the report a resumable source other than the
+	// listing reads, and where it stands.
+	Report string          `json:"report,omitempty"`
 	Source json.RawMessage `json:"source,omitempty"`
 	// SourceErr is a failure to take Source: the checkpoint is not saved.
 	SourceErr error `json:"-"`

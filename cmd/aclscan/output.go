@@ -108,7 +108,7 @@ type resumption struct {
 
 // loadCheckpoint reads --checkpoint and checks it continues this command
 // (a scan of cfg's target, or of every bucket with allBuckets).
-func loadCheckpoint(path string, cfg scan.Config, allBuckets bool, reportPath, format string) (*resumption, error) {
+func loadCheckpoint(path string, cfg scan.Config, allBuckets, matchLater bool, reportPath, format string) (*resumption, error) {
 	if reportPath == "" || reportPath == "-" {
 		return nil, usageErrorf("--checkpoint needs the report in a file (-o FILE): records already written must survive the interruption")
 	}
@@ -131,6 +131,8 @@ func loadCheckpoint(path string, cfg scan.Config, allBuckets bool, reportPath, f
 	case allBuckets != prev.AllBuckets:
 		what := map[bool]string{true: "of every bucket (--all-buckets)", false: "of s3://" + prev.Scan.Bucket + "/" + prev.Scan.Prefix}
 		return nil, usageErrorf("--checkpoint %s is of a scan %s, not %s; use another checkpoint file", path, what[prev.AllBuckets], what[allBuckets])
+	case matchLater:
+		// A report's source bucket is known once its manifest is read.
 	case !allBuckets:
 		if err := prev.Scan.Matches(cfg); err != nil {
 			return nil, usageErrorf("--checkpoint %s: %v; use another checkpoint file", path, err)

@@ -45,6 +45,9 @@ type scanFlags struct {
 	exclude         []string
 	parallelBuckets int
 	readinessPolicy string
+	// inventory: the scan's bucket is known only once the report's
+	// manifest is read; the checkpoint is checked then.
+	inventory bool
 }
 
 func newScanCommand(sh *shell) *cobra.Command {
@@ -78,6 +81,28 @@ func newScanCommand(sh *shell) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
+	addConnectionFlags(fl, &f)
+	addReportFlags(fl, &f, "scan")
+	fl.StringVar(&f.set.Strategy, "strategy", f.set.Strategy, "request scheduling: serial, pool or all (one goroutine per key, for experiments)")
+	fl.IntVar(&f.set.ListConcurrency, "list-concurrency", f.set.ListConcurrency, "list requests in flight: the keyspace is split into ranges listed in parallel (1 = one sequential listing)")
+	fl.StringVar(&f.set.S3.Throttling, "throttling", f.set.S3.Throttling, "reaction to 503 SlowDown: aimd (halve requests in flight, grow back), adaptive (the AWS SDK's client-side rate limit) or off (retries with backoff only)")
+	fl.BoolVar(&f.set.AllVersions, "all-versions", false, "scan every version of every object (delete markers are counted)")
+	fl.BoolVar(&f.set.VerifyPublic, "verify-public", false, "ask S3 anonymously (an unsigned HEAD) for every object whose ACL makes it public now, and report whether it was served (verified_public)")
+	fl.BoolVar(&f.set.ScanDisabledACLs, "scan-disabled-acls", false, "fetch the objects of a bucket whose ACLs are disabled (BucketOwnerEnforced) anyway; S3 then answers every ACL read with full control for the owner")
+	fl.BoolVar(&f.allBuckets, "all-buckets", false, "scan every bucket the caller owns (ListBuckets), each in its region, a few at a time under one --concurrency")
+	fl.StringArrayVar(&f.include, "include", nil, "with --all-buckets, scan only buckets whose name matches this glob (repeatable), e.g. 'prod-*'")
+	fl.StringArrayVar(&f.exclude, "exclude", nil, "with --all-buckets, skip buckets whose name matches this glob (repeatable)")
+	fl.IntVar(&f.parallelBuckets, "parallel-buckets", scan.DefaultParallelBuckets, "with --all-buckets, how many buckets are scanned at once")
+	fl.Int32Var(&f.set.PageSize, "page-size", f.set.PageSize, "keys per list request (1-1000)")
+	_ = fl.MarkHidden("page-size")
+	fl.BoolVar(&f.set.S3.SDKObjectACL, "sdk-acl", false, "fetch ACLs through the AWS SDK's full middleware stack (slower; for comparison)")
+	_ = fl.MarkHidden("sdk-acl")
+	return cmd
+}
+
+// addConnectionFlags registers how to reach S3: endpoint, credentials,
+// retries, the account.
+func addConnectionFlags(fl *pflag.FlagSet, f *scanFlags) {
 	fl.StringVar(&f.set.S3.EndpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS; also AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)")
 	fl.BoolVar(&f.set.S3.PathStyle, "path-style", false, "use path-style addressing (automatic for IP and localhost endpoints)")
 	fl.StringVar(&f.set.S3.Region, "region", "", "AWS region (default: from AWS_REGION or the profile, else us-east-1)")
@@ -87,41 +112,31 @@ func newScanCommand(sh *shell) *cobra.Command {
 	fl.DurationVar(&f.set.OutageWait, "outage-wait", f.set.OutageWait, "when requests fail in a row (the endpoint down, not the objects), pause and wait this long for it to answer before stopping (0: stop at once)")
 	fl.IntVar(&f.set.S3.MaxAttempts, "max-attempts", f.set.S3.MaxAttempts, "attempts per request, first try included, before an object is reported as error")
 	fl.DurationVar(&f.set.S3.RequestTimeout, "timeout", f.set.S3.RequestTimeout, "time limit of one request attempt")
-	fl.StringVar(&f.set.Strategy, "strategy", f.set.Strategy, "request scheduling: serial, pool or all (one goroutine per key, for experiments)")
-	fl.IntVarP(&f.set.Concurrency, "concurrency", "c", f.set.Concurrency, "requests in flight with --strategy pool (the most: --throttling lowers it while S3 asks to slow down)")
-	fl.IntVar(&f.set.ListConcurrency, "list-concurrency", f.set.ListConcurrency, "list requests in flight: the keyspace is split into ranges listed in parallel (1 = one sequential listing)")
-	fl.StringVar(&f.set.S3.Throttling, "throttling", f.set.S3.Throttling, "reaction to 503 SlowDown: aimd (halve requests in flight, grow back), adaptive (the AWS SDK's client-side rate limit) or off (retries with backoff only)")
-	fl.StringVar(&f.checkpoint, "checkpoint", "", "save progress to FILE; if FILE exists, continue the scan it describes (needs -o FILE, jsonl or csv); removed when the scan completes")
-	fl.DurationVar(&f.ckptEvery, "checkpoint-interval", scan.DefaultCheckpointInterval, "how often to save the checkpoint")
-	_ = fl.MarkHidden("checkpoint-interval")
-	fl.BoolVar(&f.set.AllVersions, "all-versions", false, "scan every version of every object (delete markers are counted)")
-	fl.StringVar(&f.format, "format", "", "output format: table, jsonl or csv (default: table on a terminal, jsonl otherwise)")
-	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE (created owner-only) instead of stdout")
-	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete scan finds any of these kinds granting access now (effective, given Block Public Access and Object Ownership): comma list of public, authenticated, cross-account, foreign-owner, unreadable, or any")
-	fl.StringVar(&f.failLatent, "fail-on-latent", "", "exit 3 when any ACL says one of these kinds, even where the bucket's settings block it now (latent: it comes back if they are turned off); same list as --fail-on")
-	fl.BoolVar(&f.set.VerifyPublic, "verify-public", false, "ask S3 anonymously (an unsigned HEAD) for every object whose ACL makes it public now, and report whether it was served (verified_public)")
-	fl.BoolVar(&f.set.ScanDisabledACLs, "scan-disabled-acls", false, "fetch the objects of a bucket whose ACLs are disabled (BucketOwnerEnforced) anyway; S3 then answers every ACL read with full control for the owner")
 	fl.StringVar(&f.set.S3.AccountID, "account-id", "", "AWS account whose Block Public Access settings apply (default: the caller's, from STS GetCallerIdentity)")
 	fl.StringVar(&f.set.S3.STSEndpointURL, "sts-endpoint-url", "", "STS endpoint URL (default: AWS's; also AWS_ENDPOINT_URL_STS)")
 	fl.StringVar(&f.set.S3.ControlEndpointURL, "s3control-endpoint-url", "", "S3 Control endpoint URL, for the account's Block Public Access (default: AWS's; also AWS_ENDPOINT_URL_S3_CONTROL)")
-	fl.BoolVar(&f.allBuckets, "all-buckets", false, "scan every bucket the caller owns (ListBuckets), each in its region, a few at a time under one --concurrency")
-	fl.StringArrayVar(&f.include, "include", nil, "with --all-buckets, scan only buckets whose name matches this glob (repeatable), e.g. 'prod-*'")
-	fl.StringArrayVar(&f.exclude, "exclude", nil, "with --all-buckets, skip buckets whose name matches this glob (repeatable)")
-	fl.IntVar(&f.parallelBuckets, "parallel-buckets", scan.DefaultParallelBuckets, "with --all-buckets, how many buckets are scanned at once")
-	fl.StringVar(&f.readinessPolicy, "readiness-policy", "", "write a draft bucket policy that keeps the access ACLs give today to FILE (with --all-buckets: a directory, one BUCKET.json per bucket); nothing is changed")
 	_ = fl.MarkHidden("sts-endpoint-url")
 	_ = fl.MarkHidden("s3control-endpoint-url")
+}
+
+// addReportFlags registers what to write and when to fail; what names
+// the command ("scan", "inventory") in the help texts.
+func addReportFlags(fl *pflag.FlagSet, f *scanFlags, what string) {
+	fl.IntVarP(&f.set.Concurrency, "concurrency", "c", f.set.Concurrency, "requests in flight with --strategy pool (the most: --throttling lowers it while S3 asks to slow down)")
+	fl.StringVar(&f.checkpoint, "checkpoint", "", "save progress to FILE; if FILE exists, continue the "+what+" it describes (needs -o FILE, jsonl or csv); removed when the "+what+" completes")
+	fl.DurationVar(&f.ckptEvery, "checkpoint-interval", scan.DefaultCheckpointInterval, "how often to save the checkpoint")
+	_ = fl.MarkHidden("checkpoint-interval")
+	fl.StringVar(&f.format, "format", "", "output format: table, jsonl or csv (default: table on a terminal, jsonl otherwise)")
+	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE (created owner-only) instead of stdout")
+	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete "+what+" finds any of these kinds granting access now (effective, given Block Public Access and Object Ownership): comma list of public, authenticated, cross-account, foreign-owner, unreadable, or any")
+	fl.StringVar(&f.failLatent, "fail-on-latent", "", "exit 3 when any ACL says one of these kinds, even where the bucket's settings block it now (latent: it comes back if they are turned off); same list as --fail-on")
+	fl.StringVar(&f.readinessPolicy, "readiness-policy", "", "write a draft bucket policy that keeps the access ACLs give today to FILE (with --all-buckets: a directory, one BUCKET.json per bucket); nothing is changed")
 	fl.StringVar(&f.set.BucketOwner, "bucket-owner", "", "bucket owner's canonical ID, used when GetBucketAcl is denied")
-	fl.StringVar(&f.summaryJSON, "summary-json", "", "also write the scan's summary (counts, completeness, requests, retries) as JSON to FILE")
+	fl.StringVar(&f.summaryJSON, "summary-json", "", "also write the "+what+"'s summary (counts, completeness, requests, retries) as JSON to FILE")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not show progress on a terminal")
 	fl.IntVar(&f.tableRows, "table-rows", report.DefaultTableRows, "risky objects listed by the table format")
-	fl.Int32Var(&f.set.PageSize, "page-size", f.set.PageSize, "keys per list request (1-1000)")
-	_ = fl.MarkHidden("page-size")
-	fl.BoolVar(&f.set.S3.SDKObjectACL, "sdk-acl", false, "fetch ACLs through the AWS SDK's full middleware stack (slower; for comparison)")
-	_ = fl.MarkHidden("sdk-acl")
-	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the scan to FILE")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile to FILE")
 	_ = fl.MarkHidden("cpuprofile")
-	return cmd
 }
 
 // checkConflicts refuses flags that contradict each other or that the
@@ -158,6 +173,13 @@ func (sh *shell) runScan(ctx context.Context, target string, f *scanFlags) error
 	if err != nil {
 		return err
 	}
+	return sh.runOne(ctx, f, cfg, s3opts, fail, nil)
+}
+
+// runOne runs one scan (a bucket's, or a report's: prepare, when set,
+// completes the configuration once the client exists) and reports it.
+func (sh *shell) runOne(ctx context.Context, f *scanFlags, cfg scan.Config, s3opts s3access.Options, fail failPolicy,
+	prepare func(context.Context, *s3access.Client, *scanOutputs, *scan.Config) error) error {
 	if dir := filepath.Dir(f.readinessPolicy); f.readinessPolicy != "" {
 		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
 			return usageErrorf("--readiness-policy %s: the directory %s does not exist", f.readinessPolicy, dir)
@@ -171,6 +193,11 @@ func (sh *shell) runScan(ctx context.Context, target string, f *scanFlags) error
 	client, err := sh.newClient(ctx, s3opts)
 	if err != nil {
 		return err
+	}
+	if prepare != nil {
+		if err := prepare(ctx, client, outs, &cfg); err != nil {
+			return err
+		}
 	}
 	sizeProcessors(cfg)
 	if f.cpuProfile != "" {
@@ -251,7 +278,7 @@ func (sh *shell) openOutputs(f *scanFlags, cfg *scan.Config) (*scanOutputs, erro
 	o := &scanOutputs{}
 	var err error
 	if f.checkpoint != "" {
-		if o.resume, err = loadCheckpoint(f.checkpoint, *cfg, f.allBuckets, f.output, f.format); err != nil {
+		if o.resume, err = loadCheckpoint(f.checkpoint, *cfg, f.allBuckets, f.inventory, f.output, f.format); err != nil {
 			return nil, err
 		}
 		if prev := o.resume.previous; prev != nil {
@@ -263,7 +290,7 @@ func (sh *shell) openOutputs(f *scanFlags, cfg *scan.Config) (*scanOutputs, erro
 					o.resumeBuckets[prev.Buckets[i].Bucket] = &prev.Buckets[i]
 					reported += prev.Buckets[i].Objects
 				}
-			} else {
+			} else if !f.inventory {
 				cfg.Resume = &prev.Scan
 			}
 			fmt.Fprintf(sh.stderr, "aclscan: resuming from %s: %d objects already reported in %s\n", f.checkpoint, reported, f.output)

@@ -47,6 +47,8 @@ type Scan struct {
 	// disabled; VerifyPublic asks anonymously for effectively public ones.
 	ScanDisabledACLs bool
 	VerifyPublic     bool
+	// Recheck reads live the ACLs a report gave (inventory --verify).
+	Recheck bool
 	// S3 are the client's options; Build sizes its connections.
 	S3 s3access.Options
 }
@@ -88,7 +90,7 @@ func (s Scan) build(oneBucket bool) (scan.Config, s3access.Options, error) {
 	cfg := scan.Config{
 		Bucket: s.Bucket, Prefix: s.Prefix, AllVersions: s.AllVersions, BucketOwner: s.BucketOwner,
 		Concurrency: s.Concurrency, ListConcurrency: s.ListConcurrency, PageSize: s.PageSize,
-		ScanDisabledACLs: s.ScanDisabledACLs, VerifyPublic: s.VerifyPublic,
+		ScanDisabledACLs: s.ScanDisabledACLs, VerifyPublic: s.VerifyPublic, Recheck: s.Recheck,
 	}
 	var err error
 	switch {
