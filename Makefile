@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-compat unit integration lint local-s3 local-s3-stop bench-scan bench-exposure bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
+.PHONY: build demo test test-compat unit integration lint local-s3 local-s3-stop bench-scan bench-exposure bench-inventory bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -58,6 +58,11 @@ soak:
 # The scan benchmark (docs/benchmarks/scan.md): strategies direct and through toxiproxy.
 bench-scan: build
 	scripts/bench-scan
+
+# aclscan inventory on a generated 10,000,000-row report, CSV and Parquet
+# (docs/benchmarks/inventory.md); the reports are kept in /tmp for the next run.
+bench-inventory: build
+	$(GO) run ./bench/benchinventory -runs 3
 
 # What the bucket's context and --verify-public cost (docs/benchmarks/exposure.md).
 bench-exposure:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/parquet-go/parquet-go"
@@ -44,8 +45,7 @@ func readCSV(r io.Reader, cols Columns, fn func(*Row) error) error {
 		if err != nil {
 			return fmt.Errorf("row %d: %w", line, err)
 		}
-		row.Key, err = url.QueryUnescape(rec[cols.Key])
-		if err != nil {
+		if row.Key, err = unescapeKey(rec[cols.Key]); err != nil {
 			return fmt.Errorf("row %d: the key %q is not URL-encoded as inventories write keys: %v", line, rec[cols.Key], err)
 		}
 		row.VersionID = field(rec, cols.VersionID)
@@ -57,6 +57,46 @@ func readCSV(r io.Reader, cols Columns, fn func(*Row) error) error {
 			return err
 		}
 	}
+}
+
+// unescapeKey decodes a CSV key: form encoding, "+" a space and %XX a
+// byte (url.QueryUnescape's rules, in one pass: it runs once per row).
+func unescapeKey(s string) (string, error) {
+	i := strings.IndexAny(s, "%+")
+	if i < 0 {
+		return s, nil
+	}
+	b := make([]byte, 0, len(s))
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '+':
+			b = append(b, ' ')
+		case '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return "", url.EscapeError(s[i:min(i+3, len(s))])
+			}
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b), nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 func field(rec []string, i int) string {

@@ -26,19 +26,38 @@ type Options struct {
 	TableRows int
 	// Append continues a report a resumed scan started: no CSV header.
 	Append bool
+	// RiskyOnly writes only the results with a finding or a status other
+	// than ok (jsonl, csv): a report of a billion objects stays small.
+	RiskyOnly bool
 }
 
 // New returns the writer for a format name.
 func New(format string, w io.Writer, opts Options) (Writer, error) {
+	var writer Writer
 	switch format {
 	case "jsonl":
-		return newJSONL(w), nil
+		writer = newJSONL(w)
 	case "csv":
 		c := newCSV(w)
 		c.header = opts.Append
-		return c, nil
+		writer = c
 	case "table":
-		return newTable(w, opts.TableRows), nil
+		return newTable(w, opts.TableRows), nil // lists risky objects only anyway
+	default:
+		return nil, fmt.Errorf("unknown format %q (want table, jsonl or csv)", format)
 	}
-	return nil, fmt.Errorf("unknown format %q (want table, jsonl or csv)", format)
+	if opts.RiskyOnly {
+		writer = riskyOnly{writer}
+	}
+	return writer, nil
+}
+
+// riskyOnly passes on the risky results only.
+type riskyOnly struct{ Writer }
+
+func (w riskyOnly) Write(r *scan.Result) error {
+	if !r.Risky() {
+		return nil
+	}
+	return w.Writer.Write(r)
 }

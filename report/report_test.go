@@ -175,3 +175,24 @@ func TestSummaryMarksKindsNoACLCouldShow(t *testing.T) {
 		}
 	}
 }
+
+func TestRiskyOnly(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w, err := New("jsonl", &buf, Options{RiskyOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := sampleResults()
+	for i := range results {
+		if err := w.Write(&results[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = w.Close(&scan.Summary{})
+	var keys []string
+	_ = ReadJSONL(&buf, func(r Record) error { keys = append(keys, r.Key); return nil })
+	if strings.Join(keys, "|") != "pub\x1b[2Jlic|=HYPERLINK(\"x\")|v|old-share" {
+		t.Errorf("keys written: %q; want every result but the clean one", keys)
+	}
+}

@@ -105,6 +105,12 @@ type Config struct {
 	Source Source
 	// Resolver gives each object its ACL; nil sends GetObjectAcl.
 	Resolver Resolver
+	// Inline resolves each object in the goroutine its source emitted it
+	// from, without the worker pool: for a resolver that answers at once
+	// (Given) and a source that emits from several goroutines, the pool
+	// only adds a hand-over per object. Requests (VerifyPublic, Recheck)
+	// then run one at a time per source goroutine.
+	Inline bool
 
 	// multi is the run of many buckets this scan is part of (RunBuckets).
 	multi *multiRun

@@ -46,6 +46,9 @@ func (s *scanner) runSerial(ctx context.Context, sink Sink, sum *Summary) error 
 // one goroutine per key), and writes results from the calling goroutine.
 // The bounded queue between lister and workers gives back-pressure.
 func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) error {
+	if s.cfg.Inline {
+		return s.runInline(ctx, sink, sum)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -72,6 +75,32 @@ func (s *scanner) runConcurrent(ctx context.Context, sink Sink, sum *Summary) er
 		return sinkErr
 	}
 	return listErr
+}
+
+// runInline resolves and records each object in the goroutine its
+// source emitted it from (Config.Inline): no hand-over to a pool or to a
+// writer goroutine. Recording takes a lock, so results still reach the
+// sink one at a time, and a checkpoint sees a consistent state.
+func (s *scanner) runInline(ctx context.Context, sink Sink, sum *Summary) error {
+	var mu sync.Mutex
+	var sinkErr error
+	err := s.objects(ctx, func(obj Object) error {
+		r, done := s.fetch(ctx, obj)
+		if !done {
+			s.unchecked.Add(1)
+			return ctx.Err()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if sinkErr == nil {
+			sinkErr = s.deliver(ctx, sink, sum, &r)
+		}
+		return sinkErr
+	})
+	if sinkErr != nil {
+		return sinkErr
+	}
+	return err
 }
 
 // fetchAll runs the source and resolves its objects with the strategy's
@@ -131,13 +160,17 @@ func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
 		IsLatest:   obj.IsLatest,
 		OwnerID:    obj.OwnerID,
 		place:      obj.place,
-		sent:       time.Now(),
 		Source:     s.cfg.SourceName,
 		ReportDate: s.cfg.ReportDate,
 	}
 	if obj.DeleteMarker {
 		r.deleteMarker = true
 		return r, true
+	}
+	if !s.cfg.Inline {
+		// When it was sent tells a failure held during an outage from
+		// one after; an inline resolver sends nothing.
+		r.sent = time.Now()
 	}
 	if gate := s.cfg.gate(); gate != nil {
 		// One bound on requests in flight across the buckets scanned at once.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
@@ -73,6 +75,7 @@ func (sh *shell) runInventory(ctx context.Context, location string, f *inventory
 		return err
 	}
 	cfg.Strategy = scan.Pool
+	tuneGC()
 	return sh.runOne(ctx, &f.scanFlags, cfg, s3opts, fail, func(ctx context.Context, client *s3access.Client, outs *scanOutputs, cfg *scan.Config) error {
 		rep, err := inventory.Locate(ctx, client.Client, location, f.dataDir)
 		if err != nil {
@@ -102,6 +105,9 @@ func (sh *shell) runInventory(ctx context.Context, location string, f *inventory
 			return usageErrorf("--checkpoint: %v", err)
 		}
 		cfg.Source, cfg.Resolver = src, scan.Given()
+		// Rows are judged where they are read; with --verify, each
+		// rechecked row waits for its request, so the pool stays.
+		cfg.Inline = !cfg.Recheck
 		cfg.SourceName, cfg.ReportDate = "inventory", m.Created().Format(time.RFC3339)
 		cfg.Report = rep.Location
 		if f.noContext {
@@ -147,4 +153,20 @@ func explainInventoryError(err error) error {
 	}
 	se := &scan.Error{Op: "read the inventory report", Err: err}
 	return &exitError{code: exitIncomplete, msg: se.Explain(flagSpelling)}
+}
+
+// tuneGC lets the heap grow 4x between collections (Go's default: 2x),
+// unless GOGC says otherwise: a report's rows are many small short-lived
+// allocations around a live heap of a few MiB, which the default collects
+// hundreds of times a second. Measured on 2,000,000 rows
+// (docs/benchmarks/inventory.md): CSV 2.59 s -> 2.19 s, Parquet 1.65 s
+// -> 1.44 s, peak RSS 26 -> 45 MiB and 42 -> 91 MiB. The soft memory limit
+// keeps the heap from passing 96 MiB whatever the rows.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(96 << 20)
+	}
 }

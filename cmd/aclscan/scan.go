@@ -45,6 +45,7 @@ type scanFlags struct {
 	exclude         []string
 	parallelBuckets int
 	readinessPolicy string
+	riskyOnly       bool
 	// inventory: the scan's bucket is known only once the report's
 	// manifest is read; the checkpoint is checked then.
 	inventory bool
@@ -135,6 +136,7 @@ func addReportFlags(fl *pflag.FlagSet, f *scanFlags, what string) {
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "also write the "+what+"'s summary (counts, completeness, requests, retries) as JSON to FILE")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not show progress on a terminal")
 	fl.IntVar(&f.tableRows, "table-rows", report.DefaultTableRows, "risky objects listed by the table format")
+	fl.BoolVar(&f.riskyOnly, "risky-only", false, "jsonl and csv: write only the objects with a finding or a status other than ok")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile to FILE")
 	_ = fl.MarkHidden("cpuprofile")
 }
@@ -199,7 +201,10 @@ func (sh *shell) runOne(ctx context.Context, f *scanFlags, cfg scan.Config, s3op
 			return err
 		}
 	}
-	sizeProcessors(cfg)
+	if !f.inventory {
+		// A report is read and decoded, not waited for: every core helps.
+		sizeProcessors(cfg)
+	}
 	if f.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(f.cpuProfile)
 		if err != nil {
@@ -306,7 +311,7 @@ func (sh *shell) openOutputs(f *scanFlags, cfg *scan.Config) (*scanOutputs, erro
 		}
 	}
 	resumed := cfg.Resume != nil || o.resumeBuckets != nil
-	if o.writer, err = report.New(f.format, o.out.w, report.Options{TableRows: f.tableRows, Append: resumed}); err != nil {
+	if o.writer, err = report.New(f.format, o.out.w, report.Options{TableRows: f.tableRows, Append: resumed, RiskyOnly: f.riskyOnly}); err != nil {
 		o.closeFiles()
 		return nil, usageErrorf("--format: %v", err)
 	}

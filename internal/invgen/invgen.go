@@ -85,10 +85,18 @@ func (r *Report) Write(objects []Object, put Put) error {
 	if perFile <= 0 {
 		perFile = 100_000
 	}
+	chunks := max(1, (len(objects)+perFile-1)/perFile)
+	return r.WriteChunks(chunks, func(i int) []Object {
+		return objects[min(i*perFile, len(objects)):min((i+1)*perFile, len(objects))]
+	}, put)
+}
+
+// WriteChunks is Write for reports too large to hold: one data file per
+// chunk, each made when it is written.
+func (r *Report) WriteChunks(chunks int, chunk func(i int) []Object, put Put) error {
 	var files []dataFile
-	for start := 0; start < len(objects) || (start == 0 && len(objects) == 0); start += perFile {
-		chunk := objects[start:min(start+perFile, len(objects))]
-		body, ext, err := r.encode(chunk)
+	for i := range chunks {
+		body, ext, err := r.encode(chunk(i))
 		if err != nil {
 			return err
 		}
@@ -98,9 +106,6 @@ func (r *Report) Write(objects []Object, put Put) error {
 		}
 		sum := md5.Sum(body)
 		files = append(files, dataFile{Key: key, Size: int64(len(body)), MD5Checksum: hex.EncodeToString(sum[:])})
-		if len(objects) == 0 {
-			break
-		}
 	}
 	manifest := map[string]any{
 		"sourceBucket":      r.SourceBucket,
