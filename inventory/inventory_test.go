@@ -211,7 +211,10 @@ func TestReportRowsExactlyOnce(t *testing.T) {
 	t.Parallel()
 	for _, format := range []string{"CSV", "Parquet"} {
 		for _, versioned := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/versioned=%v", format, versioned), func(t *testing.T) {
+			// The command judges rows where they are read (Inline); the
+			// engine's pool must give the same.
+			inline := versioned
+			t.Run(fmt.Sprintf("%s/versioned=%v/inline=%v", format, versioned, inline), func(t *testing.T) {
 				t.Parallel()
 				objects := rows(1000, versioned)
 				m, cols, open, _ := localReport(t, format, objects, versioned)
@@ -223,7 +226,7 @@ func TestReportRowsExactlyOnce(t *testing.T) {
 					t.Fatal(err)
 				}
 				var sink collect
-				sum, err := run(t, src, versioned, &sink, scan.Config{})
+				sum, err := run(t, src, versioned, &sink, scan.Config{Inline: inline})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -288,7 +291,7 @@ func TestResumeFromPosition(t *testing.T) {
 			first := &collect{fail: 900}
 			var saved *scan.State
 			var kept map[string]scan.Result
-			cfg := scan.Config{CheckpointInterval: time.Nanosecond, Checkpoint: func(st *scan.State) error {
+			cfg := scan.Config{Inline: format == "CSV", CheckpointInterval: time.Nanosecond, Checkpoint: func(st *scan.State) error {
 				saved = st
 				kept = map[string]scan.Result{}
 				for k, v := range first.results {
