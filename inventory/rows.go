@@ -1,13 +1,12 @@
 package inventory
 
 import (
-	"encoding/csv"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
-	"strings"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/parquet-go/parquet-go"
@@ -33,12 +32,10 @@ func readCSV(r io.Reader, cols Columns, fn func(*Row) error) error {
 		return fmt.Errorf("not a gzip file: %w", err)
 	}
 	defer gz.Close()
-	cr := csv.NewReader(gz)
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = cols.Count
+	rows := newCSVRows(gz, cols.Count)
 	var row Row
 	for line := 1; ; line++ {
-		rec, err := cr.Read()
+		rec, err := rows.next()
 		if err == io.EOF {
 			return nil
 		}
@@ -48,11 +45,13 @@ func readCSV(r io.Reader, cols Columns, fn func(*Row) error) error {
 		if row.Key, err = unescapeKey(rec[cols.Key]); err != nil {
 			return fmt.Errorf("row %d: the key %q is not URL-encoded as inventories write keys: %v", line, rec[cols.Key], err)
 		}
-		row.VersionID = field(rec, cols.VersionID)
-		row.IsLatest = field(rec, cols.IsLatest) == "true"
-		row.DeleteMarker = field(rec, cols.DeleteMarker) == "true"
-		row.ACL = append(row.ACL[:0], rec[cols.ACL]...)
-		row.Owner = append(row.Owner[:0], rec[cols.Owner]...)
+		row.VersionID = ""
+		if cols.VersionID >= 0 && len(rec[cols.VersionID]) > 0 {
+			row.VersionID = string(rec[cols.VersionID])
+		}
+		row.IsLatest = cols.IsLatest >= 0 && string(rec[cols.IsLatest]) == "true"
+		row.DeleteMarker = cols.DeleteMarker >= 0 && string(rec[cols.DeleteMarker]) == "true"
+		row.ACL, row.Owner = rec[cols.ACL], rec[cols.Owner]
 		if err := fn(&row); err != nil {
 			return err
 		}
@@ -61,11 +60,12 @@ func readCSV(r io.Reader, cols Columns, fn func(*Row) error) error {
 
 // unescapeKey decodes a CSV key: form encoding, "+" a space and %XX a
 // byte (url.QueryUnescape's rules, in one pass: it runs once per row).
-func unescapeKey(s string) (string, error) {
-	i := strings.IndexAny(s, "%+")
+func unescapeKey(raw []byte) (string, error) {
+	i := bytes.IndexAny(raw, "%+")
 	if i < 0 {
-		return s, nil
+		return string(raw), nil
 	}
+	s := raw
 	b := make([]byte, 0, len(s))
 	b = append(b, s[:i]...)
 	for ; i < len(s); i++ {
@@ -97,13 +97,6 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 	return c - 'a' + 10
-}
-
-func field(rec []string, i int) string {
-	if i < 0 {
-		return ""
-	}
-	return rec[i]
 }
 
 // parquetRow is the part of AWS's Parquet inventory schema aclscan

@@ -26,7 +26,12 @@ func (s *scanner) runSerial(ctx context.Context, sink Sink, sum *Summary) error 
 	// One Result for the whole scan: deliver's callees copy what they keep,
 	// and a variable per object would be one heap allocation per object.
 	var r Result
+	// A source may emit from several goroutines (an inventory's files):
+	// one request at a time still.
+	var one sync.Mutex
 	listErr := s.objects(ctx, func(obj Object) error {
+		one.Lock()
+		defer one.Unlock()
 		var done bool
 		r, done = s.fetch(ctx, obj)
 		if !done {
