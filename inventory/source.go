@@ -29,11 +29,12 @@ type Opener func(ctx context.Context, key string) (io.ReadCloser, error)
 // It is a scan.ResumableSource: a checkpoint knows, per data file, which
 // rows were reported, so a resumed run reports every row exactly once.
 type Source struct {
-	manifest *Manifest
-	cols     Columns
-	open     Opener
-	parallel int
-	tempDir  string
+	manifest  *Manifest
+	cols      Columns
+	open      Opener
+	parallel  int
+	tempDir   string
+	stdlibCSV bool
 
 	mu    sync.Mutex
 	files map[string]*fileTrack
@@ -48,11 +49,14 @@ type Options struct {
 	TempDir string
 	// Resume is a Position a checkpoint saved (nil: from the start).
 	Resume json.RawMessage
+	// StdlibCSV reads CSV with encoding/csv instead of aclscan's reader
+	// (to measure them side by side; docs/benchmarks/inventory.md).
+	StdlibCSV bool
 }
 
 // NewSource reads the report m lists; cols must come from m.Columns.
 func NewSource(m *Manifest, cols Columns, open Opener, opts Options) (*Source, error) {
-	s := &Source{manifest: m, cols: cols, open: open, parallel: opts.Parallel, tempDir: opts.TempDir, files: map[string]*fileTrack{}}
+	s := &Source{manifest: m, cols: cols, open: open, parallel: opts.Parallel, tempDir: opts.TempDir, stdlibCSV: opts.StdlibCSV, files: map[string]*fileTrack{}}
 	if s.parallel <= 0 {
 		s.parallel = 2
 	}
@@ -134,7 +138,7 @@ func (s *Source) readFile(ctx context.Context, f DataFile, track *fileTrack, emi
 	}
 	switch s.manifest.FileFormat {
 	case FormatCSV:
-		if err := readCSV(io.TeeReader(body, sum), s.cols, handle); err != nil {
+		if err := readCSV(io.TeeReader(body, sum), s.cols, s.stdlibCSV, handle); err != nil {
 			return err
 		}
 		// What the CSV reader left (gzip's trailer is read; a concatenated

@@ -24,6 +24,7 @@ type inventoryFlags struct {
 	dataDir       string
 	parallelFiles int
 	tempDir       string
+	stdlibCSV     bool
 }
 
 func newInventoryCommand(sh *shell) *cobra.Command {
@@ -64,6 +65,8 @@ s3://DEST/PREFIX/SOURCE-BUCKET/CONFIG-ID/ (its newest complete report is taken).
 	fl.StringVar(&f.dataDir, "data-dir", "", "read the data files from DIR (at their key, or by file name) instead of the destination bucket")
 	fl.IntVar(&f.parallelFiles, "parallel-files", f.parallelFiles, "data files read at once")
 	fl.StringVar(&f.tempDir, "temp-dir", "", "where Parquet data files are kept while read (they need random access; default: the system's)")
+	fl.BoolVar(&f.stdlibCSV, "stdlib-csv", false, "read CSV with Go's encoding/csv instead of aclscan's reader (slower; for comparison)")
+	_ = fl.MarkHidden("stdlib-csv")
 	return cmd
 }
 
@@ -96,7 +99,7 @@ func (sh *shell) runInventory(ctx context.Context, location string, f *inventory
 			}
 			cfg.Resume = resume
 		}
-		opts := inventory.Options{Parallel: f.parallelFiles, TempDir: f.tempDir}
+		opts := inventory.Options{Parallel: f.parallelFiles, TempDir: f.tempDir, StdlibCSV: f.stdlibCSV}
 		if resume != nil {
 			opts.Resume = resume.Source
 		}
