@@ -114,11 +114,9 @@ func newestReport(ctx context.Context, client S3, bucket, prefix string) (string
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(dates)))
 	for _, d := range dates {
-		key := prefix + d + "/manifest.json"
-		body, err := get(ctx, client, bucket, prefix+d+"/manifest.checksum")
+		_, err := get(ctx, client, bucket, prefix+d+"/manifest.checksum")
 		if err == nil {
-			_ = body
-			return key, nil
+			return prefix + d + "/manifest.json", nil
 		}
 		if !isNoSuchKey(err) {
 			return "", fmt.Errorf("read s3://%s/%s%s/manifest.checksum: %w", bucket, prefix, d, err)
