@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-compat unit integration lint local-s3 local-s3-stop bench-scan bench-exposure bench-inventory bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
+.PHONY: build demo test test-compat unit integration lint local-s3 local-s3-stop bench-scan bench-exposure bench-inventory bench-fix bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -63,6 +63,11 @@ bench-scan: build
 # (docs/benchmarks/inventory.md); the reports are kept in /tmp for the next run.
 bench-inventory: build
 	$(GO) run ./bench/benchinventory -runs 3
+
+# aclscan fix --apply and undo on 5,000 public objects (docs/benchmarks/fix.md).
+bench-fix: build
+	@scripts/local-s3 start >/dev/null
+	$(GO) run ./bench/benchfix -runs 3
 
 # What the bucket's context and --verify-public cost (docs/benchmarks/exposure.md).
 bench-exposure:
