@@ -188,6 +188,8 @@ func (sh *shell) runFix(ctx context.Context, target string, f *fixFlags) error {
 	if journal != nil {
 		p.addUnsettled(journal)
 	}
+	// Results arrive in completion order; the plan reads in key order.
+	sort.Slice(p.entries, func(i, j int) bool { return p.entries[i].ID() < p.entries[j].ID() })
 	p.print(sh.stdout, f)
 	if planFile != nil {
 		if err := p.write(planFile); err != nil {
