@@ -64,6 +64,7 @@ func RunBuckets(ctx context.Context, b Buckets, sink Sink, progress *Progress) (
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sums := make([]*Summary, len(b.Scans))
+	progress.BucketsTotal.Store(int64(len(b.Scans)))
 	var runErr error
 	var errOnce sync.Once
 	queue := make(chan int)
@@ -96,6 +97,7 @@ func RunBuckets(ctx context.Context, b Buckets, sink Sink, progress *Progress) (
 					errOnce.Do(func() { runErr = err; cancel() })
 				}
 				sums[i] = sum
+				progress.BucketsDone.Add(1)
 			}
 		})
 	}

@@ -13,10 +13,14 @@ import (
 
 // objects runs the source, counting what it produces.
 func (s *scanner) objects(ctx context.Context, handle func(Object) error) error {
-	return s.source.Objects(ctx, func(obj Object) error {
+	err := s.source.Objects(ctx, func(obj Object) error {
 		s.progress.Listed.Add(1)
 		return handle(obj)
 	})
+	if err == nil && s.cfg.multi == nil {
+		s.progress.ListingDone.Store(true)
+	}
+	return err
 }
 
 // runSerial interleaves listing and fetching in one goroutine: one request

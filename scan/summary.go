@@ -14,6 +14,11 @@ type Progress struct {
 	Errors  atomic.Int64
 	// Waiting is true while the scan pauses for an unavailable endpoint.
 	Waiting atomic.Bool
+	// ListingDone is set once the source has produced every object of a
+	// one-bucket scan: Listed is then the total.
+	ListingDone atomic.Bool
+	// BucketsDone and BucketsTotal count the buckets of RunBuckets.
+	BucketsDone, BucketsTotal atomic.Int64
 }
 
 // Summary is the account of a finished (or stopped) scan.

@@ -67,10 +67,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func (sh *shell) run(ctx context.Context, args []string) int {
 	stdout, stderr := sh.stdout, sh.stderr
 	root := &cobra.Command{
-		Use:           "aclscan",
-		Short:         "Audit the ACL of every object in S3 buckets",
-		Long:          "aclscan lists every object of an S3 bucket, fetches each object's ACL and reports\nwhat is public, shared with any AWS user, shared with other accounts, or unreadable.",
-		Version:       version,
+		Use:   "aclscan",
+		Short: "Audit the ACL of every object in S3 buckets",
+		Long: "aclscan lists every object of an S3 bucket, fetches each object's ACL and reports\nwhat is public, shared with any AWS user, shared with other accounts, or unreadable,\n" +
+			"judged with the bucket's Block Public Access and Object Ownership; it reads S3 Inventory\nreports, and closes what it found with an undo log.",
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -80,7 +81,7 @@ func (sh *shell) run(ctx context.Context, args []string) int {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newScanCommand(sh), newInventoryCommand(sh), newFixCommand(sh), newUndoCommand(sh))
+	root.AddCommand(newScanCommand(sh), newInventoryCommand(sh), newFixCommand(sh), newUndoCommand(sh), newVersionCommand(sh))
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {

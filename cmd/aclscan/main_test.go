@@ -265,3 +265,43 @@ func TestOpenOutputResume(t *testing.T) {
 		t.Errorf("err = %v, want a missing report error", err)
 	}
 }
+
+// The progress line shows a percentage and the time left only once the
+// total is known: a growing listing is not a total.
+func TestDescribeProgress(t *testing.T) {
+	cases := []struct {
+		name                 string
+		listingDone          bool
+		buckets, bucketsDone int64
+		listed, checked      int64
+		rate                 float64
+		want                 string
+	}{
+		{"listing", false, 0, 0, 5019, 4800, 300, "listed 5019, checked 4800"},
+		{"listed", true, 0, 0, 5000, 1000, 100, "checked 1000 of 5000 (20%), about 40s left"},
+		{"done", true, 0, 0, 10, 10, 5, "checked 10 of 10 (100%)"},
+		{"buckets", false, 8, 2, 300, 200, 50, "buckets 2/8 (25%), listed 300, checked 200"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var p scan.Progress
+			p.ListingDone.Store(tc.listingDone)
+			p.BucketsTotal.Store(tc.buckets)
+			p.BucketsDone.Store(tc.bucketsDone)
+			if got := describeProgress(&p, tc.listed, tc.checked, tc.rate); got != tc.want {
+				t.Errorf("describeProgress = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestVersionCommand(t *testing.T) {
+	code, stdout, _ := runCLI(t, "version")
+	if code != exitOK || !strings.HasPrefix(stdout, "aclscan ") || !strings.Contains(stdout, "commit ") || !strings.Contains(stdout, "go1.") {
+		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+	code, stdout, _ = runCLI(t, "completion", "bash")
+	if code != exitOK || !strings.Contains(stdout, "bash completion") {
+		t.Errorf("completion bash: exit %d", code)
+	}
+}

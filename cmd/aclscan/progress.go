@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aclscan/aclscan/scan"
@@ -24,6 +25,8 @@ type retryStats interface {
 }
 
 func startProgressBar(w io.Writer, p *scan.Progress, client retryStats) *progressBar {
+	// The bar has no total: it spins, and the description gives the
+	// percentage and the time left once the total is known.
 	bar := progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetWidth(25),
@@ -46,8 +49,8 @@ func startProgressBar(w io.Writer, p *scan.Progress, client retryStats) *progres
 				return
 			case <-tick.C:
 				listed, checked := p.Listed.Load(), p.Checked.Load()
-				bar.ChangeMax64(max(listed, 1))
-				desc := fmt.Sprintf("listed %d, checked %d, %.0f/s, errors %d, retries %d", listed, checked, elapsedRate(checked-base, start), p.Errors.Load(), client.Retries())
+				rate := elapsedRate(checked-base, start)
+				desc := describeProgress(p, listed, checked, rate) + fmt.Sprintf(", %.0f/s, errors %d, retries %d", rate, p.Errors.Load(), client.Retries())
 				if n := client.Throttles(); n > 0 {
 					desc += fmt.Sprintf(" (%d throttled, in flight <= %d)", n, client.ConcurrencyLimit())
 				}
@@ -60,6 +63,25 @@ func startProgressBar(w io.Writer, p *scan.Progress, client retryStats) *progres
 		}
 	}()
 	return pb
+}
+
+// describeProgress is the count of what is done and, once the total is
+// known (the listing done, or the buckets counted), how much is left: no
+// percentage is shown while the total is still growing.
+func describeProgress(p *scan.Progress, listed, checked int64, rate float64) string {
+	var b strings.Builder
+	if total := p.BucketsTotal.Load(); total > 0 {
+		fmt.Fprintf(&b, "buckets %d/%d (%d%%), ", p.BucketsDone.Load(), total, 100*p.BucketsDone.Load()/total)
+	}
+	if !p.ListingDone.Load() || listed == 0 {
+		fmt.Fprintf(&b, "listed %d, checked %d", listed, checked)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "checked %d of %d (%d%%)", checked, listed, 100*checked/listed)
+	if left := listed - checked; left > 0 && rate > 0 {
+		fmt.Fprintf(&b, ", about %s left", time.Duration(float64(left)/rate*float64(time.Second)).Round(time.Second))
+	}
+	return b.String()
 }
 
 // stop removes the bar; it is safe on a nil bar.
