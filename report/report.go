@@ -29,6 +29,8 @@ type Options struct {
 	// RiskyOnly writes only the results with a finding or a status other
 	// than ok (jsonl, csv): a report of a billion objects stays small.
 	RiskyOnly bool
+	// Version is aclscan's, for formats that name their producer (ocsf).
+	Version string
 }
 
 // New returns the writer for a format name.
@@ -43,8 +45,10 @@ func New(format string, w io.Writer, opts Options) (Writer, error) {
 		writer = c
 	case "table":
 		return newTable(w, opts.TableRows), nil // lists risky objects only anyway
+	case "ocsf":
+		return newOCSF(w, opts.Version), nil // effective findings only anyway
 	default:
-		return nil, fmt.Errorf("unknown format %q (want table, jsonl or csv)", format)
+		return nil, fmt.Errorf("unknown format %q (want table, jsonl, csv or ocsf)", format)
 	}
 	if opts.RiskyOnly {
 		writer = riskyOnly{writer}

@@ -1,0 +1,221 @@
+package report
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/scan"
+)
+
+// OCSFVersion is the OCSF schema version the ocsf format follows
+// (its required attributes are checked in report/testdata/ocsf-1.8.0).
+const OCSFVersion = "1.8.0"
+
+// OCSF Detection Finding (class 2004, category 2 Findings), activity Create.
+const (
+	ocsfCategoryFindings = 2
+	ocsfClassDetection   = 2004
+	ocsfActivityCreate   = 1
+)
+
+// ocsfFinding is one OCSF Detection Finding: an effective finding of one
+// object, for Security Lake, Security Hub and SIEMs.
+type ocsfFinding struct {
+	ActivityID   int             `json:"activity_id"`
+	ActivityName string          `json:"activity_name"`
+	CategoryUID  int             `json:"category_uid"`
+	CategoryName string          `json:"category_name"`
+	ClassUID     int             `json:"class_uid"`
+	ClassName    string          `json:"class_name"`
+	TypeUID      int             `json:"type_uid"`
+	TypeName     string          `json:"type_name"`
+	SeverityID   int             `json:"severity_id"`
+	Severity     string          `json:"severity"`
+	StatusID     int             `json:"status_id"`
+	Status       string          `json:"status"`
+	Time         int64           `json:"time"`
+	Message      string          `json:"message"`
+	Metadata     ocsfMetadata    `json:"metadata"`
+	FindingInfo  ocsfFindingInfo `json:"finding_info"`
+	Resources    []ocsfResource  `json:"resources"`
+	Evidences    []ocsfEvidence  `json:"evidences"`
+	Remediation  ocsfRemediation `json:"remediation"`
+	Cloud        ocsfCloud       `json:"cloud"`
+	IsAlert      bool            `json:"is_alert"`
+	Confidence   int             `json:"confidence_id"`
+}
+
+type ocsfMetadata struct {
+	Version  string      `json:"version"`
+	Product  ocsfProduct `json:"product"`
+	Profiles []string    `json:"profiles"`
+}
+
+type ocsfProduct struct {
+	Name       string `json:"name"`
+	VendorName string `json:"vendor_name"`
+	Version    string `json:"version"`
+}
+
+type ocsfFindingInfo struct {
+	UID   string   `json:"uid"`
+	Title string   `json:"title"`
+	Desc  string   `json:"desc"`
+	Types []string `json:"types"`
+}
+
+type ocsfResource struct {
+	UID            string         `json:"uid"`
+	Name           string         `json:"name"`
+	Type           string         `json:"type"`
+	CloudPartition string         `json:"cloud_partition"`
+	Owner          *ocsfUser      `json:"owner,omitempty"`
+	Data           map[string]any `json:"data,omitempty"`
+}
+
+type ocsfUser struct {
+	UID string `json:"uid"`
+}
+
+type ocsfEvidence struct {
+	Data map[string]any `json:"data"`
+}
+
+type ocsfRemediation struct {
+	Desc string `json:"desc"`
+}
+
+type ocsfCloud struct {
+	Provider string `json:"provider"`
+}
+
+// OCSF severities.
+var ocsfSeverities = map[int]string{1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical"}
+
+// ocsfKind is what the OCSF finding says of one finding kind.
+type ocsfKind struct {
+	severity    int
+	title, desc string
+	remediation string
+}
+
+var ocsfKinds = [acl.NumKinds]ocsfKind{
+	acl.Public: {4, "S3 object readable by anyone: public ACL",
+		"The object's ACL grants a permission to the AllUsers group: anyone on the internet, without credentials.",
+		"Remove the AllUsers grant (aclscan fix s3://BUCKET/PREFIX --findings public --apply --undo-log FILE keeps every other grant and can be undone), and turn on Block Public Access (IgnorePublicAcls, BlockPublicAcls)."},
+	acl.Authenticated: {3, "S3 object open to any AWS account: AuthenticatedUsers ACL",
+		"The object's ACL grants a permission to the AuthenticatedUsers group: any AWS account in the world, not only this organization's.",
+		"Remove the AuthenticatedUsers grant (aclscan fix ... --findings authenticated --apply --undo-log FILE), and turn on Block Public Access (IgnorePublicAcls)."},
+	acl.CrossAccount: {2, "S3 object shared with another account by its ACL",
+		"The object's ACL grants a permission to a canonical user other than the bucket owner.",
+		"Review the grantee; remove the grant (aclscan fix ... --findings cross-account) or move the access to the bucket policy, where it can be audited."},
+	acl.ForeignOwner: {1, "S3 object owned by another account",
+		"The object is owned by an account other than the bucket owner's: its ACL is that account's to set.",
+		"Have the writer use the bucket-owner-full-control ACL, or set Object Ownership to BucketOwnerEnforced (aclscan scan shows whether the bucket is ready)."},
+	acl.Unreadable: {1, "S3 object ACL unreadable by the auditor",
+		"GetObjectAcl was denied: the object's exposure could not be judged (it is often owned by another account).",
+		"Grant the auditor s3:GetObjectAcl, or read the ACL from an S3 Inventory report (aclscan inventory)."},
+}
+
+type ocsfWriter struct {
+	buf     *bufio.Writer
+	enc     *json.Encoder
+	version string
+	now     func() time.Time
+}
+
+func newOCSF(w io.Writer, version string) *ocsfWriter {
+	buf := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if version == "" {
+		version = "dev"
+	}
+	return &ocsfWriter{buf: buf, enc: enc, version: version, now: time.Now}
+}
+
+// Write writes one Detection Finding per effective finding of r.
+func (o *ocsfWriter) Write(r *scan.Result) error {
+	for _, k := range r.Effective.Kinds() {
+		f := o.finding(r, k)
+		if err := o.enc.Encode(&f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *ocsfWriter) finding(r *scan.Result, k acl.Kind) ocsfFinding {
+	kind := ocsfKinds[k]
+	severity := kind.severity
+	if k == acl.Public && r.Verified == scan.Served {
+		severity = 5 // proven: served to an anonymous request
+	}
+	arn := "arn:aws:s3:::" + r.Bucket + "/" + r.Key
+	where := "s3://" + r.Bucket + "/" + r.Key
+	if r.Versioned {
+		where += " (version " + r.VersionID + ")"
+	}
+	id := sha256.Sum256([]byte(r.Bucket + "\x00" + r.Key + "\x00" + r.VersionID + "\x00" + k.String()))
+	data := map[string]any{"findings": r.Findings.Names(), "effective": r.Effective.Names(), "source": sourceName(r)}
+	if r.Versioned {
+		data["version_id"], data["is_latest"] = r.VersionID, r.IsLatest
+	}
+	if r.Verified != scan.NotVerified {
+		data["verified_public"] = r.Verified == scan.Served
+	}
+	f := ocsfFinding{
+		ActivityID: ocsfActivityCreate, ActivityName: "Create",
+		CategoryUID: ocsfCategoryFindings, CategoryName: "Findings",
+		ClassUID: ocsfClassDetection, ClassName: "Detection Finding",
+		TypeUID: ocsfClassDetection*100 + ocsfActivityCreate, TypeName: "Detection Finding: Create",
+		SeverityID: severity, Severity: ocsfSeverities[severity],
+		StatusID: 1, Status: "New",
+		Time:    o.now().UnixMilli(),
+		Message: where + ": " + kind.title,
+		Metadata: ocsfMetadata{Version: OCSFVersion, Product: ocsfProduct{Name: "aclscan", VendorName: "aclscan", Version: o.version},
+			Profiles: []string{"cloud"}},
+		FindingInfo: ocsfFindingInfo{UID: hex.EncodeToString(id[:16]), Title: kind.title, Desc: kind.desc, Types: []string{"S3 object ACL: " + k.String()}},
+		Resources: []ocsfResource{
+			{UID: arn, Name: r.Key, Type: "AWS::S3::Object", CloudPartition: "aws", Data: data},
+			{UID: "arn:aws:s3:::" + r.Bucket, Name: r.Bucket, Type: "AWS::S3::Bucket", CloudPartition: "aws"},
+		},
+		Remediation: ocsfRemediation{Desc: kind.remediation},
+		Cloud:       ocsfCloud{Provider: "AWS"},
+		IsAlert:     true,
+		Confidence:  3, // High: read from the ACL itself
+	}
+	if r.OwnerID != "" {
+		f.Resources[0].Owner = &ocsfUser{UID: r.OwnerID}
+	}
+	f.Evidences = []ocsfEvidence{{Data: map[string]any{"grants": grantsOf(r.Grants, k, r.OwnerID)}}}
+	return f
+}
+
+func sourceName(r *scan.Result) string {
+	if r.Source == "" {
+		return "live"
+	}
+	return r.Source
+}
+
+// grantsOf are the grants that make finding kind k (all of them for the
+// kinds no single grant makes).
+func grantsOf(grants []acl.Grant, k acl.Kind, owner string) []acl.Grant {
+	out := []acl.Grant{}
+	for _, g := range grants {
+		if acl.Classify("", owner, []acl.Grant{g}).Has(k) || (k == acl.CrossAccount && g.Type == acl.TypeCanonicalUser && g.ID != owner) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func (o *ocsfWriter) Close(*scan.Summary) error { return o.buf.Flush() }
+
+func (o *ocsfWriter) Flush() error { return o.buf.Flush() }
