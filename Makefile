@@ -22,6 +22,7 @@ PKGS := ./... ./bench/...
 # Unit and integration tests; the integration tests start (or reuse) the local S3.
 test: lint
 	scripts/local-s3 start >/dev/null
+	scripts/need-chromium
 	$(GO) test -race -count=1 -tags integration $(PKGS)
 
 # aclscan against other S3 servers (bench/compat; servers built once into bin/compat).

@@ -31,6 +31,8 @@ type Options struct {
 	RiskyOnly bool
 	// Version is aclscan's, for formats that name their producer (ocsf).
 	Version string
+	// HTMLRows bounds the risky objects the html format lists (default 1,000).
+	HTMLRows int
 }
 
 // New returns the writer for a format name.
@@ -47,8 +49,10 @@ func New(format string, w io.Writer, opts Options) (Writer, error) {
 		return newTable(w, opts.TableRows), nil // lists risky objects only anyway
 	case "ocsf":
 		return newOCSF(w, opts.Version), nil // effective findings only anyway
+	case "html":
+		return newHTML(w, opts.HTMLRows), nil
 	default:
-		return nil, fmt.Errorf("unknown format %q (want table, jsonl, csv or ocsf)", format)
+		return nil, fmt.Errorf("unknown format %q (want table, jsonl, csv, ocsf or html)", format)
 	}
 	if opts.RiskyOnly {
 		writer = riskyOnly{writer}
