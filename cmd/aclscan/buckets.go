@@ -24,15 +24,15 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 	if err := prepareReadinessDir(f.readinessPolicy); err != nil {
 		return err
 	}
-	outs, err := sh.openOutputs(f, &cfg)
-	if err != nil {
-		return err
-	}
-	defer outs.closeFiles()
 	base, err := sh.newClient(ctx, s3opts)
 	if err != nil {
 		return err
 	}
+	outs, err := sh.openOutputs(ctx, f, &cfg, base)
+	if err != nil {
+		return err
+	}
+	defer outs.closeFiles()
 	start := time.Now()
 	buckets, err := base.ListBuckets(ctx)
 	if err != nil {

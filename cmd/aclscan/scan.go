@@ -187,15 +187,15 @@ func (sh *shell) runOne(ctx context.Context, f *scanFlags, cfg scan.Config, s3op
 			return usageErrorf("--readiness-policy %s: the directory %s does not exist", f.readinessPolicy, dir)
 		}
 	}
-	outs, err := sh.openOutputs(f, &cfg)
-	if err != nil {
-		return err
-	}
-	defer outs.closeFiles()
 	client, err := sh.newClient(ctx, s3opts)
 	if err != nil {
 		return err
 	}
+	outs, err := sh.openOutputs(ctx, f, &cfg, client)
+	if err != nil {
+		return err
+	}
+	defer outs.closeFiles()
 	if prepare != nil {
 		if err := prepare(ctx, client, outs, &cfg); err != nil {
 			return err
@@ -266,22 +266,31 @@ type scanOutputs struct {
 	out         *reportOutput
 	writer      report.Writer
 	summaryFile *os.File
-	resume      *resumption // nil without --checkpoint
+	// upload is the report's upload when -o names an s3:// object;
+	// summaryS3 is --summary-json's s3:// URL.
+	upload    *s3access.Upload
+	client    *s3access.Client
+	summaryS3 string
+	resume    *resumption // nil without --checkpoint
 	// resumeBuckets are the bucket states of a resumed --all-buckets run.
 	resumeBuckets map[string]*scan.State
 }
 
 // openOutputs opens the report (continuing it when a checkpoint says so,
 // which also sets cfg.Resume), the summary file, and the report writer.
-func (sh *shell) openOutputs(f *scanFlags, cfg *scan.Config) (*scanOutputs, error) {
+func (sh *shell) openOutputs(ctx context.Context, f *scanFlags, cfg *scan.Config, client *s3access.Client) (*scanOutputs, error) {
 	if f.format == "" {
 		f.format = "jsonl"
 		if f.output == "" && isTerminal(sh.stdout) {
 			f.format = "table"
 		}
 	}
-	o := &scanOutputs{}
+	o := &scanOutputs{client: client}
 	var err error
+	toS3 := strings.HasPrefix(f.output, "s3://")
+	if toS3 && f.checkpoint != "" {
+		return nil, usageErrorf("--checkpoint needs the report in a local file (-o FILE): an S3 object cannot be appended to; write locally, or drop --checkpoint")
+	}
 	if f.checkpoint != "" {
 		if o.resume, err = loadCheckpoint(f.checkpoint, *cfg, f.allBuckets, f.inventory, f.output, f.format); err != nil {
 			return nil, err
@@ -301,10 +310,23 @@ func (sh *shell) openOutputs(f *scanFlags, cfg *scan.Config) (*scanOutputs, erro
 			fmt.Fprintf(sh.stderr, "aclscan: resuming from %s: %d objects already reported in %s\n", f.checkpoint, reported, f.output)
 		}
 	}
-	if o.out, err = openOutput(f.output, sh.stdout, o.resume.resumeAt()); err != nil {
+	if toS3 {
+		bucket, key, err := s3ObjectURL("-o", f.output)
+		if err != nil {
+			return nil, err
+		}
+		o.upload = client.NewUpload(ctx, bucket, key)
+		o.out = &reportOutput{w: o.upload}
+	} else if o.out, err = openOutput(f.output, sh.stdout, o.resume.resumeAt()); err != nil {
 		return nil, err
 	}
-	if f.summaryJSON != "" {
+	if strings.HasPrefix(f.summaryJSON, "s3://") {
+		if _, _, err := s3ObjectURL("--summary-json", f.summaryJSON); err != nil {
+			o.closeFiles()
+			return nil, err
+		}
+		o.summaryS3 = f.summaryJSON
+	} else if f.summaryJSON != "" {
 		if o.summaryFile, err = os.OpenFile(f.summaryJSON, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
 			o.closeFiles()
 			return nil, usageErrorf("cannot write --summary-json to %s: %v", f.summaryJSON, errors.Unwrap(err))
@@ -333,6 +355,16 @@ func (o *scanOutputs) finish(sum *scan.Summary, stderr io.Writer) (resumeHint st
 	}
 	keep(o.writer.Close(sum), "report")
 	keep(o.out.Close(), "report")
+	if o.upload != nil {
+		if sum.Complete && err == nil {
+			keep(o.upload.Close(), "report")
+		} else {
+			// The object appears only for a complete scan.
+			_ = o.upload.Abort(errors.New("the scan is incomplete"))
+			fmt.Fprintf(stderr, "aclscan: the report was not uploaded: the scan is incomplete (its upload was aborted; nothing is left behind)\n")
+		}
+		o.upload = nil
+	}
 	complete := sum.Complete && err == nil
 	if o.resume != nil {
 		if complete {
@@ -344,17 +376,57 @@ func (o *scanOutputs) finish(sum *scan.Summary, stderr io.Writer) (resumeHint st
 			resumeHint = fmt.Sprintf("; progress saved in %s: run the same command again to continue", o.resume.path)
 		}
 	}
-	if o.summaryFile != nil {
+	if o.summaryFile != nil || o.summaryS3 != "" {
 		if err != nil {
 			sum.Complete = false // the summary file says what the exit code says
 		}
-		keep(writeSummaryJSON(o.summaryFile, sum), "--summary-json")
+		keep(o.writeSummary(sum), "--summary-json")
 	}
 	return resumeHint, err
 }
 
+// writeSummary writes --summary-json to its file or S3 object.
+func (o *scanOutputs) writeSummary(sum *scan.Summary) error {
+	b, err := json.MarshalIndent(report.NewSummaryRecord(sum, flagSpelling), "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if o.summaryS3 != "" {
+		bucket, key, _ := s3ObjectURL("--summary-json", o.summaryS3)
+		up := o.client.NewUpload(context.Background(), bucket, key)
+		if _, err := up.Write(b); err != nil {
+			_ = up.Abort(err)
+			return err
+		}
+		return up.Close()
+	}
+	if _, err := o.summaryFile.Write(b); err != nil {
+		return err
+	}
+	err = o.summaryFile.Close()
+	o.summaryFile = nil
+	return err
+}
+
+// s3ObjectURL checks an s3://BUCKET/KEY naming an object to write.
+func s3ObjectURL(flag, url string) (bucket, key string, err error) {
+	bucket, key, err = s3access.ParseURL(url)
+	if err != nil {
+		return "", "", usageErrorf("%s %s: %v", flag, url, err)
+	}
+	if key == "" || strings.HasSuffix(key, "/") {
+		return "", "", usageErrorf("%s %s names no object: give s3://BUCKET/KEY", flag, url)
+	}
+	return bucket, key, nil
+}
+
 // closeFiles closes whatever is still open (after an early return).
 func (o *scanOutputs) closeFiles() {
+	if o.upload != nil {
+		_ = o.upload.Abort(errors.New("stopped before the scan"))
+		o.upload = nil
+	}
 	if o.out != nil {
 		o.out.Close()
 	}
@@ -477,17 +549,6 @@ func sizeProcessors(cfg scan.Config) {
 		inFlight = runtime.NumCPU() * requestsPerProcessor
 	}
 	runtime.GOMAXPROCS(min(runtime.NumCPU(), max(1, (inFlight+requestsPerProcessor-1)/requestsPerProcessor)))
-}
-
-func writeSummaryJSON(f *os.File, sum *scan.Summary) error {
-	b, err := json.MarshalIndent(report.NewSummaryRecord(sum, flagSpelling), "", "  ")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		return err
-	}
-	return f.Close()
 }
 
 func startCPUProfile(path string) (stop func(), err error) {

@@ -1,0 +1,70 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/report"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// -o s3://... streams the report to S3: the object appears when the scan
+// completes; an interrupted scan leaves neither an object nor a pending
+// multipart upload.
+func TestIntegrationReportToS3(t *testing.T) {
+	t.Parallel()
+	env := demoEnv(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	dest := locals3.NewBucket(t, env, "reports")
+	code, _, stderr := runLocal(t, env, "scan", "s3://demo", "-o", "s3://"+dest+"/demo.jsonl", "--summary-json", "s3://"+dest+"/summary.json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	get := func(key string) []byte {
+		out, err := a.GetObject(ctx, &s3.GetObjectInput{Bucket: &dest, Key: &key})
+		if err != nil {
+			t.Fatalf("get %s: %v", key, err)
+		}
+		defer out.Body.Close()
+		b, _ := io.ReadAll(out.Body)
+		return b
+	}
+	var n int
+	if err := report.ReadJSONL(bytes.NewReader(get("demo.jsonl")), func(report.Record) error { n++; return nil }); err != nil || n != 104 {
+		t.Errorf("the uploaded report: %d records, %v; want 104", n, err)
+	}
+	var sum report.SummaryRecord
+	if err := json.Unmarshal(get("summary.json"), &sum); err != nil || sum.Objects != 104 || !sum.Complete {
+		t.Errorf("the uploaded summary: %+v, %v", sum, err)
+	}
+
+	// Interrupted: nothing appears, nothing is left pending.
+	bucket := interruptBucket(t)
+	bin := buildCLI(t)
+	code, stderr = startAndSignal(t, bin, os.Interrupt, 400*time.Millisecond, "scan", "s3://"+bucket, "--concurrency", "2", "-o", "s3://"+dest+"/interrupted.jsonl")
+	if code != exitIncomplete || !strings.Contains(stderr, "the report was not uploaded") {
+		t.Fatalf("interrupted: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := a.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &dest, Key: aws("interrupted.jsonl")}); err == nil {
+		t.Error("an interrupted scan's report appeared")
+	}
+	uploads, err := a.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &dest})
+	if err != nil || len(uploads.Uploads) != 0 {
+		t.Errorf("pending multipart uploads: %v, %v", uploads.Uploads, err)
+	}
+	// A checkpoint needs a local report.
+	code, _, stderr = runLocal(t, env, "scan", "s3://demo", "-o", "s3://"+dest+"/x.jsonl", "--checkpoint", t.TempDir()+"/c")
+	if code != exitUsage || !strings.Contains(stderr, "--checkpoint needs the report in a local file") {
+		t.Errorf("checkpoint with an S3 report: exit %d, %q", code, stderr)
+	}
+}
