@@ -23,6 +23,7 @@ PKGS := ./... ./bench/...
 test: lint
 	scripts/local-s3 start >/dev/null
 	scripts/need-chromium
+	npm ci --prefix report/testdata/duckdb --silent --no-audit --no-fund
 	$(GO) test -race -count=1 -tags integration $(PKGS)
 
 # aclscan against other S3 servers (bench/compat; servers built once into bin/compat).

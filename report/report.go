@@ -51,8 +51,10 @@ func New(format string, w io.Writer, opts Options) (Writer, error) {
 		return newOCSF(w, opts.Version), nil // effective findings only anyway
 	case "html":
 		return newHTML(w, opts.HTMLRows), nil
+	case "parquet":
+		writer = newParquet(w)
 	default:
-		return nil, fmt.Errorf("unknown format %q (want table, jsonl, csv, ocsf or html)", format)
+		return nil, fmt.Errorf("unknown format %q (want table, jsonl, csv, parquet, ocsf or html)", format)
 	}
 	if opts.RiskyOnly {
 		writer = riskyOnly{writer}

@@ -127,7 +127,7 @@ func addReportFlags(fl *pflag.FlagSet, f *scanFlags, what string) {
 	fl.StringVar(&f.checkpoint, "checkpoint", "", "save progress to FILE; if FILE exists, continue the "+what+" it describes (needs -o FILE, jsonl or csv); removed when the "+what+" completes")
 	fl.DurationVar(&f.ckptEvery, "checkpoint-interval", scan.DefaultCheckpointInterval, "how often to save the checkpoint")
 	_ = fl.MarkHidden("checkpoint-interval")
-	fl.StringVar(&f.format, "format", "", "output format: table, jsonl, csv, ocsf (one OCSF Detection Finding per effective finding) or html (one self-contained page) (default: table on a terminal, jsonl otherwise)")
+	fl.StringVar(&f.format, "format", "", "output format: table, jsonl, csv, parquet, ocsf (one OCSF Detection Finding per effective finding) or html (one self-contained page) (default: table on a terminal, jsonl otherwise)")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE (created owner-only) instead of stdout")
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete "+what+" finds any of these kinds granting access now (effective, given Block Public Access and Object Ownership): comma list of public, authenticated, cross-account, foreign-owner, unreadable, or any")
 	fl.StringVar(&f.failLatent, "fail-on-latent", "", "exit 3 when any ACL says one of these kinds, even where the bucket's settings block it now (latent: it comes back if they are turned off); same list as --fail-on")

@@ -1,0 +1,101 @@
+package report
+
+import (
+	"io"
+
+	"github.com/aclscan/aclscan/scan"
+	"github.com/parquet-go/parquet-go"
+)
+
+// parquetRecord is Record's Parquet form: the same columns, grants and
+// finding kinds as lists, for Athena or DuckDB over reports of hundreds
+// of millions of objects.
+type parquetRecord struct {
+	Bucket             string         `parquet:"bucket,dict"`
+	Key                string         `parquet:"key"`
+	VersionID          *string        `parquet:"version_id,optional"`
+	IsLatest           *bool          `parquet:"is_latest,optional"`
+	OwnerID            string         `parquet:"owner_id,dict"`
+	Status             string         `parquet:"status,dict"`
+	Error              *string        `parquet:"error,optional"`
+	Grants             []parquetGrant `parquet:"grants,list"`
+	Findings           []string       `parquet:"findings,list"`
+	Effective          []string       `parquet:"effective,list"`
+	BlockedBy          []string       `parquet:"blocked_by,list"`
+	VerifiedPublic     *bool          `parquet:"verified_public,optional"`
+	Source             string         `parquet:"source,dict"`
+	ReportDate         *string        `parquet:"report_date,optional"`
+	ChangedSinceReport *bool          `parquet:"changed_since_report,optional"`
+}
+
+type parquetGrant struct {
+	Type       string `parquet:"type"`
+	ID         string `parquet:"id"`
+	URI        string `parquet:"uri"`
+	Email      string `parquet:"email"`
+	Permission string `parquet:"permission"`
+}
+
+// parquetRowGroup is the rows of one row group: what the writer holds in
+// memory at most, whatever the report's size.
+const parquetRowGroup = 64 << 10
+
+type parquetWriter struct {
+	pw    *parquet.GenericWriter[parquetRecord]
+	batch []parquetRecord
+	rows  int
+}
+
+func newParquet(w io.Writer) *parquetWriter {
+	return &parquetWriter{
+		pw:    parquet.NewGenericWriter[parquetRecord](w, parquet.Compression(&parquet.Snappy)),
+		batch: make([]parquetRecord, 0, 1024),
+	}
+}
+
+func (p *parquetWriter) Write(r *scan.Result) error {
+	rec := NewRecord(r)
+	pr := parquetRecord{Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID, IsLatest: rec.IsLatest, OwnerID: rec.OwnerID,
+		Status: rec.Status, Error: rec.Error, Findings: rec.Findings, Effective: rec.Effective, BlockedBy: rec.BlockedBy,
+		VerifiedPublic: rec.VerifiedPublic, Source: rec.Source, ReportDate: rec.ReportDate, ChangedSinceReport: rec.ChangedSinceReport}
+	pr.Grants = make([]parquetGrant, len(rec.Grants)) // r's grants are not kept past Write
+	for i, g := range rec.Grants {
+		pr.Grants[i] = parquetGrant{Type: g.Type, ID: g.ID, URI: g.URI, Email: g.Email, Permission: g.Permission}
+	}
+	p.batch = append(p.batch, pr)
+	if len(p.batch) == cap(p.batch) {
+		return p.writeBatch()
+	}
+	return nil
+}
+
+func (p *parquetWriter) writeBatch() error {
+	if _, err := p.pw.Write(p.batch); err != nil {
+		return err
+	}
+	p.rows += len(p.batch)
+	clear(p.batch)
+	p.batch = p.batch[:0]
+	if p.rows >= parquetRowGroup {
+		p.rows = 0
+		return p.pw.Flush() // ends the row group: memory stays bounded
+	}
+	return nil
+}
+
+// Close writes the last rows and the file's footer.
+func (p *parquetWriter) Close(*scan.Summary) error {
+	if err := p.writeBatch(); err != nil {
+		return err
+	}
+	return p.pw.Close()
+}
+
+// Flush writes the rows so far as a row group.
+func (p *parquetWriter) Flush() error {
+	if err := p.writeBatch(); err != nil {
+		return err
+	}
+	p.rows = 0
+	return p.pw.Flush()
+}

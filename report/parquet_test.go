@@ -1,0 +1,52 @@
+package report
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// The Parquet report reads back as the JSONL report's records: the same
+// columns, grants and kinds as lists.
+func TestParquetRoundTrip(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w, err := New("parquet", &buf, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := sampleResults()
+	for i := range results {
+		if err := w.Write(&results[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := parquet.Read[parquetRecord](bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(results) {
+		t.Fatalf("%d rows, want %d", len(rows), len(results))
+	}
+	for i := range results {
+		want := NewRecord(&results[i])
+		got := rows[i]
+		if got.Key != want.Key || got.Status != want.Status || !reflect.DeepEqual(nonNil(got.Findings), want.Findings) ||
+			!reflect.DeepEqual(nonNil(got.BlockedBy), want.BlockedBy) || len(got.Grants) != len(want.Grants) ||
+			(want.VersionID != nil) != (got.VersionID != nil) || (want.VerifiedPublic != nil) != (got.VerifiedPublic != nil) {
+			t.Errorf("row %d: %+v\nwant %+v", i, got, want)
+		}
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
