@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-compat unit integration lint local-s3 local-s3-stop bench-scan bench-exposure bench-inventory bench-fix bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
+.PHONY: build demo test test-compat unit integration lint local-s3 local-s3-stop bench-scan bench-exposure bench-inventory bench-fix release-snapshot bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -17,7 +17,7 @@ demo: build
 
 # Every package of the product and of its benchmark module (bench/, with
 # the fault tests); see go.work.
-PKGS := ./... ./bench/...
+PKGS := ./... ./bench/... ./release/...
 
 # Unit and integration tests; the integration tests start (or reuse) the local S3.
 test: lint
@@ -70,6 +70,20 @@ bench-inventory: build
 bench-fix: build
 	@scripts/local-s3 start >/dev/null
 	$(GO) run ./bench/benchfix -runs 3
+
+# The release, as a snapshot (nothing published): archives for linux,
+# darwin and windows x amd64/arm64 with checksums (GoReleaser, installed
+# into bin/tools on first use), and the container image for amd64 and arm64
+# as OCI tarballs (release/ociimage: no Docker daemon), all in dist/.
+GORELEASER := bin/tools/goreleaser
+$(GORELEASER):
+	GOBIN=$(CURDIR)/bin/tools GOWORK=off $(GO) install github.com/goreleaser/goreleaser/v2@v2.15.1
+
+release-snapshot: $(GORELEASER)
+	$(GORELEASER) release --snapshot --clean
+	$(GO) run ./release/ociimage -arch amd64 -o dist/aclscan-image-amd64.tar
+	$(GO) run ./release/ociimage -arch arm64 -o dist/aclscan-image-arm64.tar
+	cd dist && sha256sum aclscan-image-*.tar >> checksums.txt && sha256sum -c checksums.txt --quiet
 
 # What the bucket's context and --verify-public cost (docs/benchmarks/exposure.md).
 bench-exposure:
