@@ -211,9 +211,21 @@ func (sh *shell) applyPlan(ctx context.Context, client *s3access.Client, journal
 	var mu sync.Mutex
 	var stillServed, verified, earlier int64
 	lines := 0
+	// The plan is the total: the progress line counts against it.
+	progress := new(scan.Progress)
+	progress.Listed.Store(int64(len(entries)))
+	progress.ListingDone.Store(true)
+	var bar *progressBar
+	if !f.noProgress && isTerminal(sh.stderr) {
+		bar = startProgressBar(sh.stderr, progress, client)
+	}
 	err := fix.Apply(ctx, client, journal, entries, fix.Options{Workers: f.workers, PutsPerSecond: f.putsPerSecond, Force: f.force, VerifyPublic: f.verifyPublic}, func(res fix.Result) {
 		mu.Lock()
 		defer mu.Unlock()
+		progress.Checked.Add(1)
+		if res.Outcome == fix.Failed {
+			progress.Errors.Add(1)
+		}
 		counts[res.Outcome]++
 		if res.Earlier {
 			earlier++
@@ -230,6 +242,7 @@ func (sh *shell) applyPlan(ctx context.Context, client *s3access.Client, journal
 			fmt.Fprintf(sh.stderr, "aclscan: %s: %s: %s\n", printableURL(res.Entry), res.Outcome, res.Reason)
 		}
 	})
+	bar.stop()
 	if cerr := journal.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
