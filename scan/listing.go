@@ -68,7 +68,7 @@ var errListedNothingNew = errors.New("the server said the listing continues but 
 func (l *listing) listRange(ctx context.Context, r *keyRange, emit func(Object) error) error {
 	req := &s3access.ListRequest{Bucket: l.bucket, Prefix: l.prefix, Versions: l.versions, MaxKeys: l.pageSize, StartAfter: r.start()}
 	pageKeys := make([]string, 0, l.pageSize)
-	for {
+	for pages := 1; ; pages++ {
 		page, err := l.listPage(ctx, req)
 		if err != nil {
 			return &Error{Op: l.op(), Err: err}
@@ -102,7 +102,7 @@ func (l *listing) listRange(ctx context.Context, r *keyRange, emit func(Object) 
 		}
 		req.Next = page.Next
 		if n := len(pageKeys); n > 0 {
-			l.maybeSplit(r, pageKeys, pageKeys[n-1])
+			l.maybeSplit(r, pageKeys, pageKeys[n-1], pages)
 		}
 	}
 }
@@ -143,8 +143,12 @@ func (l *listing) op() string {
 
 // maybeSplit hands part of r's remaining keyspace to idle chains, using
 // the page just listed (which ended at last) to place the split points.
-func (l *listing) maybeSplit(r *keyRange, pageKeys []string, last string) {
-	idle := l.ranges.idleChains()
+// A range splits into at most as many new ranges as it has listed pages:
+// the chains double while the listing goes on, so a bucket of a few pages
+// is not cut into slices that each cost a request of their own (most
+// nearly empty), and a big one has every chain busy after a few rounds.
+func (l *listing) maybeSplit(r *keyRange, pageKeys []string, last string, pages int) {
+	idle := min(l.ranges.idleChains(), pages)
 	if idle <= 0 {
 		return
 	}
