@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/report"
@@ -156,7 +155,12 @@ func TestIntegrationCLIAllBucketsCheckpointResume(t *testing.T) {
 	reportPath, ckpt := filepath.Join(dir, "r.jsonl"), filepath.Join(dir, "run.ckpt")
 	args := []string{"scan", "--all-buckets", "--include", "it-ckpt-acct-*", "--concurrency", "2", "--parallel-buckets", "2",
 		"-o", reportPath, "--checkpoint", ckpt, "--checkpoint-interval", "50ms"}
-	startAndSignal(t, bin, os.Kill, 700*time.Millisecond, args...)
+	// Killed once a checkpoint exists and some records are written.
+	startAndSignalWhen(t, bin, os.Kill, func() bool {
+		_, err := os.Stat(ckpt)
+		info, rerr := os.Stat(reportPath)
+		return err == nil && rerr == nil && info.Size() > 50_000
+	}, args...)
 	if _, err := os.Stat(ckpt); err != nil {
 		t.Fatalf("no checkpoint after kill -9: %v", err)
 	}

@@ -210,7 +210,11 @@ func TestIntegrationFixKilledAndResumed(t *testing.T) {
 	bin := buildCLI(t)
 	undo := filepath.Join(t.TempDir(), "undo.jsonl")
 	args := []string{"fix", "s3://" + bucket, "--apply", "--undo-log", undo, "--max-puts-per-second", "400", "--workers", "4"}
-	startAndSignal(t, bin, os.Kill, 700*time.Millisecond, args...)
+	// Killed once some ACLs are logged (and so changed, or about to be).
+	startAndSignalWhen(t, bin, os.Kill, func() bool {
+		b, _ := os.ReadFile(undo)
+		return strings.Count(string(b), `"op":"before"`) >= 40
+	}, args...)
 	first := journalRecords(t, undo)
 	if n := len(first["before"]); n == 0 || n >= len(keys) {
 		t.Fatalf("the first run logged %d ACLs before dying; want some of %d", n, len(keys))

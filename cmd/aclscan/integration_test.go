@@ -252,13 +252,23 @@ func localCommand(t *testing.T, bin string, args ...string) *exec.Cmd {
 // exit code and stderr.
 func startAndSignal(t *testing.T, bin string, sig os.Signal, after time.Duration, args ...string) (int, string) {
 	t.Helper()
+	return startAndSignalWhen(t, bin, sig, func() bool { time.Sleep(after); return true }, args...)
+}
+
+// startAndSignalWhen signals the command once ready says so (it is
+// polled until then): a machine under load may take longer than a fixed
+// delay to reach the point to interrupt.
+func startAndSignalWhen(t *testing.T, bin string, sig os.Signal, ready func() bool, args ...string) (int, string) {
+	t.Helper()
 	cmd := localCommand(t, bin, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(after)
+	for deadline := time.Now().Add(30 * time.Second); !ready() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	_ = cmd.Process.Signal(sig)
 	err := cmd.Wait()
 	var exitErr *exec.ExitError
