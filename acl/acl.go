@@ -179,3 +179,26 @@ type Policy struct {
 	Owner  string
 	Grants []Grant
 }
+
+// Describe renders grants compactly for people, AllUsers:READ
+// userb:FULL_CONTROL, leaving out the canonical user except (none when
+// except is "").
+func Describe(grants []Grant, except string) string {
+	parts := make([]string, 0, len(grants))
+	for _, g := range grants {
+		if except != "" && g.Type == TypeCanonicalUser && g.ID == except {
+			continue
+		}
+		who := g.ID
+		switch {
+		case g.URI != "":
+			who = g.URI[strings.LastIndexByte(g.URI, '/')+1:]
+		case g.Email != "":
+			who = g.Email
+		case who == "":
+			who = "(no id)"
+		}
+		parts = append(parts, who+":"+g.Permission)
+	}
+	return strings.Join(parts, " ")
+}

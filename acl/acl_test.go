@@ -152,3 +152,21 @@ func decodeGrants(b []byte) []Grant {
 	}
 	return grants
 }
+
+func TestDescribe(t *testing.T) {
+	grants := []Grant{
+		{Type: TypeCanonicalUser, ID: "owner", Permission: "FULL_CONTROL"},
+		{Type: TypeGroup, URI: AllUsersURI, Permission: "READ"},
+		{Type: TypeEmail, Email: "a@example.com", Permission: "READ_ACP"},
+		{Type: TypeCanonicalUser, Permission: "WRITE_ACP"},
+	}
+	cases := []struct{ except, want string }{
+		{"", "owner:FULL_CONTROL AllUsers:READ a@example.com:READ_ACP (no id):WRITE_ACP"},
+		{"owner", "AllUsers:READ a@example.com:READ_ACP (no id):WRITE_ACP"},
+	}
+	for _, tc := range cases {
+		if got := Describe(grants, tc.except); got != tc.want {
+			t.Errorf("Describe(except %q) = %q, want %q", tc.except, got, tc.want)
+		}
+	}
+}

@@ -66,9 +66,11 @@ func NewSource(m *Manifest, cols Columns, open Opener, opts Options) (*Source, e
 			return nil, fmt.Errorf("the checkpoint's inventory position is unreadable: %v", err)
 		}
 		for _, f := range pos.Files {
-			t := &fileTrack{key: f.Key, through: f.Through, complete: f.Complete, done: map[int64]struct{}{}}
+			t := &fileTrack{key: f.Key, through: f.Through, complete: f.Complete, done: map[int64]struct{}{},
+				earlierThrough: f.Through, earlierDone: map[int64]struct{}{}}
 			for _, d := range f.Done {
 				t.done[d] = struct{}{}
+				t.earlierDone[d] = struct{}{}
 			}
 			s.files[f.Key] = t
 		}
@@ -247,16 +249,18 @@ type fileTrack struct {
 	rows     int64 // rows in the file, once read to the end
 	read     bool
 	complete bool
+	// earlierThrough and earlierDone are what an earlier run reported
+	// (fixed once the source is made: read without the lock, per row).
+	earlierThrough int64
+	earlierDone    map[int64]struct{}
 }
 
 // skip reports whether row n was reported by an earlier run.
 func (t *fileTrack) skip(n int64) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if n < t.through {
+	if n < t.earlierThrough {
 		return true
 	}
-	_, ok := t.done[n]
+	_, ok := t.earlierDone[n]
 	return ok
 }
 

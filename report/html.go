@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -94,7 +95,6 @@ type htmlPage struct {
 	Kinds       []htmlKind
 	Buckets     []htmlBucket
 	Chart       []htmlBar
-	ChartMax    int64
 	ChartHeight int
 	Rows        []htmlRow
 	Omitted     int64
@@ -165,7 +165,7 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 		}
 		page.Buckets = append(page.Buckets, hb)
 	}
-	page.Chart, page.ChartMax = h.chart()
+	page.Chart = h.chart()
 	page.ChartHeight = 26*len(page.Chart) + 6
 	rows := h.risky.Records
 	sort.SliceStable(rows, func(i, j int) bool {
@@ -178,14 +178,14 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 	for i := range rows {
 		rec := &rows[i]
 		// Control characters are quoted, as on a terminal: a key is data.
-		row := htmlRow{Bucket: rec.Bucket, Key: printable(rec.Key), Status: rec.Status, Owner: printable(rec.OwnerID), Grants: printable(shortGrants(rec.Grants)),
+		row := htmlRow{Bucket: rec.Bucket, Key: printable(rec.Key), Status: rec.Status, Owner: printable(rec.OwnerID), Grants: printable(acl.Describe(rec.Grants, "")),
 			Findings: strings.Join(rec.Effective, ", "), Effective: len(rec.Effective) > 0}
 		if rec.VersionID != nil {
 			row.Version = printable(*rec.VersionID)
 		}
 		var latent []string
 		for _, f := range rec.Findings {
-			if !contains(rec.Effective, f) {
+			if !slices.Contains(rec.Effective, f) {
 				latent = append(latent, f)
 			}
 		}
@@ -210,7 +210,7 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 }
 
 // chart is the 20 prefixes with the most findings, as horizontal bars.
-func (h *htmlWriter) chart() ([]htmlBar, int64) {
+func (h *htmlWriter) chart() []htmlBar {
 	all := make([]*prefixCount, 0, len(h.prefixes)+1)
 	for _, p := range h.prefixes {
 		all = append(all, p)
@@ -240,16 +240,7 @@ func (h *htmlWriter) chart() ([]htmlBar, int64) {
 		b.LabelX = b.LatentX + b.LatentW + 6
 		bars[i] = b
 	}
-	return bars, top
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+	return bars
 }
 
 // Flush does nothing: the page is written whole at Close.

@@ -68,7 +68,7 @@ func (t *tableWriter) Close(sum *scan.Summary) error {
 				status += ": " + printable(*rec.Error)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", status, findingsCell(rec),
-				printable(rec.OwnerID), printable(shortGrants(rec.Grants)), key)
+				printable(rec.OwnerID), printable(acl.Describe(rec.Grants, "")), key)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -105,24 +105,6 @@ func findingsCell(rec *Record) string {
 		}
 	}
 	return cell
-}
-
-// shortGrants renders grants compactly: AllUsers:READ, userb:FULL_CONTROL.
-func shortGrants(grants []acl.Grant) string {
-	parts := make([]string, 0, len(grants))
-	for _, g := range grants {
-		who := g.ID
-		switch {
-		case g.URI != "":
-			who = g.URI[strings.LastIndexByte(g.URI, '/')+1:]
-		case g.Email != "":
-			who = g.Email
-		case who == "":
-			who = "(no id)"
-		}
-		parts = append(parts, who+":"+g.Permission)
-	}
-	return strings.Join(parts, " ")
 }
 
 // printable quotes text holding control or other non-printing characters,

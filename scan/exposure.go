@@ -43,7 +43,7 @@ func (s *Summary) Notes() []string {
 		notes = append(notes, "the bucket policy makes the bucket public (GetBucketPolicyStatus): objects may be readable by anyone whatever their ACLs say")
 	}
 	if _, effective := s.BucketFindings(); effective != 0 {
-		notes = append(notes, fmt.Sprintf("the bucket's own ACL grants access outside the account now (%s): %s", strings.Join(effective.Names(), ", "), shortGrants(s.Context.ACL.Value, s.Context.Owner)))
+		notes = append(notes, fmt.Sprintf("the bucket's own ACL grants access outside the account now (%s): %s", strings.Join(effective.Names(), ", "), acl.Describe(s.Context.ACL.Value, s.Context.Owner)))
 	}
 	const blocksNothing = "judged as blocking nothing"
 	for _, unread := range []struct {
@@ -75,25 +75,6 @@ func ignoringLevels(c *acl.BucketContext) string {
 		levels = append(levels, "bucket")
 	}
 	return strings.Join(levels, " and ")
-}
-
-// shortGrants names the grants to others than owner: AllUsers:READ.
-func shortGrants(grants []acl.Grant, owner string) string {
-	var parts []string
-	for _, g := range grants {
-		if g.Type == acl.TypeCanonicalUser && g.ID == owner && owner != "" {
-			continue
-		}
-		who := g.ID
-		switch {
-		case g.URI != "":
-			who = g.URI[strings.LastIndexByte(g.URI, '/')+1:]
-		case g.Email != "":
-			who = g.Email
-		}
-		parts = append(parts, who+":"+g.Permission)
-	}
-	return strings.Join(parts, " ")
 }
 
 // Readiness verdicts.
@@ -134,7 +115,7 @@ func (s *Summary) Readiness() Readiness {
 	case c.Owner == "":
 		unknowns = append(unknowns, "the bucket owner is unknown, so the bucket ACL's grants cannot be told apart")
 	default:
-		if others := shortGrants(c.ACL.Value, c.Owner); others != "" {
+		if others := acl.Describe(c.ACL.Value, c.Owner); others != "" {
 			blockers = append(blockers, fmt.Sprintf("the bucket ACL grants access outside the owner (%s): the switch fails with InvalidBucketAclWithObjectOwnership until these move to the bucket policy and the bucket ACL is reset to private", others))
 		}
 	}

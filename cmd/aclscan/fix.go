@@ -367,12 +367,10 @@ func (p *planner) fromScan(ctx context.Context, cfg scan.Config) error {
 		return err
 	}
 	cfg.Context = bc
-	var mu sync.Mutex
+	// The sink is called from one goroutine (the engine's contract).
 	sum, err := scan.Run(ctx, p.client, cfg, scan.SinkFunc(func(r *scan.Result) error {
 		if r.Status == scan.StatusOK && r.Findings&p.mode.Kinds != 0 {
-			mu.Lock()
 			p.add(r.Bucket, bc, r.Key, r.VersionID, r.OwnerID, r.Grants)
-			mu.Unlock()
 		}
 		return nil
 	}), nil)
@@ -511,15 +509,7 @@ func grantList(grants []acl.Grant) string {
 	if len(grants) == 0 {
 		return "nothing (the ACL is rewritten as it is)"
 	}
-	parts := make([]string, len(grants))
-	for i, g := range grants {
-		who := g.ID
-		if g.URI != "" {
-			who = g.URI[strings.LastIndexByte(g.URI, '/')+1:]
-		}
-		parts[i] = who + ":" + g.Permission
-	}
-	return strings.Join(parts, " ")
+	return acl.Describe(grants, "")
 }
 
 // write writes the plan as JSON lines.

@@ -20,6 +20,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -53,7 +54,7 @@ func build(arch, out, tag, version, certs string) error {
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "aclscan")
-	root, err := repoRoot()
+	root, err := locals3.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -114,24 +115,6 @@ func build(arch, out, tag, version, certs string) error {
 	}
 	fmt.Println(out)
 	return nil
-}
-
-// repoRoot is the folder holding go.work: the product module's root.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("run it inside the aclscan repository (no go.work above %s)", dir)
-		}
-		dir = parent
-	}
 }
 
 type file struct {
