@@ -126,3 +126,59 @@ func ReadJSONL(r io.Reader, fn func(Record) error) error {
 		}
 	}
 }
+
+// Result is the record as the engine's result again (a report read back
+// to be merged or written in another format). It shares rec's strings.
+func (rec *Record) Result() (scan.Result, error) {
+	r := scan.Result{Bucket: rec.Bucket, Key: rec.Key, OwnerID: rec.OwnerID, Grants: rec.Grants, BlockedBy: rec.BlockedBy, Source: rec.Source}
+	status, ok := scan.ParseStatus(rec.Status)
+	if !ok {
+		return r, fmt.Errorf("record of %q: unknown status %q", rec.Key, rec.Status)
+	}
+	r.Status = status
+	var err error
+	if r.Findings, err = parseFindings(rec.Findings); err != nil {
+		return r, fmt.Errorf("record of %q: %w", rec.Key, err)
+	}
+	if r.Effective, err = parseFindings(rec.Effective); err != nil {
+		return r, fmt.Errorf("record of %q: %w", rec.Key, err)
+	}
+	if rec.VersionID != nil {
+		r.Versioned, r.VersionID = true, *rec.VersionID
+		r.IsLatest = rec.IsLatest != nil && *rec.IsLatest
+	}
+	if rec.Error != nil {
+		r.Err = *rec.Error
+	}
+	if rec.VerifiedPublic != nil {
+		r.Verified = scan.NotServed
+		if *rec.VerifiedPublic {
+			r.Verified = scan.Served
+		}
+	}
+	if rec.ReportDate != nil {
+		r.ReportDate = *rec.ReportDate
+	}
+	if rec.ChangedSinceReport != nil {
+		r.Rechecked = scan.Unchanged
+		if *rec.ChangedSinceReport {
+			r.Rechecked = scan.Changed
+		}
+	}
+	if len(r.BlockedBy) == 0 {
+		r.BlockedBy = nil
+	}
+	return r, nil
+}
+
+func parseFindings(names []string) (acl.Findings, error) {
+	var f acl.Findings
+	for _, n := range names {
+		k, ok := acl.ParseKind(n)
+		if !ok {
+			return 0, fmt.Errorf("unknown finding %q", n)
+		}
+		f = f.With(k)
+	}
+	return f, nil
+}

@@ -1,9 +1,12 @@
 package scan
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/s3access"
 )
 
 // Status is the outcome of fetching one object's ACL.
@@ -98,6 +101,16 @@ const (
 // status other than ok.
 func (r *Result) Risky() bool { return r.Findings != 0 || r.Status != StatusOK }
 
+// Temporary reports whether a failed result's cause may pass by itself
+// (throttling, a 5xx answer, no answer, a timeout): an engine that
+// redrives work (S3 Batch Operations) should try the object again.
+func (r *Result) Temporary() bool {
+	if r.Status != StatusError || r.definite {
+		return false
+	}
+	return s3access.IsThrottle(r.err) || s3access.IsUnavailable(r.err) || errors.Is(r.err, context.DeadlineExceeded)
+}
+
 // Sink receives results, from a single goroutine, as they arrive. It must
 // not keep the *Result after Write returns.
 type Sink interface {
@@ -109,3 +122,13 @@ type SinkFunc func(r *Result) error
 
 // Write calls f(r).
 func (f SinkFunc) Write(r *Result) error { return f(r) }
+
+// ParseStatus is Status.String's inverse (a report read back).
+func ParseStatus(name string) (Status, bool) {
+	for s, n := range statusNames {
+		if n == name {
+			return Status(s), true
+		}
+	}
+	return 0, false
+}

@@ -98,3 +98,20 @@ func countsByKind(counts *[acl.NumKinds]int64) map[string]int64 {
 	}
 	return m
 }
+
+// Counts is the summary's counts as a checkpoint keeps them (no ranges):
+// what a batch's report records so that batches can be added up.
+func (s *Summary) Counts() State {
+	st := State{Bucket: s.Bucket, Prefix: s.Prefix, DeleteMarkers: s.DeleteMarkers}
+	s.save(&st)
+	return st
+}
+
+// CountsSummary is a summary holding the state's counts: a batch's
+// report read back, to be added up with scan.Total.
+func (st *State) CountsSummary() *Summary {
+	s := &Summary{Bucket: st.Bucket, Prefix: st.Prefix, Complete: true}
+	s.restore(st)
+	s.Resumed = false
+	return s
+}

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"path"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
@@ -35,6 +38,14 @@ type Response struct {
 type config struct {
 	scan       settings.Scan
 	riskyLimit int
+	// allowed are the buckets (names or globs) events may name
+	// (ALLOWED_BUCKETS); empty: BUCKET_NAME only.
+	allowed []string
+	// reportBucket and reportPrefix are where batch and async reports go
+	// (REPORT_BUCKET, REPORT_PREFIX); allRecords keeps every record of a
+	// batch, not only the risky ones (RECORDS=all).
+	reportBucket, reportPrefix string
+	allRecords                 bool
 }
 
 // Lambda's response limit is 6 MB; risky objects stay well under it.
@@ -109,6 +120,30 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		}
 	}
 	s.S3.AccountID = getenv("ACCOUNT_ID")
+	for _, b := range strings.Split(getenv("ALLOWED_BUCKETS"), ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			if _, err := path.Match(b, ""); err != nil {
+				return c, fail("ALLOWED_BUCKETS: %q is not a name or glob: %v", b, err)
+			}
+			c.allowed = append(c.allowed, b)
+		}
+	}
+	c.reportBucket, c.reportPrefix = getenv("REPORT_BUCKET"), strings.Trim(getenv("REPORT_PREFIX"), "/")
+	if c.reportBucket != "" {
+		if err := s3access.ValidateBucketName(c.reportBucket); err != nil {
+			return c, fail("REPORT_BUCKET: %v", err)
+		}
+	}
+	if c.reportPrefix == "" {
+		c.reportPrefix = "aclscan"
+	}
+	switch v := getenv("RECORDS"); v {
+	case "", "risky":
+	case "all":
+		c.allRecords = true
+	default:
+		return c, fail("RECORDS must be risky or all, got %q", v)
+	}
 	s.S3.PathStyle = getenv("S3_PATH_STYLE") == "true"
 	if s.Bucket != "" { // else every event must name one
 		if err := s3access.ValidateBucketName(s.Bucket); err != nil {
@@ -145,8 +180,14 @@ func defaultConcurrency(memoryMB string) int {
 }
 
 type handler struct {
-	client *s3access.Client
-	config config
+	client   *s3access.Client
+	config   config
+	contexts *batch.Contexts
+	// invoke starts the function again asynchronously with an event (an
+	// async scan's next part).
+	invoke func(ctx context.Context, event []byte) error
+	// store is where a run's reports go (nil: an S3 store in REPORT_BUCKET).
+	store func(run string) batch.Store
 }
 
 // scanConfig is the environment's settings with the event's overrides.
@@ -171,7 +212,10 @@ func (h *handler) scanConfig(ev Event) (scan.Config, error) {
 		return scan.Config{}, fail("no bucket: set BUCKET_NAME or send {\"bucket\": \"...\"}")
 	}
 	cfg, _, err := s.Build()
-	return cfg, explainSetting(err)
+	if err != nil {
+		return cfg, explainSetting(err)
+	}
+	return cfg, h.config.checkBucket(cfg.Bucket)
 }
 
 func (h *handler) handle(ctx context.Context, ev Event) (*Response, error) {

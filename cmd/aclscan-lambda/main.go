@@ -8,34 +8,93 @@
 // AWS_ENDPOINT_URL_S3, AWS_CA_BUNDLE, ...). An event may override
 // {"bucket", "prefix", "strategy", "concurrency"}. The function returns a
 // JSON summary and the first risky objects.
+//
+// It also takes, told apart by their shape: Step Functions Distributed
+// Map batches, S3 Batch Operations events and async scans (answered at
+// once, then worked on and continued across invocations); their reports
+// go to REPORT_BUCKET under REPORT_PREFIX. Events may only name the
+// buckets of ALLOWED_BUCKETS (names or globs; empty: BUCKET_NAME).
+// docs/scale-out.md has the event shapes and the deployment.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
 	"runtime/debug"
 	"strconv"
+	"sync"
 
+	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/s3access"
-	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	lambdasdk "github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 func main() {
 	tuneGC(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
-	cfg, err := configFromEnv(os.Getenv)
+	api := newRuntimeAPI(os.Getenv("AWS_LAMBDA_RUNTIME_API"))
+	h, err := newHandler(context.Background(), os.Getenv)
 	if err != nil {
+		api.initError(err)
 		log.Fatalf("aclscan-lambda: %v", err)
 	}
-	// The client and its connection pool live as long as the execution
-	// environment: warm invocations reuse kept-alive connections.
-	client, err := s3access.New(context.Background(), cfg.clientOptions())
-	if err != nil {
-		log.Fatalf("aclscan-lambda: %v", explainSetting(err))
+	if err := api.serve(context.Background(), h.dispatch); err != nil {
+		log.Fatalf("aclscan-lambda: %v", err)
 	}
-	h := &handler{client: client, config: cfg}
-	lambda.Start(h.handle)
+}
+
+// newHandler reads the settings and makes what lives as long as the
+// execution environment: the client and its connection pool (warm
+// invocations reuse kept-alive connections), the bucket contexts read.
+func newHandler(ctx context.Context, getenv func(string) string) (*handler, error) {
+	cfg, err := configFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	client, err := s3access.New(ctx, cfg.clientOptions())
+	if err != nil {
+		return nil, explainSetting(err)
+	}
+	h := &handler{client: client, config: cfg, contexts: &batch.Contexts{Read: client.BucketContext}}
+	h.invoke = selfInvoker(getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	return h, nil
+}
+
+// selfInvoker invokes the function asynchronously (InvocationType
+// Event); the SDK client is made on first use, so that scans that never
+// continue do not pay for it. AWS_ENDPOINT_URL_LAMBDA points it
+// elsewhere (tests).
+func selfInvoker(function string) func(ctx context.Context, event []byte) error {
+	var (
+		once   sync.Once
+		client *lambdasdk.Client
+		cerr   error
+	)
+	return func(ctx context.Context, event []byte) error {
+		if function == "" {
+			return errors.New("AWS_LAMBDA_FUNCTION_NAME is not set: the function cannot continue itself")
+		}
+		once.Do(func() {
+			awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+			client, cerr = lambdasdk.NewFromConfig(awsCfg), err
+		})
+		if cerr != nil {
+			return fmt.Errorf("invoke %s: %w", function, cerr)
+		}
+		_, err := client.Invoke(ctx, &lambdasdk.InvokeInput{
+			FunctionName:   &function,
+			InvocationType: lambdatypes.InvocationTypeEvent,
+			Payload:        event,
+		})
+		if err != nil {
+			return fmt.Errorf("invoke %s asynchronously: %w", function, err)
+		}
+		return nil
+	}
 }
 
 // tuneGC trades the function's idle memory for CPU: a scan's live heap is

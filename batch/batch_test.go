@@ -1,0 +1,262 @@
+package batch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/report"
+	"github.com/aclscan/aclscan/scan"
+)
+
+const (
+	owner = "owner-canonical-id"
+	other = "other-canonical-id"
+)
+
+var (
+	privateACL = inventory.EncodeACL([]acl.Grant{{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"}}, false)
+	publicACL  = inventory.EncodeACL([]acl.Grant{
+		{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"},
+		{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"},
+	}, false)
+)
+
+func raw(t *testing.T, items ...any) []json.RawMessage {
+	t.Helper()
+	out := make([]json.RawMessage, len(items))
+	for i, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+// Items as the two Distributed Map readers document them (aws-formats
+// notes §4.1): the listing reader's object, the inventory reader's row
+// with every value a string.
+func TestParseItems(t *testing.T) {
+	listed, err := ParseItems(raw(t,
+		map[string]any{"Etag": "\"05704fbdccb224cb01c59005bebbad28\"", "Key": "processData/a b+c.jpg", "LastModified": 1668699881, "Size": 34910, "StorageClass": "STANDARD"},
+	), "my-bucket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if listed.Kind != Listed || listed.Bucket != "my-bucket" || listed.Objects[0].Key != "processData/a b+c.jpg" || listed.Objects[0].Known {
+		t.Errorf("listed = %+v", listed)
+	}
+
+	inv, err := ParseItems(raw(t,
+		map[string]string{"Bucket": "src", "Key": "dir/a+b%2Bc.txt", "ObjectOwner": owner, "ObjectAccessControlList": publicACL},
+		map[string]string{"Bucket": "src", "Key": "v", "VersionId": "3HL4kqtJlcpXroDTDmJ", "IsLatest": "false", "ObjectOwner": other, "ObjectAccessControlList": privateACL},
+		map[string]string{"Bucket": "src", "Key": "gone", "VersionId": "x", "IsLatest": "true", "IsDeleteMarker": "true", "ObjectOwner": owner, "ObjectAccessControlList": ""},
+		map[string]string{"Bucket": "src", "Key": "hidden", "ObjectOwner": owner, "ObjectAccessControlList": inventory.EncodeACL(nil, true)},
+	), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := inv.Objects
+	if inv.Kind != Inventoried || inv.Bucket != "src" || len(o) != 4 {
+		t.Fatalf("inventory = %+v", inv)
+	}
+	if o[0].Key != "dir/a b+c.txt" || !o[0].Known || o[0].Policy.Owner != owner || len(o[0].Policy.Grants) != 2 {
+		t.Errorf("row 1 = %+v", o[0])
+	}
+	if o[1].VersionID != "3HL4kqtJlcpXroDTDmJ" || o[1].IsLatest || o[1].OwnerID != other {
+		t.Errorf("row 2 = %+v", o[1])
+	}
+	if !o[2].DeleteMarker || !o[3].Unavailable {
+		t.Errorf("rows 3, 4 = %+v, %+v", o[2], o[3])
+	}
+
+	for name, tc := range map[string]struct {
+		items  []json.RawMessage
+		bucket string
+		want   string
+	}{
+		"no items":           {nil, "b", "no items"},
+		"no key":             {raw(t, map[string]any{"Size": 1}), "b", "has no Key"},
+		"listing, no bucket": {raw(t, map[string]any{"Key": "k"}), "", "names no bucket"},
+		"mixed kinds": {raw(t, map[string]any{"Key": "k"}, map[string]string{"Bucket": "b", "Key": "k", "ObjectOwner": owner, "ObjectAccessControlList": privateACL}), "b",
+			"one batch, one kind"},
+		"two buckets": {raw(t, map[string]string{"Bucket": "b1", "Key": "k", "ObjectOwner": owner, "ObjectAccessControlList": privateACL},
+			map[string]string{"Bucket": "b2", "Key": "k", "ObjectOwner": owner, "ObjectAccessControlList": privateACL}), "", "one batch, one bucket"},
+		"report without ACL field": {raw(t, map[string]string{"Bucket": "b", "Key": "k", "ObjectOwner": owner}), "", "ObjectAccessControlList"},
+		"bad key encoding":         {raw(t, map[string]string{"Bucket": "b", "Key": "%zz", "ObjectOwner": owner, "ObjectAccessControlList": privateACL}), "", "URL-encoded"},
+		"bad ACL":                  {raw(t, map[string]string{"Bucket": "b", "Key": "k", "ObjectOwner": owner, "ObjectAccessControlList": "!!"}), "", "not base64"},
+	} {
+		if _, err := ParseItems(tc.items, tc.bucket); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
+// The same items give the same batch id (a retry overwrites), other
+// items another.
+func TestBatchIDFollowsItems(t *testing.T) {
+	a := raw(t, map[string]string{"Key": "a"}, map[string]string{"Key": "b"})
+	b := raw(t, map[string]string{"Key": "a"}, map[string]string{"Key": "b"})
+	c := raw(t, map[string]string{"Key": "ab"})
+	if BatchID(a) != BatchID(b) || BatchID(a) == BatchID(c) {
+		t.Errorf("ids %s %s %s", BatchID(a), BatchID(b), BatchID(c))
+	}
+	for _, bad := range []string{"", "../x", "a/b", strings.Repeat("x", 129)} {
+		if CheckRunID(bad) == nil {
+			t.Errorf("run id %q accepted", bad)
+		}
+	}
+}
+
+// judgeInventory judges inventory items with no request (the API is
+// never called: nil would panic) and saves the batch.
+func judgeInventory(t *testing.T, store Store, items []json.RawMessage, riskyOnly bool) *scan.Summary {
+	t.Helper()
+	parsed, err := ParseItems(items, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := acl.BucketContext{ACL: acl.Read([]acl.Grant{{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"}}), Owner: owner}
+	out := NewOutput(riskyOnly)
+	sum, err := Judge(context.Background(), nil, Request{Items: parsed, Context: bc}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Save(context.Background(), store, Report{Run: "run-1", Batch: BatchID(items), Kind: parsed.Kind.String(), Items: len(items)}, sum, sum.Counts()); err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func row(key, aclField string) map[string]string {
+	return map[string]string{"Bucket": "src", "Key": key, "ObjectOwner": owner, "ObjectAccessControlList": aclField}
+}
+
+// A run's batches merge into one report: a retried batch counts once,
+// records without their report are left out and named, and the Map
+// Run's failed children are missing batches.
+func TestMerge(t *testing.T) {
+	dir := t.TempDir()
+	store := DirStore{Dir: dir}
+	first := raw(t, row("a", publicACL), row("b", privateACL), row("c", privateACL))
+	second := raw(t, row("d", publicACL), row("e", inventory.EncodeACL(nil, true)))
+	judgeInventory(t, store, first, true)
+	judgeInventory(t, store, first, true) // Step Functions retried it
+	judgeInventory(t, store, second, false)
+	// A batch that stopped between its records and its report.
+	if err := store.Put(context.Background(), RecordsKey("deadbeef"), []byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+
+	var keys []string
+	sink := scan.SinkFunc(func(r *scan.Result) error {
+		keys = append(keys, r.Key+":"+r.Status.String()+":"+strings.Join(r.Effective.Names(), "+"))
+		return nil
+	})
+	m, err := Merge(context.Background(), store, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Batches != 2 || m.Total.Objects != 5 || m.Total.Count(scan.StatusUnavailable) != 1 || m.Total.FoundEffective(acl.Public) != 2 {
+		t.Errorf("merged %d batches, total %+v", m.Batches, m.Total)
+	}
+	// first kept risky records only (a), second every record (d, e).
+	want := map[string]bool{"a:ok:public": true, "d:ok:public": true, "e:unavailable:unreadable": true}
+	if len(keys) != len(want) {
+		t.Errorf("records %v, want %v", keys, want)
+	}
+	for _, k := range keys {
+		if !want[k] {
+			t.Errorf("unexpected record %s", k)
+		}
+	}
+	if len(m.Incomplete) != 1 || m.Incomplete[0] != "deadbeef" || m.Total.Complete || !m.RiskyOnly {
+		t.Errorf("incomplete %v, complete %v, risky-only %v", m.Incomplete, m.Total.Complete, m.RiskyOnly)
+	}
+
+	// The ResultWriter manifest of the Map Run: one child failed, one
+	// succeeded whose report is missing, one succeeded and is here.
+	input := func(items []json.RawMessage) string {
+		b, _ := json.Marshal(map[string]any{"BatchInput": map[string]string{"run_id": "run-1"}, "Items": items})
+		return string(b)
+	}
+	lost := raw(t, row("z", privateACL))
+	failed := raw(t, row("y", privateACL), row("x", privateACL))
+	writeJSON(t, filepath.Join(dir, "results", "maprun", "manifest.json"), map[string]any{
+		"DestinationBucket": "reports", "MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:m/Map:1",
+		"ResultFiles": map[string]any{
+			"FAILED":    []map[string]any{{"Key": "aclscan/run-1/results/maprun/FAILED_0.json", "Size": 1}},
+			"PENDING":   []map[string]any{},
+			"SUCCEEDED": []map[string]any{{"Key": "aclscan/run-1/results/maprun/SUCCEEDED_0.json", "Size": 1}},
+		},
+	})
+	writeJSON(t, filepath.Join(dir, "results", "maprun", "FAILED_0.json"), []map[string]any{
+		{"Status": "FAILED", "Input": input(failed), "Error": "aclscan.BatchIncomplete", "Cause": "S3 kept failing"},
+	})
+	writeJSON(t, filepath.Join(dir, "results", "maprun", "SUCCEEDED_0.json"), []map[string]any{
+		{"Status": "SUCCEEDED", "Input": input(first), "Output": `{"batch":"` + BatchID(first) + `"}`},
+		{"Status": "SUCCEEDED", "Input": input(lost), "Output": `{"batch":"` + BatchID(lost) + `"}`},
+	})
+	m, err = Merge(context.Background(), store, scan.SinkFunc(func(*scan.Result) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(m.Missing, "\n")
+	if len(m.Missing) != 2 || !strings.Contains(got, BatchID(failed)+" (2 items): the Map Run's child is failed (aclscan.BatchIncomplete") ||
+		!strings.Contains(got, BatchID(lost)+" (1 items): the Map Run says it succeeded, but its report is not") {
+		t.Errorf("missing:\n%s", got)
+	}
+
+	if _, err := Merge(context.Background(), DirStore{Dir: t.TempDir()}, sink); err == nil || !strings.Contains(err.Error(), "holds no aclscan batch reports") {
+		t.Errorf("empty folder: %v", err)
+	}
+}
+
+func writeJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Records read back are the results written: Record.Result inverts
+// NewRecord.
+func TestRecordRoundTrip(t *testing.T) {
+	in := scan.Result{Bucket: "b", Key: "k", Versioned: true, VersionID: "v1", OwnerID: owner, Status: scan.StatusOK,
+		Grants: []acl.Grant{{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"}}, Findings: acl.Findings(0).With(acl.Public),
+		BlockedBy: []string{"bucket:IgnorePublicAcls"}, Verified: scan.NotServed, Source: "inventory", ReportDate: "2026-12-01T00:00:00Z", Rechecked: scan.Changed}
+	rec := report.NewRecord(&in)
+	out, err := rec.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := report.NewRecord(&out), rec; !sameJSON(t, a, b) {
+		t.Errorf("round trip changed the record: %+v vs %+v", a, b)
+	}
+	rec.Status = "weird"
+	if _, err := rec.Result(); err == nil {
+		t.Error("unknown status accepted")
+	}
+	rec.Status, rec.Findings = "ok", []string{"nonsense"}
+	if _, err := rec.Result(); err == nil || !errors.Is(err, err) {
+		t.Error("unknown finding accepted")
+	}
+}
+
+func sameJSON(t *testing.T, a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}

@@ -1,0 +1,232 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/aclscan/aclscan/report"
+	"github.com/aclscan/aclscan/scan"
+)
+
+// Merged is what a merge found: the run's counts added up, and what is
+// not in them.
+type Merged struct {
+	// Total adds up every batch that has its report.
+	Total *scan.Summary
+	// Batches counts the batches merged.
+	Batches int
+	// RiskyOnly: some batch kept only its risky records.
+	RiskyOnly bool
+	// Incomplete names batches with records but no report (a batch that
+	// failed while writing, or is being written): left out.
+	Incomplete []string
+	// Missing says what the engine or the scan's state expects and the
+	// run does not hold: failed or pending Map Run batches, an async
+	// scan's unfinished state. Empty when the run is whole.
+	Missing []string
+	// Notes are the batches' notes on the bucket, once each.
+	Notes []string
+}
+
+// Merge reads the reports of the run whose folder store is rooted at,
+// writing every batch's records to sink (batch by batch, in key order)
+// and adding up their counts. A Step Functions ResultWriter manifest
+// (results/**/manifest.json) or an async scan's scan.json in the folder
+// says which batches should be there.
+func Merge(ctx context.Context, store Store, sink scan.Sink) (*Merged, error) {
+	keys, err := store.List(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	m := &Merged{}
+	var batches []string
+	hasRecords := map[string]bool{}
+	var manifests []string
+	var state *ScanState
+	for _, k := range keys {
+		switch {
+		case strings.HasPrefix(k, batchesDir) && strings.HasSuffix(k, reportSuffix):
+			batches = append(batches, strings.TrimSuffix(strings.TrimPrefix(k, batchesDir), reportSuffix))
+		case strings.HasPrefix(k, batchesDir) && strings.HasSuffix(k, ".jsonl"):
+			hasRecords[strings.TrimSuffix(strings.TrimPrefix(k, batchesDir), ".jsonl")] = true
+		case k == scanStateKey:
+			if state, err = LoadScanState(ctx, store); err != nil {
+				return nil, err
+			}
+		case path.Base(k) == "manifest.json" && !strings.HasPrefix(k, batchesDir):
+			manifests = append(manifests, k)
+		}
+	}
+	if len(batches) == 0 && len(hasRecords) == 0 && state == nil && len(manifests) == 0 {
+		return nil, fmt.Errorf("%s holds no aclscan batch reports (batches/*.summary.json): give the folder of one run, REPORT_PREFIX/RUN_ID/", store.Where(""))
+	}
+	if state != nil {
+		// Only the parts the scan's state names count: a duplicate
+		// invocation's part is not one of them.
+		batches = slices.Clone(state.Parts)
+		if !state.Done {
+			m.Missing = append(m.Missing, fmt.Sprintf("the async scan %s is not finished (%d invocations so far, last at %s): it is still running, or it stopped; merged what its parts hold", state.ScanID, state.Invocations, state.Updated.Format("2006-01-02 15:04:05Z")))
+		} else if state.Error != "" {
+			m.Missing = append(m.Missing, "the async scan stopped: "+state.Error)
+		}
+	}
+	present := map[string]bool{}
+	var sums []*scan.Summary
+	for _, id := range batches {
+		rep, err := loadReport(ctx, store, id)
+		if errors.Is(err, fs.ErrNotExist) {
+			m.Missing = append(m.Missing, fmt.Sprintf("batch %s: its report is missing", id))
+			continue
+		}
+		if err != nil {
+			return m, err
+		}
+		present[id] = true
+		if err := mergeRecords(ctx, store, rep, sink); err != nil {
+			return m, err
+		}
+		sum := rep.Counts.CountsSummary()
+		sum.BucketOwner = rep.Summary.BucketOwner
+		sums = append(sums, sum)
+		m.Batches++
+		m.RiskyOnly = m.RiskyOnly || rep.RiskyOnly
+		for _, n := range rep.Summary.Notes {
+			if !slices.Contains(m.Notes, n) {
+				m.Notes = append(m.Notes, n)
+			}
+		}
+	}
+	for id := range hasRecords {
+		if !present[id] && (state == nil || slices.Contains(state.Parts, id)) {
+			m.Incomplete = append(m.Incomplete, id)
+		}
+	}
+	slices.Sort(m.Incomplete)
+	for _, k := range manifests {
+		missing, err := checkMapRun(ctx, store, k, present)
+		if err != nil {
+			return m, err
+		}
+		m.Missing = append(m.Missing, missing...)
+	}
+	m.Total = scan.Total(sums)
+	m.Total.Buckets = nil // one run: batches are not buckets
+	for _, s := range sums {
+		if m.Total.Bucket == "" {
+			m.Total.Bucket, m.Total.Prefix = s.Bucket, s.Prefix
+		} else if s.Bucket != m.Total.Bucket {
+			m.Total.Bucket = "(several buckets)"
+		}
+		if m.Total.BucketOwner == "" {
+			m.Total.BucketOwner = s.BucketOwner
+		}
+	}
+	m.Total.Complete = len(m.Missing) == 0 && len(m.Incomplete) == 0 && m.Batches > 0
+	return m, nil
+}
+
+func loadReport(ctx context.Context, store Store, id string) (*Report, error) {
+	b, err := store.Get(ctx, ReportKey(id))
+	if err != nil {
+		return nil, err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s is not an aclscan batch report: %v", store.Where(ReportKey(id)), err)
+	}
+	return &rep, nil
+}
+
+func mergeRecords(ctx context.Context, store Store, rep *Report, sink scan.Sink) error {
+	b, err := store.Get(ctx, RecordsKey(rep.Batch))
+	if err != nil {
+		return fmt.Errorf("batch %s has a report but its records cannot be read: %w", rep.Batch, err)
+	}
+	return report.ReadJSONL(bytes.NewReader(b), func(rec report.Record) error {
+		r, err := rec.Result()
+		if err != nil {
+			return fmt.Errorf("%s: %w", store.Where(RecordsKey(rep.Batch)), err)
+		}
+		return sink.Write(&r)
+	})
+}
+
+// mapRunManifest is a Step Functions ResultWriter manifest.json.
+type mapRunManifest struct {
+	MapRunArn   string `json:"MapRunArn"`
+	ResultFiles map[string][]struct {
+		Key string `json:"Key"`
+	} `json:"ResultFiles"`
+}
+
+// childExecution is one record of a ResultWriter result file.
+type childExecution struct {
+	Status string `json:"Status"`
+	Input  string `json:"Input"`
+	Output string `json:"Output"`
+	Error  string `json:"Error"`
+	Cause  string `json:"Cause"`
+}
+
+// checkMapRun reads a ResultWriter manifest and its result files (beside
+// it): every failed or pending child is a missing batch, and every
+// succeeded child must have its batch report.
+func checkMapRun(ctx context.Context, store Store, key string, present map[string]bool) ([]string, error) {
+	b, err := store.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	var mf mapRunManifest
+	if err := json.Unmarshal(b, &mf); err != nil || mf.ResultFiles == nil {
+		return nil, nil // some other manifest.json
+	}
+	var missing []string
+	dir := path.Dir(key)
+	for _, status := range []string{"FAILED", "PENDING", "SUCCEEDED"} {
+		for _, f := range mf.ResultFiles[status] {
+			fileKey := dir + "/" + path.Base(f.Key)
+			body, err := store.Get(ctx, fileKey)
+			if err != nil {
+				return nil, fmt.Errorf("the Map Run manifest %s lists %s: %w", store.Where(key), f.Key, err)
+			}
+			var execs []childExecution
+			if err := json.Unmarshal(body, &execs); err != nil {
+				return nil, fmt.Errorf("%s is not a ResultWriter result file: %v", store.Where(fileKey), err)
+			}
+			for _, e := range execs {
+				if m := checkChild(status, e, present); m != "" {
+					missing = append(missing, m)
+				}
+			}
+		}
+	}
+	return missing, nil
+}
+
+func checkChild(status string, e childExecution, present map[string]bool) string {
+	var in struct {
+		Items []json.RawMessage `json:"Items"`
+	}
+	_ = json.Unmarshal([]byte(e.Input), &in) // best effort: the count is for the message
+	id := BatchID(in.Items)
+	if status != "SUCCEEDED" {
+		return fmt.Sprintf("batch %s (%d items): the Map Run's child is %s (%s %s)", id, len(in.Items), strings.ToLower(status), e.Error, e.Cause)
+	}
+	var out struct {
+		Batch string `json:"batch"`
+	}
+	if json.Unmarshal([]byte(e.Output), &out) == nil && out.Batch != "" {
+		id = out.Batch
+	}
+	if !present[id] {
+		return fmt.Sprintf("batch %s (%d items): the Map Run says it succeeded, but its report is not in the run's folder", id, len(in.Items))
+	}
+	return ""
+}

@@ -1,0 +1,122 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/aclscan/aclscan/report"
+	"github.com/aclscan/aclscan/scan"
+)
+
+// A run's reports live in its own folder (a Store rooted there):
+//
+//	batches/ID.jsonl         a batch's records (risky ones by default)
+//	batches/ID.summary.json  its Report: counts, summary, written last
+//	scan.json                an async scan's progress (ScanState)
+//	results/...              Step Functions' ResultWriter files, if any
+//
+// A batch's report is written after its records, so a batch with records
+// but no report is incomplete and is left out of a merge.
+
+// BatchID names a batch by its items: an engine retrying a batch hands
+// the same items, so the retry's report replaces the first attempt's
+// instead of adding to it.
+func BatchID(items []json.RawMessage) string {
+	h := sha256.New()
+	for _, it := range items {
+		h.Write(it)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// CheckRunID refuses a run id that is not a plain name (it becomes part
+// of S3 keys).
+func CheckRunID(id string) error {
+	if !runIDPattern.MatchString(id) {
+		return fmt.Errorf("run id %q: want 1-128 letters, digits, '.', '_' or '-' (Step Functions' execution name fits)", id)
+	}
+	return nil
+}
+
+// RecordsKey and ReportKey are where a batch's records and report go in
+// its run's folder.
+func RecordsKey(batch string) string { return batchesDir + batch + ".jsonl" }
+func ReportKey(batch string) string  { return batchesDir + batch + reportSuffix }
+
+const (
+	batchesDir   = "batches/"
+	reportSuffix = ".summary.json"
+)
+
+// Report is what a run keeps of one batch beside its records.
+type Report struct {
+	Run     string `json:"run"`
+	Batch   string `json:"batch"`
+	Kind    string `json:"kind"`
+	Items   int    `json:"items"`
+	Records string `json:"records"`
+	// RiskyOnly: the records are the risky results only.
+	RiskyOnly bool                 `json:"risky_only"`
+	Summary   report.SummaryRecord `json:"summary"`
+	// Counts are the batch's counts exactly, to be added up.
+	Counts  scan.State `json:"counts"`
+	Written time.Time  `json:"written"`
+}
+
+// Output collects a batch's records as JSON lines in memory (a batch is
+// a few hundred objects; an async scan's part is flushed per invocation).
+type Output struct {
+	buf       bytes.Buffer
+	w         report.Writer
+	riskyOnly bool
+	risky     int64
+}
+
+// NewOutput collects every record, or only the risky ones.
+func NewOutput(riskyOnly bool) *Output {
+	o := &Output{riskyOnly: riskyOnly}
+	o.w, _ = report.New("jsonl", &o.buf, report.Options{RiskyOnly: riskyOnly}) // a known format
+	return o
+}
+
+// Write is scan.Sink.
+func (o *Output) Write(r *scan.Result) error {
+	if r.Risky() {
+		o.risky++
+	}
+	return o.w.Write(r)
+}
+
+// Risky counts the risky results written.
+func (o *Output) Risky() int64 { return o.risky }
+
+// Save writes the records, then the report that makes the batch count.
+// counts are the batch's own (for a part of a resumed scan, what it
+// added).
+func (o *Output) Save(ctx context.Context, store Store, rep Report, sum *scan.Summary, counts scan.State) error {
+	if err := o.w.Close(sum); err != nil {
+		return err
+	}
+	rep.Records = RecordsKey(rep.Batch)
+	rep.RiskyOnly = o.riskyOnly
+	rep.Summary = report.NewSummaryRecord(sum, nil)
+	rep.Counts = counts
+	rep.Written = time.Now().UTC()
+	if err := store.Put(ctx, rep.Records, o.buf.Bytes()); err != nil {
+		return err
+	}
+	body, err := json.Marshal(&rep)
+	if err != nil {
+		return err
+	}
+	return store.Put(ctx, ReportKey(rep.Batch), body)
+}
