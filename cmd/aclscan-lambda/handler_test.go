@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
@@ -87,5 +89,63 @@ func TestMessagesNameEnvironmentVariables(t *testing.T) {
 	}
 	if got := envSpelling(s3access.SettingRegion, "eu-west-1"); got != "AWS_REGION=eu-west-1" {
 		t.Errorf("region spelled %q", got)
+	}
+}
+
+// Events are told apart by shape; anything else is refused with what the
+// function takes, before any request (the client is never used).
+func TestDispatchRefusesUnknownEvents(t *testing.T) {
+	h := &handler{config: config{scan: settings.Defaults()}}
+	for event, want := range map[string]string{
+		`[1, 2]`:             "not a JSON object",
+		`{"bukcet": "typo"}`: `unknown field "bukcet"`,
+		`{"bucket": 7}`:      "not valid JSON",
+		`{"invocationSchemaVersion": "3.0", "tasks": [{}]}`: "reads 1.0 and 2.0",
+		`{"invocationSchemaVersion": "1.0", "tasks": []}`:   "has no tasks",
+		`{"Items": [], "BatchInput": {"run_id": "r"}}`:      "no items",
+		`{"Items": [{"Key": "k"}], "BatchInput": {}}`:       "no run_id",
+		`{"async": true, "scan_id": "../etc", "part": 2}`:   "a continuation needs the scan_id",
+		`{"async": true, "surprise": 1}`:                    `unknown field "surprise"`,
+	} {
+		_, err := h.dispatch(context.Background(), &invocation{id: "r", event: []byte(event)})
+		var bad *badEvent
+		if !errors.As(err, &bad) || !strings.Contains(err.Error(), want) {
+			t.Errorf("event %s: err %v, want a refusal saying %q", event, err, want)
+		}
+	}
+}
+
+// Only the allowed buckets may be named: ALLOWED_BUCKETS (names, globs),
+// else BUCKET_NAME alone, else none.
+func TestAllowList(t *testing.T) {
+	for _, tc := range []struct {
+		vars    map[string]string
+		allowed []string
+		refused []string
+	}{
+		{map[string]string{"BUCKET_NAME": "main-bucket"}, []string{"main-bucket"}, []string{"other", "main-bucket2"}},
+		{map[string]string{"ALLOWED_BUCKETS": "logs-*, data"}, []string{"logs-2026", "data"}, []string{"data2", "secrets"}},
+		{map[string]string{}, nil, []string{"anything"}},
+	} {
+		c, err := configFromEnv(env(tc.vars))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range tc.allowed {
+			if err := c.checkBucket(b); err != nil {
+				t.Errorf("%v: %s refused: %v", tc.vars, b, err)
+			}
+		}
+		for _, b := range tc.refused {
+			if err := c.checkBucket(b); err == nil {
+				t.Errorf("%v: %s allowed", tc.vars, b)
+			}
+		}
+	}
+	if _, err := configFromEnv(env(map[string]string{"ALLOWED_BUCKETS": "[bad"})); err == nil {
+		t.Error("a malformed glob was accepted")
+	}
+	if _, err := configFromEnv(env(map[string]string{"RECORDS": "some"})); err == nil {
+		t.Error("RECORDS=some was accepted")
 	}
 }

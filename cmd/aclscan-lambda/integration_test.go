@@ -1,0 +1,355 @@
+//go:build integration
+
+// Integration tests: the function's event kinds against the local S3
+// (radosgw), driven through a test double of the Lambda Runtime API.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/batch"
+	"github.com/aclscan/aclscan/internal/faultproxy"
+	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/scan"
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+const reportBucket = "lambda-reports"
+
+func TestMain(m *testing.M) {
+	locals3.Isolate()
+	os.Exit(m.Run())
+}
+
+// newTestHandler is the function's handler as Lambda would build it,
+// with env on top of the local S3's endpoint and user A's keys.
+func newTestHandler(t *testing.T, env locals3.Env, endpoint string, vars map[string]string) *handler {
+	t.Helper()
+	base := map[string]string{
+		"AWS_ENDPOINT_URL_S3": endpoint, "AWS_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": env.A.AccessKey, "AWS_SECRET_ACCESS_KEY": env.A.SecretKey,
+		"REPORT_BUCKET": reportBucket, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+	}
+	for k, v := range vars {
+		base[k] = v
+	}
+	for k, v := range base {
+		t.Setenv(k, v)
+	}
+	h, err := newHandler(context.Background(), os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func seedDemo(t *testing.T, env locals3.Env) {
+	t.Helper()
+	ctx := context.Background()
+	if err := locals3.SeedDemo(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.CreateBucket(ctx, env.Client(env.A), reportBucket); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func invoke(t *testing.T, h *handler, event any) (any, error) {
+	t.Helper()
+	b, _ := json.Marshal(event)
+	out, err := h.dispatch(context.Background(), &invocation{id: "req-1", deadline: time.Now().Add(time.Minute), event: b})
+	return out.response, err
+}
+
+// A Distributed Map batch from the listing reader costs a request per
+// item; one from the inventory reader none. Each writes its records and
+// report to the run's folder, a retry overwriting the first attempt, and
+// answers compactly.
+func TestDistributedMapBatches(t *testing.T) {
+	env := locals3.ForTest(t)
+	seedDemo(t, env)
+	h := newTestHandler(t, env, env.HTTPURL, map[string]string{"ALLOWED_BUCKETS": "demo*", "RECORDS": "all"})
+	run := fmt.Sprintf("run-%d", time.Now().UnixNano())
+	listed := map[string]any{
+		"BatchInput": map[string]string{"bucket": locals3.DemoBucket, "run_id": run},
+		"Items": []map[string]any{
+			{"Key": "shared/public-report.pdf", "Etag": "\"x\"", "Size": 1, "LastModified": 1668699881, "StorageClass": "STANDARD"},
+			{"Key": "experiment/object-000000", "Etag": "\"x\"", "Size": 1, "LastModified": 1668699881, "StorageClass": "STANDARD"},
+			{"Key": "no/such/key", "Etag": "\"x\"", "Size": 1, "LastModified": 1668699881, "StorageClass": "STANDARD"},
+		},
+	}
+	for attempt := 0; attempt < 2; attempt++ { // the second is Step Functions' retry
+		out, err := invoke(t, h, listed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := out.(*mapResponse)
+		if resp.Kind != "listing" || resp.Objects != 3 || resp.ByStatus["missing"] != 1 || resp.ByEffective["public"] != 1 || resp.Risky != 2 ||
+			!strings.HasPrefix(resp.Records, "s3://"+reportBucket+"/aclscan/"+run+"/batches/") {
+			t.Errorf("listing batch answered %+v", resp)
+		}
+		if b, _ := json.Marshal(resp); len(b) > 1024 {
+			t.Errorf("the answer is %d bytes; Step Functions states hold 256 KiB, a batch's answer should stay small", len(b))
+		}
+	}
+	inv := map[string]any{
+		"BatchInput": map[string]string{"run_id": run},
+		"Items": []map[string]string{
+			{"Bucket": locals3.DemoBucket, "Key": "shared/public-report.pdf", "ObjectOwner": env.A.ID, "ObjectAccessControlList": publicField(env.A.ID)},
+		},
+	}
+	before := h.client.Requests()
+	out, err := invoke(t, h, inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two requests: the records and the report written; none per item,
+	// none for the bucket's context (cached since the first batch).
+	if resp := out.(*mapResponse); resp.Kind != "inventory" || resp.ByEffective["public"] != 1 || h.client.Requests()-before != 2 {
+		t.Errorf("inventory batch answered %+v with %d requests (want 2: the records and the report)", resp, h.client.Requests()-before)
+	}
+
+	// The run's folder merges to 4 objects: the retried batch counts once.
+	store := batch.NewS3Store(h.client.Client, reportBucket, "aclscan/"+run+"/")
+	var keys []string
+	m, err := batch.Merge(context.Background(), store, scan.SinkFunc(func(r *scan.Result) error { keys = append(keys, r.Key); return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Batches != 2 || m.Total.Objects != 4 || len(keys) != 4 || !m.Total.Complete {
+		t.Errorf("merged %d batches, %d objects, records %v, complete %v", m.Batches, m.Total.Objects, keys, m.Total.Complete)
+	}
+
+	for name, tc := range map[string]struct {
+		event   any
+		errType string
+	}{
+		"other bucket": {map[string]any{"BatchInput": map[string]string{"bucket": "secrets", "run_id": "r"}, "Items": []map[string]string{{"Key": "k"}}}, "aclscan.BucketNotAllowed"},
+		"no run id":    {map[string]any{"BatchInput": map[string]string{"bucket": "demo"}, "Items": []map[string]string{{"Key": "k"}}}, "aclscan.BadEvent"},
+		"other report bucket": {map[string]any{"BatchInput": map[string]string{"bucket": "demo", "run_id": "r", "report_bucket": "elsewhere"}, "Items": []map[string]string{{"Key": "k"}}},
+			"aclscan.BadEvent"},
+	} {
+		_, err := invoke(t, h, tc.event)
+		te, ok := err.(typedError)
+		if !ok || te.ErrorType() != tc.errType {
+			t.Errorf("%s: err %v, want type %s", name, err, tc.errType)
+		}
+	}
+}
+
+func publicField(owner string) string {
+	return inventory.EncodeACL([]acl.Grant{
+		{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"},
+		{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"},
+	}, false)
+}
+
+// S3 Batch Operations: one result per task, Succeeded with the record
+// for a judged object (missing included), PermanentFailure for a bucket
+// outside the allow-list, TemporaryFailure when S3 throttles (so the job
+// redrives it).
+func TestBatchOperations(t *testing.T) {
+	env := locals3.ForTest(t)
+	seedDemo(t, env)
+	h := newTestHandler(t, env, env.HTTPURL, map[string]string{"BUCKET_NAME": locals3.DemoBucket})
+	event := func(version string, tasks ...map[string]string) map[string]any {
+		return map[string]any{"invocationSchemaVersion": version, "invocationId": "inv-1", "job": map[string]string{"id": "job-1"}, "tasks": tasks}
+	}
+	out, err := invoke(t, h, event("1.0",
+		map[string]string{"taskId": "t1", "s3Key": "shared%2Fpublic-report.pdf", "s3VersionId": "", "s3BucketArn": "arn:aws:s3:::demo"},
+		map[string]string{"taskId": "t2", "s3Key": "no%20such+key", "s3BucketArn": "arn:aws:s3:us-east-1:0123456788:demo"},
+		map[string]string{"taskId": "t3", "s3Key": "k", "s3BucketArn": "arn:aws:s3:::secrets"},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := out.(*events.S3BatchJobResponse)
+	if resp.InvocationID != "inv-1" || resp.InvocationSchemaVersion != "1.0" || resp.TreatMissingKeysAs != "TemporaryFailure" || len(resp.Results) != 3 {
+		t.Fatalf("response %+v", resp)
+	}
+	r := resp.Results
+	if r[0].TaskID != "t1" || r[0].ResultCode != "Succeeded" || !strings.Contains(r[0].ResultString, `"effective":["public"]`) {
+		t.Errorf("t1: %+v", r[0])
+	}
+	if r[1].ResultCode != "Succeeded" || !strings.Contains(r[1].ResultString, `"status":"missing"`) {
+		t.Errorf("t2: %+v", r[1])
+	}
+	if r[2].ResultCode != "PermanentFailure" || !strings.Contains(r[2].ResultString, "not one this function audits") {
+		t.Errorf("t3: %+v", r[2])
+	}
+
+	// Behind a proxy that throttles everything but a trickle: the task
+	// is a temporary failure, to be redriven.
+	proxy, err := faultproxy.Start(env.HTTPURL, faultproxy.Options{Rate: 0.01, Burst: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	throttled := newTestHandler(t, env, proxy.URL, map[string]string{"BUCKET_NAME": locals3.DemoBucket})
+	out, err = invoke(t, throttled, event("2.0", map[string]string{"taskId": "t9", "s3Key": "shared/public-report.pdf", "s3Bucket": "demo"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.(*events.S3BatchJobResponse).Results; len(r) != 1 || r[0].ResultCode != "TemporaryFailure" {
+		t.Errorf("throttled task: %+v", r)
+	}
+}
+
+// runtimeDouble is a test double of the Lambda Runtime API and of
+// Lambda's async invoke: it hands out queued events, records when each
+// response was posted and when the runtime asked for the next event
+// (the invocation's work is over then).
+type runtimeDouble struct {
+	deadline time.Duration
+	queue    chan []byte
+	mu       sync.Mutex
+	given    []time.Time // when each event was handed out
+	answered []time.Time // when each response (or error) was posted
+	bodies   []string
+	asked    []time.Time // when next was called
+}
+
+func (d *runtimeDouble) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/invocation/next"):
+		d.mu.Lock()
+		d.asked = append(d.asked, time.Now())
+		d.mu.Unlock()
+		var ev []byte
+		select {
+		case ev = <-d.queue:
+		case <-r.Context().Done():
+			return
+		}
+		d.mu.Lock()
+		n := len(d.given)
+		d.given = append(d.given, time.Now())
+		d.mu.Unlock()
+		w.Header().Set("Lambda-Runtime-Aws-Request-Id", fmt.Sprintf("request-%04d-0000", n))
+		w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(d.deadline).UnixMilli(), 10))
+		w.Write(ev)
+	case strings.HasSuffix(r.URL.Path, "/response"), strings.HasSuffix(r.URL.Path, "/error"):
+		body, _ := io.ReadAll(r.Body)
+		d.mu.Lock()
+		d.answered = append(d.answered, time.Now())
+		d.bodies = append(d.bodies, string(body))
+		d.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// An async scan answers at once and keeps working after the answer; near
+// each invocation's deadline it saves its part and state and invokes the
+// function again, until the bucket is done: every key once in the merged
+// report, across several invocations, with S3 throttling and a
+// duplicated delivery of a continuation.
+func TestAsyncScanAnswersAtOnceAndContinues(t *testing.T) {
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	const bucket, n = "lambda-async", 1500
+	if err := locals3.CreateBucket(ctx, a, bucket); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.CreateBucket(ctx, a, reportBucket); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := locals3.CountObjects(ctx, a, bucket); c != n {
+		if err := locals3.PutObjects(ctx, a, bucket, locals3.Keys("k/", n), func(in *s3.PutObjectInput) {
+			if strings.HasSuffix(*in.Key, "7") {
+				in.ACL = types.ObjectCannedACLPublicRead
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Slow and throttling S3: the scan needs several invocations.
+	proxy, err := faultproxy.Start(env.HTTPURL, faultproxy.Options{Rate: 400, Burst: 20, Latency: 15 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	h := newTestHandler(t, env, proxy.URL, map[string]string{"BUCKET_NAME": bucket, "RECORDS": "all", "CONCURRENCY": "4"})
+	double := &runtimeDouble{deadline: 2500 * time.Millisecond, queue: make(chan []byte, 16)}
+	duplicated := false
+	h.invoke = func(_ context.Context, ev []byte) error {
+		double.queue <- ev
+		if !duplicated { // Lambda delivers an async event at least once
+			duplicated = true
+			double.queue <- ev
+		}
+		return nil
+	}
+	srv := httptest.NewServer(double)
+	defer srv.Close()
+	api := newRuntimeAPI(strings.TrimPrefix(srv.URL, "http://"))
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go api.serve(runCtx, h.dispatch)
+
+	double.queue <- []byte(`{"async": true}`)
+	store := (*batch.S3Store)(nil)
+	var state *batch.ScanState
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		double.mu.Lock()
+		var first asyncResponse
+		if len(double.bodies) > 0 {
+			_ = json.Unmarshal([]byte(double.bodies[0]), &first)
+		}
+		double.mu.Unlock()
+		if first.ScanID == "" {
+			continue
+		}
+		store = batch.NewS3Store(h.client.Client, reportBucket, "aclscan/"+first.ScanID+"/")
+		if st, err := batch.LoadScanState(ctx, store); err == nil && st.Done {
+			state = st
+			break
+		}
+	}
+	if state == nil {
+		t.Fatalf("the async scan did not finish in time; answers: %v", double.bodies)
+	}
+	double.mu.Lock()
+	answerAfter := double.answered[0].Sub(double.given[0])
+	workAfter := double.asked[1].Sub(double.given[0])
+	double.mu.Unlock()
+	t.Logf("first answer %s after the event; the invocation worked on for %s; %d parts", answerAfter, workAfter, len(state.Parts))
+	if answerAfter > 100*time.Millisecond || workAfter < 5*answerAfter || workAfter < 500*time.Millisecond {
+		t.Errorf("answered %s after the event, worked until %s: want an answer within tens of milliseconds and work going on after it", answerAfter, workAfter)
+	}
+	if len(state.Parts) < 3 || state.Error != "" || state.Summary == nil || !state.Summary.Complete || state.Summary.Objects != n {
+		t.Errorf("state: %d parts, error %q, summary %+v", len(state.Parts), state.Error, state.Summary)
+	}
+	seen := map[string]int{}
+	m, err := batch.Merge(ctx, store, scan.SinkFunc(func(r *scan.Result) error { seen[r.Key]++; return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range locals3.Keys("k/", n) {
+		if seen[k] != 1 {
+			t.Errorf("key %s reported %d times", k, seen[k])
+		}
+	}
+	if len(seen) != n || m.Total.Objects != n || len(m.Missing) != 0 || m.Total.FoundEffective(0) != int64(n/10) {
+		t.Errorf("merged %d keys, %d objects, missing %v, public %d", len(seen), m.Total.Objects, m.Missing, m.Total.FoundEffective(0))
+	}
+}
