@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-compat unit integration lint local-s3 local-s3-stop bench-scan bench-exposure bench-inventory bench-fix release-snapshot bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
+.PHONY: build demo test test-compat unit integration lint validate-deploy local-s3 local-s3-stop bench-scan bench-exposure bench-inventory bench-fix release-snapshot bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -24,6 +24,7 @@ test: lint
 	scripts/local-s3 start >/dev/null
 	scripts/need-chromium
 	npm ci --prefix report/testdata/duckdb --silent --no-audit --no-fund
+	$(MAKE) --no-print-directory validate-deploy
 	$(GO) test -race -count=1 -tags integration $(PKGS)
 
 # aclscan against other S3 servers (bench/compat; servers built once into bin/compat).
@@ -32,6 +33,12 @@ test-compat:
 
 unit:
 	$(GO) test -race -count=1 $(PKGS)
+
+# The state machine definitions, against the ASL schema (asl-validator,
+# npm); deploy/template_test.go checks the template's roles against them.
+validate-deploy:
+	npm ci --prefix deploy --silent --no-audit --no-fund
+	cd deploy && npx --no-install asl-validator --json-path statemachines/listing.asl.json --json-path statemachines/inventory.asl.json
 
 lint:
 	@scripts/check-tracked

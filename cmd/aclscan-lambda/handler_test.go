@@ -99,7 +99,7 @@ func TestDispatchRefusesUnknownEvents(t *testing.T) {
 	for event, want := range map[string]string{
 		`[1, 2]`:             "not a JSON object",
 		`{"bukcet": "typo"}`: `unknown field "bukcet"`,
-		`{"bucket": 7}`:      "not valid JSON",
+		`{"bucket": 7}`:      "cannot unmarshal number",
 		`{"invocationSchemaVersion": "3.0", "tasks": [{}]}`: "reads 1.0 and 2.0",
 		`{"invocationSchemaVersion": "1.0", "tasks": []}`:   "has no tasks",
 		`{"Items": [], "BatchInput": {"run_id": "r"}}`:      "no items",

@@ -1,0 +1,306 @@
+// Package deploy holds the SAM template and the state machines; this test
+// checks them against the code: every role grants exactly what the code
+// and the state machines call, no more, and the report bucket stays
+// private.
+package deploy
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aclscan/aclscan/s3access"
+	"go.yaml.in/yaml/v3"
+)
+
+// node is the template as YAML nodes: CloudFormation's short forms
+// (!Ref, !Sub, !GetAtt) are kept as tags.
+type node = yaml.Node
+
+func loadTemplate(t *testing.T) *node {
+	t.Helper()
+	b, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("template.yaml: %v", err)
+	}
+	return doc.Content[0]
+}
+
+// get returns the value of key in a mapping node (nil if absent).
+func get(n *node, keys ...string) *node {
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+// strs is a scalar or a sequence of scalars as strings (tags dropped:
+// "!Sub x" gives "x").
+func strs(n *node) []string {
+	switch {
+	case n == nil:
+		return nil
+	case n.Kind == yaml.ScalarNode:
+		return []string{n.Value}
+	case n.Kind == yaml.SequenceNode && n.Tag != "!If":
+		var out []string
+		for _, c := range n.Content {
+			out = append(out, strs(c)...)
+		}
+		return out
+	case n.Tag == "!If": // !If [cond, a, b]: both branches
+		return append(strs(n.Content[1]), strs(n.Content[2])...)
+	}
+	return nil
+}
+
+type statement struct {
+	sid, effect string
+	actions     []string
+	resources   []string
+}
+
+// roleStatements are the Allow statements of an AWS::IAM::Role's inline policies.
+func roleStatements(t *testing.T, role *node) []statement {
+	t.Helper()
+	var out []statement
+	for _, pol := range get(role, "Properties", "Policies").Content {
+		for _, st := range get(pol, "PolicyDocument", "Statement").Content {
+			s := statement{sid: get(st, "Sid").Value, effect: get(st, "Effect").Value, actions: strs(get(st, "Action")), resources: strs(get(st, "Resource"))}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func resources(t *testing.T) map[string]*node {
+	t.Helper()
+	res := map[string]*node{}
+	r := get(loadTemplate(t), "Resources")
+	for i := 0; i+1 < len(r.Content); i += 2 {
+		res[r.Content[i].Value] = r.Content[i+1]
+	}
+	return res
+}
+
+// The function's role grants what s3access's calls need (the permissions
+// it leaves out on purpose excepted), writing and reading under the
+// report prefix, and invoking itself (async scans): nothing else.
+func TestFunctionRoleMatchesTheCode(t *testing.T) {
+	res := resources(t)
+	granted := map[string][]string{} // action -> resources
+	for _, st := range roleStatements(t, res["FunctionRole"]) {
+		if st.effect != "Allow" {
+			continue
+		}
+		for _, a := range st.actions {
+			granted[a] = append(granted[a], st.resources...)
+		}
+	}
+	const bucketARN, objectARN, reports = "arn:${AWS::Partition}:s3:::${AuditedBuckets}", "arn:${AWS::Partition}:s3:::${AuditedBuckets}/*", "${ReportBucket.Arn}/${ReportPrefix}/*"
+	want := map[string]string{
+		// batch.S3Store: a batch's records and report; an async scan's state.
+		"s3:PutObject": reports, "s3:GetObject": reports,
+		// An async scan invokes the function to continue.
+		"lambda:InvokeFunction": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-aclscan",
+	}
+	for _, p := range s3access.ReadPermissions {
+		if p.LeftOut {
+			if _, ok := granted[p.Action]; ok && p.Action != "s3:GetObject" {
+				t.Errorf("%s (%s) is left out of the policies on purpose, but the function's role grants it", p.Action, p.Call)
+			}
+			continue
+		}
+		want[p.Action] = map[string]string{"bucket": bucketARN, "object": objectARN, "*": "*"}[p.On]
+	}
+	for action, resource := range want {
+		got, ok := granted[action]
+		if !ok {
+			t.Errorf("the function's role does not grant %s, which the code calls", action)
+		} else if !slices.Equal(got, []string{resource}) {
+			t.Errorf("%s is granted on %v, want %s only", action, got, resource)
+		}
+	}
+	for action := range granted {
+		if _, ok := want[action]; !ok {
+			t.Errorf("the function's role grants %s, which the code does not call", action)
+		}
+	}
+	env := get(res["Function"], "Properties", "Environment", "Variables")
+	if a := get(env, "ALLOWED_BUCKETS"); a == nil || a.Tag != "!Ref" || a.Value != "AuditedBuckets" {
+		t.Error("ALLOWED_BUCKETS must be the AuditedBuckets parameter: events naming other buckets are refused")
+	}
+	if get(res["Function"], "Properties", "FunctionUrlConfig") != nil {
+		t.Error("the function must have no Function URL: no unauthenticated entry point")
+	}
+}
+
+// asl is the part of a state machine definition the roles depend on.
+type asl struct {
+	States map[string]struct {
+		Type       string `json:"Type"`
+		ItemReader *struct {
+			Resource string `json:"Resource"`
+		} `json:"ItemReader"`
+		ResultWriter *struct {
+			Resource string `json:"Resource"`
+		} `json:"ResultWriter"`
+		ItemProcessor *struct {
+			ProcessorConfig struct {
+				Mode string `json:"Mode"`
+			} `json:"ProcessorConfig"`
+			States map[string]struct {
+				Resource string `json:"Resource"`
+			} `json:"States"`
+		} `json:"ItemProcessor"`
+	} `json:"States"`
+}
+
+// actionsOf are the IAM actions a service integration needs, from the
+// Step Functions guide's IAM pages (Distributed Map, ItemReader,
+// ResultWriter, Lambda).
+var actionsOf = map[string][]string{
+	"arn:aws:states:::s3:listObjectsV2": {"s3:ListBucket"},
+	"arn:aws:states:::s3:getObject":     {"s3:GetObject"},
+	"arn:aws:states:::s3:putObject":     {"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"},
+	"arn:aws:states:::lambda:invoke":    {"lambda:InvokeFunction"},
+	"DISTRIBUTED":                       {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"},
+}
+
+// Each state machine's role grants what its definition calls, no more;
+// every ${...} in the definition has its substitution.
+func TestStateMachineRolesMatchTheirDefinitions(t *testing.T) {
+	res := resources(t)
+	placeholder := regexp.MustCompile(`\$\{([A-Za-z]+)\}`)
+	for _, name := range []string{"ListingStateMachine", "InventoryStateMachine"} {
+		sm := get(res[name], "Properties")
+		file := get(sm, "DefinitionUri").Value
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var def asl
+		if err := json.Unmarshal(b, &def); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		var want []string
+		for _, st := range def.States {
+			if st.ItemReader != nil {
+				want = append(want, actionsOf[st.ItemReader.Resource]...)
+			}
+			if st.ResultWriter != nil {
+				want = append(want, actionsOf[st.ResultWriter.Resource]...)
+			}
+			if p := st.ItemProcessor; p != nil {
+				want = append(want, actionsOf[p.ProcessorConfig.Mode]...)
+				for _, child := range p.States {
+					want = append(want, actionsOf[child.Resource]...)
+				}
+			}
+		}
+		role := get(sm, "Role")
+		roleName := strings.TrimSuffix(role.Value, ".Arn")
+		var got []string
+		for _, st := range roleStatements(t, res[roleName]) {
+			got = append(got, st.actions...)
+		}
+		if !sameSet(got, want) {
+			t.Errorf("%s: role %s grants %v; its definition %s calls %v", name, roleName, uniq(got), file, uniq(want))
+		}
+		subs := get(sm, "DefinitionSubstitutions")
+		for _, m := range placeholder.FindAllStringSubmatch(string(b), -1) {
+			if get(subs, m[1]) == nil {
+				t.Errorf("%s uses ${%s}, which DefinitionSubstitutions does not set", file, m[1])
+			}
+		}
+	}
+}
+
+// No role grants a wildcard action, nor anything on the audited buckets
+// beyond reading ACLs and settings; the report bucket blocks public
+// access, encrypts, refuses plain HTTP and lets only aclscan's roles write.
+func TestReportBucketIsPrivate(t *testing.T) {
+	res := resources(t)
+	for name, r := range res {
+		if get(r, "Type").Value == "AWS::IAM::Role" {
+			for _, st := range roleStatements(t, r) {
+				audited := slices.ContainsFunc(st.resources, func(r string) bool { return strings.Contains(r, "${AuditedBuckets}") })
+				for _, a := range st.actions {
+					if strings.Contains(a, "*") {
+						t.Errorf("%s grants the wildcard action %s", name, a)
+					}
+					// On the audited buckets: ACLs and settings, never the
+					// objects' content.
+					if audited && !slices.ContainsFunc(s3access.ReadPermissions, func(p s3access.Permission) bool { return p.Action == a && !p.LeftOut }) {
+						t.Errorf("%s grants %s on the audited buckets: aclscan reads ACLs, not objects", name, a)
+					}
+				}
+			}
+		}
+		if typ := get(r, "Type").Value; typ == "AWS::Lambda::Url" || typ == "AWS::Lambda::Permission" {
+			t.Errorf("%s (%s) opens an entry point to the function", name, typ)
+		}
+	}
+	block := get(res["ReportBucket"], "Properties", "PublicAccessBlockConfiguration")
+	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+		if v := get(block, k); v == nil || v.Value != "true" {
+			t.Errorf("the report bucket's %s is not true", k)
+		}
+	}
+	if get(res["ReportBucket"], "Properties", "BucketEncryption") == nil {
+		t.Error("the report bucket has no default encryption")
+	}
+	var tls, writers bool
+	for _, st := range get(res["ReportBucketPolicy"], "Properties", "PolicyDocument", "Statement").Content {
+		if get(st, "Effect").Value != "Deny" {
+			t.Errorf("the report bucket policy allows something (%s): it should only deny", get(st, "Sid").Value)
+		}
+		if get(st, "Condition", "Bool", "aws:SecureTransport") != nil {
+			tls = true
+		}
+		if p := get(st, "Condition", "ArnNotEquals", "aws:PrincipalArn"); p != nil {
+			writers = len(p.Content) == 4
+		}
+	}
+	if !tls || !writers {
+		t.Errorf("report bucket policy: TLS only %v, writers limited to the four roles %v", tls, writers)
+	}
+}
+
+// docs/iam-policy.md names every permission the code calls.
+func TestIAMDocNamesEveryPermission(t *testing.T) {
+	b, err := os.ReadFile("../docs/iam-policy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range s3access.ReadPermissions {
+		if !p.LeftOut && !strings.Contains(string(b), `"`+p.Action+`"`) {
+			t.Errorf("docs/iam-policy.md does not grant %s (%s)", p.Action, p.Call)
+		}
+	}
+}
+
+func uniq(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func sameSet(a, b []string) bool { return slices.Equal(uniq(a), uniq(b)) }
