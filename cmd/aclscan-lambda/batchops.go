@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/s3access"
@@ -163,9 +162,10 @@ func (h *handler) judgeTasks(ctx context.Context, ev *batchOpsEvent, bucket stri
 		}
 		return nil
 	})
-	// A short wait for a failing S3: Batch Operations redrives a temporary
-	// failure later, which beats holding the invocation.
-	_, err = batch.Judge(ctx, h.client, batch.Request{Items: items, Context: bc, Concurrency: h.config.scan.Concurrency, OutageWait: 5 * time.Second}, sink)
+	// No wait for a failing S3 beyond the client's own retries: Batch
+	// Operations redrives a temporary failure later, which beats holding
+	// the invocation.
+	_, err = batch.Judge(ctx, h.client, batch.Request{Items: items, Context: bc, Concurrency: h.config.scan.Concurrency, OutageWait: -1}, sink)
 	if err != nil {
 		fail(fmt.Errorf("not judged: %w", err))
 	}

@@ -63,6 +63,7 @@ var envNames = map[s3access.Setting]string{
 	settings.Target:             "BUCKET_NAME (or the event's bucket)",
 	settings.Strategy:           "STRATEGY (or the event's strategy)",
 	s3access.SettingConcurrency: "CONCURRENCY (or the event's concurrency)",
+	settings.MaxAttempts:        "MAX_ATTEMPTS",
 	s3access.SettingAllVersions: "ALL_VERSIONS",
 	s3access.SettingRegion:      "AWS_REGION",
 	s3access.SettingEndpoint:    "AWS_ENDPOINT_URL_S3",
@@ -101,7 +102,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if v := getenv("STRATEGY"); v != "" {
 		s.Strategy = v
 	}
-	for name, dst := range map[string]*int{"CONCURRENCY": &s.Concurrency, "RISKY_LIMIT": &c.riskyLimit} {
+	for name, dst := range map[string]*int{"CONCURRENCY": &s.Concurrency, "RISKY_LIMIT": &c.riskyLimit, "MAX_ATTEMPTS": &s.S3.MaxAttempts} {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {

@@ -4,7 +4,7 @@
 // Configuration comes from the environment, as in the original experiment:
 // BUCKET_NAME (required unless every event names a bucket), PREFIX,
 // STRATEGY (serial|pool|all), CONCURRENCY, ALL_VERSIONS, BUCKET_OWNER,
-// RISKY_LIMIT, and the SDK's usual variables (AWS_REGION,
+// RISKY_LIMIT, MAX_ATTEMPTS (per request), and the SDK's usual variables (AWS_REGION,
 // AWS_ENDPOINT_URL_S3, AWS_CA_BUNDLE, ...). An event may override
 // {"bucket", "prefix", "strategy", "concurrency"}. The function returns a
 // JSON summary and the first risky objects.
