@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -66,5 +67,45 @@ func TestIntegrationReportToS3(t *testing.T) {
 	code, _, stderr = runLocal(t, env, "scan", "s3://demo", "-o", "s3://"+dest+"/x.jsonl", "--checkpoint", t.TempDir()+"/c")
 	if code != exitUsage || !strings.Contains(stderr, "--checkpoint needs the report in a local file") {
 		t.Errorf("checkpoint with an S3 report: exit %d, %q", code, stderr)
+	}
+}
+
+// aclscan report reads a run's folder from S3 (and its ResultWriter
+// manifest.json form) and writes the merged report back to S3.
+func TestReportFromS3(t *testing.T) {
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	const bucket = "report-merge"
+	if err := locals3.CreateBucket(ctx, a, bucket); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeBatch(t, dir, map[string]bool{"x": true, "y": false})
+	store := batch.NewS3Store(a, bucket, "aclscan/run-1/")
+	keys, _ := batch.DirStore{Dir: dir}.List(ctx, "")
+	for _, k := range keys {
+		b, _ := batch.DirStore{Dir: dir}.Get(ctx, k)
+		if err := store.Put(ctx, k, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.Put(ctx, "results/m/manifest.json", []byte(`{"MapRunArn":"a","ResultFiles":{"FAILED":[],"PENDING":[],"SUCCEEDED":[]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, loc := range []string{"s3://" + bucket + "/aclscan/run-1/", "s3://" + bucket + "/aclscan/run-1/results/m/manifest.json"} {
+		code, _, stderr := runLocal(t, env, "report", loc, "--format", "jsonl", "-o", "s3://"+bucket+"/merged.jsonl")
+		if code != 0 {
+			t.Fatalf("report %s: exit %d: %s", loc, code, stderr)
+		}
+		out, err := a.GetObject(ctx, &s3.GetObjectInput{Bucket: aws(bucket), Key: aws("merged.jsonl")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(out.Body)
+		out.Body.Close()
+		if strings.Count(string(body), "\n") != 2 || !strings.Contains(string(body), `"key":"x"`) {
+			t.Errorf("merged report from %s:\n%s", loc, body)
+		}
 	}
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/batch"
+	"github.com/aclscan/aclscan/inventory"
+)
+
+// writeBatch judges inventory rows (no request) into a run's folder, as
+// the Lambda function does for a Distributed Map batch.
+func writeBatch(t *testing.T, dir string, keys map[string]bool) []json.RawMessage {
+	t.Helper()
+	const owner = "owner-id"
+	private := []acl.Grant{{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"}}
+	var items []json.RawMessage
+	for k, public := range keys {
+		grants := private
+		if public {
+			grants = append(grants, acl.Grant{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"})
+		}
+		b, _ := json.Marshal(map[string]string{"Bucket": "src", "Key": k, "ObjectOwner": owner, "ObjectAccessControlList": inventory.EncodeACL(grants, false)})
+		items = append(items, b)
+	}
+	parsed, err := batch.ParseItems(items, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := batch.NewOutput(false)
+	bc := acl.BucketContext{Owner: owner, ACL: acl.Read(private)}
+	sum, err := batch.Judge(context.Background(), nil, batch.Request{Items: parsed, Context: bc}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := batch.Report{Run: "run", Batch: batch.BatchID(items), Kind: "inventory", Items: len(items)}
+	if err := out.Save(context.Background(), batch.DirStore{Dir: dir}, rep, sum, sum.Counts()); err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
+// aclscan report merges a run's folder into one report with the usual
+// formats and exit codes, and exits 1 naming the batches the Map Run
+// says are missing.
+func TestReportCommand(t *testing.T) {
+	dir := t.TempDir()
+	writeBatch(t, dir, map[string]bool{"a": true, "b": false})
+	writeBatch(t, dir, map[string]bool{"c": false})
+
+	code, stdout, stderr := runCLI(t, "report", dir, "--format", "jsonl")
+	if code != 0 || strings.Count(stdout, "\n") != 3 || !strings.Contains(stderr, "merged 2 batches") {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if code, _, _ := runCLI(t, "report", dir, "--format", "jsonl", "--fail-on", "public"); code != exitFindings {
+		t.Errorf("--fail-on public: exit %d, want %d", code, exitFindings)
+	}
+	summary := filepath.Join(t.TempDir(), "summary.json")
+	code, stdout, _ = runCLI(t, "report", dir, "--format", "table", "--summary-json", summary)
+	if code != 0 || !strings.Contains(stdout, "public") {
+		t.Errorf("table: exit %d:\n%s", code, stdout)
+	}
+	var sum struct {
+		Objects  int64 `json:"objects"`
+		Complete bool  `json:"complete"`
+	}
+	if b, err := os.ReadFile(summary); err != nil || json.Unmarshal(b, &sum) != nil || sum.Objects != 3 || !sum.Complete {
+		t.Errorf("summary %+v (%v)", sum, err)
+	}
+
+	// The Map Run's ResultWriter says a child failed: that batch is missing.
+	failedInput, _ := json.Marshal(map[string]any{"Items": []map[string]string{{"Key": "z"}}})
+	manifest := filepath.Join(dir, "results", "m1", "manifest.json")
+	os.MkdirAll(filepath.Dir(manifest), 0o700)
+	os.WriteFile(manifest, []byte(`{"MapRunArn":"arn","ResultFiles":{"FAILED":[{"Key":"p/run/results/m1/FAILED_0.json"}],"PENDING":[],"SUCCEEDED":[]}}`), 0o600)
+	failed, _ := json.Marshal([]map[string]string{{"Status": "FAILED", "Input": string(failedInput), "Error": "States.Timeout"}})
+	os.WriteFile(filepath.Join(dir, "results", "m1", "FAILED_0.json"), failed, 0o600)
+	code, stdout, stderr = runCLI(t, "report", dir, "--format", "jsonl")
+	if code != exitIncomplete || !strings.Contains(stderr, "missing: batch") || !strings.Contains(stderr, "States.Timeout") || strings.Count(stdout, "\n") != 3 {
+		t.Errorf("with a failed child: exit %d, stderr:\n%s", code, stderr)
+	}
+
+	for _, args := range [][]string{{"report"}, {"report", filepath.Join(dir, "nope")}, {"report", dir, "--format", "xml"}} {
+		if code, _, stderr := runCLI(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, stderr)
+		}
+	}
+	if code, _, stderr := runCLI(t, "report", t.TempDir()); code != exitIncomplete || !strings.Contains(stderr, "holds no aclscan batch reports") {
+		t.Errorf("empty folder: exit %d: %s", code, stderr)
+	}
+}
