@@ -312,3 +312,69 @@ func checkTaskResults(t *testing.T, results []TaskResult) (redriven int) {
 	}
 	return redriven
 }
+
+// An async scan under the emulator: the first invocation answers with the
+// scan's id (the emulator holds the answer until the runtime asks for
+// its next event, so here it comes when the first part is done; the
+// Runtime API test double in cmd/aclscan-lambda shows the answer posted
+// at once), then the function continues itself through Lambda's async
+// Invoke (a stand-in) every time its 5-second timeout nears, one
+// continuation killed mid-part and retried as Lambda retries async
+// events: every key once.
+func TestAsyncScanUnderTheEmulator(t *testing.T) {
+	service, err := StartLambdaService()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer service.Close()
+	ems, a, _ := setUp(t, 1500, "AWS_ENDPOINT_URL_LAMBDA="+service.URL, "AWS_LAMBDA_FUNCTION_NAME=aclscan",
+		"BUCKET_NAME="+fanoutBucket, "AWS_LAMBDA_FUNCTION_TIMEOUT=5")
+	var killOnce sync.Once
+	service.Run(ems[1], func(n int, em *Emulator) {
+		if n == 2 {
+			killOnce.Do(func() { time.Sleep(time.Second); em.Kill() })
+		}
+	})
+	start := time.Now()
+	out, err := ems[0].Invoke(context.Background(), []byte(`{"async": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := time.Since(start)
+	var resp struct {
+		ScanID string `json:"scan_id"`
+		Report string `json:"report"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil || resp.ScanID == "" || !strings.HasPrefix(resp.Report, "s3://"+reportsBucket+"/aclscan/") {
+		t.Fatalf("answer %s (%v)", out, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := service.Wait(ctx); err != nil {
+		t.Fatalf("the continuations did not end: %v", err)
+	}
+	invs := service.Invocations()
+	retried := 0
+	for _, inv := range invs {
+		if inv.Attempts > 1 {
+			retried++
+		}
+		if inv.Err != nil {
+			t.Errorf("continuation %s failed: %v", inv.Event, inv.Err)
+		}
+	}
+	t.Logf("answered after %s (the emulator holds the answer until the part ends); %d continuations, %d retried; whole scan %s",
+		answered.Round(time.Millisecond), len(invs), retried, time.Since(start).Round(time.Millisecond))
+	if len(invs) < 2 || retried == 0 {
+		t.Errorf("%d continuations, %d retried: want several, one retried after the kill", len(invs), retried)
+	}
+	store := batch.NewS3Store(a, reportsBucket, "aclscan/"+resp.ScanID+"/")
+	st, err := batch.LoadScanState(context.Background(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Done || st.Error != "" || st.Summary == nil || !st.Summary.Complete {
+		t.Errorf("scan state: done %v, error %q, summary %+v", st.Done, st.Error, st.Summary)
+	}
+	mergeRun(t, a, resp.ScanID)
+}
