@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-compat unit integration lint validate-deploy local-s3 local-s3-stop bench-scan bench-exposure bench-inventory bench-fix release-snapshot bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
+.PHONY: build demo test test-compat unit integration lint validate-deploy local-s3 local-s3-stop bench-scan bench-fanout bench-exposure bench-inventory bench-fix release-snapshot bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -91,6 +91,13 @@ release-snapshot: $(GORELEASER)
 	$(GO) run ./release/ociimage -arch amd64 -o dist/aclscan-image-amd64.tar
 	$(GO) run ./release/ociimage -arch arm64 -o dist/aclscan-image-arm64.tar
 	cd dist && sha256sum aclscan-image-*.tar >> checksums.txt && sha256sum -c checksums.txt --quiet
+
+# One child of a fan-out (Distributed Map batch from a listing or an
+# inventory, a Batch Operations task) under the emulator at 1,024 MB
+# (docs/benchmarks/fanout.md; docs/scale-out.md builds on it).
+bench-fanout:
+	@scripts/local-s3 start >/dev/null
+	$(GO) run ./bench/benchfanout -runs 3
 
 # What the bucket's context and --verify-public cost (docs/benchmarks/exposure.md).
 bench-exposure:

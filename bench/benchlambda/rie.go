@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/aclscan/aclscan/bench/internal/lambdasize"
 )
 
 const (
@@ -44,17 +46,17 @@ func runCell(ctx context.Context, o options, im impl, mb int, funcEnv []string, 
 		res.failure = fmt.Sprintf(format, args...)
 		return res
 	}
-	lim, err := newLimits(mb)
+	lim, err := lambdasize.New("lambda", mb)
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer lim.remove()
+	defer lim.Remove()
 	dir, err := os.MkdirTemp("", "benchlambda")
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer os.RemoveAll(dir)
-	wrapper, err := lim.wrapper(dir)
+	wrapper, err := lim.Wrapper(dir)
 	if err != nil {
 		return fail("%v", err)
 	}

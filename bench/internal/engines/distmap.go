@@ -15,7 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // ListingItems lists a bucket as the ListObjectsV2 ItemReader does: one
@@ -332,4 +334,20 @@ func put(ctx context.Context, client *s3.Client, bucket, key string, body []byte
 		return fmt.Errorf("write s3://%s/%s: %w", bucket, key, err)
 	}
 	return nil
+}
+
+// Seed fills bucket with n empty objects obj/000000.. (if it does not
+// hold exactly n already), public-read where public says so.
+func Seed(ctx context.Context, client *s3.Client, bucket string, n int, public func(key string) bool) error {
+	if err := locals3.CreateBucket(ctx, client, bucket); err != nil {
+		return err
+	}
+	if have, _ := locals3.CountObjects(ctx, client, bucket); have == n {
+		return nil
+	}
+	return locals3.PutObjects(ctx, client, bucket, locals3.Keys("obj/", n), func(in *s3.PutObjectInput) {
+		if public(*in.Key) {
+			in.ACL = types.ObjectCannedACLPublicRead
+		}
+	})
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/aclscan/aclscan/inventory"
 	"github.com/aclscan/aclscan/scan"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 const (
@@ -51,23 +50,14 @@ func setUp(t *testing.T, rate float64, extraEnv ...string) ([]*Emulator, *s3.Cli
 		t.Fatal(err)
 	}
 	a := env.Client(env.A)
-	for _, b := range []string{fanoutBucket, reportsBucket} {
-		if err := locals3.CreateBucket(ctx, a, b); err != nil {
-			t.Fatal(err)
-		}
+	if err := locals3.CreateBucket(ctx, a, reportsBucket); err != nil {
+		t.Fatal(err)
 	}
-	if n, _ := locals3.CountObjects(ctx, a, fanoutBucket); n != fanoutObjects {
-		start := time.Now()
-		err := locals3.PutObjects(ctx, a, fanoutBucket, locals3.Keys("obj/", fanoutObjects), func(in *s3.PutObjectInput) {
-			if isPublic(*in.Key) {
-				in.ACL = types.ObjectCannedACLPublicRead
-			}
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("seeded %d objects in %s", fanoutObjects, time.Since(start).Round(time.Millisecond))
+	start := time.Now()
+	if err := Seed(ctx, a, fanoutBucket, fanoutObjects, isPublic); err != nil {
+		t.Fatal(err)
 	}
+	t.Logf("bucket of %d objects ready in %s", fanoutObjects, time.Since(start).Round(time.Millisecond))
 	// S3 answers SlowDown beyond rate requests a second.
 	proxy, err := faultproxy.Start(env.HTTPURL, faultproxy.Options{Rate: rate, Burst: max(1, int(rate/30))})
 	if err != nil {

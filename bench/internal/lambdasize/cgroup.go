@@ -1,4 +1,6 @@
-package main
+// Package lambdasize holds a process to a Lambda memory size's CPU share
+// and memory with cgroups (v1), as the benchmarks run the function.
+package lambdasize
 
 import (
 	"bufio"
@@ -8,34 +10,36 @@ import (
 	"strings"
 )
 
-// lambdaCPUPerMB is Lambda's CPU share: 1,769 MB is one full vCPU.
-const lambdaCPUPerMB = 1769
+// CPUPerMB is Lambda's CPU share: 1,769 MB is one full vCPU.
+const CPUPerMB = 1769
 
-// limits is a pair of cgroup (v1) directories holding the function process
+// Limits is a pair of cgroup (v1) directories holding the function process
 // to a Lambda size's CPU share and memory.
-type limits struct {
+type Limits struct {
 	cpuDir, memDir string
 }
 
-// newLimits creates the cgroups for memory size mb. The memory group is a
-// child of this process's own memory cgroup (the only writable place).
-func newLimits(mb int) (*limits, error) {
-	name := fmt.Sprintf("aclscan-bench-%d", mb)
+// New creates the cgroups for memory size mb, named by name (each
+// function instance needs its own: a group's quota is shared by its
+// processes). The memory group is a child of this process's own memory
+// cgroup (the only writable place).
+func New(name string, mb int) (*Limits, error) {
+	name = fmt.Sprintf("aclscan-bench-%s-%d", name, mb)
 	memParent, err := ownCgroup("memory")
 	if err != nil {
 		return nil, err
 	}
-	l := &limits{
+	l := &Limits{
 		cpuDir: filepath.Join("/sys/fs/cgroup/cpu", name),
 		memDir: filepath.Join("/sys/fs/cgroup/memory", memParent, name),
 	}
-	l.remove()
+	l.Remove()
 	for _, d := range []string{l.cpuDir, l.memDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("create cgroup %s: %w (needs root and cgroup v1)", d, err)
 		}
 	}
-	quota := mb * 100000 / lambdaCPUPerMB
+	quota := mb * 100000 / CPUPerMB
 	writes := []struct{ file, value string }{
 		{filepath.Join(l.cpuDir, "cpu.cfs_period_us"), "100000"},
 		{filepath.Join(l.cpuDir, "cpu.cfs_quota_us"), fmt.Sprint(quota)},
@@ -43,22 +47,23 @@ func newLimits(mb int) (*limits, error) {
 	}
 	for _, w := range writes {
 		if err := os.WriteFile(w.file, []byte(w.value), 0o644); err != nil {
-			l.remove()
+			l.Remove()
 			return nil, fmt.Errorf("write %s: %w", w.file, err)
 		}
 	}
 	return l, nil
 }
 
-// wrapper writes a script that moves itself into the groups, then execs
+// Wrapper writes a script that moves itself into the groups, then execs
 // its arguments: only the function process (the RIE's child) is limited.
-func (l *limits) wrapper(dir string) (string, error) {
+func (l *Limits) Wrapper(dir string) (string, error) {
 	path := filepath.Join(dir, "limit-and-exec")
 	script := fmt.Sprintf("#!/bin/sh\necho $$ > %s/cgroup.procs && echo $$ > %s/cgroup.procs || exit 97\nexec \"$@\"\n", l.cpuDir, l.memDir)
 	return path, os.WriteFile(path, []byte(script), 0o755)
 }
 
-func (l *limits) remove() {
+// Remove deletes the groups (once their processes have ended).
+func (l *Limits) Remove() {
 	for _, d := range []string{l.cpuDir, l.memDir} {
 		_ = os.Remove(d)
 	}
