@@ -178,6 +178,11 @@ func TestMerge(t *testing.T) {
 			t.Errorf("unexpected record %s", k)
 		}
 	}
+	// The bucket's context travels with the batches: notes and readiness
+	// of the merged run are the bucket's.
+	if m.Total.Context.Owner != owner || !m.Total.Context.ACL.Known || m.Total.Bucket != "src" {
+		t.Errorf("merged context %+v of bucket %q", m.Total.Context, m.Total.Bucket)
+	}
 	if len(m.Incomplete) != 1 || m.Incomplete[0] != "deadbeef" || m.Total.Complete || !m.RiskyOnly {
 		t.Errorf("incomplete %v, complete %v, risky-only %v", m.Incomplete, m.Total.Complete, m.RiskyOnly)
 	}

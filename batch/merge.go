@@ -10,7 +10,9 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/scan"
 )
@@ -50,6 +52,7 @@ func Merge(ctx context.Context, store Store, sink scan.Sink) (*Merged, error) {
 	hasRecords := map[string]bool{}
 	var manifests []string
 	var state *ScanState
+	var nested []string // runs below this folder: the user gave their parent
 	for _, k := range keys {
 		switch {
 		case strings.HasPrefix(k, batchesDir) && strings.HasSuffix(k, reportSuffix):
@@ -60,9 +63,23 @@ func Merge(ctx context.Context, store Store, sink scan.Sink) (*Merged, error) {
 			if state, err = LoadScanState(ctx, store); err != nil {
 				return nil, err
 			}
-		case path.Base(k) == "manifest.json" && !strings.HasPrefix(k, batchesDir):
+		case strings.HasPrefix(k, resultsDir) && path.Base(k) == "manifest.json":
 			manifests = append(manifests, k)
+		default:
+			if i := strings.Index(k, "/"+batchesDir); i > 0 && strings.HasSuffix(k, reportSuffix) {
+				if run := k[:i]; !slices.Contains(nested, run) {
+					nested = append(nested, run)
+				}
+			}
 		}
+	}
+	if len(batches) == 0 && len(hasRecords) == 0 && state == nil && len(nested) > 0 {
+		more := ""
+		if len(nested) > 5 {
+			more = fmt.Sprintf(" and %d more", len(nested)-5)
+			nested = nested[:5]
+		}
+		return nil, fmt.Errorf("%s holds several runs (%s%s): give the folder of one, %s", store.Where(""), strings.Join(nested, ", "), more, store.Where(nested[0]+"/"))
 	}
 	if len(batches) == 0 && len(hasRecords) == 0 && state == nil && len(manifests) == 0 {
 		return nil, fmt.Errorf("%s holds no aclscan batch reports (batches/*.summary.json): give the folder of one run, REPORT_PREFIX/RUN_ID/", store.Where(""))
@@ -94,6 +111,12 @@ func Merge(ctx context.Context, store Store, sink scan.Sink) (*Merged, error) {
 		}
 		sum := rep.Counts.CountsSummary()
 		sum.BucketOwner = rep.Summary.BucketOwner
+		if rep.Context != nil {
+			sum.Context = *rep.Context
+		}
+		sum.Requests = rep.Summary.Requests
+		sum.Duration = time.Duration(rep.Summary.DurationMS * float64(time.Millisecond))
+		sum.Concurrency = rep.Summary.Concurrency
 		sums = append(sums, sum)
 		m.Batches++
 		m.RiskyOnly = m.RiskyOnly || rep.RiskyOnly
@@ -118,15 +141,18 @@ func Merge(ctx context.Context, store Store, sink scan.Sink) (*Merged, error) {
 	}
 	m.Total = scan.Total(sums)
 	m.Total.Buckets = nil // one run: batches are not buckets
-	for _, s := range sums {
-		if m.Total.Bucket == "" {
-			m.Total.Bucket, m.Total.Prefix = s.Bucket, s.Prefix
+	// One bucket's batches: the total is that bucket's, judged with its
+	// context (the first batch's; contexts are cached for minutes).
+	// Requests and Duration add up the batches' (the children's time,
+	// not the run's wall time).
+	for i, s := range sums {
+		if i == 0 {
+			m.Total.Bucket, m.Total.Prefix, m.Total.BucketOwner, m.Total.Context = s.Bucket, s.Prefix, s.BucketOwner, s.Context
 		} else if s.Bucket != m.Total.Bucket {
-			m.Total.Bucket = "(several buckets)"
+			m.Total.Bucket, m.Total.Context = "(several buckets)", acl.BucketContext{}
 		}
-		if m.Total.BucketOwner == "" {
-			m.Total.BucketOwner = s.BucketOwner
-		}
+		m.Total.Requests += s.Requests
+		m.Total.Duration += s.Duration
 	}
 	m.Total.Complete = len(m.Missing) == 0 && len(m.Incomplete) == 0 && m.Batches > 0
 	return m, nil

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/scan"
 )
@@ -53,6 +54,7 @@ func RecordsKey(batch string) string { return batchesDir + batch + ".jsonl" }
 func ReportKey(batch string) string  { return batchesDir + batch + reportSuffix }
 
 const (
+	resultsDir   = "results/" // Step Functions' ResultWriter files (the template's prefix)
 	batchesDir   = "batches/"
 	reportSuffix = ".summary.json"
 )
@@ -67,8 +69,10 @@ type Report struct {
 	// RiskyOnly: the records are the risky results only.
 	RiskyOnly bool                 `json:"risky_only"`
 	Summary   report.SummaryRecord `json:"summary"`
-	// Counts are the batch's counts exactly, to be added up.
-	Counts  scan.State `json:"counts"`
+	// Counts are the batch's counts exactly, to be added up; Context is
+	// the bucket's context they were judged with.
+	Counts  scan.State         `json:"counts"`
+	Context *acl.BucketContext `json:"context,omitempty"`
 	Written time.Time  `json:"written"`
 }
 
@@ -110,6 +114,8 @@ func (o *Output) Save(ctx context.Context, store Store, rep Report, sum *scan.Su
 	rep.RiskyOnly = o.riskyOnly
 	rep.Summary = report.NewSummaryRecord(sum, nil)
 	rep.Counts = counts
+	bc := sum.Context
+	rep.Context = &bc
 	rep.Written = time.Now().UTC()
 	if err := store.Put(ctx, rep.Records, o.buf.Bytes()); err != nil {
 		return err
