@@ -73,7 +73,7 @@ type Report struct {
 	// the bucket's context they were judged with.
 	Counts  scan.State         `json:"counts"`
 	Context *acl.BucketContext `json:"context,omitempty"`
-	Written time.Time  `json:"written"`
+	Written time.Time          `json:"written"`
 }
 
 // Output collects a batch's records as JSON lines in memory (a batch is
