@@ -16,7 +16,7 @@ import (
 	"strings"
 
 	"github.com/aclscan/aclscan/acl"
-	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -130,12 +130,12 @@ func (it *item) object(kind ItemKind, grants map[string][]acl.Grant) (scan.Objec
 		return obj, nil
 	}
 	if it.ACL == nil || it.Owner == nil {
-		return obj, &inventory.MissingFieldsError{Fields: missingFields(it)}
+		return obj, &aclfield.MissingFieldsError{Fields: missingFields(it)}
 	}
 	g, ok := grants[*it.ACL]
 	if !ok {
-		g, err = inventory.DecodeACL(*it.ACL)
-		if errors.Is(err, inventory.ErrUnavailable) {
+		g, err = aclfield.Decode(*it.ACL)
+		if errors.Is(err, aclfield.ErrUnavailable) {
 			obj.Unavailable = true
 			return obj, nil
 		}

@@ -88,7 +88,7 @@ type Output struct {
 // NewOutput collects every record, or only the risky ones.
 func NewOutput(riskyOnly bool) *Output {
 	o := &Output{riskyOnly: riskyOnly}
-	o.w, _ = report.New("jsonl", &o.buf, report.Options{RiskyOnly: riskyOnly}) // a known format
+	o.w = report.NewJSONL(&o.buf, report.Options{RiskyOnly: riskyOnly})
 	return o
 }
 

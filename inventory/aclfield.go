@@ -1,92 +1,21 @@
 package inventory
 
 import (
-	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 )
 
-// aclField is the JSON inside an ObjectAccessControlList value.
-type aclField struct {
-	Version string `json:"version"`
-	Status  string `json:"status"`
-	Grants  []struct {
-		URI         string `json:"uri"`
-		CanonicalID string `json:"canonicalId"`
-		Type        string `json:"type"`
-		Permission  string `json:"permission"`
-	} `json:"grants"`
-}
-
 // ErrUnavailable is an object whose ACL the report says is UNAVAILABLE.
-var ErrUnavailable = errors.New("the inventory report says the ACL is UNAVAILABLE")
+var ErrUnavailable = aclfield.ErrUnavailable
 
-// DecodeACL decodes an ObjectAccessControlList value: base64 of a JSON
-// document whose status is AVAILABLE (with grants) or UNAVAILABLE.
-func DecodeACL(value string) ([]acl.Grant, error) {
-	raw, err := base64.StdEncoding.DecodeString(value)
-	if err != nil {
-		return nil, fmt.Errorf("ObjectAccessControlList is not base64: %v", err)
-	}
-	var f aclField
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, fmt.Errorf("ObjectAccessControlList is not the documented JSON: %v", err)
-	}
-	switch f.Status {
-	case "UNAVAILABLE":
-		return nil, ErrUnavailable
-	case "AVAILABLE":
-	default:
-		return nil, fmt.Errorf("ObjectAccessControlList has status %q, not AVAILABLE or UNAVAILABLE", f.Status)
-	}
-	grants := make([]acl.Grant, len(f.Grants))
-	for i, g := range f.Grants {
-		grants[i] = acl.Grant{Type: g.Type, ID: g.CanonicalID, URI: g.URI, Permission: g.Permission}
-	}
-	return grants, nil
-}
+// DecodeACL decodes an ObjectAccessControlList value (aclfield.Decode).
+func DecodeACL(value string) ([]acl.Grant, error) { return aclfield.Decode(value) }
 
-// EncodeACL is DecodeACL's inverse (for the report generator and tests):
-// status AVAILABLE unless grants is nil and unavailable is set.
+// EncodeACL is DecodeACL's inverse (aclfield.Encode).
 func EncodeACL(grants []acl.Grant, unavailable bool) string {
-	f := aclField{Version: "2022-11-10", Status: "AVAILABLE"}
-	if unavailable {
-		f.Status = "UNAVAILABLE"
-	}
-	for _, g := range grants {
-		f.Grants = append(f.Grants, struct {
-			URI         string `json:"uri"`
-			CanonicalID string `json:"canonicalId"`
-			Type        string `json:"type"`
-			Permission  string `json:"permission"`
-		}{URI: g.URI, CanonicalID: g.ID, Type: g.Type, Permission: g.Permission})
-	}
-	b, _ := json.Marshal(compactField(f))
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// compactField leaves out empty grantee fields, as AWS's documents do.
-func compactField(f aclField) map[string]any {
-	grants := make([]map[string]string, 0, len(f.Grants))
-	for _, g := range f.Grants {
-		m := map[string]string{"type": g.Type, "permission": g.Permission}
-		if g.URI != "" {
-			m["uri"] = g.URI
-		}
-		if g.CanonicalID != "" {
-			m["canonicalId"] = g.CanonicalID
-		}
-		grants = append(grants, m)
-	}
-	out := map[string]any{"version": f.Version, "status": f.Status}
-	if f.Status == "AVAILABLE" {
-		out["grants"] = grants
-	}
-	return out
+	return aclfield.Encode(grants, unavailable)
 }
 
 // decoded is one decoded ACL value.

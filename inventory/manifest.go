@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aclscan/aclscan/inventory/aclfield"
 )
 
 // Manifest is an inventory report's manifest.json.
@@ -102,13 +104,7 @@ var (
 )
 
 // MissingFieldsError is a report without the fields aclscan judges.
-type MissingFieldsError struct{ Fields []string }
-
-func (e *MissingFieldsError) Error() string {
-	return fmt.Sprintf("the inventory report has no %s field: add ObjectOwner and ObjectAccessControlList to the inventory configuration's optional fields "+
-		"(console: Additional metadata fields -> Object owner, Object ACL; API: OptionalFields of PutBucketInventoryConfiguration); the next report carries them",
-		strings.Join(e.Fields, " or "))
-}
+type MissingFieldsError = aclfield.MissingFieldsError
 
 // FormatError is a report in a format aclscan does not read.
 type FormatError struct{ Msg string }
