@@ -486,3 +486,8 @@ func (c *Client) VersionExists(ctx context.Context, bucket, key, versionID strin
 	}
 	return false, err
 }
+
+// AWSConfig is the configuration the client was made from (region,
+// credentials, HTTP client): for a shell's calls to other AWS services
+// with the same identity.
+func (c *Client) AWSConfig() aws.Config { return c.awsConfig }

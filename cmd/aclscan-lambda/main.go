@@ -19,19 +19,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"os"
 	"runtime/debug"
 	"strconv"
-	"sync"
 
 	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/s3access"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	lambdasdk "github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 )
 
 func main() {
@@ -60,41 +55,8 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 		return nil, explainSetting(err)
 	}
 	h := &handler{client: client, config: cfg, contexts: &batch.Contexts{Read: client.BucketContext}}
-	h.invoke = selfInvoker(getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	h.invoke = selfInvoker(getenv("AWS_LAMBDA_FUNCTION_NAME"), client.AWSConfig(), getenv("AWS_ENDPOINT_URL_LAMBDA"))
 	return h, nil
-}
-
-// selfInvoker invokes the function asynchronously (InvocationType
-// Event); the SDK client is made on first use, so that scans that never
-// continue do not pay for it. AWS_ENDPOINT_URL_LAMBDA points it
-// elsewhere (tests).
-func selfInvoker(function string) func(ctx context.Context, event []byte) error {
-	var (
-		once   sync.Once
-		client *lambdasdk.Client
-		cerr   error
-	)
-	return func(ctx context.Context, event []byte) error {
-		if function == "" {
-			return errors.New("AWS_LAMBDA_FUNCTION_NAME is not set: the function cannot continue itself")
-		}
-		once.Do(func() {
-			awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-			client, cerr = lambdasdk.NewFromConfig(awsCfg), err
-		})
-		if cerr != nil {
-			return fmt.Errorf("invoke %s: %w", function, cerr)
-		}
-		_, err := client.Invoke(ctx, &lambdasdk.InvokeInput{
-			FunctionName:   &function,
-			InvocationType: lambdatypes.InvocationTypeEvent,
-			Payload:        event,
-		})
-		if err != nil {
-			return fmt.Errorf("invoke %s asynchronously: %w", function, err)
-		}
-		return nil
-	}
 }
 
 // tuneGC trades the function's idle memory for CPU: a scan's live heap is
