@@ -265,3 +265,37 @@ func sameJSON(t *testing.T, a, b any) bool {
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
 }
+
+// An async scan's folder: only the parts its state lists count (a
+// duplicate invocation's part does not), and an unfinished scan says how
+// to continue it.
+func TestMergeAsyncScan(t *testing.T) {
+	dir := t.TempDir()
+	store := DirStore{Dir: dir}
+	part1 := raw(t, row("a", publicACL), row("b", privateACL))
+	orphan := raw(t, row("a", publicACL), row("b", privateACL), row("c", privateACL))
+	judgeInventory(t, store, part1, false)
+	judgeInventory(t, store, orphan, false) // written by a duplicate delivery
+	st := &ScanState{ScanID: "scan-20261202T141500Z-1a2b3c4d", Parts: []string{BatchID(part1)}, Invocations: 1}
+	if err := SaveScanState(context.Background(), store, st); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	m, err := Merge(context.Background(), store, scan.SinkFunc(func(r *scan.Result) error { keys = append(keys, r.Key); return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || m.Total.Objects != 2 || m.Batches != 1 || m.Total.Complete {
+		t.Errorf("merged %v, %d objects, %d batches, complete %v", keys, m.Total.Objects, m.Batches, m.Total.Complete)
+	}
+	if len(m.Missing) != 1 || !strings.Contains(m.Missing[0], `{"async": true, "scan_id": "scan-20261202T141500Z-1a2b3c4d", "part": 2}`) {
+		t.Errorf("missing: %v", m.Missing)
+	}
+	st.Done = true
+	if err := SaveScanState(context.Background(), store, st); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = Merge(context.Background(), store, scan.SinkFunc(func(*scan.Result) error { return nil })); err != nil || len(m.Missing) != 0 || !m.Total.Complete {
+		t.Errorf("a finished scan: missing %v, complete %v, err %v", m.Missing, m.Total.Complete, err)
+	}
+}

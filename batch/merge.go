@@ -89,7 +89,8 @@ func Merge(ctx context.Context, store Store, sink scan.Sink) (*Merged, error) {
 		// invocation's part is not one of them.
 		batches = slices.Clone(state.Parts)
 		if !state.Done {
-			m.Missing = append(m.Missing, fmt.Sprintf("the async scan %s is not finished (%d invocations so far, last at %s): it is still running, or it stopped; merged what its parts hold", state.ScanID, state.Invocations, state.Updated.Format("2006-01-02 15:04:05Z")))
+			m.Missing = append(m.Missing, fmt.Sprintf("the async scan %s is not finished (%d parts so far, the last at %s): it is still running, or it stopped (then invoke the function with {\"async\": true, \"scan_id\": %q, \"part\": %d} to continue it); merged what its parts hold",
+				state.ScanID, len(state.Parts), state.Updated.Format("2006-01-02 15:04:05Z"), state.ScanID, len(state.Parts)+1))
 		} else if state.Error != "" {
 			m.Missing = append(m.Missing, "the async scan stopped: "+state.Error)
 		}
