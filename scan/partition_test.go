@@ -108,3 +108,38 @@ type reversedLister struct{ API }
 func (r reversedLister) ListPage(ctx context.Context, req *s3access.ListRequest) (*s3access.ListPage, error) {
 	return &s3access.ListPage{Entries: []s3access.ListEntry{{Key: "k/2"}, {Key: "k/1"}}}, nil
 }
+
+// A bucket of up to splitAfterPages pages is listed by one chain, request
+// for request, whatever the chains allowed; a bigger one splits.
+func TestSmallBucketsAreListedByOneChain(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		keys      int
+		split     bool
+		maxSplits int
+	}{
+		{keys: 10 * 50, split: false}, // 10 full pages, the last one not truncated
+		{keys: 10*50 + 1, split: true, maxSplits: 10},
+		{keys: 40 * 50, split: true, maxSplits: 40 * 50},
+	} {
+		fake := newFakeS3()
+		fake.bucketACL = fakeResponse{200, privateACL("owner")}
+		fake.pageSize = 50
+		for i := range tc.keys {
+			fake.put(fmt.Sprintf("k/%06d", i), 200, privateACL("owner"))
+		}
+		var sink collect
+		sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", ListConcurrency: 16}, &sink, nil)
+		if err != nil || sum.Objects != int64(tc.keys) {
+			t.Fatalf("%d keys: %v, %d objects", tc.keys, err, sum.Objects)
+		}
+		pages := (tc.keys + 49) / 50
+		lists, splits := fake.count("list"), len(fake.startsAfter())
+		if !tc.split && (lists != pages || splits != 0) {
+			t.Errorf("%d keys (%d pages): %d list requests, %d ranges split off; want one chain's %d requests", tc.keys, pages, lists, splits, pages)
+		}
+		if tc.split && (splits == 0 || splits > tc.maxSplits) {
+			t.Errorf("%d keys (%d pages): %d ranges split off, want 1 to %d", tc.keys, pages, splits, tc.maxSplits)
+		}
+	}
+}

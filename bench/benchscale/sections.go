@@ -62,30 +62,32 @@ var noACL = scan.ResolverFunc(func(context.Context, string, scan.Object) (acl.Po
 var discard = scan.SinkFunc(func(*scan.Result) error { return nil })
 
 // listing times the listing of the whole bucket through the latency
-// proxy, with one chain and with the default number of chains.
+// proxy, with one chain and with the default number of chains, runs
+// interleaved (one of each in turn: drifts of the machine hit both).
 func (rep *report) listing(ctx context.Context, env locals3.Env, endpoint, bucket string) error {
 	client, err := s3access.New(ctx, s3access.Options{EndpointURL: endpoint, Region: "us-east-1", Credentials: env.A.Credentials()})
 	if err != nil {
 		return err
 	}
+	var variants []listVariant
 	for _, chains := range []int{1, scan.DefaultListConcurrency} {
 		name := "one chain (--list-concurrency 1)"
 		if chains > 1 {
 			name = fmt.Sprintf("partitioned (--list-concurrency %d, default)", chains)
 		}
-		rep.timeListing(client, name, func() (int64, error) {
+		variants = append(variants, listVariant{name, func() (int64, error) {
 			sum, err := scan.Run(ctx, client, scan.Config{Bucket: bucket, ListConcurrency: chains, Resolver: noACL}, discard, nil)
 			if err != nil {
 				return 0, err
 			}
 			return sum.Objects, nil
-		})
+		}})
 	}
 	// The bound of partitioned listing on this machine: 16 chains, each
 	// listing whole prefixes of the bucket's known layout (p000/ to p099/,
 	// see scaleKey), so every page is full of real keys and no range is
 	// read past its end. No real scan knows the layout.
-	rep.timeListing(client, fmt.Sprintf("oracle: %d chains over the 100 known prefixes", scan.DefaultListConcurrency), func() (int64, error) {
+	variants = append(variants, listVariant{fmt.Sprintf("oracle: %d chains over the 100 known prefixes", scan.DefaultListConcurrency), func() (int64, error) {
 		var listed atomic.Int64
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(scan.DefaultListConcurrency)
@@ -100,31 +102,45 @@ func (rep *report) listing(ctx context.Context, env locals3.Env, endpoint, bucke
 		}
 		err := g.Wait()
 		return listed.Load(), err
-	})
+	}})
+	rep.timeListings(client, variants)
 	return nil
 }
 
-// timeListing adds a listing series: runs list (which returns the keys it
-// listed) a few times, timing each run and counting its requests.
-func (rep *report) timeListing(client *s3access.Client, name string, list func() (int64, error)) {
-	s := rep.add("listing", name, rep.opts.objects)
-	s.extra = map[string]float64{}
+// listVariant is one way of listing the bucket; list returns the keys it
+// listed.
+type listVariant struct {
+	name string
+	list func() (int64, error)
+}
+
+// timeListings adds a listing series per variant and times their runs in
+// turn, counting each run's requests.
+func (rep *report) timeListings(client *s3access.Client, variants []listVariant) {
+	series := make([]*series, len(variants))
+	for i, v := range variants {
+		series[i] = rep.add("listing", v.name, rep.opts.objects)
+		series[i].extra = map[string]float64{}
+	}
 	for r := 0; r < max(rep.opts.runs, 3); r++ {
-		before := client.Requests()
-		start := time.Now()
-		listed, err := list()
-		wall := time.Since(start)
-		if err == nil && listed != int64(rep.opts.objects) {
-			err = fmt.Errorf("listed %d keys, want %d", listed, rep.opts.objects)
+		for i, v := range variants {
+			s := series[i]
+			before := client.Requests()
+			start := time.Now()
+			listed, err := v.list()
+			wall := time.Since(start)
+			if err == nil && listed != int64(rep.opts.objects) {
+				err = fmt.Errorf("listed %d keys, want %d", listed, rep.opts.objects)
+			}
+			if err != nil {
+				s.fails++
+				fmt.Fprintf(os.Stderr, "  listing  %-50s run %d: FAILED: %v\n", v.name, r+1, err)
+				continue
+			}
+			s.samples = append(s.samples, sample{wall: wall})
+			s.extra["requests"] = float64(client.Requests() - before)
+			fmt.Fprintf(os.Stderr, "  listing  %-50s run %d: %8.0f ms, %d requests\n", v.name, r+1, float64(wall)/1e6, client.Requests()-before)
 		}
-		if err != nil {
-			s.fails++
-			fmt.Fprintf(os.Stderr, "  listing  %-50s run %d: FAILED: %v\n", name, r+1, err)
-			continue
-		}
-		s.samples = append(s.samples, sample{wall: wall})
-		s.extra["requests"] = float64(client.Requests() - before)
-		fmt.Fprintf(os.Stderr, "  listing  %-50s run %d: %8.0f ms, %d requests\n", name, r+1, float64(wall)/1e6, client.Requests()-before)
 	}
 }
 
