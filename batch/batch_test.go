@@ -299,3 +299,19 @@ func TestMergeAsyncScan(t *testing.T) {
 		t.Errorf("a finished scan: missing %v, complete %v, err %v", m.Missing, m.Total.Complete, err)
 	}
 }
+
+// An output past its limit says so once (the async scan ends its part).
+func TestOutputLimit(t *testing.T) {
+	out := NewOutput(false)
+	calls := 0
+	out.SetLimit(100<<10, func() { calls++ })
+	r := scan.Result{Bucket: "b", Key: strings.Repeat("k", 200), Status: scan.StatusOK}
+	for range 2000 { // ~500 KB of records
+		if err := out.Write(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("full called %d times, want once", calls)
+	}
+}

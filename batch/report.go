@@ -79,14 +79,21 @@ type Report struct {
 	Written time.Time          `json:"written"`
 }
 
-// Output collects a batch's records as JSON lines in memory (a batch is
-// a few hundred objects; an async scan's part is flushed per invocation).
+// Output collects a batch's records as JSON lines in memory: a batch is
+// a few hundred objects; an async scan's part is bounded by SetLimit.
 type Output struct {
 	buf       bytes.Buffer
 	w         report.Writer
 	riskyOnly bool
 	risky     int64
+	limit     int
+	full      func()
 }
+
+// SetLimit calls full once the records held reach limit bytes: an async
+// scan ends its part there (and goes on in the next), so a part of
+// millions of records never outgrows the function's memory.
+func (o *Output) SetLimit(limit int, full func()) { o.limit, o.full = limit, full }
 
 // NewOutput collects every record, or only the risky ones.
 func NewOutput(riskyOnly bool) *Output {
@@ -100,7 +107,14 @@ func (o *Output) Write(r *scan.Result) error {
 	if r.Risky() {
 		o.risky++
 	}
-	return o.w.Write(r)
+	if err := o.w.Write(r); err != nil {
+		return err
+	}
+	if o.full != nil && o.buf.Len() >= o.limit {
+		o.full()
+		o.full = nil
+	}
+	return nil
 }
 
 // Risky counts the risky results written.

@@ -143,6 +143,7 @@ func (h *handler) scanPart(ctx context.Context, store batch.Store, st *batch.Sca
 	cfg.Checkpoint = func(s *scan.State) error { c := *s; last = &c; return nil }
 	cfg.CheckpointInterval = 24 * time.Hour // only the last one, at the end, is kept
 	out := batch.NewOutput(!h.config.allRecords)
+	out.SetLimit(h.config.partBytes, cancel)
 	sum, err := scan.Run(scanCtx, h.client, cfg, out, nil)
 	if sum == nil || last == nil {
 		h.endAsync(ctx, store, st, requestID, err)
@@ -161,7 +162,8 @@ func (h *handler) scanPart(ctx context.Context, store batch.Store, st *batch.Sca
 	st.Invocations++
 	st.Checkpoint = *last
 	st.Writer = requestID
-	stopped := err != nil && scanCtx.Err() != nil && ctx.Err() == nil // the part's time is up
+	// The part's time is up, or it holds as many records as it may.
+	stopped := err != nil && scanCtx.Err() != nil && ctx.Err() == nil
 	if !stopped {
 		st.Done = true
 		if err != nil {

@@ -46,6 +46,10 @@ type config struct {
 	// batch, not only the risky ones (RECORDS=all).
 	reportBucket, reportPrefix string
 	allRecords                 bool
+	// partBytes bounds the records an async scan's part holds in memory
+	// before it is written (an eighth of the function's memory, at most
+	// 64 MiB): the part ends there and the scan goes on in the next.
+	partBytes int
 }
 
 // Lambda's response limit is 6 MB; risky objects stay well under it.
@@ -95,7 +99,7 @@ func explainSetting(err error) error {
 }
 
 func configFromEnv(getenv func(string) string) (config, error) {
-	c := config{scan: settings.Defaults(), riskyLimit: defaultRiskyLimit}
+	c := config{scan: settings.Defaults(), riskyLimit: defaultRiskyLimit, partBytes: partBytes(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))}
 	s := &c.scan
 	s.Bucket, s.Prefix, s.BucketOwner = getenv("BUCKET_NAME"), getenv("PREFIX"), getenv("BUCKET_OWNER")
 	s.Concurrency = defaultConcurrency(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
@@ -163,6 +167,16 @@ func configFromEnv(getenv func(string) string) (config, error) {
 func (c config) clientOptions() s3access.Options {
 	opts, _ := c.scan.ClientOptions() // checked by configFromEnv
 	return opts
+}
+
+// partBytes is an eighth of the function's memory, at most 64 MiB (and
+// 64 MiB outside Lambda).
+func partBytes(memoryMB string) int {
+	const most = 64 << 20
+	if mb, err := strconv.Atoi(memoryMB); err == nil && mb > 0 {
+		return min(most, mb<<20/8)
+	}
+	return most
 }
 
 // smallFunctionMB is the size below which a function gets a smaller pool.

@@ -286,8 +286,58 @@ func TestAsyncScanAnswersAtOnceAndContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	h := newTestHandler(t, env, proxy.URL, map[string]string{"BUCKET_NAME": bucket, "RECORDS": "all", "CONCURRENCY": "4"})
-	double := &runtimeDouble{deadline: 2500 * time.Millisecond, queue: make(chan []byte, 16)}
+	for _, tc := range []struct {
+		name      string
+		deadline  time.Duration
+		partBytes int // 0: the default
+	}{
+		// Parts end near each invocation's deadline.
+		{"parts end at the deadline", 2500 * time.Millisecond, 0},
+		// Parts end when their records reach the memory bound, long
+		// before the deadline.
+		{"parts end at the memory bound", time.Minute, 48 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newTestHandler(t, env, proxy.URL, map[string]string{"BUCKET_NAME": bucket, "RECORDS": "all", "CONCURRENCY": "4"})
+			if tc.partBytes > 0 {
+				h.config.partBytes = tc.partBytes
+			}
+			state, store, double := runAsyncScan(t, h, tc.deadline)
+			double.mu.Lock()
+			answerAfter := double.answered[0].Sub(double.given[0])
+			workAfter := double.asked[1].Sub(double.given[0])
+			double.mu.Unlock()
+			t.Logf("first answer %s after the event; the invocation worked on for %s; %d parts", answerAfter, workAfter, len(state.Parts))
+			if answerAfter > 100*time.Millisecond || workAfter < 5*answerAfter {
+				t.Errorf("answered %s after the event, worked until %s: want an answer within tens of milliseconds and work going on after it", answerAfter, workAfter)
+			}
+			if len(state.Parts) < 3 || state.Error != "" || state.Summary == nil || !state.Summary.Complete || state.Summary.Objects != n {
+				t.Errorf("state: %d parts, error %q, summary %+v", len(state.Parts), state.Error, state.Summary)
+			}
+			seen := map[string]int{}
+			m, err := batch.Merge(ctx, store, scan.SinkFunc(func(r *scan.Result) error { seen[r.Key]++; return nil }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range locals3.Keys("k/", n) {
+				if seen[k] != 1 {
+					t.Errorf("key %s reported %d times", k, seen[k])
+				}
+			}
+			if len(seen) != n || m.Total.Objects != n || len(m.Missing) != 0 || m.Total.FoundEffective(0) != int64(n/10) {
+				t.Errorf("merged %d keys, %d objects, missing %v, public %d", len(seen), m.Total.Objects, m.Missing, m.Total.FoundEffective(0))
+			}
+		})
+	}
+}
+
+// runAsyncScan starts an async scan through the Runtime API double (each
+// invocation's deadline that far away) and serves its continuations,
+// the first one delivered twice, until the scan's state says it is done.
+func runAsyncScan(t *testing.T, h *handler, deadline time.Duration) (*batch.ScanState, *batch.S3Store, *runtimeDouble) {
+	t.Helper()
+	ctx := context.Background()
+	double := &runtimeDouble{deadline: deadline, queue: make(chan []byte, 64)}
 	duplicated := false
 	h.invoke = func(_ context.Context, ev []byte) error {
 		double.queue <- ev
@@ -298,17 +348,15 @@ func TestAsyncScanAnswersAtOnceAndContinues(t *testing.T) {
 		return nil
 	}
 	srv := httptest.NewServer(double)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	api := newRuntimeAPI(strings.TrimPrefix(srv.URL, "http://"))
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
+	t.Cleanup(stop)
 	go api.serve(runCtx, h.dispatch)
 
 	double.queue <- []byte(`{"async": true}`)
-	store := (*batch.S3Store)(nil)
-	var state *batch.ScanState
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
+	until := time.Now().Add(90 * time.Second)
+	for time.Now().Before(until) {
 		time.Sleep(200 * time.Millisecond)
 		double.mu.Lock()
 		var first asyncResponse
@@ -319,37 +367,11 @@ func TestAsyncScanAnswersAtOnceAndContinues(t *testing.T) {
 		if first.ScanID == "" {
 			continue
 		}
-		store = batch.NewS3Store(h.client.Client, reportBucket, "aclscan/"+first.ScanID+"/")
+		store := batch.NewS3Store(h.client.Client, reportBucket, "aclscan/"+first.ScanID+"/")
 		if st, err := batch.LoadScanState(ctx, store); err == nil && st.Done {
-			state = st
-			break
+			return st, store, double
 		}
 	}
-	if state == nil {
-		t.Fatalf("the async scan did not finish in time; answers: %v", double.bodies)
-	}
-	double.mu.Lock()
-	answerAfter := double.answered[0].Sub(double.given[0])
-	workAfter := double.asked[1].Sub(double.given[0])
-	double.mu.Unlock()
-	t.Logf("first answer %s after the event; the invocation worked on for %s; %d parts", answerAfter, workAfter, len(state.Parts))
-	if answerAfter > 100*time.Millisecond || workAfter < 5*answerAfter || workAfter < 500*time.Millisecond {
-		t.Errorf("answered %s after the event, worked until %s: want an answer within tens of milliseconds and work going on after it", answerAfter, workAfter)
-	}
-	if len(state.Parts) < 3 || state.Error != "" || state.Summary == nil || !state.Summary.Complete || state.Summary.Objects != n {
-		t.Errorf("state: %d parts, error %q, summary %+v", len(state.Parts), state.Error, state.Summary)
-	}
-	seen := map[string]int{}
-	m, err := batch.Merge(ctx, store, scan.SinkFunc(func(r *scan.Result) error { seen[r.Key]++; return nil }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range locals3.Keys("k/", n) {
-		if seen[k] != 1 {
-			t.Errorf("key %s reported %d times", k, seen[k])
-		}
-	}
-	if len(seen) != n || m.Total.Objects != n || len(m.Missing) != 0 || m.Total.FoundEffective(0) != int64(n/10) {
-		t.Errorf("merged %d keys, %d objects, missing %v, public %d", len(seen), m.Total.Objects, m.Missing, m.Total.FoundEffective(0))
-	}
+	t.Fatalf("the async scan did not finish in time; answers: %v", double.bodies)
+	return nil, nil, nil
 }
