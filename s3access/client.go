@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -113,7 +112,7 @@ type Client struct {
 	sdkObjectACL bool
 	httpClient   aws.HTTPClient
 	credentials  aws.CredentialsProvider
-	signer       *v4.Signer
+	signer       *leanSigner
 	retryer      aws.Retryer
 	userAgent    string
 	endpoints    sync.Map  // bucket -> *bucketEndpoint
@@ -216,7 +215,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		sdkObjectACL: opts.SDKObjectACL,
 		httpClient:   cfg.HTTPClient,
 		credentials:  cfg.Credentials,
-		signer:       v4.NewSigner(),
+		signer:       &leanSigner{},
 		retryer:      cfg.Retryer(),
 		userAgent:    opts.UserAgent,
 		pool:         pool,

@@ -16,7 +16,6 @@ import (
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -349,16 +348,16 @@ func (c *Client) sendOnce(ctx context.Context, lr *leanRequest) error {
 	return nil
 }
 
-// sign signs req with the client's credentials (SigV4, empty payload).
+// sign signs req with the client's credentials (SigV4, empty payload;
+// the path as sent, S3's way), with the lean signer (sigv4.go).
 func (c *Client) sign(ctx context.Context, req *http.Request, ep *bucketEndpoint) error {
 	req.Header.Set("X-Amz-Content-Sha256", emptyPayloadSHA256)
 	creds, err := c.credentials.Retrieve(ctx)
 	if err != nil {
 		return fmt.Errorf("failed to retrieve credentials: %w", err)
 	}
-	return c.signer.SignHTTP(ctx, creds, req, emptyPayloadSHA256, ep.signingName, ep.signingRegion, time.Now(), func(o *v4.SignerOptions) {
-		o.DisableURIPathEscaping = true // S3 signs the path as sent
-	})
+	c.signer.sign(req, creds, emptyPayloadSHA256, ep.signingName, ep.signingRegion, time.Now())
+	return nil
 }
 
 // errNotS3 is a 200 answer that is a web page: something other than S3

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,7 +22,8 @@ func writeBatch(t *testing.T, dir string, keys map[string]bool) []json.RawMessag
 	const owner = "owner-id"
 	private := []acl.Grant{{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"}}
 	var items []json.RawMessage
-	for k, public := range keys {
+	for _, k := range slices.Sorted(maps.Keys(keys)) { // the batch id follows the items' order
+		public := keys[k]
 		grants := private
 		if public {
 			grants = append(grants, acl.Grant{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"})

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -82,7 +83,8 @@ func TestReportFromS3(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeBatch(t, dir, map[string]bool{"x": true, "y": false})
-	store := batch.NewS3Store(a, bucket, "aclscan/run-1/")
+	run := fmt.Sprintf("run-%d", time.Now().UnixNano()) // the bucket outlives test runs
+	store := batch.NewS3Store(a, bucket, "aclscan/"+run+"/")
 	keys, _ := batch.DirStore{Dir: dir}.List(ctx, "")
 	for _, k := range keys {
 		b, _ := batch.DirStore{Dir: dir}.Get(ctx, k)
@@ -93,7 +95,7 @@ func TestReportFromS3(t *testing.T) {
 	if err := store.Put(ctx, "results/m/manifest.json", []byte(`{"MapRunArn":"a","ResultFiles":{"FAILED":[],"PENDING":[],"SUCCEEDED":[]}}`)); err != nil {
 		t.Fatal(err)
 	}
-	for _, loc := range []string{"s3://" + bucket + "/aclscan/run-1/", "s3://" + bucket + "/aclscan/run-1/results/m/manifest.json"} {
+	for _, loc := range []string{"s3://" + bucket + "/aclscan/" + run + "/", "s3://" + bucket + "/aclscan/" + run + "/results/m/manifest.json"} {
 		code, _, stderr := runLocal(t, env, "report", loc, "--format", "jsonl", "-o", "s3://"+bucket+"/merged.jsonl")
 		if code != 0 {
 			t.Fatalf("report %s: exit %d: %s", loc, code, stderr)
