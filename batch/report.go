@@ -120,10 +120,10 @@ func (o *Output) Write(r *scan.Result) error {
 // Risky counts the risky results written.
 func (o *Output) Risky() int64 { return o.risky }
 
-// Save writes the records, then the report that makes the batch count.
-// counts are the batch's own (for a part of a resumed scan, what it
-// added).
-func (o *Output) Save(ctx context.Context, store Store, rep Report, sum *scan.Summary, counts scan.State) error {
+// Save writes the records, then the report that makes the batch count,
+// completing rep (its summary, counts, context). counts are the batch's
+// own (for a part of a resumed scan, what it added).
+func (o *Output) Save(ctx context.Context, store Store, rep *Report, sum *scan.Summary, counts scan.State) error {
 	if err := o.w.Close(sum); err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (o *Output) Save(ctx context.Context, store Store, rep Report, sum *scan.Su
 	if err := store.Put(ctx, rep.Records, o.buf.Bytes()); err != nil {
 		return err
 	}
-	body, err := json.Marshal(&rep)
+	body, err := json.Marshal(rep)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package batch
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,8 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
 )
 
 // Store is where the reports of runs are kept: a bucket (under a
@@ -70,8 +69,7 @@ func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
 	full := s.Prefix + key
 	out, err := s.API.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &full})
 	if err != nil {
-		var apiErr smithy.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode() == "NoSuchKey" || apiErr.ErrorCode() == "NotFound") {
+		if s3access.IsNotFound(err) {
 			return nil, fmt.Errorf("read %s: %w", s.Where(key), fs.ErrNotExist)
 		}
 		return nil, fmt.Errorf("read %s: %w", s.Where(key), err)

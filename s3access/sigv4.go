@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,14 +24,15 @@ import (
 // "Client CPU per object"). TestLeanSignerMatchesSDK compares the two,
 // header for header, over keys, versions, session tokens and ports.
 type leanSigner struct {
-	mu   sync.Mutex
-	keys *signingKey // the last derived key: one a day per region
-	bufs sync.Pool   // *[]byte for the canonical request
+	key  atomic.Pointer[signingKey] // the last derived: one a day per region
+	bufs sync.Pool                  // *[]byte for the canonical request
 }
 
-// signingKey is a derived key and its HMACs, reset and reused.
+// signingKey is a derived key, its credential scope, and its HMACs,
+// reset and reused.
 type signingKey struct {
 	secret, date, region, service string
+	scope                         string // date/region/service/aws4_request
 	key                           []byte
 	macs                          sync.Pool // hash.Hash
 }
@@ -62,19 +64,21 @@ func lowerHeader(k string) string {
 }
 
 // derive returns the signing key of (secret, date, region, service),
-// derived once and kept until one of them changes.
+// derived once and kept until one of them changes. Signing runs in every
+// worker: the key is read without a lock (two workers deriving the same
+// new key at once both store an equal one).
 func (s *leanSigner) derive(secret, date, region, service string) *signingKey {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if k := s.keys; k != nil && k.secret == secret && k.date == date && k.region == region && k.service == service {
+	if k := s.key.Load(); k != nil && k.secret == secret && k.date == date && k.region == region && k.service == service {
 		return k
 	}
 	key := hmacSHA256([]byte("AWS4"+secret), date)
 	key = hmacSHA256(key, region)
 	key = hmacSHA256(key, service)
 	key = hmacSHA256(key, "aws4_request")
-	s.keys = &signingKey{secret: secret, date: date, region: region, service: service, key: key}
-	return s.keys
+	k := &signingKey{secret: secret, date: date, region: region, service: service, key: key,
+		scope: date + "/" + region + "/" + service + "/aws4_request"}
+	s.key.Store(k)
+	return k
 }
 
 // mac is the key's HMAC-SHA256 of b.
@@ -116,7 +120,6 @@ func (s *leanSigner) sign(req *http.Request, creds aws.Credentials, payloadHash,
 
 	// Signed headers: host and every header not ignored, lower-cased and
 	// sorted (the lean path's headers are few and in canonical form).
-	type header struct{ name, key string } // lower-cased, as in req.Header
 	var namesArr [12]header
 	names := append(namesArr[:0], header{name: "host"})
 	for k := range h {
@@ -157,19 +160,13 @@ func (s *leanSigner) sign(req *http.Request, creds aws.Credentials, payloadHash,
 		b = append(b, '\n')
 	}
 	b = append(b, '\n')
-	signedStart := len(b)
-	for i, hd := range names {
-		if i > 0 {
-			b = append(b, ';')
-		}
-		b = append(b, hd.name...)
-	}
-	signedHeaders := string(b[signedStart:])
+	b = appendSignedHeaders(b, names)
 	b = append(b, '\n')
 	b = append(b, payloadHash...)
 	canonicalHash := sha256.Sum256(b)
 
-	scope := date + "/" + region + "/" + service + "/aws4_request"
+	key := s.derive(creds.SecretAccessKey, date, region, service)
+	scope := key.scope
 	b = b[:0]
 	b = append(b, "AWS4-HMAC-SHA256\n"...)
 	b = append(b, amzDate...)
@@ -178,7 +175,7 @@ func (s *leanSigner) sign(req *http.Request, creds aws.Credentials, payloadHash,
 	b = append(b, '\n')
 	b = hex.AppendEncode(b, canonicalHash[:])
 	var sum [sha256.Size]byte
-	signature := s.derive(creds.SecretAccessKey, date, region, service).mac(b, sum[:0])
+	signature := key.mac(b, sum[:0])
 
 	b = b[:0]
 	b = append(b, "AWS4-HMAC-SHA256 Credential="...)
@@ -186,12 +183,27 @@ func (s *leanSigner) sign(req *http.Request, creds aws.Credentials, payloadHash,
 	b = append(b, '/')
 	b = append(b, scope...)
 	b = append(b, ", SignedHeaders="...)
-	b = append(b, signedHeaders...)
+	b = appendSignedHeaders(b, names)
 	b = append(b, ", Signature="...)
 	b = hex.AppendEncode(b, signature)
 	h["Authorization"] = []string{string(b)}
 	*bp = b
 	s.bufs.Put(bp)
+}
+
+// header is a signed header: its lower-cased name, and its key in
+// req.Header ("" for host).
+type header struct{ name, key string }
+
+// appendSignedHeaders appends the signed header names, ';'-separated.
+func appendSignedHeaders(b []byte, names []header) []byte {
+	for i, hd := range names {
+		if i > 0 {
+			b = append(b, ';')
+		}
+		b = append(b, hd.name...)
+	}
+	return b
 }
 
 // canonicalQuery is the query as SigV4 canonicalizes it: parameters

@@ -24,6 +24,7 @@ import (
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/bench/internal/engines"
 	"github.com/aclscan/aclscan/bench/internal/lambdasize"
+	"github.com/aclscan/aclscan/bench/internal/stats"
 	"github.com/aclscan/aclscan/internal/faultproxy"
 	"github.com/aclscan/aclscan/internal/invgen"
 	"github.com/aclscan/aclscan/internal/locals3"
@@ -208,16 +209,7 @@ func rate(children []engines.Child) (perSecond, ms float64) {
 		rates = append(rates, float64(len(in.Items))/c.Duration.Seconds())
 		durations = append(durations, float64(c.Duration.Microseconds())/1000)
 	}
-	return median(rates), median(durations)
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
+	return stats.Median(rates), stats.Median(durations)
 }
 
 // writeInventory writes a CSV inventory report of the bucket's keys
@@ -243,7 +235,7 @@ func write(o options, all []figures) error {
 		for i, f := range all {
 			xs[i] = get(f)
 		}
-		return median(xs)
+		return stats.Median(xs)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# One child of a fan-out, measured\n\n")

@@ -13,10 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/aclscan/aclscan/bench/internal/stats"
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -79,7 +79,7 @@ func run(runs, objects int, bin, out string) error {
 		undos = append(undos, took)
 		fmt.Fprintf(os.Stderr, "run %d: fix %v, undo %v\n", r+1, fixes[r].Round(time.Millisecond), undos[r].Round(time.Millisecond))
 	}
-	fm, um := median(fixes), median(undos)
+	fm, um := stats.Median(fixes), stats.Median(undos)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# aclscan fix and undo: %d objects\n\n", objects)
 	fmt.Fprintf(&b, "Measured %s on this project's 2-core machine against the local radosgw (plain HTTP), a bucket of %d public-read objects, "+
@@ -94,12 +94,6 @@ func run(runs, objects int, bin, out string) error {
 	}
 	fmt.Print(b.String())
 	return nil
-}
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func secs(d []time.Duration) []string {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aclscan/aclscan/bench/internal/engines"
 	"github.com/aclscan/aclscan/bench/internal/lambdasize"
 )
 
@@ -107,7 +107,7 @@ func runCell(ctx context.Context, o options, im impl, mb int, funcEnv []string, 
 		}
 		_, _ = io.Copy(io.Discard, out)
 	}()
-	if err := waitListening(emulatorAddr, 10*time.Second); err != nil {
+	if err := engines.WaitListening(emulatorAddr, 10*time.Second); err != nil {
 		return fail("RIE did not listen: %v", err)
 	}
 
@@ -143,19 +143,4 @@ func runCell(ctx context.Context, o options, im impl, mb int, funcEnv []string, 
 		}
 	}
 	return res
-}
-
-func waitListening(addr string, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -152,7 +152,7 @@ func (h *handler) scanPart(ctx context.Context, store batch.Store, st *batch.Sca
 	part := fmt.Sprintf("part-%05d-%.8s", len(st.Parts)+1, requestID)
 	delta := batch.Subtract(sum.Counts(), prev)
 	rep := batch.Report{Run: st.ScanID, Batch: part, Kind: "scan-part", Items: int(delta.Objects)}
-	if serr := out.Save(ctx, store, rep, sum, delta); serr != nil {
+	if serr := out.Save(ctx, store, &rep, sum, delta); serr != nil {
 		// Without its part the state must not move: the part is done
 		// again from the same state.
 		st.Checkpoint = prev

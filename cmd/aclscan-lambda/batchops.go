@@ -153,7 +153,7 @@ func (h *handler) judgeTasks(ctx context.Context, ev *batchOpsEvent, bucket stri
 		case r.Status == scan.StatusError:
 			o = taskOutcome{permanentFailure, r.Err}
 		default:
-			rec := taskRecord{Status: r.Status.String(), OwnerID: r.OwnerID, Findings: nonNil(r.Findings.Names()), Effective: nonNil(r.Effective.Names()), BlockedBy: r.BlockedBy, Error: r.Err}
+			rec := taskRecord{Status: r.Status.String(), OwnerID: r.OwnerID, Findings: r.Findings.Names(), Effective: r.Effective.Names(), BlockedBy: r.BlockedBy, Error: r.Err}
 			b, _ := json.Marshal(rec)
 			o.text = string(b)
 		}
@@ -174,12 +174,4 @@ func (h *handler) judgeTasks(ctx context.Context, ev *batchOpsEvent, bucket stri
 			outcomes[i] = taskOutcome{temporaryFailure, "not judged before the invocation ended"}
 		}
 	}
-}
-
-// nonNil is [] rather than null in a record: one schema.
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/batch"
-	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
 )
 
@@ -104,13 +103,12 @@ func (h *handler) mapBatch(ctx context.Context, raw []byte) (*mapResponse, error
 	}
 	id := batch.BatchID(ev.Items)
 	rep := batch.Report{Run: in.RunID, Batch: id, Kind: items.Kind.String(), Items: len(ev.Items)}
-	if err := out.Save(ctx, store, rep, sum, sum.Counts()); err != nil {
+	if err := out.Save(ctx, store, &rep, sum, sum.Counts()); err != nil {
 		return nil, fmt.Errorf("save the batch's report: %w", err)
 	}
-	rec := report.NewSummaryRecord(sum, envSpelling)
 	return &mapResponse{
 		Batch: id, Run: in.RunID, Bucket: items.Bucket, Kind: items.Kind.String(), Items: len(ev.Items),
-		Objects: sum.Objects, ByStatus: rec.ByStatus, ByEffective: rec.ByEffective,
+		Objects: sum.Objects, ByStatus: rep.Summary.ByStatus, ByEffective: rep.Summary.ByEffective,
 		Risky: out.Risky(), Records: where + batch.RecordsKey(id),
 	}, nil
 }

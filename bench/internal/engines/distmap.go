@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -45,7 +46,8 @@ func ListingItems(ctx context.Context, client *s3.Client, bucket, prefix string)
 // ItemReader does: one item per row, keyed by the manifest's fileSchema,
 // every value a string (the key as the report has it, URL-encoded).
 func InventoryItems(ctx context.Context, client *s3.Client, bucket, manifestKey string) ([]json.RawMessage, error) {
-	body, err := getObject(ctx, client, bucket, manifestKey)
+	store := batch.NewS3Store(client, bucket, "")
+	body, err := store.Get(ctx, manifestKey)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +70,7 @@ func InventoryItems(ctx context.Context, client *s3.Client, bucket, manifestKey 
 	}
 	var items []json.RawMessage
 	for _, f := range m.Files {
-		data, err := getObject(ctx, client, bucket, f.Key)
+		data, err := store.Get(ctx, f.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -96,15 +98,6 @@ func InventoryItems(ctx context.Context, client *s3.Client, bucket, manifestKey 
 		}
 	}
 	return items, nil
-}
-
-func getObject(ctx context.Context, client *s3.Client, bucket, key string) ([]byte, error) {
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
-	if err != nil {
-		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
-	}
-	defer out.Body.Close()
-	return io.ReadAll(out.Body)
 }
 
 // Batches groups items as ItemBatcher does: at most maxItems items and
@@ -294,6 +287,7 @@ func pow(b float64, n int) float64 {
 // FAILED_0.json, with Input and Output as JSON strings.
 func WriteResults(ctx context.Context, client *s3.Client, bucket, prefix, mapRunID string, children []Child) error {
 	dir := strings.TrimSuffix(prefix, "/") + "/" + mapRunID + "/"
+	store := batch.NewS3Store(client, bucket, "")
 	files := map[string][]map[string]any{"SUCCEEDED": {}, "FAILED": {}}
 	for i, c := range children {
 		rec := map[string]any{
@@ -319,21 +313,13 @@ func WriteResults(ctx context.Context, client *s3.Client, bucket, prefix, mapRun
 		}
 		key := dir + status + "_0.json"
 		body, _ := json.Marshal(recs)
-		if err := put(ctx, client, bucket, key, body); err != nil {
+		if err := store.Put(ctx, key, body); err != nil {
 			return err
 		}
 		manifest["ResultFiles"].(map[string][]map[string]any)[status] = []map[string]any{{"Key": key, "Size": len(body)}}
 	}
 	body, _ := json.Marshal(manifest)
-	return put(ctx, client, bucket, dir+"manifest.json", body)
-}
-
-func put(ctx context.Context, client *s3.Client, bucket, key string, body []byte) error {
-	_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(body)})
-	if err != nil {
-		return fmt.Errorf("write s3://%s/%s: %w", bucket, key, err)
-	}
-	return nil
+	return store.Put(ctx, dir+"manifest.json", body)
 }
 
 // Seed fills bucket with n empty objects obj/000000.. (if it does not

@@ -148,16 +148,24 @@ func (e *Emulator) Start() error {
 		return fmt.Errorf("start the emulator: %w", err)
 	}
 	e.cmd, e.addr = cmd, api
-	deadline := time.Now().Add(10 * time.Second)
+	if err := WaitListening(api, 10*time.Second); err != nil {
+		e.killLocked()
+		return fmt.Errorf("the emulator did not listen on %s: %v", api, err)
+	}
+	return nil
+}
+
+// WaitListening waits until something accepts connections at addr.
+func WaitListening(addr string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
 	for {
-		c, err := net.DialTimeout("tcp", api, 200*time.Millisecond)
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
 			return nil
 		}
 		if time.Now().After(deadline) {
-			e.killLocked()
-			return fmt.Errorf("the emulator did not listen on %s: %v", api, err)
+			return err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

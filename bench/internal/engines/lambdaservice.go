@@ -76,13 +76,6 @@ func (s *LambdaService) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// Send queues an event as if the function had been invoked with it
-// asynchronously.
-func (s *LambdaService) Send(event []byte) {
-	s.busy.Add(1)
-	s.queue <- event
-}
-
 func (s *LambdaService) run(interrupt func(n int, em *Emulator)) {
 	n := 0
 	for ev := range s.queue {
