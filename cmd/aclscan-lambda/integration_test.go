@@ -71,8 +71,18 @@ func seedDemo(t *testing.T, env locals3.Env) {
 
 func invoke(t *testing.T, h *handler, event any) (any, error) {
 	t.Helper()
+	return invokeWithin(t, h, event, time.Minute)
+}
+
+// invokeWithin invokes as the runtime loop does: within the
+// invocation's deadline, timeout from now.
+func invokeWithin(t *testing.T, h *handler, event any, timeout time.Duration) (any, error) {
+	t.Helper()
 	b, _ := json.Marshal(event)
-	out, err := h.dispatch(context.Background(), &invocation{id: "req-1", deadline: time.Now().Add(time.Minute), event: b})
+	inv := &invocation{id: "req-1", deadline: time.Now().Add(timeout), event: b}
+	ctx, cancel := context.WithDeadline(context.Background(), inv.deadline)
+	defer cancel()
+	out, err := h.dispatch(ctx, inv)
 	return out.response, err
 }
 
@@ -193,15 +203,17 @@ func TestBatchOperations(t *testing.T) {
 		t.Errorf("t3: %+v", r[2])
 	}
 
-	// Behind a proxy that throttles everything but a trickle: the task
-	// is a temporary failure, to be redriven.
-	proxy, err := faultproxy.Start(env.HTTPURL, faultproxy.Options{Rate: 0.01, Burst: 1})
+	// Behind a proxy that throttles everything after its first request
+	// (the next token comes in 1,000 s): whether the client gives up or
+	// the invocation's 20 s run out first, the task is a temporary
+	// failure, to be redriven.
+	proxy, err := faultproxy.Start(env.HTTPURL, faultproxy.Options{Rate: 0.001, Burst: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	throttled := newTestHandler(t, env, proxy.URL, map[string]string{"BUCKET_NAME": locals3.DemoBucket})
-	out, err = invoke(t, throttled, event("2.0", map[string]string{"taskId": "t9", "s3Key": "shared/public-report.pdf", "s3Bucket": "demo"}))
+	throttled := newTestHandler(t, env, proxy.URL, map[string]string{"BUCKET_NAME": locals3.DemoBucket, "MAX_ATTEMPTS": "1"})
+	out, err = invokeWithin(t, throttled, event("2.0", map[string]string{"taskId": "t9", "s3Key": "shared/public-report.pdf", "s3Bucket": "demo"}), 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
