@@ -54,6 +54,10 @@ type Options struct {
 	// SDKObjectACL sends GetObjectAcl through the SDK's full middleware
 	// stack instead of the lean path (for comparison and as a fallback).
 	SDKObjectACL bool
+	// StdTransport sends the lean path's requests through net/http's
+	// Transport instead of aclscan's own connection pool (conn.go), for
+	// comparison and as a fallback.
+	StdTransport bool
 	// UserAgent is sent by the lean path (default "aclscan").
 	UserAgent string
 	// Throttling is how GetObjectAcl reacts to S3 asking it to slow down:
@@ -122,6 +126,9 @@ type Client struct {
 	// when, in UnixNano.
 	pool      *http.Transport
 	lastPurge atomic.Int64
+	// conns sends the lean path's requests on the pool's dialer and TLS
+	// settings without its goroutines (nil: through httpClient).
+	conns *connPool
 
 	// Throttling: limiter (aimd) or attemptTokens (adaptive), or neither.
 	limiter       *aimdLimiter
@@ -145,6 +152,9 @@ func (c *Client) Throttles() int64 { return c.throttles.Load() }
 func (c *Client) CloseIdleConnections() {
 	if c.pool != nil {
 		c.pool.CloseIdleConnections()
+	}
+	if c.conns != nil {
+		c.conns.closeIdle()
 	}
 }
 
@@ -219,6 +229,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		retryer:      cfg.Retryer(),
 		userAgent:    opts.UserAgent,
 		pool:         pool,
+	}
+	if pool != nil && !opts.StdTransport {
+		c.conns = newConnPool(pool, opts.RequestTimeout)
 	}
 	switch opts.Throttling {
 	case ThrottleAIMD:

@@ -129,7 +129,7 @@ func (c *Client) purgeIdle() {
 	if now-last < int64(purgeInterval) || !c.lastPurge.CompareAndSwap(last, now) {
 		return
 	}
-	c.pool.CloseIdleConnections()
+	c.CloseIdleConnections()
 }
 
 const purgeInterval = 100 * time.Millisecond
@@ -311,7 +311,7 @@ func (c *Client) sendOnce(ctx context.Context, lr *leanRequest) error {
 			return err
 		}
 	}
-	resp, err := c.httpClient.Do(req)
+	resp, err := c.roundTrip(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -346,6 +346,23 @@ func (c *Client) sendOnce(ctx context.Context, lr *leanRequest) error {
 		return err
 	}
 	return nil
+}
+
+// roundTrip sends a lean request on the client's own connections, or
+// through the HTTP client when those do not take it.
+func (c *Client) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+	if c.conns == nil {
+		return c.httpClient.Do(req)
+	}
+	resp, err := c.conns.do(ctx, req)
+	if err == errNotPooled {
+		return c.httpClient.Do(req)
+	}
+	c.requests.Add(1)
+	if err == nil && !c.answered.Load() {
+		c.answered.Store(true)
+	}
+	return resp, err
 }
 
 // sign signs req with the client's credentials (SigV4, empty payload;

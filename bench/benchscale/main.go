@@ -3,7 +3,9 @@
 // once, kept between runs) it measures, in one run and interleaved:
 //
 //  1. directly against RGW: the server's GetObjectAcl ceiling (measured by
-//     a minimal client sending pre-signed requests), aclscan, and three peers (boto3 with
+//     a minimal client sending pre-signed requests), aclscan, the floor
+//     client (floor.go: the least CPU per object a scan can cost), and
+//     three peers (boto3 with
 //     a thread pool, Node.js @aws-sdk/client-s3 in Promise.all batches, a
 //     plain aws-sdk-go-v2 worker pool): objects/s, client CPU per object,
 //     peak RSS;
@@ -53,9 +55,10 @@ type options struct {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "ceiling" {
-		if err := runCeiling(os.Args[2:]); err != nil {
-			fmt.Fprintf(os.Stderr, "ceiling: %v\n", err)
+	if len(os.Args) > 1 && (os.Args[1] == "ceiling" || os.Args[1] == "floor") {
+		sub := map[string]func([]string) error{"ceiling": runCeiling, "floor": runFloor}[os.Args[1]]
+		if err := sub(os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
 			os.Exit(1)
 		}
 		return
@@ -169,6 +172,7 @@ func run(ctx context.Context, o options) error {
 	// 1. Directly against RGW, interleaved.
 	ceiling := results.add("direct", "RGW ceiling (minimal pre-signed client)", o.objects)
 	aclscan := results.add("direct", "aclscan", o.objects)
+	floor := results.add("direct", "floor client (raw sockets, hand-signed, answers skipped)", o.objects)
 	type peer struct {
 		s    *series
 		argv []string
@@ -185,6 +189,7 @@ func run(ctx context.Context, o options) error {
 		if r < o.runs {
 			results.measure(ctx, env, env.HTTPURL, ceiling, []string{self, "ceiling", "-bucket", bucket, "-workers", w}, r)
 			results.measure(ctx, env, env.HTTPURL, aclscan, scanArgs("s3://"+bucket), r)
+			results.measure(ctx, env, env.HTTPURL, floor, []string{self, "floor", "-bucket", bucket, "-workers", w}, r)
 		}
 		if r < o.peerRuns {
 			for _, p := range peers {

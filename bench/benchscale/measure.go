@@ -18,7 +18,8 @@ import (
 type sample struct {
 	wall   time.Duration
 	cpu    time.Duration // user + system
-	maxRSS int64         // bytes
+	user   time.Duration
+	maxRSS int64 // bytes
 	stdout string
 }
 
@@ -46,6 +47,7 @@ func runProcess(ctx context.Context, env locals3.Env, endpoint string, argv []st
 	return sample{
 		wall:   wall,
 		cpu:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		user:   time.Duration(ru.Utime.Nano()),
 		maxRSS: ru.Maxrss * 1024, // Linux reports kilobytes
 		stdout: strings.TrimSpace(stdout.String()),
 	}, nil
@@ -94,6 +96,10 @@ func (s *series) rate() float64 {
 
 func (s *series) cpuPerObjectUS() float64 {
 	return s.medianBy(func(x sample) float64 { return float64(x.cpu) / 1e3 / float64(s.objects) })
+}
+
+func (s *series) userPerObjectUS() float64 {
+	return s.medianBy(func(x sample) float64 { return float64(x.user) / 1e3 / float64(s.objects) })
 }
 
 func (s *series) rssMiB() float64 {

@@ -98,6 +98,8 @@ func newScanCommand(sh *shell) *cobra.Command {
 	_ = fl.MarkHidden("page-size")
 	fl.BoolVar(&f.set.S3.SDKObjectACL, "sdk-acl", false, "fetch ACLs through the AWS SDK's full middleware stack (slower; for comparison)")
 	_ = fl.MarkHidden("sdk-acl")
+	fl.BoolVar(&f.set.S3.StdTransport, "std-transport", false, "send ACL and list requests through net/http's Transport instead of aclscan's own connections (for comparison)")
+	_ = fl.MarkHidden("std-transport")
 	return cmd
 }
 

@@ -1,0 +1,258 @@
+package s3access
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The connection pool's behaviours are shapes radosgw does not produce
+// on demand (connections closed under the client, hanging answers,
+// chunked bodies, TLS resumption): httptest servers and raw listeners.
+
+// countConns wraps srv to count the connections it accepts.
+func countConns(srv *httptest.Server) *atomic.Int64 {
+	var n atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			n.Add(1)
+		}
+	}
+	return &n
+}
+
+func poolClient(t *testing.T, endpoint string, opts Options) *Client {
+	t.Helper()
+	opts.EndpointURL = endpoint
+	opts.Credentials = StaticCredentials("AKIDTEST", "test-secret", "")
+	c, err := New(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.conns == nil && !opts.StdTransport {
+		t.Fatal("the client does not use its own connection pool")
+	}
+	return c
+}
+
+func TestConnPoolKeepsConnectionsAlive(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write([]byte(publicACL))
+	}))
+	conns := countConns(srv)
+	srv.Start()
+	defer srv.Close()
+	c := poolClient(t, srv.URL, Options{})
+	for i := range 50 {
+		if p, err := c.GetObjectACL(context.Background(), "bucket", fmt.Sprint("k", i), ""); err != nil || p.Owner != "usera" {
+			t.Fatalf("request %d: %v %+v", i, err, p)
+		}
+	}
+	if conns.Load() != 1 {
+		t.Errorf("50 requests one after another opened %d connections, want 1", conns.Load())
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				if _, err := c.GetObjectACL(context.Background(), "bucket", fmt.Sprint(w, "/", i), ""); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() != 0 || conns.Load() > 17 {
+		t.Errorf("16 workers: %d failed, %d connections (want 0 and at most 17)", failed.Load(), conns.Load())
+	}
+	if c.Requests() != 50+16*20 {
+		t.Errorf("counted %d requests, want %d", c.Requests(), 50+16*20)
+	}
+}
+
+// oneShotServer answers one request per connection, then closes it
+// without saying so (no Connection: close), as a server whose idle
+// timeout fired between two requests.
+func oneShotServer(t *testing.T) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var served atomic.Int64
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+					return
+				}
+				served.Add(1)
+				fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: %d\r\n\r\n%s", len(publicACL), publicACL)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), &served
+}
+
+func TestConnPoolResendsOnAConnectionTheServerClosed(t *testing.T) {
+	t.Parallel()
+	endpoint, served := oneShotServer(t)
+	// One attempt per request: only the pool's own resend can save it.
+	c := poolClient(t, endpoint, Options{MaxAttempts: 1})
+	for i := range 5 {
+		// Give the server time to close the connection it answered on.
+		time.Sleep(10 * time.Millisecond)
+		if _, err := c.GetObjectACL(context.Background(), "bucket", "k", ""); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if served.Load() != 5 || c.Requests() != 5 {
+		t.Errorf("served %d, counted %d, want 5 and 5", served.Load(), c.Requests())
+	}
+}
+
+func TestConnPoolTimeoutAndCancel(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	c := poolClient(t, srv.URL, Options{MaxAttempts: 1, RequestTimeout: 100 * time.Millisecond})
+	start := time.Now()
+	_, err := c.GetObjectACL(context.Background(), "bucket", "k", "")
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || time.Since(start) > 5*time.Second {
+		t.Errorf("hanging server: err %v after %v, want a timeout after ~100ms", err, time.Since(start))
+	}
+
+	c = poolClient(t, srv.URL, Options{MaxAttempts: 1, RequestTimeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = c.GetObjectACL(ctx, "bucket", "k", "")
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("ended context: err %v after %v, want context.DeadlineExceeded after ~100ms", err, time.Since(start))
+	}
+}
+
+func TestConnPoolChunkedAndConnectionClose(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/closing") {
+			w.Header().Set("Connection", "close")
+		}
+		// Two flushes: a chunked body.
+		half := len(publicACL) / 2
+		_, _ = w.Write([]byte(publicACL[:half]))
+		w.(http.Flusher).Flush()
+		_, _ = w.Write([]byte(publicACL[half:]))
+	}))
+	conns := countConns(srv)
+	srv.Start()
+	defer srv.Close()
+	c := poolClient(t, srv.URL, Options{MaxAttempts: 1})
+	for _, key := range []string{"a", "b", "closing", "c", "d"} {
+		if p, err := c.GetObjectACL(context.Background(), "bucket", key, ""); err != nil || len(p.Grants) != 1 {
+			t.Fatalf("%s: %v %+v", key, err, p)
+		}
+	}
+	if conns.Load() != 2 {
+		t.Errorf("%d connections, want 2 (a new one after the server closed the first)", conns.Load())
+	}
+}
+
+func TestConnPoolRefusesHeaderInjection(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	c, err := New(context.Background(), Options{EndpointURL: srv.URL, MaxAttempts: 1,
+		Credentials: StaticCredentials("AKIDTEST", "test-secret", "token\r\nX-Injected: yes")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetObjectACL(context.Background(), "bucket", "k", "")
+	if err == nil || !strings.Contains(err.Error(), "invalid value for header") || hits.Load() != 0 {
+		t.Errorf("err %v, %d requests reached the server; want a refusal and none", err, hits.Load())
+	}
+}
+
+func TestConnPoolLeavesProxiedHostsToTheTransport(t *testing.T) {
+	t.Parallel()
+	proxy, _ := url.Parse("http://127.0.0.1:1")
+	p := newConnPool(&http.Transport{Proxy: http.ProxyURL(proxy)}, time.Second)
+	req, _ := http.NewRequest(http.MethodGet, "http://s3.example.com/bucket/k?acl=", nil)
+	if _, err := p.do(context.Background(), req); err != errNotPooled {
+		t.Errorf("err %v, want errNotPooled", err)
+	}
+	req, _ = http.NewRequest(http.MethodGet, "ftp://s3.example.com/k", nil)
+	if _, err := newConnPool(&http.Transport{}, time.Second).do(context.Background(), req); err != errNotPooled {
+		t.Errorf("ftp: err %v, want errNotPooled", err)
+	}
+}
+
+// New TLS connections resume the session of an earlier one instead of a
+// full handshake.
+func TestConnPoolResumesTLSSessions(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(publicACL))
+	}))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	p := newConnPool(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, 5*time.Second)
+	for i := range 2 {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/bucket/k?acl=", nil)
+		// A fresh connection each time: the first one is kept busy.
+		u, _ := url.Parse(srv.URL)
+		conn, err := p.dial(context.Background(), "https", u.Hostname(), u.Host, "https://"+u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := conn.exchange(context.Background(), req, time.Now().Add(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		resumed := conn.Conn.(*tls.Conn).ConnectionState().DidResume
+		conn.Close()
+		if resumed != (i == 1) {
+			t.Errorf("connection %d: resumed = %v", i+1, resumed)
+		}
+	}
+}
