@@ -95,7 +95,7 @@ func (p *connPool) do(ctx context.Context, req *http.Request) (*http.Response, e
 	// A kept-alive connection the server has closed in the meantime fails
 	// at once; a GET is safe to send again on a fresh one, as net/http does.
 	for fresh := false; ; fresh = true {
-		conn, err := p.get(ctx, req, id, hostPort, fresh)
+		conn, reused, err := p.get(ctx, req, id, hostPort, fresh)
 		if err == errNotPooled {
 			return nil, err
 		}
@@ -110,7 +110,7 @@ func (p *connPool) do(ctx context.Context, req *http.Request) (*http.Response, e
 		if conn != nil {
 			conn.Close()
 		}
-		if fresh || !errors.Is(err, errStale) {
+		if !reused || !errors.Is(err, errStale) {
 			var ne net.Error
 			switch {
 			case ctx.Err() != nil:
@@ -125,9 +125,9 @@ func (p *connPool) do(ctx context.Context, req *http.Request) (*http.Response, e
 	}
 }
 
-// get returns an idle connection to the host (none when fresh), or dials
-// one.
-func (p *connPool) get(ctx context.Context, req *http.Request, id, hostPort string, fresh bool) (*leanConn, error) {
+// get returns an idle connection to the host (reused; none when fresh),
+// or dials one.
+func (p *connPool) get(ctx context.Context, req *http.Request, id, hostPort string, fresh bool) (conn *leanConn, reused bool, err error) {
 	now := time.Now()
 	p.mu.Lock()
 	h := p.hosts[id]
@@ -137,7 +137,7 @@ func (p *connPool) get(ctx context.Context, req *http.Request, id, hostPort stri
 			proxy, err := p.transport.Proxy(req)
 			if err != nil {
 				p.mu.Unlock()
-				return nil, err
+				return nil, false, err
 			}
 			h.viaProxy = proxy != nil
 		}
@@ -145,7 +145,7 @@ func (p *connPool) get(ctx context.Context, req *http.Request, id, hostPort stri
 	}
 	if h.viaProxy {
 		p.mu.Unlock()
-		return nil, errNotPooled
+		return nil, false, errNotPooled
 	}
 	for !fresh && len(h.idle) > 0 {
 		conn := h.idle[len(h.idle)-1]
@@ -155,10 +155,11 @@ func (p *connPool) get(ctx context.Context, req *http.Request, id, hostPort stri
 			continue
 		}
 		p.mu.Unlock()
-		return conn, nil
+		return conn, true, nil
 	}
 	p.mu.Unlock()
-	return p.dial(ctx, req.URL.Scheme, req.URL.Hostname(), hostPort, id)
+	conn, err = p.dial(ctx, req.URL.Scheme, req.URL.Hostname(), hostPort, id)
+	return conn, false, err
 }
 
 func (p *connPool) dial(ctx context.Context, scheme, hostname, hostPort, id string) (*leanConn, error) {

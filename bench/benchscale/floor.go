@@ -125,7 +125,7 @@ func (c *floorConn) get(f *floorSigner, path, query string, keep bool) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	status, length := 0, -1
+	status, length, chunked := 0, -1, false
 	for {
 		line, err := c.r.ReadSlice('\n')
 		if err != nil {
@@ -144,15 +144,38 @@ func (c *floorConn) get(f *floorSigner, path, query string, keep bool) ([]byte, 
 		if len(line) > 16 && strings.EqualFold(string(line[:15]), "Content-Length:") {
 			length, _ = strconv.Atoi(strings.TrimSpace(string(line[15:])))
 		}
-	}
-	if length < 0 {
-		return nil, fmt.Errorf("the answer has no Content-Length (the floor client reads no other framing)")
+		if len(line) > 18 && strings.EqualFold(string(line[:18]), "Transfer-Encoding:") {
+			chunked = true
+		}
 	}
 	var body []byte
-	if keep {
+	switch {
+	case chunked:
+		// RGW sends listings chunked.
+		for {
+			line, err := c.r.ReadSlice('\n')
+			if err != nil {
+				return nil, err
+			}
+			size, err := strconv.ParseInt(strings.TrimSpace(string(line)), 16, 32)
+			if err != nil {
+				return nil, fmt.Errorf("bad chunk size %q", line)
+			}
+			chunk := make([]byte, size+2)
+			if _, err := io.ReadFull(c.r, chunk); err != nil {
+				return nil, err
+			}
+			if size == 0 {
+				break
+			}
+			body = append(body, chunk[:size]...)
+		}
+	case length < 0:
+		return nil, fmt.Errorf("the answer has neither Content-Length nor chunks")
+	case keep:
 		body = make([]byte, length)
 		_, err = io.ReadFull(c.r, body)
-	} else {
+	default:
 		_, err = c.r.Discard(length)
 	}
 	if err == nil && status != 200 {
