@@ -100,14 +100,16 @@ func (p *connPool) do(ctx context.Context, req *http.Request) (*http.Response, e
 			return nil, err
 		}
 		var resp *http.Response
+		var unwatch func() bool
 		if err == nil {
-			resp, err = conn.exchange(ctx, req, deadline)
+			resp, unwatch, err = conn.exchange(ctx, req, deadline)
 		}
 		if err == nil {
-			resp.Body = &pooledBody{body: resp.Body, conn: conn, pool: p, keep: !resp.Close}
+			resp.Body = &pooledBody{body: resp.Body, conn: conn, pool: p, keep: !resp.Close, unwatch: unwatch}
 			return resp, nil
 		}
 		if conn != nil {
+			unwatch()
 			conn.Close()
 		}
 		if !reused || !errors.Is(err, errStale) {
@@ -234,28 +236,30 @@ func (e *staleError) Is(t error) bool { return t == errStale }
 
 // exchange writes req and reads the answer's status and headers; the
 // connection's deadline covers the whole exchange, body included, and a
-// cancelled ctx cuts it short.
-func (c *leanConn) exchange(ctx context.Context, req *http.Request, deadline time.Time) (*http.Response, error) {
+// cancelled ctx cuts it short until unwatch is called (once the body is
+// read); unwatch reports false if it came too late.
+func (c *leanConn) exchange(ctx context.Context, req *http.Request, deadline time.Time) (resp *http.Response, unwatch func() bool, err error) {
+	unwatch = func() bool { return true }
 	if err := c.SetDeadline(deadline); err != nil {
-		return nil, err
+		return nil, unwatch, err
 	}
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-		defer stop()
+		unwatch = context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	}
 	if err := writeRequest(c.w, req); err != nil {
-		return nil, err
+		return nil, unwatch, err
 	}
 	if err := c.w.Flush(); err != nil {
-		return nil, &staleError{err}
+		return nil, unwatch, &staleError{err}
 	}
 	if _, err := c.r.Peek(1); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
-			return nil, &staleError{err}
+			return nil, unwatch, &staleError{err}
 		}
-		return nil, err
+		return nil, unwatch, err
 	}
-	return http.ReadResponse(c.r, req)
+	resp, err = http.ReadResponse(c.r, req)
+	return resp, unwatch, err
 }
 
 // writeRequest writes req's request line and headers (no body).
@@ -295,6 +299,9 @@ type pooledBody struct {
 	pool *connPool
 	keep bool // the server did not ask to close
 	done bool // read to io.EOF
+	// unwatch stops the request's context from cutting the connection
+	// short (false: it already has, or is about to).
+	unwatch func() bool
 }
 
 func (b *pooledBody) Read(p []byte) (int, error) {
@@ -312,9 +319,10 @@ func (b *pooledBody) Close() error {
 	conn := b.conn
 	b.conn = nil
 	b.body.Close()
+	watched := b.unwatch()
 	// Buffered bytes past the answer mean the exchange was not what it
 	// seemed: do not reuse the connection.
-	if b.done && b.keep && conn.r.Buffered() == 0 {
+	if watched && b.done && b.keep && conn.r.Buffered() == 0 {
 		conn.SetDeadline(time.Time{})
 		b.pool.put(conn)
 		return nil

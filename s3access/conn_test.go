@@ -168,6 +168,31 @@ func TestConnPoolTimeoutAndCancel(t *testing.T) {
 	}
 }
 
+// A context that ends while the body is read cuts the read short too.
+func TestConnPoolCancelDuringBody(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		_, _ = w.Write([]byte("<AccessControlPolicy>"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := poolClient(t, srv.URL, Options{MaxAttempts: 1, RequestTimeout: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := c.GetObjectACL(ctx, "bucket", "k", "")
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Errorf("err %v after %v, want a failure soon after the context ended", err, time.Since(start))
+	}
+}
+
 func TestConnPoolChunkedAndConnectionClose(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -243,7 +268,7 @@ func TestConnPoolResumesTLSSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := conn.exchange(context.Background(), req, time.Now().Add(5*time.Second))
+		resp, _, err := conn.exchange(context.Background(), req, time.Now().Add(5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}

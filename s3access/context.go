@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -97,7 +98,7 @@ func (c *Client) ownership(ctx context.Context, bucket string) acl.Reading[strin
 		var doc struct {
 			Rules []string `xml:"Rule>ObjectOwnership"`
 		}
-		_, err := decodeRoot(body, "OwnershipControls", &doc)
+		_, err := decodeRoot(body, &doc, "OwnershipControls")
 		rules = doc.Rules
 		return err
 	})
@@ -128,7 +129,8 @@ func (c *Client) bucketBlock(ctx context.Context, bucket string) acl.Reading[acl
 		var doc struct {
 			BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets *bool
 		}
-		_, err := decodeRoot(body, "PublicAccessBlockConfiguration", &doc)
+		// radosgw names the root BlockPublicAccessBlockConfiguration.
+		_, err := decodeRoot(body, &doc, "PublicAccessBlockConfiguration", "BlockPublicAccessBlockConfiguration")
 		block = &types.PublicAccessBlockConfiguration{BlockPublicAcls: doc.BlockPublicAcls, IgnorePublicAcls: doc.IgnorePublicAcls,
 			BlockPublicPolicy: doc.BlockPublicPolicy, RestrictPublicBuckets: doc.RestrictPublicBuckets}
 		return err
@@ -156,7 +158,7 @@ func (c *Client) policyPublic(ctx context.Context, bucket string) acl.Reading[bo
 		var doc struct {
 			IsPublic *bool
 		}
-		_, err := decodeRoot(body, "PolicyStatus", &doc)
+		_, err := decodeRoot(body, &doc, "PolicyStatus")
 		public = doc.IsPublic
 		return err
 	})
@@ -175,11 +177,11 @@ func (c *Client) policyPublic(ctx context.Context, bucket string) acl.Reading[bo
 	return acl.Read(aws.ToBool(public))
 }
 
-// decodeRoot decodes body into v if its root element is root; found is
-// false for a document of another kind, which is not read further
-// (radosgw answers subresources it does not implement with the bucket's
-// listing, up to a thousand keys).
-func decodeRoot(body []byte, root string, v any) (found bool, err error) {
+// decodeRoot decodes body into v if its root element has one of the
+// names; found is false for a document of another kind, which is not read
+// further (radosgw answers subresources it does not implement with the
+// bucket's listing, up to a thousand keys).
+func decodeRoot(body []byte, v any, roots ...string) (found bool, err error) {
 	d := xml.NewDecoder(bytes.NewReader(body))
 	for {
 		tok, err := d.Token()
@@ -187,7 +189,7 @@ func decodeRoot(body []byte, root string, v any) (found bool, err error) {
 			return false, err
 		}
 		if se, ok := tok.(xml.StartElement); ok {
-			if se.Name.Local != root {
+			if !slices.Contains(roots, se.Name.Local) {
 				return false, nil
 			}
 			return true, d.DecodeElement(v, &se)

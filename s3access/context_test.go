@@ -175,6 +175,33 @@ func TestBucketContextNotConfigured(t *testing.T) {
 	}
 }
 
+// radosgw's answers: Block Public Access under another root name, and
+// the bucket's listing for the Object Ownership it does not implement
+// (not decoded past its root).
+func TestBucketContextAsRadosgwAnswers(t *testing.T) {
+	t.Parallel()
+	rgwBlock := strings.ReplaceAll(ignoreBlock, "PublicAccessBlockConfiguration>", "BlockPublicAccessBlockConfiguration>")
+	listing := `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bkt</Name><Contents><Key>a</Key></Contents>` + strings.Repeat("<Contents><Key>k</Key></Contents>", 1000) + `</ListBucketResult>`
+	f := &awsSettings{answers: map[string]fakeAnswer{
+		"acl":               {200, ownerACL},
+		"ownershipControls": {200, listing},
+		"publicAccessBlock": {200, rgwBlock},
+		"policyStatus":      {200, `<PolicyStatus xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsPublic>true</IsPublic></PolicyStatus>`},
+		"control":           {200, ignoreBlock},
+	}}
+	bc, err := settingsClient(t, f, Options{AccountID: "210987654321"}).BucketContext(context.Background(), "bkt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bc.Ownership.Known || !strings.Contains(bc.Ownership.Problem, "does not implement Object Ownership") {
+		t.Errorf("ownership %+v, want unknown: the server does not implement it", bc.Ownership)
+	}
+	want := acl.PublicAccessBlock{BlockPublicACLs: true, IgnorePublicACLs: true}
+	if !bc.BucketBlock.Known || bc.BucketBlock.Value != want || !bc.PolicyPublic.Known || !bc.PolicyPublic.Value {
+		t.Errorf("block %+v policy %+v; want %+v and public", bc.BucketBlock, bc.PolicyPublic, want)
+	}
+}
+
 // Every setting that cannot be read says why in one line; none is taken
 // as blocking anything. Only a bucket that cannot be scanned at all is an
 // error.

@@ -102,7 +102,12 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	}
 
 	// The bucket's context comes before its objects: it decides how they
-	// are judged, and whether they are fetched at all.
+	// are judged, and whether they are fetched at all. The first list
+	// request goes out with it (one request at a time when serial).
+	stopPrefetch := func() {}
+	if s.listing != nil && cfg.Resume == nil && cfg.Context == nil && cfg.Strategy != Serial {
+		stopPrefetch = s.listing.prefetch(ctx)
+	}
 	if err = s.readContext(ctx, sum); err == nil && !s.skipped(sum) {
 		if cfg.Strategy == Serial {
 			err = s.runSerial(ctx, sink, sum)
@@ -110,6 +115,7 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 			err = s.runConcurrent(ctx, sink, sum)
 		}
 	}
+	stopPrefetch()
 	if err == nil && ctx.Err() == nil {
 		// The run of failures at the end was short: one more try.
 		err = s.retryHeld(ctx, sink, sum, true)
