@@ -132,7 +132,7 @@ func (rep *report) write() error {
 			speed := one.wallMS() / parts.wallMS()
 			fmt.Fprintf(&md, "\n- Target, partitioned at least 8x faster than one chain: %.1fx: %s.\n", speed, verdict(speed >= 8))
 			if oracle != nil && oracle.wallMS() > 0 {
-				fmt.Fprintf(&md, "- This machine's bound, an oracle partition knowing the bucket's 100 prefixes (its requests include one GetBucketAcl per prefix): %.1fx one chain; aclscan's partitioning gets %.0f%% of it.\n", one.wallMS()/oracle.wallMS(), 100*oracle.wallMS()/parts.wallMS())
+				fmt.Fprintf(&md, "- This machine's bound, an oracle partition knowing the bucket's 100 prefixes (its requests include each prefix's scan reading the bucket's context: four requests per prefix): %.1fx one chain; aclscan's partitioning gets %.0f%% of it.\n", one.wallMS()/oracle.wallMS(), 100*oracle.wallMS()/parts.wallMS())
 			}
 			md.WriteString("\n")
 		}
