@@ -32,9 +32,13 @@ type connPool struct {
 	timeout   time.Duration // the whole exchange, as http.Client.Timeout
 	tls       *tls.Config   // the transport's, offering HTTP/1.1 only, with a session cache
 	mu        sync.Mutex
-	hosts     map[string]*hostConns // scheme://host:port
+	hosts     map[hostKey]*hostConns
 	closed    bool
 }
+
+// hostKey names a host's connections: the URL's scheme and host, as
+// given (a struct key, not a joined string: no allocation per request).
+type hostKey struct{ scheme, host string }
 
 // hostConns are the idle connections to one host, newest last.
 type hostConns struct {
@@ -45,7 +49,7 @@ type hostConns struct {
 // leanConn is a kept-alive connection and its buffers.
 type leanConn struct {
 	net.Conn
-	host      string
+	host      hostKey
 	r         *bufio.Reader
 	w         *bufio.Writer
 	idleSince time.Time
@@ -62,7 +66,7 @@ func newConnPool(transport *http.Transport, timeout time.Duration) *connPool {
 		// instead of a full handshake.
 		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(0)
 	}
-	return &connPool{transport: transport, timeout: timeout, tls: cfg, hosts: map[string]*hostConns{}}
+	return &connPool{transport: transport, timeout: timeout, tls: cfg, hosts: map[hostKey]*hostConns{}}
 }
 
 // errNotPooled means the pool does not send this request: the caller
@@ -78,15 +82,7 @@ func (p *connPool) do(ctx context.Context, req *http.Request) (*http.Response, e
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, errNotPooled
 	}
-	hostPort := u.Host
-	if u.Port() == "" {
-		port := "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-		hostPort = net.JoinHostPort(u.Hostname(), port)
-	}
-	id := u.Scheme + "://" + hostPort
+	id := hostKey{u.Scheme, u.Host}
 	deadline := time.Now().Add(p.timeout)
 	d, ctxBound := ctx.Deadline()
 	if ctxBound = ctxBound && d.Before(deadline); ctxBound {
@@ -95,7 +91,7 @@ func (p *connPool) do(ctx context.Context, req *http.Request) (*http.Response, e
 	// A kept-alive connection the server has closed in the meantime fails
 	// at once; a GET is safe to send again on a fresh one, as net/http does.
 	for fresh := false; ; fresh = true {
-		conn, reused, err := p.get(ctx, req, id, hostPort, fresh)
+		conn, reused, err := p.get(ctx, req, id, fresh)
 		if err == errNotPooled {
 			return nil, err
 		}
@@ -129,7 +125,7 @@ func (p *connPool) do(ctx context.Context, req *http.Request) (*http.Response, e
 
 // get returns an idle connection to the host (reused; none when fresh),
 // or dials one.
-func (p *connPool) get(ctx context.Context, req *http.Request, id, hostPort string, fresh bool) (conn *leanConn, reused bool, err error) {
+func (p *connPool) get(ctx context.Context, req *http.Request, id hostKey, fresh bool) (conn *leanConn, reused bool, err error) {
 	now := time.Now()
 	p.mu.Lock()
 	h := p.hosts[id]
@@ -160,11 +156,19 @@ func (p *connPool) get(ctx context.Context, req *http.Request, id, hostPort stri
 		return conn, true, nil
 	}
 	p.mu.Unlock()
-	conn, err = p.dial(ctx, req.URL.Scheme, req.URL.Hostname(), hostPort, id)
+	conn, err = p.dial(ctx, req.URL, id)
 	return conn, false, err
 }
 
-func (p *connPool) dial(ctx context.Context, scheme, hostname, hostPort, id string) (*leanConn, error) {
+func (p *connPool) dial(ctx context.Context, u *url.URL, id hostKey) (*leanConn, error) {
+	scheme, hostname, hostPort := u.Scheme, u.Hostname(), u.Host
+	if u.Port() == "" {
+		port := "80"
+		if scheme == "https" {
+			port = "443"
+		}
+		hostPort = net.JoinHostPort(hostname, port)
+	}
 	dial := p.transport.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext

@@ -264,7 +264,7 @@ func TestConnPoolResumesTLSSessions(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/bucket/k?acl=", nil)
 		// A fresh connection each time: the first one is kept busy.
 		u, _ := url.Parse(srv.URL)
-		conn, err := p.dial(context.Background(), "https", u.Hostname(), u.Host, "https://"+u.Host)
+		conn, err := p.dial(context.Background(), u, hostKey{"https", u.Host})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -98,7 +98,7 @@ func (c *Client) ownership(ctx context.Context, bucket string) acl.Reading[strin
 		var doc struct {
 			Rules []string `xml:"Rule>ObjectOwnership"`
 		}
-		_, err := decodeRoot(body, &doc, "OwnershipControls")
+		err := decodeRoot(body, &doc, "OwnershipControls")
 		rules = doc.Rules
 		return err
 	})
@@ -130,7 +130,7 @@ func (c *Client) bucketBlock(ctx context.Context, bucket string) acl.Reading[acl
 			BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets *bool
 		}
 		// radosgw names the root BlockPublicAccessBlockConfiguration.
-		_, err := decodeRoot(body, &doc, "PublicAccessBlockConfiguration", "BlockPublicAccessBlockConfiguration")
+		err := decodeRoot(body, &doc, "PublicAccessBlockConfiguration", "BlockPublicAccessBlockConfiguration")
 		block = &types.PublicAccessBlockConfiguration{BlockPublicAcls: doc.BlockPublicAcls, IgnorePublicAcls: doc.IgnorePublicAcls,
 			BlockPublicPolicy: doc.BlockPublicPolicy, RestrictPublicBuckets: doc.RestrictPublicBuckets}
 		return err
@@ -158,7 +158,7 @@ func (c *Client) policyPublic(ctx context.Context, bucket string) acl.Reading[bo
 		var doc struct {
 			IsPublic *bool
 		}
-		_, err := decodeRoot(body, &doc, "PolicyStatus")
+		err := decodeRoot(body, &doc, "PolicyStatus")
 		public = doc.IsPublic
 		return err
 	})
@@ -178,21 +178,21 @@ func (c *Client) policyPublic(ctx context.Context, bucket string) acl.Reading[bo
 }
 
 // decodeRoot decodes body into v if its root element has one of the
-// names; found is false for a document of another kind, which is not read
+// names; a document of another kind leaves v as it is and is not read
 // further (radosgw answers subresources it does not implement with the
 // bucket's listing, up to a thousand keys).
-func decodeRoot(body []byte, v any, roots ...string) (found bool, err error) {
+func decodeRoot(body []byte, v any, roots ...string) error {
 	d := xml.NewDecoder(bytes.NewReader(body))
 	for {
 		tok, err := d.Token()
 		if err != nil {
-			return false, err
+			return err
 		}
 		if se, ok := tok.(xml.StartElement); ok {
 			if !slices.Contains(roots, se.Name.Local) {
-				return false, nil
+				return nil
 			}
-			return true, d.DecodeElement(v, &se)
+			return d.DecodeElement(v, &se)
 		}
 	}
 }
