@@ -43,14 +43,25 @@ const (
 	ForeignOwner
 	// Unreadable: the ACL could not be read (GetObjectAcl answered AccessDenied).
 	Unreadable
+	// Conditional: anyone may act on the object, but only under a
+	// condition AWS counts as limiting (a fixed source address range,
+	// VPC, VPC endpoint, organisation, account...): not public by AWS's
+	// meaning, shown with its condition.
+	Conditional
+	// PolicyUnjudged: a door to the object could not be judged (the
+	// bucket policy could not be read, or a statement that reaches the
+	// object uses what aclscan cannot evaluate); the record says why.
+	PolicyUnjudged
 	// NumKinds is the number of finding kinds.
 	NumKinds
 )
 
-var kindNames = [NumKinds]string{"public", "authenticated", "cross-account", "foreign-owner", "unreadable"}
+var kindNames = [NumKinds]string{"public", "authenticated", "cross-account", "foreign-owner", "unreadable", "conditional", "policy-unjudged"}
 
 // AllKinds lists every finding kind in output order.
-func AllKinds() []Kind { return []Kind{Public, Authenticated, CrossAccount, ForeignOwner, Unreadable} }
+func AllKinds() []Kind {
+	return []Kind{Public, Authenticated, CrossAccount, ForeignOwner, Unreadable, Conditional, PolicyUnjudged}
+}
 
 func (k Kind) String() string {
 	if k < NumKinds {
@@ -119,44 +130,45 @@ const FromGrants Findings = 1<<Public | 1<<Authenticated | 1<<CrossAccount
 func Classify(bucketOwner, objectOwner string, grants []Grant) Findings {
 	var f Findings
 	for i := range grants {
-		g := &grants[i]
-		switch g.Type {
-		case TypeGroup:
-			switch {
-			case isGroup(g.URI, AllUsersURI):
-				f = f.With(Public)
-			case isGroup(g.URI, AuthenticatedUsersURI):
-				f = f.With(Authenticated)
-			case isGroup(g.URI, LogDeliveryURI):
-				// S3's own log delivery service, not an account.
-			default:
-				// A group S3 may add, or a document aclscan cannot read
-				// as intended: not provably the owner, so reported.
-				f = f.With(CrossAccount)
-			}
-		case TypeCanonicalUser:
-			// An empty ID names no account (MinIO's fixed ACL shows its
-			// grants so): it cannot be shown to be another account, and
-			// the grant stays visible in the report.
-			if bucketOwner != "" && g.ID != "" && g.ID != bucketOwner {
-				f = f.With(CrossAccount)
-			}
-		case TypeEmail:
-			// S3 stores email grants as canonical users; one still shown
-			// by email cannot be proven to be the owner, so it is reported.
-			if bucketOwner != "" {
-				f = f.With(CrossAccount)
-			}
-		default:
-			// A grantee type aclscan does not know holds a permission:
-			// silence would hide it, so it counts as shared.
-			f = f.With(CrossAccount)
+		if k, ok := grantKind(bucketOwner, &grants[i]); ok {
+			f = f.With(k)
 		}
 	}
 	if bucketOwner != "" && objectOwner != "" && objectOwner != bucketOwner {
 		f = f.With(ForeignOwner)
 	}
 	return f
+}
+
+// grantKind is the finding one grant makes, if any.
+func grantKind(bucketOwner string, g *Grant) (Kind, bool) {
+	switch g.Type {
+	case TypeGroup:
+		switch {
+		case isGroup(g.URI, AllUsersURI):
+			return Public, true
+		case isGroup(g.URI, AuthenticatedUsersURI):
+			return Authenticated, true
+		case isGroup(g.URI, LogDeliveryURI):
+			// S3's own log delivery service, not an account.
+			return 0, false
+		}
+		// A group S3 may add, or a document aclscan cannot read as
+		// intended: not provably the owner, so reported.
+		return CrossAccount, true
+	case TypeCanonicalUser:
+		// An empty ID names no account (MinIO's fixed ACL shows its
+		// grants so): it cannot be shown to be another account, and the
+		// grant stays visible in the report.
+		return CrossAccount, bucketOwner != "" && g.ID != "" && g.ID != bucketOwner
+	case TypeEmail:
+		// S3 stores email grants as canonical users; one still shown by
+		// email cannot be proven to be the owner, so it is reported.
+		return CrossAccount, bucketOwner != ""
+	}
+	// A grantee type aclscan does not know holds a permission: silence
+	// would hide it, so it counts as shared.
+	return CrossAccount, true
 }
 
 // isGroup matches a group URI, tolerating https and letter case, which S3

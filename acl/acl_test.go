@@ -49,7 +49,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestKindNamesRoundTrip(t *testing.T) {
-	want := []string{"public", "authenticated", "cross-account", "foreign-owner", "unreadable"}
+	want := []string{"public", "authenticated", "cross-account", "foreign-owner", "unreadable", "conditional", "policy-unjudged"}
 	for i, k := range AllKinds() {
 		if k.String() != want[i] {
 			t.Errorf("kind %d is %q, want %q", i, k, want[i])

@@ -39,6 +39,8 @@ func Unread[T any](problem string) Reading[T] { return Reading[T]{Problem: probl
 // BucketContext is what is known of a bucket's settings that decides
 // what its ACLs actually grant.
 type BucketContext struct {
+	// Bucket is the bucket's name (the policy's resources name it).
+	Bucket string
 	// Owner is the bucket owner's canonical ID ("" when unknown).
 	Owner string
 	// ACL is the bucket's own ACL (GetBucketAcl).
@@ -53,10 +55,33 @@ type BucketContext struct {
 	// PolicyPublic says whether the bucket policy makes the bucket public
 	// (GetBucketPolicyStatus; false without a policy).
 	PolicyPublic Reading[bool]
+	// Policy is the bucket policy as GetBucketPolicy returned it ("" when
+	// the bucket has none). A policy that could not be read leaves every
+	// object's exposure through it unjudged (PolicyUnjudged).
+	Policy Reading[string]
+	// Account is the bucket owner's 12-digit AWS account ID where known
+	// (the account whose Block Public Access settings were read): it
+	// tells the owner's own principals in the policy from other
+	// accounts'. "" when unknown: every named account is then another.
+	Account string
+	// Partition is the ARN partition of the bucket ("aws" when empty).
+	Partition string
+	// UsersAreAccounts is set for S3 servers that are not AWS, whose users
+	// stand where AWS has accounts (radosgw: a policy's
+	// arn:aws:iam::TENANT:user/UID is the user with canonical ID UID).
+	UsersAreAccounts bool
 	// ACLReadsEffective is true where GetObjectAcl and GetBucketAcl answer
 	// with the effective ACL rather than the stored one (AWS): under
 	// IgnorePublicAcls the public grants are left out of the answer.
 	ACLReadsEffective bool
+}
+
+// RestrictsPublicBuckets reports whether a known Block Public Access
+// setting, of the bucket or of the account, limits a public policy to
+// the owner's account and AWS services.
+func (c *BucketContext) RestrictsPublicBuckets() bool {
+	return (c.BucketBlock.Known && c.BucketBlock.Value.RestrictPublicBuckets) ||
+		(c.AccountBlock.Known && c.AccountBlock.Value.RestrictPublicBuckets)
 }
 
 // ACLsDisabled reports whether the bucket is known to ignore ACLs
@@ -77,6 +102,11 @@ const (
 	BlockedByAccountIgnorePublicACLs = "account:IgnorePublicAcls"
 	BlockedByBucketIgnorePublicACLs  = "bucket:IgnorePublicAcls"
 	BlockedByOwnerEnforced           = "bucket:BucketOwnerEnforced"
+	BlockedByAccountRestrict         = "account:RestrictPublicBuckets"
+	BlockedByBucketRestrict          = "bucket:RestrictPublicBuckets"
+	// BlockedByPolicyPrefix names an explicit deny: "policy:" + its Sid
+	// (or #index).
+	BlockedByPolicyPrefix = "policy:"
 )
 
 // PublicKinds are what S3 calls public in an ACL: a grant to AllUsers or
@@ -98,8 +128,9 @@ type blockRule struct {
 // applies the most restrictive combination of the account's and the
 // bucket's settings, so each setting that is on blocks on its own; a
 // setting that could not be read blocks nothing.
-func NewJudge(c *BucketContext) Judge {
-	j := Judge{BucketOwner: c.Owner}
+func NewJudge(c *BucketContext) *Judge {
+	j := &Judge{BucketOwner: c.Owner}
+	j.setPolicy(c)
 	var rules []blockRule
 	if c.AccountBlock.Known && c.AccountBlock.Value.IgnorePublicACLs {
 		rules = append(rules, blockRule{BlockedByAccountIgnorePublicACLs, PublicKinds})
@@ -136,6 +167,7 @@ type Judge struct {
 	BucketOwner string
 	blocked     Findings
 	reasons     [1 << NumKinds][]string
+	doors       doors
 }
 
 // Findings returns the findings of an object's ACL (see Classify).

@@ -123,7 +123,7 @@ func judgeInventory(t *testing.T, store Store, items []json.RawMessage, riskyOnl
 	if err != nil {
 		t.Fatal(err)
 	}
-	bc := acl.BucketContext{ACL: acl.Read([]acl.Grant{{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"}}), Owner: owner}
+	bc := acl.BucketContext{ACL: acl.Read([]acl.Grant{{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"}}), Owner: owner, Policy: acl.Read("")}
 	out := NewOutput(riskyOnly)
 	sum, err := Judge(context.Background(), nil, Request{Items: parsed, Context: bc}, out)
 	if err != nil {

@@ -104,7 +104,7 @@ func (m *memS3) PutObjectACL(_ context.Context, bucket, key, version string, p a
 }
 
 func (m *memS3) BucketContext(context.Context, string) (acl.BucketContext, error) {
-	return acl.BucketContext{Owner: "owner", ACL: acl.Read([]acl.Grant{ownerFC})}, nil
+	return acl.BucketContext{Owner: "owner", Policy: acl.Read(""), ACL: acl.Read([]acl.Grant{ownerFC})}, nil
 }
 func (m *memS3) PutBucketACL(context.Context, string, acl.Policy) error { return nil }
 func (m *memS3) ServedAnonymously(context.Context, string, string, string) (bool, error) {

@@ -200,7 +200,7 @@ func run(t *testing.T, src scan.Source, versioned bool, sink scan.Sink, cfg scan
 	t.Helper()
 	cfg.Bucket, cfg.Source, cfg.Resolver, cfg.AllVersions = "src", src, scan.Given(), versioned
 	cfg.SourceName, cfg.ReportDate = "inventory", "2026-12-01T00-00Z"
-	cfg.Context = &acl.BucketContext{Owner: "owner", ACL: acl.Read([]acl.Grant(nil))}
+	cfg.Context = &acl.BucketContext{Owner: "owner", Policy: acl.Read(""), ACL: acl.Read([]acl.Grant(nil))}
 	return scan.Run(context.Background(), noRequests{}, cfg, sink, nil)
 }
 

@@ -62,6 +62,11 @@ const (
 	// or delete the bucket.
 	ChangeAccess Actions = 1<<PutBucketAcl | 1<<PutBucketPolicy | 1<<DeleteBucketPolicy |
 		1<<PutBucketPublicAccessBlock | 1<<PutBucketOwnershipControls | 1<<DeleteBucket
+	// VersionActions act on a version named by its ID.
+	VersionActions Actions = 1<<GetObjectVersion | 1<<GetObjectVersionAcl | 1<<PutObjectVersionAcl | 1<<DeleteObjectVersion
+	// CurrentActions act on an object's current version, asked for
+	// without a version ID: what an unversioned scan judges.
+	CurrentActions = ObjectActions &^ VersionActions
 	// BucketActions are every bucket action judged.
 	BucketActions = List | ChangeAccess | 1<<GetBucketAcl | 1<<GetBucketPolicy
 	allActions    = ObjectActions | BucketActions

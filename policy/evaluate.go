@@ -43,8 +43,12 @@ type Access struct {
 	// judged.
 	Unjudged []Grant
 	// PublicActions, ConditionalActions and AccountActions are the
-	// effective actions of each list together.
+	// effective actions of each list together; the *Granted sets are
+	// what the lists grant before denies, UnjudgedActions what the
+	// unjudged statements name.
 	PublicActions, ConditionalActions, AccountActions Actions
+	PublicGranted, ConditionalGranted, AccountGranted Actions
+	UnjudgedActions                                   Actions
 	// DeniedAll are actions an explicit deny takes from every principal
 	// outside the owner's account (DeniedAllBy names the statements);
 	// DeniedAnonymous those it takes from anonymous requesters (a deny
@@ -86,6 +90,30 @@ func (d denyRule) covers(p *principal) bool {
 // Empty reports whether the policy says nothing of the object.
 func (a *Access) Empty() bool {
 	return len(a.Public)+len(a.Conditional)+len(a.Accounts)+len(a.Unjudged)+len(a.denies) == 0
+}
+
+// outsidersDenied says which denies take actions from outsiders, and
+// when: the condition a requester must escape to keep them.
+func (a *Access) outsidersDenied(actions Actions) string {
+	var parts []string
+	for _, d := range a.denies {
+		if d.st.anyone && d.st.denyInsider != isTrue && d.actions&actions != 0 {
+			parts = append(parts, d.st.ref+" denies when "+d.st.condition)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Denies reports whether any explicit deny reaches the object.
+func (a *Access) Denies() bool { return len(a.denies) > 0 }
+
+// DenyRefs names every deny that reaches the object.
+func (a *Access) DenyRefs() []string {
+	out := make([]string, 0, len(a.denies))
+	for _, d := range a.denies {
+		out = append(out, d.st.ref)
+	}
+	return out
 }
 
 // DeniedFor returns the actions explicit denies take from the account
@@ -422,6 +450,7 @@ func (e *Evaluator) evaluate(matching []int, ownerOwns bool, actionsOf func(*sta
 		if s.unjudged != "" {
 			if s.anyone || hasOther(s.named) {
 				a.Unjudged = append(a.Unjudged, Grant{Ref: s.ref, Principal: principalText(s), Actions: actions, Effective: actions, Why: s.unjudged})
+				a.UnjudgedActions |= actions
 			}
 			continue
 		}
@@ -433,12 +462,14 @@ func (e *Evaluator) evaluate(matching []int, ownerOwns bool, actionsOf func(*sta
 				g.DeniedBy = refsFor(actions, a)
 				a.Public = append(a.Public, g)
 				a.PublicActions |= g.Effective
+				a.PublicGranted |= actions
 				if spared := actions & a.DeniedOutsiders &^ a.DeniedAnonymous; spared != 0 {
 					// The deny spares insiders: they keep what it takes.
 					c := Grant{Ref: s.ref, Principal: g.Principal, Actions: spared, Effective: spared,
-						Condition: "not denied to insiders of " + strings.Join(a.DeniedOutsidersBy, ", ")}
+						Condition: a.outsidersDenied(spared)}
 					a.Conditional = append(a.Conditional, c)
 					a.ConditionalActions |= spared
+					a.ConditionalGranted |= spared
 				}
 			case s.allowInsider == isTrue:
 				g.Condition = s.condition
@@ -448,6 +479,7 @@ func (e *Evaluator) evaluate(matching []int, ownerOwns bool, actionsOf func(*sta
 				}
 				a.Conditional = append(a.Conditional, g)
 				a.ConditionalActions |= g.Effective
+				a.ConditionalGranted |= actions
 			}
 		}
 		for j := range s.named {
@@ -459,6 +491,7 @@ func (e *Evaluator) evaluate(matching []int, ownerOwns bool, actionsOf func(*sta
 			g := Grant{Ref: s.ref, Principal: p.raw, Actions: actions, Effective: actions &^ denied, DeniedBy: by, Condition: s.condition}
 			a.Accounts = append(a.Accounts, g)
 			a.AccountActions |= g.Effective
+			a.AccountGranted |= actions
 		}
 	}
 	return a

@@ -114,13 +114,13 @@ func TestObjectAccess(t *testing.T) {
 			wants: []want{{key: "k", account: []string{"Share"}}},
 		},
 		{
-			name: "NotAction: everything but deleting",
-			doc: `{"Version":"2012-10-17","Statement":[{"Sid":"AllButDelete","Effect":"Allow","Principal":"*","NotAction":["s3:Delete*"],"Resource":"arn:aws:s3:::b/*"}]}`,
+			name:  "NotAction: everything but deleting",
+			doc:   `{"Version":"2012-10-17","Statement":[{"Sid":"AllButDelete","Effect":"Allow","Principal":"*","NotAction":["s3:Delete*"],"Resource":"arn:aws:s3:::b/*"}]}`,
 			wants: []want{{key: "k", public: []string{"AllButDelete"}, publicActions: Read | ReadACL | WriteACL | Write}},
 		},
 		{
 			name: "NotResource: everything outside a prefix",
-			doc: `{"Version":"2012-10-17","Statement":[{"Sid":"NotSecret","Effect":"Allow","Principal":"*","Action":"s3:GetObject","NotResource":"arn:aws:s3:::b/secret/*"}]}`,
+			doc:  `{"Version":"2012-10-17","Statement":[{"Sid":"NotSecret","Effect":"Allow","Principal":"*","Action":"s3:GetObject","NotResource":"arn:aws:s3:::b/secret/*"}]}`,
 			wants: []want{
 				{key: "open", public: []string{"NotSecret"}, publicActions: 1 << GetObject},
 				{key: "secret/x"},
@@ -200,18 +200,18 @@ func TestObjectAccess(t *testing.T) {
 			wants: []want{{key: "x", unjudged: []string{"Tagged"}}},
 		},
 		{
-			name: "policy variables: a home folder per user is not public",
-			doc: `{"Version":"2012-10-17","Statement":[{"Sid":"Home","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/home/${aws:username}/*"}]}`,
+			name:  "policy variables: a home folder per user is not public",
+			doc:   `{"Version":"2012-10-17","Statement":[{"Sid":"Home","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/home/${aws:username}/*"}]}`,
 			wants: []want{{key: "home/alice/x", conditional: []string{"Home"}}, {key: "other/x"}},
 		},
 		{
-			name: "in Version 2008-10-17 ${...} is literal text",
-			doc: `{"Version":"2008-10-17","Statement":[{"Sid":"Lit","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${x}"}]}`,
+			name:  "in Version 2008-10-17 ${...} is literal text",
+			doc:   `{"Version":"2008-10-17","Statement":[{"Sid":"Lit","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${x}"}]}`,
 			wants: []want{{key: "${x}", public: []string{"Lit"}, publicActions: 1 << GetObject}, {key: "y"}},
 		},
 		{
-			name: "${*} is a literal star",
-			doc: `{"Version":"2012-10-17","Statement":[{"Sid":"Star","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/a${*}b"}]}`,
+			name:  "${*} is a literal star",
+			doc:   `{"Version":"2012-10-17","Statement":[{"Sid":"Star","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/a${*}b"}]}`,
 			wants: []want{{key: "a*b", public: []string{"Star"}, publicActions: 1 << GetObject}, {key: "axb"}},
 		},
 		{
@@ -237,8 +237,8 @@ func TestObjectAccess(t *testing.T) {
 			wants: []want{{key: "any/x", conditional: []string{"Any"}}, {key: "all/x", public: []string{"All"}, publicActions: 1 << GetObject}},
 		},
 		{
-			name: "Null: a grant only when the VPC endpoint key is absent is public",
-			doc: `{"Version":"2012-10-17","Statement":[{"Sid":"NoVpce","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"Null":{"aws:SourceVpce":"true"}}}]}`,
+			name:  "Null: a grant only when the VPC endpoint key is absent is public",
+			doc:   `{"Version":"2012-10-17","Statement":[{"Sid":"NoVpce","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"Null":{"aws:SourceVpce":"true"}}}]}`,
 			wants: []want{{key: "x", public: []string{"NoVpce"}, publicActions: 1 << GetObject}},
 		},
 	}

@@ -50,13 +50,13 @@ func (d *Draft) Write(r *scan.Result) error {
 	for _, p := range prefixes(r.Key) {
 		d.objects[p]++
 	}
-	if r.Status != scan.StatusOK || r.Effective&grantKinds == 0 {
+	if r.Status != scan.StatusOK || r.ViaACL&grantKinds == 0 {
 		return nil
 	}
 	owner := r.OwnerID
 	for _, g := range r.Grants {
 		kind, ok := grantKind(g, owner)
-		if !ok || !r.Effective.Has(kind) {
+		if !ok || !r.ViaACL.Has(kind) {
 			continue
 		}
 		principal, reason := principalOf(g)

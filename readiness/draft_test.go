@@ -21,7 +21,25 @@ func grant(kind, who, permission string) acl.Grant {
 
 func result(key string, effective acl.Findings, grants ...acl.Grant) *scan.Result {
 	return &scan.Result{Key: key, OwnerID: "owner", Grants: append([]acl.Grant{grant(acl.TypeCanonicalUser, "owner", "FULL_CONTROL")}, grants...),
-		Findings: effective, Effective: effective}
+		Findings: effective, Effective: effective, ViaACL: effective}
+}
+
+// A public finding the bucket policy makes, not the ACL, is not the
+// draft's to keep: disabling ACLs leaves the policy as it is.
+func TestDraftLeavesPolicyFindingsAlone(t *testing.T) {
+	d := NewDraft("b")
+	r := result("k", public, grant(acl.TypeGroup, acl.AllUsersURI, "READ"))
+	r.ViaACL = 0 // the ACL's public grant is ignored; the policy opens it
+	if err := d.Write(r); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Policy(nil, "owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Empty() {
+		t.Errorf("statements %+v, want none: the ACL grants nothing now", res.Policy.Statement)
+	}
 }
 
 var (

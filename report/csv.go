@@ -10,7 +10,7 @@ import (
 )
 
 // CSVHeader is the first row of the CSV format: the JSONL fields, flattened.
-var CSVHeader = []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings", "effective", "blocked_by", "verified_public", "source", "report_date", "changed_since_report"}
+var CSVHeader = []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings", "effective", "blocked_by", "verified_public", "source", "report_date", "changed_since_report", "sources"}
 
 type csvWriter struct {
 	w      *csv.Writer
@@ -51,7 +51,24 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	}
 	row[13] = r.ReportDate
 	row[14] = triState(r.Rechecked == scan.Changed, r.Rechecked != scan.NotRechecked)
+	row[15] = c.sources(r)
 	return c.w.Write(row)
+}
+
+// sources flattens the doors as FINDING@DOOR:REF joined by ';' (see
+// acl.Source.String); policy text can be anything, so it is defused.
+func (c *csvWriter) sources(r *scan.Result) string {
+	if r.Findings == 0 && r.Sources == nil {
+		return ""
+	}
+	c.sb.Reset()
+	for i, s := range ResultSources(r) {
+		if i > 0 {
+			c.sb.WriteByte(';')
+		}
+		c.sb.WriteString(s.String())
+	}
+	return defuseFormula(c.sb.String())
 }
 
 // triState is "true", "false", or "" when not known.

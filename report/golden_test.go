@@ -27,6 +27,7 @@ func TestGolden(t *testing.T) {
 			BucketBlock:  acl.Read(acl.PublicAccessBlock{BlockPublicACLs: true}),
 			AccountBlock: acl.Read(acl.PublicAccessBlock{IgnorePublicACLs: true}),
 			PolicyPublic: acl.Unread[bool]("GetBucketPolicyStatus was denied (the identity needs s3:GetBucketPolicyStatus)"),
+			Policy:       acl.Read(websitePolicy),
 		},
 		Served: 1, Shared: 2}
 	sum.ByStatus[scan.StatusOK] = 3
@@ -39,7 +40,7 @@ func TestGolden(t *testing.T) {
 	sum.ByEffective[acl.Unreadable] = 1
 	for _, format := range []string{"jsonl", "csv", "table"} {
 		t.Run(format, func(t *testing.T) {
-			got := writeAll(t, format, sampleResults(), sum)
+			got := writeAll(t, format, append(policySamples(), sampleResults()...), sum)
 			path := filepath.Join("testdata", format+".golden")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {

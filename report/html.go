@@ -120,8 +120,8 @@ type htmlBar struct {
 }
 
 type htmlRow struct {
-	Bucket, Key, Version, Status, Owner, Grants, Findings, Latent, Verified string
-	Effective                                                               bool
+	Bucket, Key, Version, Status, Owner, Grants, Findings, Latent, Verified, Via string
+	Effective                                                                    bool
 }
 
 func (h *htmlWriter) Close(sum *scan.Summary) error {
@@ -156,7 +156,7 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 		if b == nil {
 			continue
 		}
-		hb := htmlBucket{Name: "s3://" + b.Bucket, Region: b.Region, Settings: describeContext(&b.Context), Notes: b.Notes()}
+		hb := htmlBucket{Name: "s3://" + b.Bucket, Region: b.Region, Settings: describeContext(b), Notes: b.Notes()}
 		if b.Failure != nil {
 			hb.Error = b.Failure.Explain(nil)
 		} else {
@@ -179,7 +179,7 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 		rec := &rows[i]
 		// Control characters are quoted, as on a terminal: a key is data.
 		row := htmlRow{Bucket: rec.Bucket, Key: printable(rec.Key), Status: rec.Status, Owner: printable(rec.OwnerID), Grants: printable(acl.Describe(rec.Grants, "")),
-			Findings: strings.Join(rec.Effective, ", "), Effective: len(rec.Effective) > 0}
+			Findings: strings.Join(rec.Effective, ", "), Effective: len(rec.Effective) > 0, Via: printable(viaCell(rec))}
 		if rec.VersionID != nil {
 			row.Version = printable(*rec.VersionID)
 		}

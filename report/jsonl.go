@@ -30,6 +30,10 @@ type Record struct {
 	// VerifiedPublic is --verify-public's answer: whether S3 served the
 	// object to an anonymous request (null when not asked).
 	VerifiedPublic *bool `json:"verified_public"`
+	// Sources name each door through which the object is exposed, or
+	// would be: an ACL grant or a bucket policy statement, with what it
+	// lets whom do and whether it grants that now.
+	Sources []acl.Source `json:"sources"`
 	// Source is where the ACL came from: "live" (GetObjectAcl) or
 	// "inventory"; ReportDate, for a report, when it was taken; and
 	// ChangedSinceReport, with a recheck, whether the live ACL differs.
@@ -37,6 +41,21 @@ type Record struct {
 	ReportDate         *string `json:"report_date"`
 	ChangedSinceReport *bool   `json:"changed_since_report"`
 }
+
+// ResultSources explains a result door by door: the engine's verdict,
+// or what a report read back said ([] when nothing opens the object).
+func ResultSources(r *scan.Result) []acl.Source {
+	sources := r.Sources
+	if sources == nil {
+		sources = r.Doors.Sources(r.OwnerID, r.Grants)
+	}
+	if sources == nil {
+		return noSources
+	}
+	return sources
+}
+
+var noSources = []acl.Source{}
 
 // noReasons is the blocked_by of a record with nothing blocked: [] rather
 // than null, one schema.
@@ -54,6 +73,7 @@ func NewRecord(r *scan.Result) Record {
 		Findings:  r.Findings.Names(),
 		Effective: r.Effective.Names(),
 		BlockedBy: r.BlockedBy,
+		Sources:   ResultSources(r),
 	}
 	if rec.BlockedBy == nil {
 		rec.BlockedBy = noReasons
@@ -167,6 +187,20 @@ func (rec *Record) Result() (scan.Result, error) {
 	}
 	if len(r.BlockedBy) == 0 {
 		r.BlockedBy = nil
+	}
+	r.Sources = rec.Sources
+	if r.Sources == nil {
+		r.Sources = noSources
+	}
+	r.ViaACL = r.Effective & acl.GrantKinds
+	if rec.Sources != nil {
+		// A report written with sources says which doors are the ACL's.
+		r.ViaACL = 0
+		for _, s := range rec.Sources {
+			if k, ok := acl.ParseKind(s.Finding); ok && s.Door == acl.DoorACL && s.Effective {
+				r.ViaACL = r.ViaACL.With(k)
+			}
+		}
 	}
 	return r, nil
 }

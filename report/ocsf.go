@@ -120,6 +120,23 @@ var ocsfKinds = [acl.NumKinds]ocsfKind{
 	acl.Unreadable: {1, "S3 object ACL unreadable by the auditor",
 		"GetObjectAcl was denied: the object's exposure could not be judged (it is often owned by another account).",
 		"Grant the auditor s3:GetObjectAcl, or read the ACL from an S3 Inventory report (aclscan inventory)."},
+	acl.Conditional: {2, "S3 object open to anyone under a limiting condition",
+		"A bucket policy statement (or an ACL grant narrowed by a deny) lets anyone act on the object, but only from fixed addresses, a VPC or VPC endpoint, an organization or account: not public by AWS's meaning.",
+		"Check that the condition names only your own networks and organization; the finding's evidence shows it."},
+	acl.PolicyUnjudged: {2, "S3 object exposure through the bucket policy not judged",
+		"The bucket policy could not be read, or a statement reaching the object uses what aclscan cannot evaluate: the object may be exposed through it.",
+		"Grant the auditor s3:GetBucketPolicy, or review the statement the evidence names."},
+}
+
+// policyKinds are what the OCSF finding says of a kind the bucket policy
+// alone makes.
+var policyKinds = map[acl.Kind]ocsfKind{
+	acl.Public: {4, "S3 object open to anyone: bucket policy",
+		"A bucket policy statement allows anyone on the internet, without credentials, to act on the object (the evidence names the statement and its actions).",
+		"Narrow the statement's Principal or Resource, or turn on Block Public Access (BlockPublicPolicy, RestrictPublicBuckets) if the bucket need not be public."},
+	acl.CrossAccount: {2, "S3 object shared with another account by the bucket policy",
+		"A bucket policy statement allows a principal of another account to act on the object.",
+		"Review the statement's principals; remove those that no longer need access."},
 }
 
 type ocsfWriter struct {
@@ -141,8 +158,12 @@ func newOCSF(w io.Writer, version string) *ocsfWriter {
 
 // Write writes one Detection Finding per effective finding of r.
 func (o *ocsfWriter) Write(r *scan.Result) error {
+	if r.Effective == 0 {
+		return nil
+	}
+	sources := ResultSources(r)
 	for _, k := range r.Effective.Kinds() {
-		f := o.finding(r, k)
+		f := o.finding(r, k, sources)
 		if err := o.enc.Encode(&f); err != nil {
 			return err
 		}
@@ -150,8 +171,23 @@ func (o *ocsfWriter) Write(r *scan.Result) error {
 	return nil
 }
 
-func (o *ocsfWriter) finding(r *scan.Result, k acl.Kind) ocsfFinding {
+func (o *ocsfWriter) finding(r *scan.Result, k acl.Kind, sources []acl.Source) ocsfFinding {
 	kind := ocsfKinds[k]
+	// The doors that make this finding now: its title names the policy
+	// when only the policy does.
+	doors := []acl.Source{}
+	viaACL := false
+	for _, s := range sources {
+		if s.Finding == k.String() && s.Effective {
+			doors = append(doors, s)
+			viaACL = viaACL || s.Door == acl.DoorACL
+		}
+	}
+	types := []string{"S3 object ACL: " + k.String()}
+	if byPolicy, ok := policyKinds[k]; ok && len(doors) > 0 && !viaACL {
+		byPolicy.severity = kind.severity
+		kind, types = byPolicy, []string{"S3 bucket policy: " + k.String()}
+	}
 	severity := kind.severity
 	if k == acl.Public && r.Verified == scan.Served {
 		severity = 5 // proven: served to an anonymous request
@@ -180,7 +216,7 @@ func (o *ocsfWriter) finding(r *scan.Result, k acl.Kind) ocsfFinding {
 		Message: where + ": " + kind.title,
 		Metadata: ocsfMetadata{Version: OCSFVersion, Product: ocsfProduct{Name: "aclscan", VendorName: "aclscan", Version: o.version},
 			Profiles: []string{"cloud"}},
-		FindingInfo: ocsfFindingInfo{UID: hex.EncodeToString(id[:16]), Title: kind.title, Desc: kind.desc, Types: []string{"S3 object ACL: " + k.String()}},
+		FindingInfo: ocsfFindingInfo{UID: hex.EncodeToString(id[:16]), Title: kind.title, Desc: kind.desc, Types: types},
 		Resources: []ocsfResource{
 			{UID: arn, Name: r.Key, Type: "AWS::S3::Object", CloudPartition: "aws", Data: data},
 			{UID: "arn:aws:s3:::" + r.Bucket, Name: r.Bucket, Type: "AWS::S3::Bucket", CloudPartition: "aws"},
@@ -193,7 +229,7 @@ func (o *ocsfWriter) finding(r *scan.Result, k acl.Kind) ocsfFinding {
 	if r.OwnerID != "" {
 		f.Resources[0].Owner = &ocsfUser{UID: r.OwnerID}
 	}
-	f.Evidences = []ocsfEvidence{{Data: map[string]any{"grants": grantsOf(r.Grants, k, r.OwnerID)}}}
+	f.Evidences = []ocsfEvidence{{Data: map[string]any{"grants": grantsOf(r.Grants, k, r.OwnerID), "sources": doors}}}
 	return f
 }
 

@@ -201,7 +201,7 @@ func TestOCSFAgainstTheSchema(t *testing.T) {
 		t.Errorf("the served public object: severity %d, resource %q, evidence %v", first.SeverityID, first.Resources[0].UID, first.Evidences[0].Data)
 	}
 	// The same finding has the same uid in every run.
-	again := newOCSF(&bytes.Buffer{}, "1.2.3").finding(&results[1], acl.Public)
+	again := newOCSF(&bytes.Buffer{}, "1.2.3").finding(&results[1], acl.Public, ResultSources(&results[1]))
 	if again.FindingInfo.UID != first.FindingInfo.UID {
 		t.Errorf("finding uid not stable: %s, %s", again.FindingInfo.UID, first.FindingInfo.UID)
 	}

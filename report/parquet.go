@@ -11,21 +11,34 @@ import (
 // finding kinds as lists, for Athena or DuckDB over reports of hundreds
 // of millions of objects.
 type parquetRecord struct {
-	Bucket             string         `parquet:"bucket,dict"`
-	Key                string         `parquet:"key"`
-	VersionID          *string        `parquet:"version_id,optional"`
-	IsLatest           *bool          `parquet:"is_latest,optional"`
-	OwnerID            string         `parquet:"owner_id,dict"`
-	Status             string         `parquet:"status,dict"`
-	Error              *string        `parquet:"error,optional"`
-	Grants             []parquetGrant `parquet:"grants,list"`
-	Findings           []string       `parquet:"findings,list"`
-	Effective          []string       `parquet:"effective,list"`
-	BlockedBy          []string       `parquet:"blocked_by,list"`
-	VerifiedPublic     *bool          `parquet:"verified_public,optional"`
-	Source             string         `parquet:"source,dict"`
-	ReportDate         *string        `parquet:"report_date,optional"`
-	ChangedSinceReport *bool          `parquet:"changed_since_report,optional"`
+	Bucket             string          `parquet:"bucket,dict"`
+	Key                string          `parquet:"key"`
+	VersionID          *string         `parquet:"version_id,optional"`
+	IsLatest           *bool           `parquet:"is_latest,optional"`
+	OwnerID            string          `parquet:"owner_id,dict"`
+	Status             string          `parquet:"status,dict"`
+	Error              *string         `parquet:"error,optional"`
+	Grants             []parquetGrant  `parquet:"grants,list"`
+	Findings           []string        `parquet:"findings,list"`
+	Effective          []string        `parquet:"effective,list"`
+	BlockedBy          []string        `parquet:"blocked_by,list"`
+	VerifiedPublic     *bool           `parquet:"verified_public,optional"`
+	Source             string          `parquet:"source,dict"`
+	ReportDate         *string         `parquet:"report_date,optional"`
+	ChangedSinceReport *bool           `parquet:"changed_since_report,optional"`
+	Sources            []parquetSource `parquet:"sources,list"`
+}
+
+// parquetSource is acl.Source's Parquet form.
+type parquetSource struct {
+	Finding   string   `parquet:"finding,dict"`
+	Door      string   `parquet:"door,dict"`
+	Ref       string   `parquet:"ref"`
+	Principal string   `parquet:"principal"`
+	Actions   []string `parquet:"actions,list"`
+	Condition string   `parquet:"condition"`
+	Effective bool     `parquet:"effective"`
+	Note      string   `parquet:"note"`
 }
 
 type parquetGrant struct {
@@ -61,6 +74,13 @@ func (p *parquetWriter) Write(r *scan.Result) error {
 	pr.Grants = make([]parquetGrant, len(rec.Grants)) // r's grants are not kept past Write
 	for i, g := range rec.Grants {
 		pr.Grants[i] = parquetGrant{Type: g.Type, ID: g.ID, URI: g.URI, Email: g.Email, Permission: g.Permission}
+	}
+	if len(rec.Sources) > 0 {
+		pr.Sources = make([]parquetSource, len(rec.Sources))
+		for i, s := range rec.Sources {
+			pr.Sources[i] = parquetSource{Finding: s.Finding, Door: s.Door, Ref: s.Ref, Principal: s.Principal, Actions: s.Actions,
+				Condition: s.Condition, Effective: s.Effective, Note: s.Note}
+		}
 	}
 	p.batch = append(p.batch, pr)
 	if len(p.batch) == cap(p.batch) {

@@ -12,6 +12,22 @@ import (
 	"github.com/aclscan/aclscan/scan"
 )
 
+// websitePolicy makes site/ readable by anyone, except from outside an
+// office network for site/staff/, and the bucket listable by anyone.
+const websitePolicy = `{"Version":"2012-10-17","Statement":[
+	{"Sid":"Listing","Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"arn:aws:s3:::b"},
+	{"Sid":"Website","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/site/*"},
+	{"Sid":"StaffOffice","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/site/staff/*",
+	 "Condition":{"NotIpAddress":{"aws:SourceIp":"192.0.2.0/24"}}}]}`
+
+// judged is a result the judge of a bucket with websitePolicy made.
+func judged(key string, grants []acl.Grant) scan.Result {
+	j := acl.NewJudge(&acl.BucketContext{Bucket: "b", Owner: "a", Policy: acl.Read(websitePolicy)})
+	v := j.Object(key, "a", grants, 0, acl.Current)
+	return scan.Result{Bucket: "b", Key: key, OwnerID: "a", Grants: grants, Findings: v.Findings, Effective: v.Effective,
+		BlockedBy: v.BlockedBy, ViaACL: v.ViaACL, Doors: v.Doors}
+}
+
 func sampleResults() []scan.Result {
 	return []scan.Result{
 		{Bucket: "b", Key: "clean", OwnerID: "a", Grants: []acl.Grant{{Type: "CanonicalUser", ID: "a", Permission: "FULL_CONTROL"}}},
@@ -24,6 +40,13 @@ func sampleResults() []scan.Result {
 		{Bucket: "b", Key: "old-share", OwnerID: "a", Grants: []acl.Grant{{Type: "Group", URI: acl.AuthenticatedUsersURI, Permission: "READ"}},
 			Findings: acl.Findings(0).With(acl.Authenticated), BlockedBy: []string{acl.BlockedByAccountIgnorePublicACLs}},
 	}
+}
+
+// policySamples are objects with private ACLs that the bucket policy
+// opens: to anyone, and to anyone in one network.
+func policySamples() []scan.Result {
+	ownerOnly := []acl.Grant{{Type: "CanonicalUser", ID: "a", Permission: "FULL_CONTROL"}}
+	return []scan.Result{judged("site/index.html", ownerOnly), judged("site/staff/plan.txt", ownerOnly)}
 }
 
 func writeAll(t *testing.T, format string, results []scan.Result, sum *scan.Summary) string {
@@ -51,7 +74,7 @@ func TestJSONLContract(t *testing.T) {
 		t.Fatalf("got %d lines, want 5:\n%s", len(lines), out)
 	}
 	fields := []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings", "effective", "blocked_by", "verified_public",
-		"source", "report_date", "changed_since_report"}
+		"sources", "source", "report_date", "changed_since_report"}
 	for _, line := range lines {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
@@ -72,7 +95,7 @@ func TestJSONLContract(t *testing.T) {
 		len(rec.Effective) != 1 || rec.VerifiedPublic == nil || !*rec.VerifiedPublic {
 		t.Errorf("record 1 = %+v", rec)
 	}
-	if !strings.Contains(lines[4], `"findings":["authenticated"],"effective":[],"blocked_by":["account:IgnorePublicAcls"],"verified_public":null,"source":"live","report_date":null,"changed_since_report":null`) {
+	if !strings.Contains(lines[4], `"findings":["authenticated"],"effective":[],"blocked_by":["account:IgnorePublicAcls"],"verified_public":null,"sources":[],"source":"live","report_date":null,"changed_since_report":null`) {
 		t.Errorf("latent record: %s", lines[4])
 	}
 	_ = json.Unmarshal([]byte(lines[3]), &rec)

@@ -63,6 +63,17 @@ type ContextRecord struct {
 	BucketEffective          []string               `json:"bucket_effective"`
 	// ACLReadsEffective: this server's ACL reads leave out what S3 ignores (AWS).
 	ACLReadsEffective bool `json:"acl_reads_effective"`
+	// BucketPolicy says whether the bucket has a policy ("none",
+	// "present") or null when it could not be read (BucketPolicyProblem
+	// says why); BucketPolicyPublic is aclscan's verdict on it by AWS's
+	// meaning of public (null when not judged).
+	BucketPolicy        *string `json:"bucket_policy"`
+	BucketPolicyProblem string  `json:"bucket_policy_problem,omitempty"`
+	BucketPolicyPublic  *bool   `json:"bucket_policy_public"`
+	// BucketDoors are the policy's statements that open the bucket itself
+	// (list, write, delete, change ACLs or access) to others.
+	BucketDoors          []acl.Source `json:"bucket_doors"`
+	BucketDoorsEffective []string     `json:"bucket_doors_effective"`
 }
 
 // VerifiedRecord counts --verify-public's anonymous requests by outcome.
@@ -166,5 +177,21 @@ func newContextRecord(sum *scan.Summary) ContextRecord {
 	rec.BucketACLProblem = c.ACL.Problem
 	findings, effective := sum.BucketFindings()
 	rec.BucketFindings, rec.BucketEffective = findings.Names(), effective.Names()
+	if c.Policy.Known {
+		state := "none"
+		if c.Policy.Value != "" {
+			state = "present"
+		}
+		rec.BucketPolicy = &state
+	}
+	rec.BucketPolicyProblem = c.Policy.Problem
+	if public, judged := sum.Judge().PolicyPublic(); judged {
+		rec.BucketPolicyPublic = &public
+	}
+	doors, _, doorsEffective := sum.BucketDoors()
+	rec.BucketDoors, rec.BucketDoorsEffective = doors, doorsEffective.Names()
+	if rec.BucketDoors == nil {
+		rec.BucketDoors = []acl.Source{}
+	}
 	return rec
 }

@@ -53,7 +53,7 @@ func (t *tableWriter) Close(sum *scan.Summary) error {
 		})
 		fmt.Fprintf(out, "Risky objects (%d of %d):\n", len(rows), t.risky.Total)
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "STATUS\tFINDINGS\tOWNER\tGRANTS\tKEY")
+		fmt.Fprintln(tw, "STATUS\tFINDINGS\tVIA\tOWNER\tGRANTS\tKEY")
 		for i := range rows {
 			rec := &rows[i]
 			key := printable(rec.Key)
@@ -67,7 +67,7 @@ func (t *tableWriter) Close(sum *scan.Summary) error {
 			if rec.Error != nil {
 				status += ": " + printable(*rec.Error)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", status, findingsCell(rec),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", status, findingsCell(rec), printable(viaCell(rec)),
 				printable(rec.OwnerID), printable(acl.Describe(rec.Grants, "")), key)
 		}
 		if err := tw.Flush(); err != nil {
@@ -105,6 +105,37 @@ func findingsCell(rec *Record) string {
 		}
 	}
 	return cell
+}
+
+// viaCell names the doors that grant access now (the ACL or the policy
+// statement), and the conditions that limit them.
+func viaCell(rec *Record) string {
+	var parts []string
+	for _, s := range rec.Sources {
+		if !s.Effective {
+			continue
+		}
+		part := "acl"
+		if s.Door != acl.DoorACL {
+			part = "policy:" + s.Ref
+			if s.Ref == "" {
+				part = "policy"
+			}
+		}
+		if s.Condition != "" {
+			part += " if " + s.Condition
+		}
+		if s.Finding == acl.PolicyUnjudged.String() && s.Note != "" {
+			part += " (" + s.Note + ")"
+		}
+		if !slices.Contains(parts, part) {
+			parts = append(parts, part)
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // printable quotes text holding control or other non-printing characters,
@@ -163,7 +194,7 @@ func WriteSummary(w io.Writer, sum *scan.Summary) {
 	} else if sum.OwnerProblem != "" {
 		fmt.Fprintf(w, "  bucket owner unknown: %s\n", sum.OwnerProblem)
 	}
-	fmt.Fprintf(w, "  settings: %s\n", describeContext(&sum.Context))
+	fmt.Fprintf(w, "  settings: %s\n", describeContext(sum))
 	if sum.Served+sum.NotServed > 0 {
 		fmt.Fprintf(w, "  verified: %d of %d effectively public objects served to an anonymous request\n", sum.Served, sum.Served+sum.NotServed+sum.VerifyFailed)
 	}
@@ -264,7 +295,8 @@ func writeFindings(w io.Writer, sum *scan.Summary) {
 }
 
 // describeContext is the bucket's settings in one line.
-func describeContext(c *acl.BucketContext) string {
+func describeContext(sum *scan.Summary) string {
+	c := &sum.Context
 	ownership := "unknown"
 	if c.Ownership.Known {
 		ownership = c.Ownership.Value
@@ -293,9 +325,17 @@ func describeContext(c *acl.BucketContext) string {
 		}
 		return strings.Join(on, "+")
 	}
-	policy := "unknown"
-	if c.PolicyPublic.Known {
-		policy = map[bool]string{true: "public", false: "not public"}[c.PolicyPublic.Value]
+	policy := "not read"
+	switch {
+	case c.Policy.Known && c.Policy.Value == "":
+		policy = "none"
+	case c.Policy.Known:
+		policy = "judged"
+		if public, judged := sum.Judge().PolicyPublic(); judged && public {
+			policy = "public"
+		} else if judged {
+			policy = "not public"
+		}
 	}
 	return fmt.Sprintf("Object Ownership %s; Block Public Access: bucket %s, account %s; bucket policy %s",
 		ownership, block(c.BucketBlock), block(c.AccountBlock), policy)

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/policy"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -28,6 +29,9 @@ type accountOptions struct {
 
 	mu    sync.Mutex
 	block *acl.Reading[acl.PublicAccessBlock]
+	// resolved is the account ID the settings were read for ("" until
+	// read, or when it could not be learned).
+	resolved string
 }
 
 // BucketContext reads the settings that decide what a bucket's ACLs
@@ -38,7 +42,8 @@ type accountOptions struct {
 // be scanned at all (no such bucket, another region, the endpoint down);
 // an ACL that is only denied or not implemented is a reading's problem.
 func (c *Client) BucketContext(ctx context.Context, bucket string) (acl.BucketContext, error) {
-	bc := acl.BucketContext{ACLReadsEffective: c.onAWS()}
+	onAWS := c.onAWS()
+	bc := acl.BucketContext{Bucket: bucket, ACLReadsEffective: onAWS, UsersAreAccounts: !onAWS, Partition: partition(c.Region)}
 	// A bucket that cannot be scanned (GetBucketAcl failing for good)
 	// stops the other reads at once: their answers no longer matter, and
 	// their retries would only hold the error back.
@@ -62,9 +67,49 @@ func (c *Client) BucketContext(ctx context.Context, bucket string) (acl.BucketCo
 	wg.Go(func() { bc.Ownership = c.ownership(ctx, bucket) })
 	wg.Go(func() { bc.BucketBlock = c.bucketBlock(ctx, bucket) })
 	wg.Go(func() { bc.PolicyPublic = c.policyPublic(ctx, bucket) })
+	wg.Go(func() { bc.Policy = c.bucketPolicy(ctx, bucket) })
 	wg.Go(func() { bc.AccountBlock = c.AccountBlock(ctx) })
 	wg.Wait()
+	c.account.mu.Lock()
+	bc.Account = c.account.resolved
+	c.account.mu.Unlock()
 	return bc, aclErr
+}
+
+// partition is the ARN partition of a region.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// bucketPolicy reads the bucket policy (GetBucketPolicy): its document,
+// "" when the bucket has none, or why it could not be read.
+func (c *Client) bucketPolicy(ctx context.Context, bucket string) acl.Reading[string] {
+	var doc string
+	lean, err := c.bucketSettingBody(ctx, bucket, "GetBucketPolicy", "policy=", policy.MaxSize, func(body []byte) error {
+		doc = string(body)
+		return nil
+	})
+	if !lean {
+		var out *s3.GetBucketPolicyOutput
+		if out, err = c.Client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket}); err == nil {
+			doc = aws.ToString(out.Policy)
+		}
+	}
+	switch {
+	case ErrorCode(err) == "NoSuchBucketPolicy":
+		return acl.Read("")
+	case err != nil:
+		return acl.Unread[string](unreadable("GetBucketPolicy", "s3:GetBucketPolicy", err))
+	case strings.TrimSpace(doc) == "":
+		return acl.Unread[string]("GetBucketPolicy answered with an empty document")
+	}
+	return acl.Read(doc)
 }
 
 // The bucket-level reads take the lean path too (bucketSetting): through
@@ -201,6 +246,11 @@ func decodeRoot(body []byte, v any, roots ...string) error {
 // path and parses the answer. lean is false when the lean path does not
 // serve this client or bucket: the caller then asks the SDK.
 func (c *Client) bucketSetting(ctx context.Context, bucket, op, query string, parse func([]byte) error) (lean bool, err error) {
+	return c.bucketSettingBody(ctx, bucket, op, query, maxACLResponse, parse)
+}
+
+// bucketSettingBody is bucketSetting with a bound on the answer's size.
+func (c *Client) bucketSettingBody(ctx context.Context, bucket, op, query string, maxBody int64, parse func([]byte) error) (lean bool, err error) {
 	if c.sdkObjectACL {
 		return false, nil
 	}
@@ -211,7 +261,7 @@ func (c *Client) bucketSetting(ctx context.Context, bucket, op, query string, pa
 	if ep.useSDK {
 		return false, nil
 	}
-	return true, c.send(ctx, &leanRequest{op: op, maxAttempts: c.retryer.MaxAttempts(), ep: ep, rawQuery: query, maxBody: maxACLResponse,
+	return true, c.send(ctx, &leanRequest{op: op, maxAttempts: c.retryer.MaxAttempts(), ep: ep, rawQuery: query, maxBody: maxBody,
 		parse: func(body []byte) error {
 			if err := parse(body); err != nil {
 				return fmt.Errorf("parse the %s answer: %w", op, err)
@@ -259,6 +309,7 @@ func (c *Client) readAccountBlock(ctx context.Context) acl.Reading[acl.PublicAcc
 		}
 		account = aws.ToString(out.Account)
 	}
+	a.resolved = account
 	control := s3control.NewFromConfig(c.awsConfig, func(o *s3control.Options) {
 		if controlEndpoint != "" {
 			o.BaseEndpoint = aws.String(controlEndpoint)

@@ -22,7 +22,7 @@ import (
 type awsSettings struct {
 	mu sync.Mutex
 	// answers maps a request kind to status and body; kinds: acl,
-	// ownershipControls, publicAccessBlock, policyStatus, sts, control.
+	// ownershipControls, publicAccessBlock, policyStatus, policy, sts, control.
 	answers map[string]fakeAnswer
 	seen    map[string]int
 	// accountHeader is the x-amz-account-id S3 Control was asked with.
@@ -46,7 +46,7 @@ func (f *awsSettings) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(r.URL.Path, "/v20180820/configuration/publicAccessBlock"):
 		kind = "control"
 	default:
-		for _, k := range []string{"acl", "ownershipControls", "publicAccessBlock", "policyStatus"} {
+		for _, k := range []string{"acl", "ownershipControls", "publicAccessBlock", "policyStatus", "policy"} {
 			if q.Has(k) {
 				kind = k
 			}
@@ -209,7 +209,7 @@ func TestBucketContextUnreadable(t *testing.T) {
 	t.Parallel()
 	denied := fakeAnswer{403, s3Error("AccessDenied")}
 	f := &awsSettings{answers: map[string]fakeAnswer{
-		"acl": denied, "ownershipControls": denied, "publicAccessBlock": denied, "policyStatus": denied,
+		"acl": denied, "ownershipControls": denied, "publicAccessBlock": denied, "policyStatus": denied, "policy": denied,
 		"sts": {403, `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>m</Message></Error></ErrorResponse>`},
 	}}
 	bc, err := settingsClient(t, f, Options{}).BucketContext(context.Background(), "bkt")
@@ -225,6 +225,7 @@ func TestBucketContextUnreadable(t *testing.T) {
 		"ownership": {bc.Ownership.Known, bc.Ownership.Problem, "GetBucketOwnershipControls was denied (the identity needs s3:GetBucketOwnershipControls)"},
 		"block":     {bc.BucketBlock.Known, bc.BucketBlock.Problem, "GetPublicAccessBlock was denied (the identity needs s3:GetBucketPublicAccessBlock)"},
 		"policy":    {bc.PolicyPublic.Known, bc.PolicyPublic.Problem, "GetBucketPolicyStatus was denied (the identity needs s3:GetBucketPolicyStatus)"},
+		"document":  {bc.Policy.Known, bc.Policy.Problem, "GetBucketPolicy was denied (the identity needs s3:GetBucketPolicy)"},
 		"account":   {bc.AccountBlock.Known, bc.AccountBlock.Problem, "the account ID is unknown: STS GetCallerIdentity was denied (the identity needs sts:GetCallerIdentity)"},
 	} {
 		if r.known || r.problem != r.want {
@@ -305,5 +306,43 @@ func TestServedAnonymously(t *testing.T) {
 	}
 	if len(auth) != 4 {
 		t.Errorf("%d requests, want 4 (the 500 retried once)", len(auth))
+	}
+}
+
+// GetBucketPolicy as AWS answers it: the document (JSON), 404
+// NoSuchBucketPolicy without one, and the account the settings were read
+// for, which tells the owner's principals from others'.
+func TestBucketPolicyRead(t *testing.T) {
+	t.Parallel()
+	const doc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}]}`
+	for _, tc := range []struct {
+		name    string
+		answer  fakeAnswer
+		known   bool
+		value   string
+		problem string
+	}{
+		{"a policy", fakeAnswer{200, doc}, true, doc, ""},
+		{"none", fakeAnswer{404, s3Error("NoSuchBucketPolicy")}, true, "", ""},
+		{"denied", fakeAnswer{403, s3Error("AccessDenied")}, false, "", "GetBucketPolicy was denied (the identity needs s3:GetBucketPolicy)"},
+		{"not implemented", fakeAnswer{501, s3Error("NotImplemented")}, false, "", "the server does not implement GetBucketPolicy"},
+		{"empty", fakeAnswer{200, ""}, false, "", "GetBucketPolicy answered with an empty document"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &awsSettings{answers: map[string]fakeAnswer{"acl": {200, ownerACL}, "policy": tc.answer, "sts": {200, callerAccount},
+				"control": {404, controlError("NoSuchPublicAccessBlockConfiguration")}}}
+			bc, err := settingsClient(t, f, Options{}).BucketContext(context.Background(), "bkt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bc.Policy.Known != tc.known || bc.Policy.Value != tc.value || bc.Policy.Problem != tc.problem {
+				t.Errorf("policy %+v; want known %v, %q, problem %q", bc.Policy, tc.known, tc.value, tc.problem)
+			}
+			// A test server is not AWS: its users stand for accounts, but
+			// the account STS named comes first.
+			if bc.Bucket != "bkt" || !bc.UsersAreAccounts || bc.Account != "123456789012" {
+				t.Errorf("bucket %q, users are accounts %v, account %q", bc.Bucket, bc.UsersAreAccounts, bc.Account)
+			}
+		})
 	}
 }

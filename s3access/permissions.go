@@ -27,6 +27,7 @@ var ReadPermissions = []Permission{
 	{Action: "s3:GetBucketOwnershipControls", Call: "GetBucketOwnershipControls", On: "bucket", Optional: true},
 	{Action: "s3:GetBucketPublicAccessBlock", Call: "GetPublicAccessBlock", On: "bucket", Optional: true},
 	{Action: "s3:GetBucketPolicyStatus", Call: "GetBucketPolicyStatus", On: "bucket", Optional: true},
+	{Action: "s3:GetBucketPolicy", Call: "GetBucketPolicy", On: "bucket", Optional: true},
 	{Action: "s3:GetAccountPublicAccessBlock", Call: "S3 Control GetPublicAccessBlock", On: "*", Optional: true},
 	// HeadObject only double-checks a "no such key" answer for a version
 	// (MinIO's); denied, the answer stands. Not granted by the policies:

@@ -20,6 +20,65 @@ func (s *Summary) BucketFindings() (findings, effective acl.Findings) {
 	return findings, effective
 }
 
+// BucketDoors returns the bucket policy's statements that open the
+// bucket itself (listing, writing or deleting objects, changing their
+// ACLs or the bucket's access) to anyone or another account, the kinds
+// they make and those that grant access now (see acl.Judge.BucketDoors).
+// A total adds up its buckets'.
+func (s *Summary) BucketDoors() (doors []acl.Source, found, effective acl.Findings) {
+	if s.Buckets != nil {
+		for _, b := range s.Buckets {
+			if b != nil {
+				d, f, e := b.BucketDoors()
+				doors, found, effective = append(doors, d...), found|f, effective|e
+			}
+		}
+		return doors, found, effective
+	}
+	return s.Judge().BucketDoors()
+}
+
+// Judge is the judge of the summary's bucket context.
+func (s *Summary) Judge() *acl.Judge {
+	c := s.Context
+	if c.Bucket == "" {
+		c.Bucket = s.Bucket
+	}
+	return acl.NewJudge(&c)
+}
+
+// policyNotes say what the bucket policy opens at the bucket level, what
+// of it could not be judged, and where S3's own verdict differs.
+func (s *Summary) policyNotes() []string {
+	var notes []string
+	j := s.Judge()
+	for _, problem := range j.PolicyProblems() {
+		notes = append(notes, "the bucket policy is not judged in full: "+problem+" (the objects it may reach are reported policy-unjudged)")
+	}
+	doors, _, _ := j.BucketDoors()
+	for _, d := range doors {
+		who := "anyone"
+		switch d.Finding {
+		case acl.CrossAccount.String():
+			who = d.Principal
+		case acl.Conditional.String():
+			who = "anyone matching " + d.Condition
+		case acl.PolicyUnjudged.String():
+			who = "someone (not judged: " + d.Note + ")"
+		}
+		state := "now"
+		if !d.Effective {
+			state = "latent: " + d.Note
+		}
+		notes = append(notes, fmt.Sprintf("the bucket policy lets %s %s (statement %s; %s)", who, strings.Join(d.Actions, " "), d.Ref, state))
+	}
+	c := &s.Context
+	if public, judged := j.PolicyPublic(); judged && c.PolicyPublic.Known && public != c.PolicyPublic.Value {
+		notes = append(notes, fmt.Sprintf("S3's own verdict (GetBucketPolicyStatus IsPublic %v) differs from aclscan's reading of the policy (public %v): trust the objects' sources, and check the policy by hand", c.PolicyPublic.Value, public))
+	}
+	return notes
+}
+
 // Notes are the lines a user needs to read the findings right: what the
 // bucket's settings hide from this scan or make latent, settings that
 // could not be read, and exposure that is not in any ACL.
@@ -39,9 +98,7 @@ func (s *Summary) Notes() []string {
 			notes = append(notes, fmt.Sprintf("IgnorePublicAcls is on (%s): public grants are reported as latent (in findings, not in effective): this server answers with the stored ACL", levels))
 		}
 	}
-	if c.PolicyPublic.Known && c.PolicyPublic.Value {
-		notes = append(notes, "the bucket policy makes the bucket public (GetBucketPolicyStatus): objects may be readable by anyone whatever their ACLs say")
-	}
+	notes = append(notes, s.policyNotes()...)
 	if _, effective := s.BucketFindings(); effective != 0 {
 		notes = append(notes, fmt.Sprintf("the bucket's own ACL grants access outside the account now (%s): %s", strings.Join(effective.Names(), ", "), acl.Describe(s.Context.ACL.Value, s.Context.Owner)))
 	}
@@ -54,7 +111,7 @@ func (s *Summary) Notes() []string {
 		{"Object Ownership", c.Ownership.Problem, "ACLs are taken to apply", c.Ownership.Known},
 		{"the bucket's Block Public Access", c.BucketBlock.Problem, blocksNothing, c.BucketBlock.Known},
 		{"the account's Block Public Access", c.AccountBlock.Problem, blocksNothing, c.AccountBlock.Known},
-		{"the bucket policy status", c.PolicyPublic.Problem, "exposure through the bucket policy is not judged", c.PolicyPublic.Known},
+		{"the bucket policy status", c.PolicyPublic.Problem, "S3's own verdict on the policy was not compared with aclscan's", c.PolicyPublic.Known},
 	} {
 		if !unread.known && unread.problem != "" {
 			notes = append(notes, fmt.Sprintf("%s is unknown (%s): %s", unread.what, unread.problem, unread.meaning))

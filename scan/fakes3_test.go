@@ -25,6 +25,8 @@ type fakeS3 struct {
 	// objectACL maps a key to the status and body GetObjectAcl answers.
 	objectACL map[string]fakeResponse
 	bucketACL fakeResponse
+	// bucketPolicy answers GetBucketPolicy (default: none, as AWS says it).
+	bucketPolicy fakeResponse
 	// keys is the listing, in S3's lexical order.
 	keys []string
 	// pageSize caps keys per list page (the client's max-keys also applies).
@@ -54,7 +56,8 @@ type fakeResponse struct {
 }
 
 func newFakeS3() *fakeS3 {
-	return &fakeS3{objectACL: map[string]fakeResponse{}, requests: map[string]int{}, pageSize: 1000}
+	return &fakeS3{objectACL: map[string]fakeResponse{}, requests: map[string]int{}, pageSize: 1000,
+		bucketPolicy: fakeResponse{404, errorXML("NoSuchBucketPolicy")}}
 }
 
 // count returns the requests of one kind served so far; the server may
@@ -85,6 +88,9 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case key == "" && q.Has("acl"):
 		f.requests["bucket-acl"]++
 		f.reply(w, f.bucketACL)
+	case key == "" && q.Has("policy"):
+		f.requests["bucket-policy"]++
+		f.reply(w, f.bucketPolicy)
 	case key == "" && q.Get("list-type") == "2":
 		f.requests["list"]++
 		if q.Get("continuation-token") == "" {

@@ -235,8 +235,22 @@ func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
 		var refused *RefusedError
 		r.definite = errors.As(err, &refused)
 	}
-	r.Findings |= s.judge.Findings(r.OwnerID, r.Grants)
-	r.Effective, r.BlockedBy = s.judge.Effective(r.Findings)
+	if r.Status == StatusMissing {
+		// Gone: no door leads to it any more.
+		r.Findings |= s.judge.Findings(r.OwnerID, r.Grants)
+		r.Effective, r.BlockedBy = s.judge.Effective(r.Findings)
+		r.ViaACL = r.Effective & acl.GrantKinds
+	} else {
+		version := acl.Current
+		if r.Versioned {
+			version = acl.Noncurrent
+			if r.IsLatest {
+				version = acl.Latest
+			}
+		}
+		v := s.judge.Object(r.Key, r.OwnerID, r.Grants, r.Findings, version)
+		r.Findings, r.Effective, r.BlockedBy, r.Doors, r.ViaACL = v.Findings, v.Effective, v.BlockedBy, v.Doors, v.ViaACL
+	}
 	if s.cfg.VerifyPublic && r.Effective.Has(acl.Public) {
 		s.verify(ctx, &r)
 	}

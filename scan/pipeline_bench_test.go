@@ -52,7 +52,7 @@ func BenchmarkPipelinePerObject(b *testing.B) {
 type ownerContext struct{}
 
 func (ownerContext) BucketContext(context.Context, string) (acl.BucketContext, error) {
-	return acl.BucketContext{Owner: "owner", ACL: acl.Read([]acl.Grant(nil))}, nil
+	return acl.BucketContext{Owner: "owner", Policy: acl.Read(""), ACL: acl.Read([]acl.Grant(nil))}, nil
 }
 func (ownerContext) ServedAnonymously(context.Context, string, string, string) (bool, error) {
 	return false, nil

@@ -52,6 +52,14 @@ type Result struct {
 	Findings  acl.Findings
 	Effective acl.Findings
 	BlockedBy []string
+	// Doors explains the findings door by door (Doors.Sources), when
+	// the engine judged them; Sources holds the explanation of a result
+	// read back from a report.
+	Doors   acl.Doors
+	Sources []acl.Source
+	// ViaACL are the effective findings the ACL alone makes (what
+	// disabling ACLs takes away).
+	ViaACL acl.Findings
 	// Verified is the answer of --verify-public's anonymous request.
 	Verified Verification
 	// Source names where the ACL came from ("live", "inventory") and

@@ -37,7 +37,7 @@ type scanner struct {
 	source   Source
 	resolver Resolver
 	listing  *listing // the source when it is the live listing, else nil
-	judge    acl.Judge
+	judge    *acl.Judge
 	progress *Progress
 	// unchecked counts listed keys left without a result by an interruption.
 	unchecked atomic.Int64
@@ -271,6 +271,9 @@ func (s *scanner) readContext(ctx context.Context, sum *Summary) error {
 		if bc, err = s.api.BucketContext(ctx, s.cfg.Bucket); err != nil {
 			return &Error{Op: fmt.Sprintf("read the ACL of bucket %q", s.cfg.Bucket), Err: err}
 		}
+	}
+	if bc.Bucket == "" {
+		bc.Bucket = s.cfg.Bucket
 	}
 	switch {
 	case bc.Owner != "":

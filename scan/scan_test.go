@@ -55,8 +55,8 @@ func TestEveryKeyOncePerStrategy(t *testing.T) {
 				t.Errorf("list requests = %d, want 5 pages (serial) or more (split ranges)", lists)
 			}
 			// The bucket's context: ACL, ownership, Block Public Access and
-			// policy status (the account's is not asked of a custom endpoint).
-			const contextRequests = 4
+			// policy status, policy (the account's is not asked of a custom endpoint).
+			const contextRequests = 5
 			if want := int64(contextRequests + lists + 2345); sum.Requests != want {
 				t.Errorf("summary counts %d requests, want %d", sum.Requests, want)
 			}
@@ -610,7 +610,7 @@ func TestAwaitEndpointSaysWhetherItWaited(t *testing.T) {
 // every ACL finding is latent, blocked by BucketOwnerEnforced.
 func TestACLsDisabledBucket(t *testing.T) {
 	t.Parallel()
-	enforced := &acl.BucketContext{Owner: "owner", Ownership: acl.Read(acl.OwnerEnforced), ACL: acl.Read([]acl.Grant(nil))}
+	enforced := &acl.BucketContext{Owner: "owner", Policy: acl.Read(""), Ownership: acl.Read(acl.OwnerEnforced), ACL: acl.Read([]acl.Grant(nil))}
 	fake := fakeWithKeys(3)
 	fake.put("k/public", 200, publicReadACL("owner"))
 	var sink collect

@@ -49,7 +49,8 @@ type Summary struct {
 	ByEffective [acl.NumKinds]int64
 	// Shared counts objects whose ACL grants access to anyone other than
 	// the bucket owner now (effective public, authenticated or
-	// cross-account): what disabling ACLs takes away.
+	// cross-account through the ACL, not the policy): what disabling ACLs
+	// takes away.
 	Shared int64
 	// Served, NotServed and VerifyFailed count the anonymous requests of
 	// Config.VerifyPublic by outcome; Changed, Unchanged and
@@ -138,7 +139,7 @@ func (s *Summary) add(r *Result) {
 				s.ByEffective[k]++
 			}
 		}
-		if r.Effective.Any(sharedKinds) {
+		if r.ViaACL.Any(sharedKinds) {
 			s.Shared++
 		}
 	}

@@ -242,12 +242,12 @@ func TestEndpointThatNeverAnsweredFailsFast(t *testing.T) {
 		maxConns       int64
 	}{
 		{"connection refused, default flags", refusing, nil, "connection refused", 0},
-		// Four requests start at once (the bucket's context: its ACL,
-		// Object Ownership, Block Public Access, policy status), each with
-		// its 3 attempts, and no listing after them; net/http may resend
-		// a request once by itself when a kept-alive connection closes
-		// under it.
-		{"connection closed, --max-attempts 3", "http://" + hangUp.Addr().String(), []string{"--max-attempts", "3"}, "closed before any answer", 16},
+		// Five requests start at once (the bucket's context: its ACL,
+		// Object Ownership, Block Public Access, policy status, policy),
+		// each with its 3 attempts, and no listing after them; net/http
+		// may resend a request once by itself when a kept-alive
+		// connection closes under it.
+		{"connection closed, --max-attempts 3", "http://" + hangUp.Addr().String(), []string{"--max-attempts", "3"}, "closed before any answer", 20},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -135,6 +135,7 @@ func notRead(reason string) *acl.BucketContext {
 		BucketBlock:  acl.Unread[acl.PublicAccessBlock](reason),
 		AccountBlock: acl.Unread[acl.PublicAccessBlock](reason),
 		PolicyPublic: acl.Unread[bool](reason),
+		Policy:       acl.Unread[string](reason),
 	}
 }
 

@@ -121,7 +121,7 @@ func TestParseFailOn(t *testing.T) {
 		t.Fatalf("parseFailOn = %v, %v", set.Names(), err)
 	}
 	all, err := parseFailOn("--fail-on", "any")
-	if err != nil || len(all.Kinds()) != 5 {
+	if err != nil || len(all.Kinds()) != len(acl.AllKinds()) {
 		t.Fatalf("any = %v, %v", all.Names(), err)
 	}
 	if _, err := parseFailOn("--fail-on-latent", "pubic"); err == nil || !strings.Contains(err.Error(), `--fail-on-latent: unknown finding kind "pubic"`) {

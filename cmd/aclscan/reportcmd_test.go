@@ -36,7 +36,7 @@ func writeBatch(t *testing.T, dir string, keys map[string]bool) []json.RawMessag
 		t.Fatal(err)
 	}
 	out := batch.NewOutput(false)
-	bc := acl.BucketContext{Owner: owner, ACL: acl.Read(private)}
+	bc := acl.BucketContext{Owner: owner, Policy: acl.Read(""), ACL: acl.Read(private)}
 	sum, err := batch.Judge(context.Background(), nil, batch.Request{Items: parsed, Context: bc}, out)
 	if err != nil {
 		t.Fatal(err)

@@ -131,7 +131,7 @@ func addReportFlags(fl *pflag.FlagSet, f *scanFlags, what string) {
 	_ = fl.MarkHidden("checkpoint-interval")
 	fl.StringVar(&f.format, "format", "", "output format: table, jsonl, csv, parquet, ocsf (one OCSF Detection Finding per effective finding) or html (one self-contained page) (default: table on a terminal, jsonl otherwise)")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE (created owner-only) instead of stdout")
-	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete "+what+" finds any of these kinds granting access now (effective, given Block Public Access and Object Ownership): comma list of public, authenticated, cross-account, foreign-owner, unreadable, or any")
+	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete "+what+" finds any of these kinds granting access now (effective, given Block Public Access and Object Ownership): comma list of public, authenticated, cross-account, foreign-owner, unreadable, conditional, policy-unjudged, or any")
 	fl.StringVar(&f.failLatent, "fail-on-latent", "", "exit 3 when any ACL says one of these kinds, even where the bucket's settings block it now (latent: it comes back if they are turned off); same list as --fail-on")
 	fl.StringVar(&f.readinessPolicy, "readiness-policy", "", "write a draft bucket policy that keeps the access ACLs give today to FILE (with --all-buckets: a directory, one BUCKET.json per bucket); nothing is changed")
 	fl.StringVar(&f.set.BucketOwner, "bucket-owner", "", "bucket owner's canonical ID, used when GetBucketAcl is denied")
@@ -468,6 +468,15 @@ type failPolicy struct{ effective, latent acl.Findings }
 
 func (p failPolicy) kinds() acl.Findings { return p.effective | p.latent }
 
+// kindNames lists every finding kind's name, in output order.
+func kindNames() []string {
+	var names []string
+	for _, k := range acl.AllKinds() {
+		names = append(names, k.String())
+	}
+	return names
+}
+
 func parseFailOn(flag, list string) (acl.Findings, error) {
 	var set acl.Findings
 	if list == "" {
@@ -483,7 +492,7 @@ func parseFailOn(flag, list string) (acl.Findings, error) {
 		}
 		k, ok := acl.ParseKind(name)
 		if !ok {
-			return 0, usageErrorf("%s: unknown finding kind %q (want any, or a comma list of public, authenticated, cross-account, foreign-owner, unreadable)", flag, name)
+			return 0, usageErrorf("%s: unknown finding kind %q (want any, or a comma list of %s)", flag, name, strings.Join(kindNames(), ", "))
 		}
 		set = set.With(k)
 	}
@@ -522,6 +531,16 @@ func verdict(sum *scan.Summary, scanErr error, fail failPolicy, resumeHint strin
 	var counts []string
 	for _, k := range (sum.Effective() & fail.effective).Kinds() {
 		counts = append(counts, fmt.Sprintf("%s %d", k, sum.FoundEffective(k)))
+	}
+	doors, _, doorsEffective := sum.BucketDoors()
+	for _, k := range (doorsEffective & fail.effective).Kinds() {
+		n := 0
+		for _, d := range doors {
+			if d.Effective && d.Finding == k.String() {
+				n++
+			}
+		}
+		counts = append(counts, fmt.Sprintf("%s in %d bucket policy statements (bucket-level)", k, n))
 	}
 	for _, k := range (sum.Findings() & fail.latent).Kinds() {
 		counts = append(counts, fmt.Sprintf("%s %d in ACLs (%d effective)", k, sum.Found(k), sum.FoundEffective(k)))
