@@ -29,8 +29,8 @@ func TestIntegrationCLIAllBuckets(t *testing.T) {
 	reportPath, summaryPath := filepath.Join(dir, "r.jsonl"), filepath.Join(dir, "s.json")
 	code, _, stderr := runLocal(t, env, "scan", "--all-buckets", "--include", "demo*", "--verify-public",
 		"-o", reportPath, "--summary-json", summaryPath, "--fail-on", "public", "--readiness-policy", filepath.Join(dir, "policies"))
-	if code != exitFindings || !strings.Contains(stderr, "findings matching --fail-on: public 1") {
-		t.Fatalf("exit %d, stderr %q; want 3 for the one effective public object", code, stderr)
+	if code != exitFindings || !strings.Contains(stderr, "findings matching --fail-on: public 3") {
+		t.Fatalf("exit %d, stderr %q; want 3 for the three effective public objects (one by its ACL, two by the bucket policy)", code, stderr)
 	}
 	byBucket := map[string]map[string]report.Record{}
 	for _, r := range readJSONL(t, reportPath) {
@@ -39,9 +39,22 @@ func TestIntegrationCLIAllBuckets(t *testing.T) {
 		}
 		byBucket[r.Bucket][r.Key] = r
 	}
-	if len(byBucket) != 2 || len(byBucket[locals3.DemoBucket]) != 104 || len(byBucket[locals3.DemoLockedBucket]) != 21 {
-		t.Fatalf("buckets in the report: %d (%d, %d objects); want demo (104) and demo-locked (21), not user B's",
-			len(byBucket), len(byBucket[locals3.DemoBucket]), len(byBucket[locals3.DemoLockedBucket]))
+	if len(byBucket) != 3 || len(byBucket[locals3.DemoBucket]) != 104 || len(byBucket[locals3.DemoLockedBucket]) != 21 ||
+		len(byBucket[locals3.DemoWebsiteBucket]) != len(locals3.DemoWebsiteKeys) {
+		t.Fatalf("buckets in the report: %d (%d, %d, %d objects); want demo (104), demo-locked (21) and demo-website (3), not user B's",
+			len(byBucket), len(byBucket[locals3.DemoBucket]), len(byBucket[locals3.DemoLockedBucket]), len(byBucket[locals3.DemoWebsiteBucket]))
+	}
+	// Private ACLs, opened to anyone by the bucket policy: public, served,
+	// and the statement named.
+	for _, key := range locals3.DemoWebsitePublic {
+		r := byBucket[locals3.DemoWebsiteBucket][key]
+		if strings.Join(r.Effective, ",") != "public" || r.VerifiedPublic == nil || !*r.VerifiedPublic ||
+			len(r.Sources) != 1 || r.Sources[0].Door != "bucket-policy" || r.Sources[0].Ref != "PublicWebsite" {
+			t.Errorf("website object %s: %+v", key, r)
+		}
+	}
+	if r := byBucket[locals3.DemoWebsiteBucket]["drafts/launch-plan.txt"]; len(r.Findings) != 0 {
+		t.Errorf("the website's draft is private, got %+v", r)
 	}
 	exposed := byBucket[locals3.DemoBucket]["shared/public-report.pdf"]
 	if exposed.VerifiedPublic == nil || !*exposed.VerifiedPublic || strings.Join(exposed.Effective, ",") != "public" {
@@ -57,7 +70,7 @@ func TestIntegrationCLIAllBuckets(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &sum) != nil {
 		t.Fatalf("summary: %v %s", err, b)
 	}
-	if len(sum.Buckets) != 2 || sum.Objects != 125 || !sum.Complete || sum.ByFinding["public"] != 2 || sum.ByEffective["public"] != 1 {
+	if len(sum.Buckets) != 3 || sum.Objects != 128 || !sum.Complete || sum.ByFinding["public"] != 4 || sum.ByEffective["public"] != 3 {
 		t.Fatalf("total: %d buckets, %d objects, complete %v, public %d/%d", len(sum.Buckets), sum.Objects, sum.Complete, sum.ByFinding["public"], sum.ByEffective["public"])
 	}
 	for _, bs := range sum.Buckets {

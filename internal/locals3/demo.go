@@ -11,12 +11,25 @@ import (
 
 // DemoBucket is the bucket `make demo` scans, beside DemoLockedBucket,
 // whose Block Public Access (IgnorePublicAcls) makes its public grant
-// latent.
+// latent, and DemoWebsiteBucket, whose objects have private ACLs and a
+// bucket policy that opens some of them to anyone.
 const (
-	DemoBucket       = "demo"
-	DemoLockedBucket = "demo-locked"
-	DemoLockedKey    = "archive/old-press-kit.zip"
+	DemoBucket        = "demo"
+	DemoLockedBucket  = "demo-locked"
+	DemoLockedKey     = "archive/old-press-kit.zip"
+	DemoWebsiteBucket = "demo-website"
 )
+
+// DemoWebsitePublic are the website bucket's keys its policy opens to
+// anyone; DemoWebsiteKeys are all of its keys.
+var (
+	DemoWebsitePublic = []string{"site/index.html", "site/logo.png"}
+	DemoWebsiteKeys   = []string{"site/index.html", "site/logo.png", "drafts/launch-plan.txt"}
+)
+
+// demoWebsitePolicy is the website bucket's policy (%s: the bucket).
+const demoWebsitePolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"PublicWebsite","Effect":"Allow","Principal":"*",` +
+	`"Action":"s3:GetObject","Resource":"arn:aws:s3:::%s/site/*"}]}`
 
 // DemoRisky are the demo's risky keys and the findings a scan should give them.
 var DemoRisky = map[string][]string{
@@ -62,7 +75,26 @@ func SeedDemo(ctx context.Context, env Env) error {
 	if err := PutObjects(ctx, b, bucket, []string{"uploads/from-userb.txt"}, nil); err != nil {
 		return fmt.Errorf("as user B: %w", err)
 	}
+	if err := seedWebsite(ctx, a); err != nil {
+		return err
+	}
 	return seedLocked(ctx, a)
+}
+
+// seedWebsite makes the bucket whose objects the policy, not their ACLs,
+// opens to anyone.
+func seedWebsite(ctx context.Context, a *s3.Client) error {
+	bucket := DemoWebsiteBucket
+	if err := CreateBucket(ctx, a, bucket); err != nil {
+		return err
+	}
+	if err := PutObjects(ctx, a, bucket, DemoWebsiteKeys, nil); err != nil {
+		return err
+	}
+	if _, err := a.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &bucket, Policy: aws.String(fmt.Sprintf(demoWebsitePolicy, bucket))}); err != nil {
+		return fmt.Errorf("put the bucket policy of %s: %w", bucket, err)
+	}
+	return nil
 }
 
 // seedLocked makes the bucket whose public object is latent: public-read

@@ -31,7 +31,7 @@ func run(ctx context.Context, args []string) error {
 		if err := locals3.SeedDemo(ctx, env); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "seed: buckets %q and %q ready\n", locals3.DemoBucket, locals3.DemoLockedBucket)
+		fmt.Fprintf(os.Stderr, "seed: buckets %q, %q and %q ready\n", locals3.DemoBucket, locals3.DemoLockedBucket, locals3.DemoWebsiteBucket)
 		return nil
 	case len(args) == 3 && args[0] == "objects":
 		n, err := strconv.Atoi(args[2])
