@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -327,6 +329,39 @@ type planner struct {
 	contexts    map[string]*acl.BucketContext
 	entries     []fix.Entry
 	notes       []string
+	// policyKept counts, per bucket and statement, the objects the bucket
+	// policy keeps exposed in the kinds fixed: fix rewrites ACLs only.
+	policyKept map[string]map[string]int
+}
+
+// keptByPolicy notes the objects that stay exposed after the plan because
+// a bucket policy statement, not their ACL, opens them.
+func (p *planner) keptByPolicy(bucket string, sources []acl.Source) {
+	for _, s := range sources {
+		k, ok := acl.ParseKind(s.Finding)
+		if !ok || !s.Effective || s.Door != acl.DoorBucketPolicy || !p.mode.Kinds.Has(k) {
+			continue
+		}
+		if p.policyKept == nil {
+			p.policyKept = map[string]map[string]int{}
+		}
+		if p.policyKept[bucket] == nil {
+			p.policyKept[bucket] = map[string]int{}
+		}
+		p.policyKept[bucket][s.Finding+" by statement "+s.Ref]++
+	}
+}
+
+// policyNotes say what the plan leaves exposed through bucket policies.
+func (p *planner) policyNotes() []string {
+	var notes []string
+	for _, bucket := range slices.Sorted(maps.Keys(p.policyKept)) {
+		for _, what := range slices.Sorted(maps.Keys(p.policyKept[bucket])) {
+			notes = append(notes, fmt.Sprintf("s3://%s: %d objects stay %s of the bucket policy after this fix: fix rewrites ACLs, not policies; change the statement to close them",
+				bucket, p.policyKept[bucket][what], what))
+		}
+	}
+	return notes
 }
 
 func (p *planner) context(ctx context.Context, bucket string) (*acl.BucketContext, error) {
@@ -372,6 +407,9 @@ func (p *planner) fromScan(ctx context.Context, cfg scan.Config) error {
 		if r.Status == scan.StatusOK && r.Findings&p.mode.Kinds != 0 {
 			p.add(r.Bucket, bc, r.Key, r.VersionID, r.OwnerID, r.Grants)
 		}
+		if r.Effective&p.mode.Kinds != 0 {
+			p.keptByPolicy(r.Bucket, report.ResultSources(r))
+		}
 		return nil
 	}), nil)
 	if err != nil {
@@ -396,6 +434,7 @@ func (p *planner) fromReport(ctx context.Context, path string) error {
 	}
 	defer f.Close()
 	err = report.ReadJSONL(f, func(rec report.Record) error {
+		p.keptByPolicy(rec.Bucket, rec.Sources)
 		if rec.Status != "ok" || len(rec.Findings) == 0 {
 			return nil
 		}
@@ -500,7 +539,7 @@ func (p *planner) print(w io.Writer, f *fixFlags) {
 		e := &p.entries[i]
 		fmt.Fprintf(w, "  %s: remove %s\n", printableURL(e), grantList(e.Removed))
 	}
-	for _, n := range p.notes {
+	for _, n := range append(p.notes, p.policyNotes()...) {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
 }

@@ -448,3 +448,28 @@ func TestIntegrationCLISecretsNeverShown(t *testing.T) {
 		})
 	}
 }
+
+// The bucket policy, not the ACLs, makes the website's objects public:
+// the table names the statement, --fail-on public fails, and fix's plan
+// says the policy keeps them open.
+func TestIntegrationCLIPolicyOnlyPublic(t *testing.T) {
+	t.Parallel()
+	env := demoEnv(t)
+	target := "s3://" + locals3.DemoWebsiteBucket
+	code, stdout, stderr := runLocal(t, env, "scan", target, "--verify-public", "--format", "table", "--fail-on", "public")
+	if code != exitFindings || !strings.Contains(stderr, "findings matching --fail-on: public 2") {
+		t.Fatalf("exit %d, stderr %q; want 3 for the two objects the policy opens", code, stderr)
+	}
+	for _, want := range []string{"policy:PublicWebsite", "public [served to anyone]", "site/index.html", "bucket policy public"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "No risky objects") {
+		t.Errorf("the table says no risky objects:\n%s", stdout)
+	}
+	code, stdout, stderr = runLocal(t, env, "fix", target)
+	if code != exitOK || !strings.Contains(stdout+stderr, "2 objects stay public by statement PublicWebsite of the bucket policy after this fix") {
+		t.Errorf("fix plan: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
