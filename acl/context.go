@@ -59,6 +59,9 @@ type BucketContext struct {
 	// the bucket has none). A policy that could not be read leaves every
 	// object's exposure through it unjudged (PolicyUnjudged).
 	Policy Reading[string]
+	// AccessPoints are the bucket's access points in the owner's account
+	// (S3 Control ListAccessPoints), each with its settings and policy.
+	AccessPoints Reading[[]AccessPoint]
 	// Account is the bucket owner's 12-digit AWS account ID where known
 	// (the account whose Block Public Access settings were read): it
 	// tells the owner's own principals in the policy from other
@@ -74,6 +77,20 @@ type BucketContext struct {
 	// with the effective ACL rather than the stored one (AWS): under
 	// IgnorePublicAcls the public grants are left out of the answer.
 	ACLReadsEffective bool
+}
+
+// AccessPoint is one access point of a bucket, as read.
+type AccessPoint struct {
+	Name string
+	ARN  string
+	// NetworkOrigin is "Internet" or "VPC" (then VpcID names the VPC:
+	// only requests from it reach the access point).
+	NetworkOrigin string
+	VpcID         string
+	// Block is the access point's own Block Public Access.
+	Block Reading[PublicAccessBlock]
+	// Policy is its policy ("" when it has none).
+	Policy Reading[string]
 }
 
 // RestrictsPublicBuckets reports whether a known Block Public Access
@@ -131,6 +148,7 @@ type blockRule struct {
 func NewJudge(c *BucketContext) *Judge {
 	j := &Judge{BucketOwner: c.Owner}
 	j.setPolicy(c)
+	j.setAccessPoints(c)
 	var rules []blockRule
 	if c.AccountBlock.Known && c.AccountBlock.Value.IgnorePublicACLs {
 		rules = append(rules, blockRule{BlockedByAccountIgnorePublicACLs, PublicKinds})

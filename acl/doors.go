@@ -29,6 +29,10 @@ type doors struct {
 	ownerEnforced bool
 	empty         *policy.Access
 	bucket        *policy.Access
+	// accessPoints are the bucket's access points' doors;
+	// accessPointsProblem says why they were not read.
+	accessPoints        []apDoor
+	accessPointsProblem string
 
 	mu      sync.Mutex
 	reasons atomic.Pointer[map[reasonKey][]string]
@@ -42,6 +46,7 @@ type reasonKey struct {
 	limited    bool     // the public ACL grant is denied only to outsiders
 	restricted Findings // policy findings latent by RestrictPublicBuckets
 	policyDeny Findings // policy findings latent by explicit denies
+	apLatent   Findings // access point findings latent by RestrictPublicBuckets
 }
 
 // setPolicy compiles the bucket policy of c for the judge.
@@ -70,7 +75,7 @@ func (j *Judge) setPolicy(c *BucketContext) {
 	}
 	d.policy = policy.Compile(doc, policy.Env{
 		Bucket: c.Bucket, Partition: c.Partition, OwnerAccount: c.Account,
-		OwnerCanonical: c.Owner, UsersAreAccounts: c.UsersAreAccounts,
+		OwnerCanonical: c.Owner, UsersAreAccounts: c.UsersAreAccounts, Fixed: policy.DirectRequests,
 	}, time.Now())
 	d.bucket = d.policy.Bucket()
 	if d.policy.Public {
@@ -123,8 +128,10 @@ type Verdict struct {
 type Doors struct {
 	Access *policy.Access
 	judge  *Judge
-	// actions are those that reach the object (see Version).
+	// actions are those that reach the object (see Version); key is the
+	// object's (for the access points' doors, judged again when asked).
 	actions policy.Actions
+	key     string
 }
 
 // Version says which actions reach an object: asked for without a
@@ -194,6 +201,12 @@ func (j *Judge) Object(key, objectOwner string, grants []Grant, base Findings, v
 		k.restricted = effective
 		effective = 0
 	}
+	if len(d.accessPoints) > 0 {
+		apFound, apEffective, apLatent := j.accessPointFindings(key, ownerOwns, grants, reach)
+		found |= apFound
+		effective |= apEffective
+		k.apLatent = apLatent
+	}
 	if a.UnjudgedActions&reach != 0 || d.unjudged != "" {
 		found |= 1 << PolicyUnjudged
 		effective |= 1 << PolicyUnjudged
@@ -203,7 +216,7 @@ func (j *Judge) Object(key, objectOwner string, grants []Grant, base Findings, v
 		effective |= 1 << Conditional
 	}
 	v := Verdict{Findings: aclFound | found, Effective: aclEffective | effective, ViaACL: aclEffective & GrantKinds,
-		Doors: Doors{Access: a, judge: j, actions: reach}}
+		Doors: Doors{Access: a, judge: j, actions: reach, key: key}}
 	latent := v.Findings &^ v.Effective
 	if latent == 0 {
 		return v
@@ -212,6 +225,7 @@ func (j *Judge) Object(key, objectOwner string, grants []Grant, base Findings, v
 	k.denied &= latent
 	k.restricted &= latent
 	k.policyDeny &= latent
+	k.apLatent &= latent
 	v.BlockedBy = j.reasonsFor(k)
 	return v
 }
@@ -302,6 +316,11 @@ func (j *Judge) reasonsFor(k reasonKey) []string {
 	}
 	if k.restricted != 0 {
 		r = append(r, d.restrict...)
+	}
+	if k.apLatent != 0 {
+		for _, ap := range d.accessPoints {
+			r = append(r, ap.restrict...)
+		}
 	}
 	r = uniqueInOrder(r)
 	d.mu.Lock()
@@ -431,6 +450,9 @@ func (d Doors) Sources(objectOwner string, grants []Grant) []Source {
 	add(PolicyUnjudged, a.Unjudged)
 	if j.doors.unjudged != "" {
 		out = append(out, Source{Finding: PolicyUnjudged.String(), Door: DoorBucketPolicy, Actions: []string{}, Effective: true, Note: j.doors.unjudged})
+	}
+	if len(j.doors.accessPoints) > 0 {
+		out = append(out, d.accessPointSources(d.key, objectOwner, grants)...)
 	}
 	return out
 }

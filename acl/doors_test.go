@@ -145,3 +145,80 @@ func TestBucketDoors(t *testing.T) {
 		t.Errorf("under RestrictPublicBuckets the doors are latent, got %v", effective.Names())
 	}
 }
+
+// Access points: a request through one needs its policy and the bucket's
+// side (the bucket policy's delegation, or the ACL) to allow it.
+func TestAccessPointDoors(t *testing.T) {
+	const account = "111122223333"
+	ownerFC := Grant{Type: TypeCanonicalUser, ID: "owner", Permission: "FULL_CONTROL"}
+	apARN := func(name string) string { return "arn:aws:s3:us-east-1:" + account + ":accesspoint/" + name }
+	apPolicy := func(name, prefix string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Sid":"Open","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"` + apARN(name) + `/object/` + prefix + `*"}]}`
+	}
+	delegate := Read(`{"Version":"2012-10-17","Statement":[{"Sid":"Delegate","Effect":"Allow","Principal":{"AWS":"*"},"Action":"*",
+		"Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"StringEquals":{"s3:DataAccessPointAccount":"` + account + `"}}}]}`)
+	web := AccessPoint{Name: "web", ARN: apARN("web"), NetworkOrigin: "Internet", Block: Read(PublicAccessBlock{}), Policy: Read(apPolicy("web", "public/"))}
+	inside := AccessPoint{Name: "inside", ARN: apARN("inside"), NetworkOrigin: "VPC", VpcID: "vpc-1", Block: Read(PublicAccessBlock{}), Policy: Read(apPolicy("inside", ""))}
+	restricted := web
+	restricted.Block = Read(PublicAccessBlock{RestrictPublicBuckets: true})
+	unreadable := web
+	unreadable.Policy = Unread[string]("S3 Control GetAccessPointPolicy was denied")
+	base := BucketContext{Bucket: "b", Owner: "owner", Account: account}
+	for _, tc := range []struct {
+		name           string
+		policy         Reading[string]
+		aps            []AccessPoint
+		key            string
+		grants         []Grant
+		found, effect  []string
+		blockedBy      []string
+		sourceDoorRefs []string
+	}{
+		{"delegated: public through the access point, nothing directly", delegate, []AccessPoint{web}, "public/x", []Grant{ownerFC},
+			[]string{"public"}, []string{"public"}, nil, []string{"access-point:web:Open"}},
+		{"outside the access point's resources: nothing", delegate, []AccessPoint{web}, "private/x", []Grant{ownerFC},
+			[]string{}, []string{}, nil, nil},
+		{"no delegation and a private ACL: the bucket does not allow it", Read(""), []AccessPoint{web}, "public/x", []Grant{ownerFC},
+			[]string{}, []string{}, nil, nil},
+		{"no delegation, a public-read ACL: the ACL is the bucket's side", Read(""), []AccessPoint{web}, "public/x",
+			[]Grant{ownerFC, {Type: TypeGroup, URI: AllUsersURI, Permission: "READ"}},
+			[]string{"public"}, []string{"public"}, nil, []string{"acl:AllUsers:READ", "access-point:web:Open"}},
+		{"a VPC access point: conditional", delegate, []AccessPoint{inside}, "any", []Grant{ownerFC},
+			[]string{"conditional"}, []string{"conditional"}, nil, []string{"access-point:inside:Open"}},
+		{"the access point's RestrictPublicBuckets: latent", delegate, []AccessPoint{restricted}, "public/x", []Grant{ownerFC},
+			[]string{"public"}, []string{}, []string{"access-point:web:RestrictPublicBuckets"}, nil},
+		{"an access point policy that could not be read: unjudged", delegate, []AccessPoint{unreadable}, "public/x", []Grant{ownerFC},
+			[]string{"policy-unjudged"}, []string{"policy-unjudged"}, nil, []string{"access-point:web:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := base
+			ctx.Policy, ctx.AccessPoints = tc.policy, Read(tc.aps)
+			v := NewJudge(&ctx).Object(tc.key, "owner", tc.grants, 0, Current)
+			if got := v.Findings.Names(); !reflect.DeepEqual(got, tc.found) {
+				t.Errorf("findings %v, want %v", got, tc.found)
+			}
+			if got := v.Effective.Names(); !reflect.DeepEqual(got, tc.effect) {
+				t.Errorf("effective %v, want %v", got, tc.effect)
+			}
+			if !reflect.DeepEqual(v.BlockedBy, tc.blockedBy) {
+				t.Errorf("blocked by %v, want %v", v.BlockedBy, tc.blockedBy)
+			}
+			var refs []string
+			for _, s := range v.Doors.Sources("owner", tc.grants) {
+				if s.Effective {
+					refs = append(refs, s.Door+":"+s.Ref)
+				}
+			}
+			if !reflect.DeepEqual(refs, tc.sourceDoorRefs) {
+				t.Errorf("effective sources %v, want %v", refs, tc.sourceDoorRefs)
+			}
+		})
+	}
+	// Access points that could not be read are said once, not per object.
+	ctx := base
+	ctx.Policy, ctx.AccessPoints = Read(""), Unread[[]AccessPoint]("not read: the S3 endpoint is not AWS")
+	j := NewJudge(&ctx)
+	if v := j.Object("x", "owner", []Grant{ownerFC}, 0, Current); v.Findings != 0 || j.AccessPointsProblem() == "" {
+		t.Errorf("unread access points: findings %v, problem %q", v.Findings.Names(), j.AccessPointsProblem())
+	}
+}

@@ -128,7 +128,8 @@ func TestFunctionRoleMatchesTheCode(t *testing.T) {
 			}
 			continue
 		}
-		want[p.Action] = map[string]string{"bucket": bucketARN, "object": objectARN, "*": "*"}[p.On]
+		want[p.Action] = map[string]string{"bucket": bucketARN, "object": objectARN, "*": "*",
+			"accesspoint": "arn:${AWS::Partition}:s3:${AWS::Region}:${AWS::AccountId}:accesspoint/*"}[p.On]
 	}
 	for action, resource := range want {
 		got, ok := granted[action]

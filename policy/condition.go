@@ -180,9 +180,13 @@ var requesterKeys = map[string]bool{
 	"aws:federatedprovider": true,
 }
 
-// classifyKey says what an outsider's request holds for key at now.
-func classifyKey(key string, now time.Time) keyInfo {
+// classifyKey says what an outsider's request holds for key at now;
+// fixed gives keys a known value.
+func classifyKey(key string, now time.Time, fixed map[string]string) keyInfo {
 	k := strings.ToLower(key)
+	if v, ok := fixed[k]; ok {
+		return keyInfo{kind: keyFixed, present: v != Absent, value: v}
+	}
 	if present, ok := restrictingKeys[k]; ok {
 		return keyInfo{kind: keyRestricting, present: present}
 	}
@@ -223,7 +227,7 @@ type compiledCondition struct {
 
 // compileCondition checks a condition's values and works out its truth
 // for an outsider and an insider. The error says why it cannot be judged.
-func compileCondition(c Condition, now time.Time) (compiledCondition, error) {
+func compileCondition(c Condition, now time.Time, fixed map[string]string) (compiledCondition, error) {
 	cc := compiledCondition{Condition: c}
 	op, err := parseOperator(c.Operator)
 	if err != nil {
@@ -233,14 +237,17 @@ func compileCondition(c Condition, now time.Time) (compiledCondition, error) {
 	if err := checkValues(op, c.Values); err != nil {
 		return cc, fmt.Errorf("%s %s: %w", c.Operator, c.Key, err)
 	}
-	cc.info = classifyKey(c.Key, now)
+	cc.info = classifyKey(c.Key, now, fixed)
 	switch cc.info.kind {
 	case keyRequester:
 		cc.outsider, cc.insider = chosen, chosen
 	case keyUnknown:
 		cc.outsider, cc.insider = unknown, unknown
 	case keyFixed:
-		t := evalFixed(op, cc.info.value, c.Values)
+		t := evalForeign(op, false, c.Values)
+		if cc.info.present {
+			t = evalFixed(op, cc.info.value, c.Values)
+		}
 		cc.outsider, cc.insider = t, t
 	case keyRestricting:
 		cc.outsider = evalForeign(op, cc.info.present, c.Values)
@@ -377,6 +384,8 @@ func evalFixed(op operator, value string, values []string) truth {
 			ok = compareOrdered(op.cmp, float64(a.UnixNano()), float64(b.UnixNano()))
 		case famBool:
 			ok = strings.EqualFold(value, v)
+		case famARN:
+			ok = compareStrings(operator{cmp: op.cmp}, value, v)
 		default:
 			return unknown
 		}

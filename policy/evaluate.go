@@ -188,8 +188,7 @@ const maxCached = 4096
 func Compile(doc *Document, env Env, now time.Time) *Evaluator {
 	e := &Evaluator{env: env}
 	withVariables := doc.Version == "2012-10-17"
-	bucketARN := "arn:" + env.partition() + ":s3:::" + env.Bucket
-	head := bucketARN + "/"
+	bucketARN, head := e.env.resourceARNs()
 	for i := range doc.Statements {
 		st := compileStatement(&doc.Statements[i], &e.env, bucketARN, head, withVariables, now)
 		if st.unjudged != "" {
@@ -262,7 +261,7 @@ func compileStatement(s *Statement, env *Env, bucketARN, head string, withVariab
 	st.denyOutsider, st.denyInsider = isTrue, isTrue
 	var limits []string
 	for _, c := range s.Conditions {
-		cc, err := compileCondition(c, now)
+		cc, err := compileCondition(c, now, env.Fixed)
 		if err != nil {
 			st.unjudged = err.Error()
 			continue
@@ -284,7 +283,7 @@ func compileStatement(s *Statement, env *Env, bucketARN, head string, withVariab
 		st.allowOutsider = and(st.allowOutsider, isFalse, true)
 	}
 	if st.unjudged == "" && !st.deny && (st.allowOutsider == unknown || st.allowInsider == unknown) {
-		st.unjudged = "its conditions depend on what aclscan does not read (" + unknownKeys(s.Conditions, now) + ")"
+		st.unjudged = "its conditions depend on what aclscan does not read (" + unknownKeys(s.Conditions, now, env.Fixed) + ")"
 	}
 	return st
 }
@@ -310,10 +309,10 @@ func and(acc, t truth, asAllow bool) truth {
 	return isTrue
 }
 
-func unknownKeys(conds []Condition, now time.Time) string {
+func unknownKeys(conds []Condition, now time.Time, fixed map[string]string) string {
 	var keys []string
 	for _, c := range conds {
-		if classifyKey(c.Key, now).kind == keyUnknown {
+		if classifyKey(c.Key, now, fixed).kind == keyUnknown {
 			keys = append(keys, c.Key)
 		}
 	}

@@ -268,6 +268,35 @@ func TestObjectAccess(t *testing.T) {
 	}
 }
 
+// An access point's policy names the access point's ARN; the bucket
+// policy that delegates to access points holds for requests through one.
+func TestAccessPointPolicies(t *testing.T) {
+	const apARN = "arn:aws:s3:us-east-1:111122223333:accesspoint/reports"
+	ap := compileFor(t, `{"Version":"2012-10-17","Statement":[{"Sid":"APRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject",
+		"Resource":"`+apARN+`/object/public/*"}]}`, Env{AccessPointARN: apARN})
+	if a := ap.Object("public/x", true); !slices.Equal(refs(a.Public), []string{"APRead"}) {
+		t.Errorf("access point grants %+v", a.Public)
+	}
+	if a := ap.Object("private/x", true); len(a.Public) != 0 {
+		t.Errorf("access point grants outside its resource: %+v", a.Public)
+	}
+	delegate := `{"Version":"2012-10-17","Statement":[{"Sid":"Delegate","Effect":"Allow","Principal":{"AWS":"*"},"Action":"*",
+		"Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"StringEquals":{"s3:DataAccessPointAccount":"111122223333"}}}]}`
+	direct := compileFor(t, delegate, Env{})
+	if a := direct.Object("x", true); len(a.Public) != 0 || len(a.Conditional) != 1 {
+		t.Errorf("the delegation seen directly: public %+v, conditional %+v; want conditional only", a.Public, a.Conditional)
+	}
+	via := compileFor(t, delegate, Env{Fixed: map[string]string{"s3:dataaccesspointaccount": owner, "s3:dataaccesspointarn": apARN}})
+	if a := via.Object("x", true); !slices.Equal(refs(a.Public), []string{"Delegate"}) {
+		t.Errorf("the delegation through the access point: %+v; want it to hold for anyone", a)
+	}
+	arnCond := compileFor(t, strings.ReplaceAll(delegate, `"StringEquals":{"s3:DataAccessPointAccount":"111122223333"}`, `"ArnLike":{"s3:DataAccessPointArn":"arn:aws:s3:*:111122223333:accesspoint/*"}`),
+		Env{Fixed: map[string]string{"s3:dataaccesspointarn": apARN}})
+	if a := arnCond.Object("x", true); len(a.Public) != 1 {
+		t.Errorf("ArnLike on the access point's ARN: %+v", a)
+	}
+}
+
 func TestConditionShown(t *testing.T) {
 	e := compileFor(t, `{"Version":"2012-10-17","Statement":[{"Sid":"Office","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*",
 		"Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"},"Bool":{"aws:SecureTransport":"true"}}}]}`, Env{})

@@ -18,6 +18,33 @@ type Env struct {
 	// accounts are (radosgw: arn:aws:iam::TENANT:user/UID names the user
 	// whose canonical ID is UID, or TENANT$UID).
 	UsersAreAccounts bool
+	// AccessPointARN, when set, makes the policy an access point's: its
+	// resources name the access point's ARN and ARN/object/KEY.
+	AccessPointARN string
+	// Fixed gives condition keys (lower case) a known value for every
+	// request judged: a bucket policy seen through an access point has
+	// s3:DataAccessPointArn and s3:DataAccessPointAccount; Absent (the
+	// value) says a key is known to be missing.
+	Fixed map[string]string
+}
+
+// Absent is the Fixed value of a key known to be missing from every
+// request judged (s3:DataAccessPointArn on a request made to the bucket
+// directly).
+const Absent = "\x00absent"
+
+// DirectRequests are the keys of requests made to the bucket itself, not
+// through an access point: those are judged as the access point's door.
+var DirectRequests = map[string]string{"s3:dataaccesspointarn": Absent, "s3:dataaccesspointaccount": Absent}
+
+// resourceARNs are the ARN of the policy's resource (bucket or access
+// point) and the head object ARNs start with.
+func (e *Env) resourceARNs() (resource, objectHead string) {
+	if e.AccessPointARN != "" {
+		return e.AccessPointARN, e.AccessPointARN + "/object/"
+	}
+	bucket := "arn:" + e.partition() + ":s3:::" + e.Bucket
+	return bucket, bucket + "/"
 }
 
 func (e *Env) partition() string {

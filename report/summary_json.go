@@ -74,6 +74,10 @@ type ContextRecord struct {
 	// (list, write, delete, change ACLs or access) to others.
 	BucketDoors          []acl.Source `json:"bucket_doors"`
 	BucketDoorsEffective []string     `json:"bucket_doors_effective"`
+	// AccessPoints names the bucket's access points (null when they
+	// could not be read: AccessPointsProblem says why).
+	AccessPoints        []string `json:"access_points"`
+	AccessPointsProblem string   `json:"access_points_problem,omitempty"`
 }
 
 // VerifiedRecord counts --verify-public's anonymous requests by outcome.
@@ -188,6 +192,13 @@ func newContextRecord(sum *scan.Summary) ContextRecord {
 	if public, judged := sum.Judge().PolicyPublic(); judged {
 		rec.BucketPolicyPublic = &public
 	}
+	if c.AccessPoints.Known {
+		rec.AccessPoints = []string{}
+		for _, ap := range c.AccessPoints.Value {
+			rec.AccessPoints = append(rec.AccessPoints, ap.Name)
+		}
+	}
+	rec.AccessPointsProblem = c.AccessPoints.Problem
 	doors, _, doorsEffective := sum.BucketDoors()
 	rec.BucketDoors, rec.BucketDoorsEffective = doors, doorsEffective.Names()
 	if rec.BucketDoors == nil {

@@ -32,6 +32,14 @@ type accountOptions struct {
 	// resolved is the account ID the settings were read for ("" until
 	// read, or when it could not be learned).
 	resolved string
+
+	// ctlMu guards the S3 Control client and the account ID it is asked
+	// for, made once per client (ctlProblem: why there is none).
+	ctlMu      sync.Mutex
+	ctlDone    bool
+	ctl        *s3control.Client
+	ctlAccount string
+	ctlProblem string
 }
 
 // BucketContext reads the settings that decide what a bucket's ACLs
@@ -69,6 +77,7 @@ func (c *Client) BucketContext(ctx context.Context, bucket string) (acl.BucketCo
 	wg.Go(func() { bc.PolicyPublic = c.policyPublic(ctx, bucket) })
 	wg.Go(func() { bc.Policy = c.bucketPolicy(ctx, bucket) })
 	wg.Go(func() { bc.AccountBlock = c.AccountBlock(ctx) })
+	wg.Go(func() { bc.AccessPoints = c.accessPoints(ctx, bucket) })
 	wg.Wait()
 	c.account.mu.Lock()
 	bc.Account = c.account.resolved
@@ -289,35 +298,11 @@ func (c *Client) AccountBlock(ctx context.Context) acl.Reading[acl.PublicAccessB
 
 func (c *Client) readAccountBlock(ctx context.Context) acl.Reading[acl.PublicAccessBlock] {
 	a := &c.account
-	controlEndpoint := a.controlEndpoint
-	if controlEndpoint == "" {
-		controlEndpoint = os.Getenv("AWS_ENDPOINT_URL_S3_CONTROL")
-	}
-	if c.Endpoint != "" && controlEndpoint == "" {
-		return acl.Unread[acl.PublicAccessBlock]("not read: the account's settings are in AWS's S3 Control API, and the S3 endpoint is not AWS")
-	}
-	account := a.id
-	if account == "" {
-		stsClient := sts.NewFromConfig(c.awsConfig, func(o *sts.Options) {
-			if a.stsEndpoint != "" {
-				o.BaseEndpoint = aws.String(a.stsEndpoint)
-			}
-		})
-		out, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			return acl.Unread[acl.PublicAccessBlock]("the account ID is unknown: " + unreadable("STS GetCallerIdentity", "sts:GetCallerIdentity", err))
-		}
-		account = aws.ToString(out.Account)
+	control, account, problem := c.control(ctx)
+	if problem != "" {
+		return acl.Unread[acl.PublicAccessBlock](problem)
 	}
 	a.resolved = account
-	control := s3control.NewFromConfig(c.awsConfig, func(o *s3control.Options) {
-		if controlEndpoint != "" {
-			o.BaseEndpoint = aws.String(controlEndpoint)
-			if needsPathStyle(controlEndpoint) {
-				o.EndpointResolverV2 = noAccountLabel{o.EndpointResolverV2}
-			}
-		}
-	})
 	out, err := control.GetPublicAccessBlock(ctx, &s3control.GetPublicAccessBlockInput{AccountId: &account})
 	switch {
 	case ErrorCode(err) == "NoSuchPublicAccessBlockConfiguration":
@@ -329,6 +314,114 @@ func (c *Client) readAccountBlock(ctx context.Context) acl.Reading[acl.PublicAcc
 	}
 	b := out.PublicAccessBlockConfiguration
 	return acl.Read(publicAccessBlock(b.BlockPublicAcls, b.IgnorePublicAcls, b.BlockPublicPolicy, b.RestrictPublicBuckets))
+}
+
+// control returns the S3 Control client and the account it is asked
+// for (Options.AccountID, or STS GetCallerIdentity's), made once per
+// client; problem says why there is none.
+func (c *Client) control(ctx context.Context) (client *s3control.Client, account, problem string) {
+	a := &c.account
+	a.ctlMu.Lock()
+	defer a.ctlMu.Unlock()
+	if a.ctlDone {
+		return a.ctl, a.ctlAccount, a.ctlProblem
+	}
+	controlEndpoint := a.controlEndpoint
+	if controlEndpoint == "" {
+		controlEndpoint = os.Getenv("AWS_ENDPOINT_URL_S3_CONTROL")
+	}
+	if c.Endpoint != "" && controlEndpoint == "" {
+		a.ctlDone, a.ctlProblem = true, "not read: the account's settings are in AWS's S3 Control API, and the S3 endpoint is not AWS"
+		return nil, "", a.ctlProblem
+	}
+	account = a.id
+	if account == "" {
+		stsClient := sts.NewFromConfig(c.awsConfig, func(o *sts.Options) {
+			if a.stsEndpoint != "" {
+				o.BaseEndpoint = aws.String(a.stsEndpoint)
+			}
+		})
+		out, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			problem = "the account ID is unknown: " + unreadable("STS GetCallerIdentity", "sts:GetCallerIdentity", err)
+			if ctx.Err() == nil {
+				a.ctlDone, a.ctlProblem = true, problem // an interrupted read is not the account's answer
+			}
+			return nil, "", problem
+		}
+		account = aws.ToString(out.Account)
+	}
+	a.ctl = s3control.NewFromConfig(c.awsConfig, func(o *s3control.Options) {
+		if controlEndpoint != "" {
+			o.BaseEndpoint = aws.String(controlEndpoint)
+			if needsPathStyle(controlEndpoint) {
+				o.EndpointResolverV2 = noAccountLabel{o.EndpointResolverV2}
+			}
+		}
+	})
+	a.ctlDone, a.ctlAccount = true, account
+	return a.ctl, account, ""
+}
+
+// maxAccessPoints bounds the access points judged per bucket (AWS allows
+// 10,000 per account and Region); past it the reading says so.
+const maxAccessPoints = 1000
+
+// accessPoints reads the bucket's access points in the account (S3
+// Control ListAccessPoints, then GetAccessPoint and GetAccessPointPolicy
+// for each): their network origin, Block Public Access and policy.
+func (c *Client) accessPoints(ctx context.Context, bucket string) acl.Reading[[]acl.AccessPoint] {
+	control, account, problem := c.control(ctx)
+	if problem != "" {
+		return acl.Unread[[]acl.AccessPoint](problem)
+	}
+	aps := []acl.AccessPoint{}
+	var token *string
+	for {
+		out, err := control.ListAccessPoints(ctx, &s3control.ListAccessPointsInput{AccountId: &account, Bucket: &bucket, NextToken: token})
+		if err != nil {
+			return acl.Unread[[]acl.AccessPoint](unreadable("S3 Control ListAccessPoints", "s3:ListAccessPoints", err))
+		}
+		for _, ap := range out.AccessPointList {
+			if aws.ToString(ap.Bucket) != bucket {
+				continue // a server that does not filter
+			}
+			aps = append(aps, acl.AccessPoint{Name: aws.ToString(ap.Name), ARN: aws.ToString(ap.AccessPointArn), NetworkOrigin: string(ap.NetworkOrigin)})
+			if ap.VpcConfiguration != nil {
+				aps[len(aps)-1].VpcID = aws.ToString(ap.VpcConfiguration.VpcId)
+			}
+		}
+		if len(aps) > maxAccessPoints {
+			return acl.Unread[[]acl.AccessPoint](fmt.Sprintf("the bucket has more than %d access points: not judged", maxAccessPoints))
+		}
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		token = out.NextToken
+	}
+	for i := range aps {
+		ap := &aps[i]
+		got, err := control.GetAccessPoint(ctx, &s3control.GetAccessPointInput{AccountId: &account, Name: &ap.Name})
+		switch {
+		case err != nil:
+			ap.Block = acl.Unread[acl.PublicAccessBlock](unreadable("S3 Control GetAccessPoint", "s3:GetAccessPoint", err))
+		case got.PublicAccessBlockConfiguration == nil:
+			ap.Block = acl.Read(acl.PublicAccessBlock{})
+		default:
+			b := got.PublicAccessBlockConfiguration
+			ap.Block = acl.Read(publicAccessBlock(b.BlockPublicAcls, b.IgnorePublicAcls, b.BlockPublicPolicy, b.RestrictPublicBuckets))
+		}
+		policy, err := control.GetAccessPointPolicy(ctx, &s3control.GetAccessPointPolicyInput{AccountId: &account, Name: &ap.Name})
+		switch {
+		case ErrorCode(err) == "NoSuchAccessPointPolicy":
+			ap.Policy = acl.Read("")
+		case err != nil:
+			ap.Policy = acl.Unread[string](unreadable("S3 Control GetAccessPointPolicy", "s3:GetAccessPointPolicy", err))
+		default:
+			ap.Policy = acl.Read(aws.ToString(policy.Policy))
+		}
+	}
+	return acl.Read(aps)
 }
 
 // noAccountLabel keeps S3 Control's endpoint rules from putting the

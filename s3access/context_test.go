@@ -2,6 +2,7 @@ package s3access
 
 import (
 	"context"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,6 +46,11 @@ func (f *awsSettings) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case strings.HasPrefix(r.URL.Path, "/v20180820/configuration/publicAccessBlock"):
 		kind = "control"
+	case r.URL.Path == "/v20180820/accesspoint":
+		kind = "accesspoints?" + q.Get("bucket")
+	case strings.HasPrefix(r.URL.Path, "/v20180820/accesspoint/"):
+		// accesspoint/NAME and accesspoint/NAME/policy
+		kind = strings.TrimPrefix(r.URL.Path, "/v20180820/")
 	default:
 		for _, k := range []string{"acl", "ownershipControls", "publicAccessBlock", "policyStatus", "policy"} {
 			if q.Has(k) {
@@ -345,4 +351,58 @@ func TestBucketPolicyRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Access points as S3 Control documents them (ListAccessPoints,
+// GetAccessPoint, GetAccessPointPolicy), which radosgw does not
+// implement: two access points of the bucket, one limited to a VPC, one
+// with a policy and its own Block Public Access.
+func TestAccessPointsRead(t *testing.T) {
+	t.Parallel()
+	const apPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:us-east-1:123456789012:accesspoint/web/object/*"}]}`
+	f := &awsSettings{answers: map[string]fakeAnswer{
+		"acl": {200, ownerACL}, "sts": {200, callerAccount},
+		"control": {404, controlError("NoSuchPublicAccessBlockConfiguration")},
+		"accesspoints?bkt": {200, `<ListAccessPointsResult><AccessPointList>` +
+			`<AccessPoint><Name>web</Name><NetworkOrigin>Internet</NetworkOrigin><Bucket>bkt</Bucket><AccessPointArn>arn:aws:s3:us-east-1:123456789012:accesspoint/web</AccessPointArn><Alias>web-abc-s3alias</Alias><BucketAccountId>123456789012</BucketAccountId></AccessPoint>` +
+			`<AccessPoint><Name>inside</Name><NetworkOrigin>VPC</NetworkOrigin><VpcConfiguration><VpcId>vpc-1a2b3c4d</VpcId></VpcConfiguration><Bucket>bkt</Bucket><AccessPointArn>arn:aws:s3:us-east-1:123456789012:accesspoint/inside</AccessPointArn></AccessPoint>` +
+			`</AccessPointList></ListAccessPointsResult>`},
+		"accesspoint/web": {200, `<GetAccessPointResult><Name>web</Name><Bucket>bkt</Bucket><NetworkOrigin>Internet</NetworkOrigin>` +
+			`<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>false</BlockPublicPolicy><RestrictPublicBuckets>false</RestrictPublicBuckets></PublicAccessBlockConfiguration></GetAccessPointResult>`},
+		"accesspoint/web/policy":    {200, `<GetAccessPointPolicyResult><Policy>` + xmlEscape(apPolicy) + `</Policy></GetAccessPointPolicyResult>`},
+		"accesspoint/inside":        {200, `<GetAccessPointResult><Name>inside</Name><Bucket>bkt</Bucket><NetworkOrigin>VPC</NetworkOrigin><VpcConfiguration><VpcId>vpc-1a2b3c4d</VpcId></VpcConfiguration></GetAccessPointResult>`},
+		"accesspoint/inside/policy": {404, controlError("NoSuchAccessPointPolicy")},
+	}}
+	bc, err := settingsClient(t, f, Options{}).BucketContext(context.Background(), "bkt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bc.AccessPoints.Known || len(bc.AccessPoints.Value) != 2 {
+		t.Fatalf("access points %+v", bc.AccessPoints)
+	}
+	web, inside := bc.AccessPoints.Value[0], bc.AccessPoints.Value[1]
+	if web.Name != "web" || web.ARN != "arn:aws:s3:us-east-1:123456789012:accesspoint/web" || web.NetworkOrigin != "Internet" ||
+		!web.Block.Known || !web.Block.Value.IgnorePublicACLs || !web.Policy.Known || web.Policy.Value != apPolicy {
+		t.Errorf("web: %+v", web)
+	}
+	if inside.NetworkOrigin != "VPC" || inside.VpcID != "vpc-1a2b3c4d" || !inside.Policy.Known || inside.Policy.Value != "" || inside.Block.Value != (acl.PublicAccessBlock{}) {
+		t.Errorf("inside: %+v", inside)
+	}
+	if f.accountHeader != "123456789012" || f.seen["sts"] != 1 {
+		t.Errorf("account %q, STS asked %d times: want the caller's account, asked once for all of S3 Control", f.accountHeader, f.seen["sts"])
+	}
+
+	// Denied: said, the rest of the context read.
+	f = &awsSettings{answers: map[string]fakeAnswer{"acl": {200, ownerACL}, "sts": {200, callerAccount},
+		"accesspoints?bkt": {403, controlError("AccessDenied")}}}
+	bc, err = settingsClient(t, f, Options{}).BucketContext(context.Background(), "bkt")
+	if err != nil || bc.AccessPoints.Known || bc.AccessPoints.Problem != "S3 Control ListAccessPoints was denied (the identity needs s3:ListAccessPoints)" {
+		t.Errorf("denied listing: %+v, %v", bc.AccessPoints, err)
+	}
+}
+
+func xmlEscape(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }

@@ -7,7 +7,8 @@ package s3access
 type Permission struct {
 	// Action is the IAM action; Call the request that needs it.
 	Action, Call string
-	// On is what it applies to: "bucket", "object" or "*" (account).
+	// On is what it applies to: "bucket", "object", "accesspoint" (the
+	// account's access points) or "*" (account).
 	On string
 	// Optional calls degrade gracefully when denied (the effect is in
 	// docs/iam-policy.md); the others stop the scan or its objects.
@@ -29,6 +30,9 @@ var ReadPermissions = []Permission{
 	{Action: "s3:GetBucketPolicyStatus", Call: "GetBucketPolicyStatus", On: "bucket", Optional: true},
 	{Action: "s3:GetBucketPolicy", Call: "GetBucketPolicy", On: "bucket", Optional: true},
 	{Action: "s3:GetAccountPublicAccessBlock", Call: "S3 Control GetPublicAccessBlock", On: "*", Optional: true},
+	{Action: "s3:ListAccessPoints", Call: "S3 Control ListAccessPoints", On: "*", Optional: true},
+	{Action: "s3:GetAccessPoint", Call: "S3 Control GetAccessPoint", On: "accesspoint", Optional: true},
+	{Action: "s3:GetAccessPointPolicy", Call: "S3 Control GetAccessPointPolicy", On: "accesspoint", Optional: true},
 	// HeadObject only double-checks a "no such key" answer for a version
 	// (MinIO's); denied, the answer stands. Not granted by the policies:
 	// it would also allow reading the objects themselves.

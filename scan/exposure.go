@@ -112,6 +112,7 @@ func (s *Summary) Notes() []string {
 		{"the bucket's Block Public Access", c.BucketBlock.Problem, blocksNothing, c.BucketBlock.Known},
 		{"the account's Block Public Access", c.AccountBlock.Problem, blocksNothing, c.AccountBlock.Known},
 		{"the bucket policy status", c.PolicyPublic.Problem, "S3's own verdict on the policy was not compared with aclscan's", c.PolicyPublic.Known},
+		{"the bucket's access points", c.AccessPoints.Problem, "access through them is not judged (the bucket policy and ACLs are)", c.AccessPoints.Known},
 	} {
 		if !unread.known && unread.problem != "" {
 			notes = append(notes, fmt.Sprintf("%s is unknown (%s): %s", unread.what, unread.problem, unread.meaning))
