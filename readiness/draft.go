@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/policy"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -29,6 +30,10 @@ type Draft struct {
 	groups  map[grantGroup][]string
 	// skipped are grants a policy cannot express, by reason.
 	skipped map[string]int64
+	// checked are the objects the draft is checked against (Verify);
+	// unchecked counts those left out past the bound.
+	checked   []checked
+	unchecked int
 }
 
 // grantGroup is one grantee holding one set of actions.
@@ -51,8 +56,11 @@ func (d *Draft) Write(r *scan.Result) error {
 		d.objects[p]++
 	}
 	if r.Status != scan.StatusOK || r.ViaACL&grantKinds == 0 {
+		d.remember(r, nil)
 		return nil
 	}
+	readers := map[string]policy.Actions{}
+	defer func() { d.remember(r, readers) }()
 	owner := r.OwnerID
 	for _, g := range r.Grants {
 		kind, ok := grantKind(g, owner)
@@ -69,6 +77,11 @@ func (d *Draft) Write(r *scan.Result) error {
 			d.skipped["permission "+g.Permission+" has no meaning for an object once ACLs are disabled"]++
 			continue
 		}
+		reach := policy.CurrentActions
+		if r.Versioned {
+			reach = policy.ObjectActions
+		}
+		readers[policyPrincipal(g)] |= acl.PermissionActions(g.Permission) & reach
 		group := grantGroup{principal: principal, actions: strings.Join(actions, ","), public: kind == acl.Public}
 		keys := d.groups[group]
 		if len(keys) == 0 || keys[len(keys)-1] != r.Key {
@@ -242,10 +255,10 @@ func (d *Draft) resources(arn string, keys []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, k := range keys {
-		res := arn + "/" + k
+		res := arn + "/" + literal(k)
 		for _, p := range prefixes(k) {
 			if granted[p] == d.objects[p] {
-				res = arn + "/" + p + "*"
+				res = arn + "/" + literal(p) + "*"
 				break
 			}
 		}
@@ -256,6 +269,25 @@ func (d *Draft) resources(arn string, keys []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// literal writes a key so that a policy's Resource matches it alone: *
+// and ? are wildcards there, and ${...} a variable (policy Version
+// 2012-10-17 spells the characters themselves ${*}, ${?} and ${$}).
+func literal(key string) string {
+	if !strings.ContainsAny(key, "*?$") {
+		return key
+	}
+	var b strings.Builder
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; c {
+		case '*', '?', '$':
+			b.WriteString("${" + string(c) + "}")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // bucketStatement carries one bucket ACL grant to a statement, or says

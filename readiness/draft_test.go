@@ -99,6 +99,27 @@ func TestDraftPolicy(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("statements:\n got %v\nwant %v\n%s", got, want, res.JSON)
 	}
+	// The draft, evaluated like any bucket policy, keeps every reader:
+	// the email grant it could not carry is warned about, not a reader.
+	check := d.Verify(res, "owner")
+	if check.Objects != 11 || check.Different != 0 || check.String() != "the draft keeps every reader of 11 objects and adds none" {
+		t.Errorf("check: %+v", check)
+	}
+	// The check can fail: a draft that lost the partner's statement.
+	var trimmed Policy
+	_ = json.Unmarshal(res.JSON, &trimmed)
+	kept := trimmed.Statement[:0]
+	for _, st := range trimmed.Statement {
+		if !strings.Contains(string(st.Principal), "partner") {
+			kept = append(kept, st)
+		}
+	}
+	trimmed.Statement = kept
+	broken := *res
+	broken.JSON, _ = json.Marshal(trimmed)
+	if c := d.Verify(&broken, "owner"); c.Different != 4 || !strings.Contains(c.String(), `"docs/shared.pdf": CanonicalUser:partner loses s3:GetObject`) {
+		t.Errorf("a draft without the partner: %s", c)
+	}
 	warnings := strings.Join(res.Warnings, "\n")
 	for _, w := range []string{"LogDelivery", "readable by anyone", "1 object grants left out: grants by email"} {
 		if !strings.Contains(warnings, w) {
@@ -133,5 +154,29 @@ func TestNothingToKeep(t *testing.T) {
 	res, err := d.Policy([]acl.Grant{grant(acl.TypeCanonicalUser, "owner", "FULL_CONTROL")}, "owner")
 	if err != nil || !res.Empty() || len(res.Warnings) != 0 {
 		t.Errorf("empty = %v, warnings %q, %v", res.Empty(), res.Warnings, err)
+	}
+}
+
+// Keys holding the policy language's wildcard characters are written so
+// that they match themselves alone.
+func TestDraftKeysWithWildcardCharacters(t *testing.T) {
+	d := NewDraft("bkt")
+	partnerRead := grant(acl.TypeCanonicalUser, "partner", "READ")
+	for _, r := range []*scan.Result{
+		result("a*b", cross, partnerRead), result("aXb", 0), result("q?", cross, partnerRead), result("qq", 0), result("${x}", cross, partnerRead), result("y", 0),
+	} {
+		if err := d.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := d.Policy(nil, "owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res.JSON), `"arn:aws:s3:::bkt/a${*}b"`) || !strings.Contains(string(res.JSON), `"arn:aws:s3:::bkt/${$}{x}"`) {
+		t.Errorf("keys not written literally:\n%s", res.JSON)
+	}
+	if c := d.Verify(res, "owner"); c.Different != 0 || c.Objects != 6 {
+		t.Errorf("check: %s", c)
 	}
 }

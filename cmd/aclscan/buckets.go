@@ -186,6 +186,7 @@ func (sh *shell) writeReadinessPolicy(d *readiness.Draft, sum *scan.Summary, fil
 	}
 	fmt.Fprintf(sh.stderr, "aclscan: %s: wrote a draft bucket policy to %s (%d statements, %d bytes); review it before use: nothing was changed\n",
 		who, file, len(res.Policy.Statement), len(res.JSON))
+	fmt.Fprintf(sh.stderr, "aclscan: %s: draft policy: %s\n", who, d.Verify(res, sum.Context.Owner))
 }
 
 // tee is a report writer that also hands every result to another sink.
