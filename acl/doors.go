@@ -100,6 +100,12 @@ func (j *Judge) PolicyProblems() []string {
 	return nil
 }
 
+// PolicyNamesAccounts reports whether the bucket policy names principals
+// by their AWS account (which only the owner's account ID tells apart).
+func (j *Judge) PolicyNamesAccounts() bool {
+	return j.doors.policy != nil && j.doors.policy.NamesAccounts
+}
+
 // PolicyPublic reports whether the bucket policy is public by AWS's
 // meaning, and whether it was judged at all.
 func (j *Judge) PolicyPublic() (public, judged bool) {

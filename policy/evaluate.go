@@ -178,6 +178,9 @@ type Evaluator struct {
 	// "public" (used for RestrictPublicBuckets and to cross-check
 	// GetBucketPolicyStatus).
 	Public bool
+	// NamesAccounts is set when a statement names a principal by its AWS
+	// account (an account ID or an IAM or STS ARN).
+	NamesAccounts bool
 }
 
 // maxCached bounds the cache of distinct statement sets.
@@ -198,6 +201,9 @@ func Compile(doc *Document, env Env, now time.Time) *Evaluator {
 			e.objectStatements = append(e.objectStatements, len(e.statements))
 		}
 		e.statements = append(e.statements, st)
+		for _, p := range append(st.named, st.except...) {
+			e.NamesAccounts = e.NamesAccounts || p.account
+		}
 		if !st.deny && st.anyone && st.allowOutsider != isFalse && st.unjudged == "" &&
 			(st.objectActions != 0 && st.someObject || st.bucketActions != 0 && st.bucket) {
 			e.Public = true

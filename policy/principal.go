@@ -68,6 +68,9 @@ type principal struct {
 	gone bool
 	// canonical is the canonical user ID it names, where known.
 	canonical string
+	// account: it is named by its AWS account (an account ID, an IAM or
+	// STS ARN), which only the owner's account ID tells from others.
+	account bool
 }
 
 // other reports whether the principal is someone outside the owner's
@@ -99,13 +102,13 @@ func namedPrincipals(ps Principals, env *Env) []principal {
 // awsPrincipal reads an "AWS" principal: an account ID, an ARN of an
 // account root, user, role, assumed role or federated user, or a unique ID.
 func awsPrincipal(v string, env *Env) principal {
-	p := principal{raw: v}
+	p := principal{raw: v, account: true}
 	if isAccountID(v) {
 		p.owner = env.OwnerAccount != "" && v == env.OwnerAccount
 		return p
 	}
 	if isUniqueID(v) {
-		p.gone = true
+		p.gone, p.account = true, false
 		return p
 	}
 	account, ok := arnAccount(v)

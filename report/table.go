@@ -115,12 +115,12 @@ func viaCell(rec *Record) string {
 		if !s.Effective {
 			continue
 		}
-		part := "acl"
-		if s.Door != acl.DoorACL {
-			part = "policy:" + s.Ref
-			if s.Ref == "" {
-				part = "policy"
-			}
+		part := s.Door
+		if s.Door == acl.DoorBucketPolicy {
+			part = "policy"
+		}
+		if s.Door != acl.DoorACL && s.Ref != "" {
+			part += ":" + s.Ref
 		}
 		if s.Condition != "" {
 			part += " if " + s.Condition

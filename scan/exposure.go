@@ -73,6 +73,13 @@ func (s *Summary) policyNotes() []string {
 		notes = append(notes, fmt.Sprintf("the bucket policy lets %s %s (statement %s; %s)", who, strings.Join(d.Actions, " "), d.Ref, state))
 	}
 	c := &s.Context
+	if j.PolicyNamesAccounts() && c.Account == "" && !c.UsersAreAccounts {
+		why := c.AccountBlock.Problem
+		if why == "" {
+			why = "not read"
+		}
+		notes = append(notes, "the bucket owner's account ID is unknown ("+why+"): every account the bucket policy names is reported cross-account, the owner's own included (give the account ID)")
+	}
 	if public, judged := j.PolicyPublic(); judged && c.PolicyPublic.Known && public != c.PolicyPublic.Value {
 		notes = append(notes, fmt.Sprintf("S3's own verdict (GetBucketPolicyStatus IsPublic %v) differs from aclscan's reading of the policy (public %v): trust the objects' sources, and check the policy by hand", c.PolicyPublic.Value, public))
 	}

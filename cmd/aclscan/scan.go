@@ -115,7 +115,7 @@ func addConnectionFlags(fl *pflag.FlagSet, f *scanFlags) {
 	fl.DurationVar(&f.set.OutageWait, "outage-wait", f.set.OutageWait, "when requests fail in a row (the endpoint down, not the objects), pause and wait this long for it to answer before stopping (0: stop at once)")
 	fl.IntVar(&f.set.S3.MaxAttempts, "max-attempts", f.set.S3.MaxAttempts, "attempts per request, first try included, before an object is reported as error")
 	fl.DurationVar(&f.set.S3.RequestTimeout, "timeout", f.set.S3.RequestTimeout, "time limit of one request attempt")
-	fl.StringVar(&f.set.S3.AccountID, "account-id", "", "AWS account whose Block Public Access settings apply (default: the caller's, from STS GetCallerIdentity)")
+	fl.StringVar(&f.set.S3.AccountID, "account-id", "", "AWS account whose Block Public Access settings apply and whose principals in bucket policies are the owner's (default: the caller's, from STS GetCallerIdentity)")
 	fl.StringVar(&f.set.S3.STSEndpointURL, "sts-endpoint-url", "", "STS endpoint URL (default: AWS's; also AWS_ENDPOINT_URL_STS)")
 	fl.StringVar(&f.set.S3.ControlEndpointURL, "s3control-endpoint-url", "", "S3 Control endpoint URL, for the account's Block Public Access (default: AWS's; also AWS_ENDPOINT_URL_S3_CONTROL)")
 	_ = fl.MarkHidden("sts-endpoint-url")
