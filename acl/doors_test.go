@@ -1,6 +1,7 @@
 package acl
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -220,5 +221,43 @@ func TestAccessPointDoors(t *testing.T) {
 	j := NewJudge(&ctx)
 	if v := j.Object("x", "owner", []Grant{ownerFC}, 0, Current); v.Findings != 0 || j.AccessPointsProblem() == "" {
 		t.Errorf("unread access points: findings %v, problem %q", v.Findings.Names(), j.AccessPointsProblem())
+	}
+}
+
+// BenchmarkJudgeObject is the judge's per-object cost: the ACL alone, and
+// the ACL with a 20-statement bucket policy (docs/benchmarks/policy.md).
+func BenchmarkJudgeObject(b *testing.B) {
+	var statements []string
+	for i := 0; i < 20; i++ {
+		switch i % 4 {
+		case 0:
+			statements = append(statements, fmt.Sprintf(`{"Sid":"P%d","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/public%d/*"}`, i, i))
+		case 1:
+			statements = append(statements, fmt.Sprintf(`{"Sid":"D%d","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/public%d/secret/*.key"}`, i, i-1))
+		case 2:
+			statements = append(statements, fmt.Sprintf(`{"Sid":"A%d","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::44445555%04d:root"},"Action":["s3:GetObject","s3:PutObject"],"Resource":["arn:aws:s3:::b/share%d/*","arn:aws:s3:::b/*.csv"]}`, i, i, i))
+		case 3:
+			statements = append(statements, fmt.Sprintf(`{"Sid":"C%d","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/office%d/*","Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}}`, i, i))
+		}
+	}
+	doc := `{"Version":"2012-10-17","Statement":[` + strings.Join(statements, ",") + `]}`
+	grants := []Grant{{Type: TypeCanonicalUser, ID: "owner", Permission: "FULL_CONTROL"}, {Type: TypeGroup, URI: AllUsersURI, Permission: "READ"}}
+	keys := []string{"public0/a/b/c.txt", "public0/secret/x.key", "share2/data.bin", "logs/2026/12/07/x.csv", "office3/plan.doc", "deep/path/with/many/segments/file.json"}
+	for _, tc := range []struct {
+		name   string
+		policy Reading[string]
+	}{{"acl-only", Read("")}, {"policy-20-statements", Read(doc)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			ctx := BucketContext{Bucket: "b", Owner: "owner", Account: "111122223333", Policy: tc.policy}
+			j := NewJudge(&ctx)
+			for _, k := range keys {
+				j.Object(k, "owner", grants, 0, Current)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				j.Object(keys[i%len(keys)], "owner", grants, 0, Current)
+			}
+		})
 	}
 }

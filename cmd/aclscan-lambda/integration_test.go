@@ -117,6 +117,20 @@ func TestDistributedMapBatches(t *testing.T) {
 			t.Errorf("the answer is %d bytes; Step Functions states hold 256 KiB, a batch's answer should stay small", len(b))
 		}
 	}
+	// The bucket policy opens the website's objects: the same judge runs
+	// in the function, whatever the event kind.
+	website := map[string]any{
+		"BatchInput": map[string]string{"bucket": locals3.DemoWebsiteBucket, "run_id": run + "-web"},
+		"Items": []map[string]any{
+			{"Key": locals3.DemoWebsitePublic[0], "Etag": "\"x\"", "Size": 1, "LastModified": 1668699881, "StorageClass": "STANDARD"},
+			{"Key": "drafts/launch-plan.txt", "Etag": "\"x\"", "Size": 1, "LastModified": 1668699881, "StorageClass": "STANDARD"},
+		},
+	}
+	if out, err := invoke(t, h, website); err != nil {
+		t.Fatal(err)
+	} else if resp := out.(*mapResponse); resp.Objects != 2 || resp.ByEffective["public"] != 1 || resp.Risky != 1 {
+		t.Errorf("a batch of the website bucket answered %+v; want the policy's public object found", resp)
+	}
 	inv := map[string]any{
 		"BatchInput": map[string]string{"run_id": run},
 		"Items": []map[string]string{
