@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
@@ -252,6 +253,73 @@ func grantsOf(grants []acl.Grant, k acl.Kind, owner string) []acl.Grant {
 	return out
 }
 
-func (o *ocsfWriter) Close(*scan.Summary) error { return o.buf.Flush() }
+// Close writes one Detection Finding per bucket-level door open now (a
+// policy statement that lets anyone or another account list the bucket,
+// write into it or change its access), then flushes.
+func (o *ocsfWriter) Close(sum *scan.Summary) error {
+	if sum != nil {
+		buckets := sum.Buckets
+		if buckets == nil {
+			buckets = []*scan.Summary{sum}
+		}
+		for _, b := range buckets {
+			if b == nil {
+				continue
+			}
+			doors, _, _ := b.BucketDoors()
+			for _, d := range doors {
+				if !d.Effective {
+					continue
+				}
+				f := o.bucketFinding(b.Bucket, d)
+				if err := o.enc.Encode(&f); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return o.buf.Flush()
+}
+
+// bucketFinding is the OCSF finding of one bucket-level door.
+func (o *ocsfWriter) bucketFinding(bucket string, d acl.Source) ocsfFinding {
+	severity, title := 2, "S3 bucket open to another account: bucket policy"
+	switch d.Finding {
+	case acl.Public.String():
+		severity, title = 4, "S3 bucket open to anyone: bucket policy"
+		for _, a := range d.Actions {
+			if !strings.HasPrefix(a, "s3:List") && !strings.HasPrefix(a, "s3:Get") {
+				severity = 5 // anyone may write into it or change its access
+			}
+		}
+	case acl.Conditional.String():
+		title = "S3 bucket open to anyone under a limiting condition: bucket policy"
+	case acl.PolicyUnjudged.String():
+		severity, title = 2, "S3 bucket policy statement not judged"
+	}
+	arn := "arn:aws:s3:::" + bucket
+	id := sha256.Sum256([]byte(bucket + "\x00bucket-policy\x00" + d.Ref + "\x00" + d.Finding))
+	return ocsfFinding{
+		ActivityID: ocsfActivityCreate, ActivityName: "Create",
+		CategoryUID: ocsfCategoryFindings, CategoryName: "Findings",
+		ClassUID: ocsfClassDetection, ClassName: "Detection Finding",
+		TypeUID: ocsfClassDetection*100 + ocsfActivityCreate, TypeName: "Detection Finding: Create",
+		SeverityID: severity, Severity: ocsfSeverities[severity],
+		StatusID: 1, Status: "New",
+		Time:    o.now().UnixMilli(),
+		Message: "s3://" + bucket + ": " + title + " (statement " + d.Ref + ": " + strings.Join(d.Actions, " ") + ")",
+		Metadata: ocsfMetadata{Version: OCSFVersion, Product: ocsfProduct{Name: "aclscan", VendorName: "aclscan", Version: o.version},
+			Profiles: []string{"cloud"}},
+		FindingInfo: ocsfFindingInfo{UID: hex.EncodeToString(id[:16]), Title: title,
+			Desc:  "A bucket policy statement lets " + d.Principal + " act on the bucket itself: " + strings.Join(d.Actions, ", ") + ".",
+			Types: []string{"S3 bucket policy: " + d.Finding}},
+		Resources:   []ocsfResource{{UID: arn, Name: bucket, Type: "AWS::S3::Bucket", CloudPartition: "aws"}},
+		Remediation: ocsfRemediation{Desc: "Narrow the statement's Principal, Action or Resource, or turn on Block Public Access (BlockPublicPolicy, RestrictPublicBuckets) if the bucket need not be public."},
+		Cloud:       ocsfCloud{Provider: "AWS"},
+		IsAlert:     true,
+		Confidence:  3,
+		Evidences:   []ocsfEvidence{{Data: map[string]any{"sources": []acl.Source{d}}}},
+	}
+}
 
 func (o *ocsfWriter) Flush() error { return o.buf.Flush() }

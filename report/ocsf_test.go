@@ -216,3 +216,45 @@ func TestOCSFAgainstTheSchema(t *testing.T) {
 		t.Errorf("a finding without metadata and finding_info.uid: %q; want both named", got)
 	}
 }
+
+// What only the bucket policy opens: the object's finding names the policy
+// and its statement; the bucket's own door (anyone may list it) is a
+// finding of the bucket, written at Close; both pass the schema.
+func TestOCSFPolicyDoors(t *testing.T) {
+	schema := loadOCSF(t)
+	var buf bytes.Buffer
+	w := newOCSF(&buf, "1.2.3")
+	w.now = func() time.Time { return time.Unix(1764633600, 0) }
+	for _, r := range policySamples() {
+		if err := w.Write(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := &scan.Summary{Bucket: "b", Context: acl.BucketContext{Bucket: "b", Owner: "a", Policy: acl.Read(websitePolicy)}}
+	if err := w.Close(sum); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3 (public object, conditional object, the listable bucket):\n%s", len(lines), buf.String())
+	}
+	var findings []ocsfFinding
+	for i, line := range lines {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatal(err)
+		}
+		if missing := schema.check(t, "events/findings/detection_finding.json", v, []string{"cloud"}, fmt.Sprintf("line %d", i+1)); len(missing) > 0 {
+			t.Errorf("line %d: %v", i+1, missing)
+		}
+		var f ocsfFinding
+		_ = json.Unmarshal([]byte(line), &f)
+		findings = append(findings, f)
+	}
+	if f := findings[0]; f.FindingInfo.Title != "S3 object open to anyone: bucket policy" || f.SeverityID != 4 {
+		t.Errorf("the policy's public object: %q severity %d", f.FindingInfo.Title, f.SeverityID)
+	}
+	if f := findings[2]; f.Resources[0].Type != "AWS::S3::Bucket" || !strings.Contains(f.Message, "statement Listing: s3:ListBucket") || f.SeverityID != 4 {
+		t.Errorf("the bucket's door: %+v", f)
+	}
+}
