@@ -28,6 +28,9 @@ type Reading[T any] struct {
 	Value   T
 	Known   bool
 	Problem string
+	// Err is the failure behind Problem when a request failed (a shell
+	// may retry what may pass by itself: throttling, a 5xx answer).
+	Err error
 }
 
 // Read returns a known reading of v.

@@ -11,7 +11,9 @@ import (
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/inventory"
 	"github.com/aclscan/aclscan/report"
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
+	"github.com/aws/smithy-go"
 )
 
 const (
@@ -312,5 +314,37 @@ func TestOutputLimit(t *testing.T) {
 	}
 	if calls != 1 {
 		t.Errorf("full called %d times, want once", calls)
+	}
+}
+
+// A bucket policy that could not be read for a passing reason
+// (throttling) is the batch's failure, for the engine to retry, not a
+// context to cache and judge every object policy-unjudged with; one that
+// is denied is the context's reading, cached.
+func TestContextsRetryAPolicyThrottled(t *testing.T) {
+	reads := 0
+	answer := acl.Unread[string]("GetBucketPolicy failed: SlowDown")
+	answer.Err = &smithy.GenericAPIError{Code: "SlowDown"}
+	c := &Contexts{Read: func(context.Context, string) (acl.BucketContext, error) {
+		reads++
+		return acl.BucketContext{Owner: "o", Policy: answer}, nil
+	}}
+	for i := 0; i < 2; i++ {
+		if _, err := c.Get(context.Background(), "b"); err == nil || !s3access.IsThrottle(err) {
+			t.Fatalf("get %d: err %v, want the throttling", i, err)
+		}
+	}
+	if reads != 2 {
+		t.Errorf("%d reads, want 2: a throttled context is not cached", reads)
+	}
+	answer = acl.Unread[string]("GetBucketPolicy was denied (the identity needs s3:GetBucketPolicy)")
+	answer.Err = &smithy.GenericAPIError{Code: "AccessDenied"}
+	for i := 0; i < 2; i++ {
+		if bc, err := c.Get(context.Background(), "b"); err != nil || bc.Policy.Known {
+			t.Fatalf("get: %v, %+v", err, bc.Policy)
+		}
+	}
+	if reads != 3 {
+		t.Errorf("%d reads, want 3: a denied policy is the context's reading, cached", reads)
 	}
 }

@@ -2,11 +2,13 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -63,6 +65,11 @@ type cachedContext struct {
 	read time.Time
 }
 
+// temporary reports whether a failure may pass by itself.
+func temporary(err error) bool {
+	return s3access.IsThrottle(err) || s3access.IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // DefaultContextTTL keeps a bucket's settings for five minutes: a change
 // of Block Public Access or Object Ownership reaches batches judged
 // after that.
@@ -83,6 +90,11 @@ func (c *Contexts) Get(ctx context.Context, bucket string) (acl.BucketContext, e
 	bc, err := c.Read(ctx, bucket)
 	if err != nil {
 		return bc, fmt.Errorf("read the settings of bucket %s: %w", bucket, err)
+	}
+	if p := bc.Policy; !p.Known && p.Err != nil && temporary(p.Err) {
+		// Every object would be policy-unjudged for a failure that passes:
+		// the engine's retry (a redriven task, a retried batch) does better.
+		return bc, fmt.Errorf("read the policy of bucket %s: %w", bucket, p.Err)
 	}
 	c.mu.Lock()
 	if c.known == nil {

@@ -114,7 +114,9 @@ func (c *Client) bucketPolicy(ctx context.Context, bucket string) acl.Reading[st
 	case ErrorCode(err) == "NoSuchBucketPolicy":
 		return acl.Read("")
 	case err != nil:
-		return acl.Unread[string](unreadable("GetBucketPolicy", "s3:GetBucketPolicy", err))
+		r := acl.Unread[string](unreadable("GetBucketPolicy", "s3:GetBucketPolicy", err))
+		r.Err = err
+		return r
 	case strings.TrimSpace(doc) == "":
 		return acl.Unread[string]("GetBucketPolicy answered with an empty document")
 	}

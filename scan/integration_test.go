@@ -88,14 +88,15 @@ func TestIntegrationPaginationEveryKeyOncePerStrategy(t *testing.T) {
 				}
 			}
 			// The bucket's context (ACL, ownership, Block Public Access,
-			// policy status; the account's is not asked of radosgw) + list
+			// policy status, policy; the account's settings and access
+			// points are not asked of radosgw) + list
 			// requests + one GetObjectAcl per key. One chain lists 3 pages;
 			// split ranges add a request each.
 			lists := sink.lists.Load()
 			if strategy == Serial && lists != 3 {
 				t.Errorf("serial scan sent %d list requests, want 3", lists)
 			}
-			if want := 4 + lists + 2500; sum.Requests != want {
+			if want := 5 + lists + 2500; sum.Requests != want {
 				t.Errorf("requests = %d, want %d (retries or lost pages?)", sum.Requests, want)
 			}
 		})
@@ -211,15 +212,25 @@ func TestIntegrationBucketOwnerFallback(t *testing.T) {
 	if sum.BucketOwner != "" || !strings.Contains(sum.OwnerProblem, "denied") {
 		t.Errorf("owner %q problem %q; want unknown because GetBucketAcl is denied", sum.BucketOwner, sum.OwnerProblem)
 	}
-	if r := sink.byKey["shared\x00"]; r.Status != StatusOK || r.Findings != 0 {
-		t.Errorf("without the owner: %s %v, want ok with no judged findings", r.Status, r.Findings.Names())
+	// B may not read the bucket policy either: every object says so.
+	unjudged := kinds(acl.PolicyUnjudged)
+	deniedPolicy := func(r Result) bool {
+		for _, s := range r.Doors.Sources(r.OwnerID, r.Grants) {
+			if strings.Contains(s.Note, "GetBucketPolicy was denied") {
+				return true
+			}
+		}
+		return false
+	}
+	if r := sink.byKey["shared\x00"]; r.Status != StatusOK || r.Findings != unjudged || !deniedPolicy(r) {
+		t.Errorf("without the owner: %s %v %+v, want ok, judged nothing but policy-unjudged (the policy is B's to not read)", r.Status, r.Findings.Names(), r.Doors.Sources(r.OwnerID, r.Grants))
 	}
 
 	sum, sink = scanAll(t, api, Config{Bucket: bucket, BucketOwner: env.A.ID})
 	if sum.BucketOwner != env.A.ID || sum.OwnerSource != "configured" {
 		t.Errorf("owner %q from %q, want the configured one", sum.BucketOwner, sum.OwnerSource)
 	}
-	if r := sink.byKey["shared\x00"]; r.Findings != kinds(acl.CrossAccount) {
+	if r := sink.byKey["shared\x00"]; r.Findings != kinds(acl.CrossAccount, acl.PolicyUnjudged) {
 		t.Errorf("with the owner: findings %v, want cross-account", r.Findings.Names())
 	}
 }
