@@ -35,6 +35,9 @@ type Options struct {
 	// VerifyPublic asks anonymously, after the change, for every object
 	// that was public: Result.StillServed says whether it still is.
 	VerifyPublic bool
+	// Apply makes Undo write; without it Undo only says what it would
+	// restore (Apply always writes: its plan is the dry run).
+	Apply bool
 }
 
 // Result is what happened to one entry.
@@ -46,6 +49,14 @@ type Result struct {
 	Earlier bool
 	// Verified and StillServed: the anonymous request of VerifyPublic.
 	Verified, StillServed bool
+	// Raced is set when the ACL read back right after the write is not
+	// the one written: another writer changed it (S3 has no conditional
+	// ACL write); Now is what it is.
+	Raced bool
+	Now   []acl.Grant
+	// Reopens are the finding kinds an undo gives back (grants the
+	// restored ACL has that the ACL now has not): public, cross-account...
+	Reopens acl.Findings
 }
 
 // Apply changes every entry's ACL, at most once, each logged (synced)
@@ -86,10 +97,6 @@ func orDefault(v, def float64) float64 {
 
 func applyOne(ctx context.Context, api API, j *Journal, e *Entry, opts Options, limit *rate.Limiter) (Result, error) {
 	res := Result{Entry: e}
-	if _, done := j.Earlier(e.ID()); done != nil {
-		res.Outcome, res.Reason, res.Earlier = done.Outcome, done.Reason, true
-		return res, nil
-	}
 	owner, live, err := read(ctx, api, e)
 	switch {
 	case ctx.Err() != nil:
@@ -102,18 +109,25 @@ func applyOne(ctx context.Context, api API, j *Journal, e *Entry, opts Options, 
 		return res, nil
 	}
 	after := e.After
-	logged, _ := j.Earlier(e.ID())
+	logged, done := j.Earlier(e.ID())
 	switch {
 	case logged != nil && SameACL(owner, live, logged.Owner, logged.After):
-		// An earlier run changed it and stopped before logging that.
+		// As an earlier run of this log left it.
+		if done != nil {
+			res.Outcome, res.Reason, res.Earlier = done.Outcome, done.Reason, true
+			return res, nil
+		}
+		// Changed by an earlier run that stopped before logging that.
 		res.Outcome, res.Reason = Changed, "by an earlier run (settled from the live ACL)"
 		return res, nil
-	case logged != nil && SameACL(owner, live, logged.Owner, logged.Grants):
-		after = logged.After // logged, not yet changed: change it now
+	case logged != nil && done == nil && SameACL(owner, live, logged.Owner, logged.Grants):
+		after = logged.After // logged, not yet changed: change it now (checked below)
 	case !SameACL(owner, live, e.Owner, e.Before) && !opts.Force:
 		res.Outcome, res.Reason = Skipped, "its ACL changed since the plan (--force applies the fix to the ACL as it is now)"
 		return res, nil
 	default:
+		// New work, or an ACL an earlier run fixed that is exposed again
+		// (fixed again, with new lines in the log).
 		if !SameACL(owner, live, e.Owner, e.Before) {
 			// --force: the fix, made again from the ACL as it is now.
 			var ok bool
@@ -124,9 +138,19 @@ func applyOne(ctx context.Context, api API, j *Journal, e *Entry, opts Options, 
 			}
 			after = redo.After
 		}
-		if err := j.Before(&Entry{Bucket: e.Bucket, Key: e.Key, VersionID: e.VersionID, After: after}, owner, live); err != nil {
+		if err := CheckAfter(owner, e.BucketOwner, live, after); err != nil {
+			res.Outcome, res.Reason = Failed, "refused: "+err.Error()
+			return res, nil
+		}
+		if err := j.Before(&Entry{Bucket: e.Bucket, Key: e.Key, VersionID: e.VersionID, BucketOwner: e.BucketOwner, After: after}, owner, live); err != nil {
 			return res, err
 		}
+	}
+	// Whatever the plan or the log says, nothing is written that the ACL
+	// just read does not hold (but the owners' FULL_CONTROL).
+	if err := CheckAfter(owner, e.BucketOwner, live, after); err != nil {
+		res.Outcome, res.Reason = Failed, "refused: "+err.Error()
+		return res, nil
 	}
 	if err := limit.Wait(ctx); err != nil {
 		return res, err
@@ -141,11 +165,24 @@ func applyOne(ctx context.Context, api API, j *Journal, e *Entry, opts Options, 
 		return res, nil
 	}
 	res.Outcome = Changed
+	readBack(ctx, api, e, owner, after, &res)
 	if opts.VerifyPublic && e.Public && e.Key != "" {
 		served, err := api.ServedAnonymously(ctx, e.Bucket, e.Key, e.VersionID)
 		res.Verified, res.StillServed = err == nil, served
 	}
 	return res, nil
+}
+
+// readBack reads the ACL again right after writing it: S3 has no
+// conditional ACL write, so another writer between the read and the
+// write (or right after) goes unseen unless looked for.
+func readBack(ctx context.Context, api API, e *Entry, owner string, written []acl.Grant, res *Result) {
+	nowOwner, now, err := read(ctx, api, e)
+	if err != nil || SameACL(nowOwner, now, owner, written) {
+		return
+	}
+	res.Raced, res.Now = true, now
+	res.Reason = "its ACL changed again right after it was written (another writer?): now " + acl.Describe(now, "")
 }
 
 // kindsOf is the mode an entry was planned with, as far as its findings say.
@@ -189,13 +226,19 @@ func explain(err error, permission string) string {
 // Undo restores every ACL the journal holds as it was before its change,
 // unless it changed since the fix (then it is skipped, or with Force
 // restored anyway). Restoring twice is harmless: an ACL already as it
-// was is reported already-restored.
-func Undo(ctx context.Context, api API, j *Journal, opts Options, report func(Result)) error {
+// was is reported already-restored. Without opts.Apply nothing is
+// written: each result says what would be restored (WouldRestore) and
+// which findings that gives back (Reopens). keep selects the records to
+// act on (nil: every one).
+func Undo(ctx context.Context, api API, j *Journal, opts Options, keep func(*Record) bool, report func(Result)) error {
 	limit := rate.NewLimiter(rate.Limit(orDefault(opts.PutsPerSecond, 3500)), 1)
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(int(orDefault(float64(opts.Workers), 16)))
 	var mu sync.Mutex
 	for _, rec := range j.Befores() {
+		if keep != nil && !keep(rec) {
+			continue
+		}
 		g.Go(func() error {
 			e := &Entry{Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID, Owner: rec.Owner, Before: rec.Grants, After: rec.After}
 			res := undoOne(ctx, api, e, opts, limit)
@@ -207,6 +250,9 @@ func Undo(ctx context.Context, api API, j *Journal, opts Options, report func(Re
 	}
 	return g.Wait()
 }
+
+// WouldRestore is an undo's dry-run outcome: the ACL would be restored.
+const WouldRestore = "would-restore"
 
 func undoOne(ctx context.Context, api API, e *Entry, opts Options, limit *rate.Limiter) Result {
 	res := Result{Entry: e}
@@ -225,6 +271,11 @@ func undoOne(ctx context.Context, api API, e *Entry, opts Options, limit *rate.L
 		res.Outcome, res.Reason = Skipped, "its ACL changed since the fix (--force restores it anyway)"
 		return res
 	}
+	res.Reopens = reopens(owner, live, e.Before)
+	if !opts.Apply {
+		res.Outcome = WouldRestore
+		return res
+	}
 	if err := limit.Wait(ctx); err != nil {
 		res.Outcome, res.Reason = Failed, err.Error()
 		return res
@@ -234,7 +285,26 @@ func undoOne(ctx context.Context, api API, e *Entry, opts Options, limit *rate.L
 		return res
 	}
 	res.Outcome = Restored
+	readBack(ctx, api, e, e.Owner, e.Before, &res)
 	return res
+}
+
+// reopens are the finding kinds of the grants restoring gives back: those
+// the restored ACL holds that the ACL now has not.
+func reopens(owner string, now, restored []acl.Grant) acl.Findings {
+	have := make(map[acl.Grant]bool, len(now))
+	for _, g := range now {
+		have[normalize(g)] = true
+	}
+	var back []acl.Grant
+	for _, g := range restored {
+		if !have[normalize(g)] {
+			back = append(back, g)
+		}
+	}
+	// Judged against the object's owner: a grant to anyone else is
+	// another account's.
+	return acl.Classify(owner, owner, back) & Closable
 }
 
 // Counts adds up results by outcome.

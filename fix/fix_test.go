@@ -2,6 +2,7 @@ package fix
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -72,6 +73,8 @@ type memS3 struct {
 	crashAt  int // the put that makes its change and then "crashes" the run (0: never)
 	crash    context.CancelFunc
 	putCount int
+	// afterPut, when set, acts right after a put (another writer).
+	afterPut func(key string)
 }
 
 func (m *memS3) GetObjectACL(_ context.Context, bucket, key, version string) (acl.Policy, error) {
@@ -96,6 +99,9 @@ func (m *memS3) PutObjectACL(_ context.Context, bucket, key, version string, p a
 	}
 	m.acls[key+"\x00"+version] = acl.Policy{Owner: p.Owner, Grants: slices.Clone(p.Grants)}
 	m.puts[key]++
+	if m.afterPut != nil {
+		m.afterPut(key)
+	}
 	if m.putCount == m.crashAt {
 		m.crash() // the change is made; the run dies before logging it
 		return context.Canceled
@@ -167,7 +173,7 @@ func TestUndoOfFixIsIdentity(t *testing.T) {
 		}
 		_ = j.Close()
 		j, _ = OpenJournal(path)
-		if err := Undo(context.Background(), mem, j, Options{Workers: 4}, func(Result) {}); err != nil {
+		if err := Undo(context.Background(), mem, j, Options{Workers: 4, Apply: true}, nil, func(Result) {}); err != nil {
 			t.Fatal(err)
 		}
 		_ = j.Close()
@@ -243,7 +249,7 @@ func TestApplyResumesAfterACrash(t *testing.T) {
 	}
 	j, _ = OpenJournal(path)
 	restored := Counts{}
-	_ = Undo(context.Background(), mem, j, Options{}, func(res Result) { restored[res.Outcome]++ })
+	_ = Undo(context.Background(), mem, j, Options{Apply: true}, nil, func(res Result) { restored[res.Outcome]++ })
 	_ = j.Close()
 	for _, e := range entries {
 		if e.Key == "k03" || e.Key == "k07" {
@@ -259,5 +265,171 @@ func TestApplyResumesAfterACrash(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if strings.Contains(string(data), `"key":"k5`+"\n") {
 		t.Error("the torn line stayed in the journal")
+	}
+}
+
+func TestCheckAfter(t *testing.T) {
+	cases := []struct {
+		name        string
+		read, after []acl.Grant
+		ok          bool
+	}{
+		{"removing grants", []acl.Grant{ownerFC, allRead, partner}, []acl.Grant{ownerFC, partner}, true},
+		{"nothing left but the owner", []acl.Grant{allRead}, []acl.Grant{ownerFC}, true},
+		{"the bucket owner's full control (bucket-owner-full-control)", []acl.Grant{allRead}, []acl.Grant{{Type: acl.TypeCanonicalUser, ID: "bucket-owner", Permission: "FULL_CONTROL"}}, true},
+		{"a public grant added", []acl.Grant{ownerFC}, []acl.Grant{ownerFC, {Type: acl.TypeGroup, URI: acl.AllUsersURI, Permission: "FULL_CONTROL"}}, false},
+		{"a permission raised", []acl.Grant{ownerFC, partner}, []acl.Grant{ownerFC, {Type: acl.TypeCanonicalUser, ID: "partner", Permission: "FULL_CONTROL"}}, false},
+		{"the owner's grant other than full control", []acl.Grant{}, []acl.Grant{{Type: acl.TypeCanonicalUser, ID: "owner", Permission: "WRITE_ACP"}}, false},
+	}
+	for _, tc := range cases {
+		err := CheckAfter("owner", "bucket-owner", tc.read, tc.after)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+// --canned private on an object another account owns keeps what the
+// bucket owner had: the caller is not locked out of its own bucket.
+func TestCannedPrivateKeepsTheBucketOwner(t *testing.T) {
+	bucketFC := acl.Grant{Type: acl.TypeCanonicalUser, ID: "bucket-owner", Permission: "FULL_CONTROL"}
+	writerFC := acl.Grant{Type: acl.TypeCanonicalUser, ID: "writer", Permission: "FULL_CONTROL"}
+	e, ok := Plan("bucket-owner", "writer", []acl.Grant{writerFC, bucketFC, allRead}, Mode{Kinds: Closable, Canned: CannedPrivate})
+	if !ok || !SameACL("", e.After, "", []acl.Grant{writerFC, bucketFC}) {
+		t.Errorf("after %+v, want the writer's and the bucket owner's full control", e.After)
+	}
+	if err := CheckAfter("writer", "bucket-owner", e.Before, e.After); err != nil {
+		t.Error(err)
+	}
+}
+
+// A second run on the same undo log fails at once.
+func TestJournalIsLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "undo.jsonl")
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenJournal(path); err == nil || !strings.Contains(err.Error(), "another aclscan run is using it") {
+		t.Errorf("second open: %v", err)
+	}
+	j.Close()
+	j, err = OpenJournal(path)
+	if err != nil {
+		t.Fatalf("after the first run: %v", err)
+	}
+	j.Close()
+}
+
+// A pending line (logged, not done) is completed only if it removes
+// grants: one that would grant more is refused, and nothing is written.
+func TestForgedPendingLineIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "undo.jsonl")
+	forged := `{"op":"before","bucket":"b","key":"k","owner_id":"owner","grants":[` + grantJSON(ownerFC) + `],"after":[` +
+		grantJSON(acl.Grant{Type: acl.TypeGroup, URI: acl.AllUsersURI, Permission: "FULL_CONTROL"}) + `,` + grantJSON(ownerFC) + `]}` + "\n"
+	if err := os.WriteFile(path, []byte(forged), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mem := &memS3{acls: map[string]acl.Policy{"k\x00": {Owner: "owner", Grants: []acl.Grant{ownerFC}}}, puts: map[string]int{}}
+	j, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	entry := Entry{Bucket: "b", Key: "k", Owner: "owner", BucketOwner: "owner", Before: []acl.Grant{ownerFC}, After: []acl.Grant{ownerFC}}
+	var got Result
+	if err := Apply(context.Background(), mem, j, []Entry{entry}, Options{}, func(r Result) { got = r }); err != nil {
+		t.Fatal(err)
+	}
+	if got.Outcome != Failed || !strings.Contains(got.Reason, "refused") || mem.puts["k"] != 0 {
+		t.Errorf("outcome %s %q, %d puts; want refused, nothing written", got.Outcome, got.Reason, mem.puts["k"])
+	}
+}
+
+func grantJSON(g acl.Grant) string {
+	b, _ := json.Marshal(g)
+	return string(b)
+}
+
+// An object fixed by an earlier run of the same log and made public again
+// is fixed again, with new lines, not reported as done.
+func TestReExposureIsFixedAgain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "undo.jsonl")
+	mem := &memS3{acls: map[string]acl.Policy{"k\x00": {Owner: "owner", Grants: []acl.Grant{ownerFC, allRead}}}, puts: map[string]int{}}
+	plan := func() []Entry {
+		p, _ := mem.GetObjectACL(context.Background(), "b", "k", "")
+		e, ok := Plan("owner", "owner", p.Grants, Mode{Kinds: Closable})
+		if !ok {
+			t.Fatal("nothing to fix")
+		}
+		e.Bucket, e.Key = "b", "k"
+		return []Entry{e}
+	}
+	for run := 0; run < 2; run++ {
+		j, err := OpenJournal(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Result
+		if err := Apply(context.Background(), mem, j, plan(), Options{}, func(r Result) { got = r }); err != nil {
+			t.Fatal(err)
+		}
+		j.Close()
+		if got.Outcome != Changed || got.Earlier {
+			t.Errorf("run %d: %s (earlier %v), want changed now", run+1, got.Outcome, got.Earlier)
+		}
+		// Someone makes it public again.
+		mem.acls["k\x00"] = acl.Policy{Owner: "owner", Grants: []acl.Grant{ownerFC, allRead}}
+	}
+	if mem.puts["k"] != 2 {
+		t.Errorf("%d puts, want 2: one per exposure", mem.puts["k"])
+	}
+	b, _ := os.ReadFile(path)
+	if n := strings.Count(string(b), `"op":"before"`); n != 2 {
+		t.Errorf("%d before lines, want 2", n)
+	}
+}
+
+// A writer that changes the ACL right after the fix wrote it is seen.
+func TestRaceAfterTheWriteIsReported(t *testing.T) {
+	mem := &memS3{acls: map[string]acl.Policy{"k\x00": {Owner: "owner", Grants: []acl.Grant{ownerFC, allRead}}}, puts: map[string]int{}}
+	mem.afterPut = func(key string) {
+		mem.acls[key+"\x00"] = acl.Policy{Owner: "owner", Grants: []acl.Grant{ownerFC, authRead}}
+	}
+	e, _ := Plan("owner", "owner", []acl.Grant{ownerFC, allRead}, Mode{Kinds: Closable})
+	e.Bucket, e.Key = "b", "k"
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "undo.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var got Result
+	if err := Apply(context.Background(), mem, j, []Entry{e}, Options{}, func(r Result) { got = r }); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Raced || !strings.Contains(got.Reason, "AuthenticatedUsers:READ") {
+		t.Errorf("result %+v, want the race reported with the ACL as it is now", got)
+	}
+}
+
+// Undo without Apply writes nothing and says what restoring gives back.
+func TestUndoDryRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "undo.jsonl")
+	mem := &memS3{acls: map[string]acl.Policy{"k\x00": {Owner: "owner", Grants: []acl.Grant{ownerFC, allRead}}}, puts: map[string]int{}}
+	e, _ := Plan("owner", "owner", []acl.Grant{ownerFC, allRead}, Mode{Kinds: Closable})
+	e.Bucket, e.Key = "b", "k"
+	j, _ := OpenJournal(path)
+	if err := Apply(context.Background(), mem, j, []Entry{e}, Options{}, func(Result) {}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	j, _ = OpenJournal(path)
+	defer j.Close()
+	var got Result
+	if err := Undo(context.Background(), mem, j, Options{}, nil, func(r Result) { got = r }); err != nil {
+		t.Fatal(err)
+	}
+	if got.Outcome != WouldRestore || !got.Reopens.Has(acl.Public) || mem.puts["k"] != 1 {
+		t.Errorf("dry run: %s reopens %v, %d puts; want would-restore, public, no new put", got.Outcome, got.Reopens.Names(), mem.puts["k"])
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/aclscan/aclscan/acl"
@@ -32,14 +33,22 @@ type Record struct {
 	Key       string      `json:"key"`
 	VersionID string      `json:"version_id,omitempty"`
 	Owner     string      `json:"owner_id,omitempty"`
-	Grants    []acl.Grant `json:"grants,omitempty"`
+	// BucketOwner is the bucket owner's canonical ID when the ACL was
+	// saved: an owner's FULL_CONTROL is the one grant a fix may add.
+	BucketOwner string      `json:"bucket_owner,omitempty"`
+	Grants      []acl.Grant `json:"grants,omitempty"`
 	// After is the ACL the change writes (on "before").
 	After   []acl.Grant `json:"after,omitempty"`
 	Outcome string      `json:"outcome,omitempty"`
 	Reason  string      `json:"reason,omitempty"`
+	// Line is the record's line in the journal (for messages).
+	Line int `json:"-"`
 }
 
 func (r *Record) id() string { return r.Bucket + "\x00" + r.Key + "\x00" + r.VersionID }
+
+// RecordID names the ACL a record is about, as Entry.ID does.
+func RecordID(r *Record) string { return r.id() }
 
 // Journal is the undo log: append-only JSON lines. Before records are
 // synced before Before returns (several workers' records share one sync);
@@ -61,13 +70,21 @@ type Journal struct {
 	done   map[string]*Record
 }
 
-// OpenJournal opens (or creates) the undo log at path and reads what it
-// holds. A last line cut short by a crash is dropped: it was never
+// errLocked: another run holds the undo log.
+var errLocked = errors.New("another aclscan run is using it (one run per undo log at a time)")
+
+// OpenJournal opens (or creates) the undo log at path, locks it for this
+// run alone, and reads what it holds. Records are only ever appended
+// (O_APPEND). A last line cut short by a crash is dropped: it was never
 // synced, so the change it would have preceded was not made.
 func OpenJournal(path string) (*Journal, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	j := &Journal{path: path, f: f, before: map[string]*Record{}, done: map[string]*Record{}}
 	j.cond = sync.NewCond(&j.mu)
@@ -77,10 +94,6 @@ func OpenJournal(path string) (*Journal, error) {
 		return nil, err
 	}
 	if err := f.Truncate(good); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -99,7 +112,7 @@ func (j *Journal) read() (int64, error) {
 		if err != nil {
 			return good, err
 		}
-		var rec Record
+		rec := Record{Line: n}
 		if err := json.Unmarshal(line, &rec); err != nil {
 			return good, fmt.Errorf("%s line %d is not an aclscan undo log record: %v", j.path, n, err)
 		}
@@ -121,19 +134,25 @@ func (j *Journal) Earlier(id string) (before, done *Record) {
 	return j.before[id], j.done[id]
 }
 
-// Befores returns every before record the journal held when opened.
+// Befores returns every before record the journal held when opened (the
+// last one of each ACL), in the order they were written.
 func (j *Journal) Befores() []*Record {
 	out := make([]*Record, 0, len(j.before))
 	for _, r := range j.before {
 		out = append(out, r)
 	}
+	slices.SortFunc(out, func(a, b *Record) int { return a.Line - b.Line })
 	return out
 }
+
+// Path is where the journal is.
+func (j *Journal) Path() string { return j.path }
 
 // Before appends an ACL as it is before its change and returns once it
 // is durable.
 func (j *Journal) Before(e *Entry, owner string, grants []acl.Grant) error {
-	return j.append(&Record{Op: "before", Bucket: e.Bucket, Key: e.Key, VersionID: e.VersionID, Owner: owner, Grants: grants, After: e.After}, true)
+	return j.append(&Record{Op: "before", Bucket: e.Bucket, Key: e.Key, VersionID: e.VersionID, Owner: owner, BucketOwner: e.BucketOwner,
+		Grants: grants, After: e.After}, true)
 }
 
 // Done appends an entry's outcome (durable at the next sync).

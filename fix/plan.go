@@ -77,6 +77,16 @@ func Plan(bucketOwner, owner string, grants []acl.Grant, mode Mode) (Entry, bool
 	switch mode.Canned {
 	case CannedPrivate:
 		e.After = []acl.Grant{fullControl(owner)}
+		if bucketOwner != "" && bucketOwner != owner {
+			// Another account owns the object: the bucket owner keeps
+			// what it had (its access is what lets it manage the object),
+			// or the fix would lock the caller out.
+			for _, g := range grants {
+				if g.Type == acl.TypeCanonicalUser && g.ID == bucketOwner && !slices.Contains(e.After, g) {
+					e.After = append(e.After, g)
+				}
+			}
+		}
 	case CannedBucketOwnerFullControl:
 		e.After = []acl.Grant{fullControl(owner)}
 		if bucketOwner != "" && bucketOwner != owner {
@@ -109,6 +119,32 @@ func closes(bucketOwner, owner string, g acl.Grant, mode Mode) acl.Findings {
 
 func fullControl(id string) acl.Grant {
 	return acl.Grant{Type: acl.TypeCanonicalUser, ID: id, Permission: "FULL_CONTROL"}
+}
+
+// CheckAfter refuses an ACL a fix would write that grants anything the
+// ACL it was read from does not: a fix only removes grants, and may add
+// the object owner's or the bucket owner's FULL_CONTROL (the canned ACLs
+// write them). It is checked before every write, whatever the plan or
+// the undo log says.
+func CheckAfter(owner, bucketOwner string, read, after []acl.Grant) error {
+	have := make(map[acl.Grant]bool, len(read))
+	for _, g := range read {
+		have[normalize(g)] = true
+	}
+	var added []acl.Grant
+	for _, g := range after {
+		if have[normalize(g)] {
+			continue
+		}
+		if g.Type == acl.TypeCanonicalUser && g.Permission == "FULL_CONTROL" && g.ID != "" && (g.ID == owner || g.ID == bucketOwner) {
+			continue
+		}
+		added = append(added, g)
+	}
+	if len(added) > 0 {
+		return fmt.Errorf("it would write %s, which the ACL it was read from does not hold (a fix only removes grants)", acl.Describe(added, ""))
+	}
+	return nil
 }
 
 // SameACL compares two ACLs as S3 does: the owner (when both name one)

@@ -72,7 +72,7 @@ func run(runs, objects int, bin, out string) error {
 			return fmt.Errorf("fix: %v\n%s", err, outText)
 		}
 		fixes = append(fixes, took)
-		took, outText, err = timed("undo", undo, "--workers", "64", "--max-puts-per-second", "100000")
+		took, outText, err = timed("undo", undo, "s3://"+bucket, "--apply", "--workers", "64", "--max-puts-per-second", "100000")
 		if err != nil || !strings.Contains(outText, fmt.Sprintf("Undo: %d restored", objects)) {
 			return fmt.Errorf("undo: %v\n%s", err, outText)
 		}

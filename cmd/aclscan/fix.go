@@ -38,6 +38,8 @@ type fixFlags struct {
 	bucketACL     bool
 	putsPerSecond float64
 	workers       int
+	// allBucketsInLog: undo acts on every bucket its log names.
+	allBucketsInLog bool
 }
 
 // planLines bounds the plan's lines on the terminal.
@@ -99,20 +101,27 @@ interruption changes nothing twice; aclscan undo FILE puts every ACL back.`,
 func newUndoCommand(sh *shell) *cobra.Command {
 	f := fixFlags{scanFlags: scanFlags{set: settings.Defaults()}, putsPerSecond: 3500, workers: 16}
 	cmd := &cobra.Command{
-		Use:   "undo UNDO-LOG",
-		Short: "Put back every ACL an aclscan fix changed, from its undo log",
-		Example: `  aclscan undo undo.jsonl
-  aclscan undo undo.jsonl --force   # also ACLs changed since the fix`,
+		Use:   "undo UNDO-LOG s3://BUCKET... | --all-buckets-in-log",
+		Short: "Put back the ACLs an aclscan fix changed, from its undo log (a plan unless --apply)",
+		Long: `aclscan undo reads the undo log of aclscan fix --apply and puts back every ACL it saved, in the buckets
+named (or every bucket the log names, with --all-buckets-in-log). By default it only says what it would
+restore, and warns when that gives back public or cross-account access; --apply restores. An ACL that
+changed since the fix is skipped (--force restores it anyway).`,
+		Example: `  aclscan undo undo.jsonl s3://my-bucket            # what would be restored, nothing changed
+  aclscan undo undo.jsonl s3://my-bucket --apply
+  aclscan undo undo.jsonl --all-buckets-in-log --apply --force   # also ACLs changed since the fix`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageErrorf("undo takes one UNDO-LOG argument (the --undo-log of aclscan fix --apply)")
+			if len(args) < 1 {
+				return usageErrorf("undo takes the UNDO-LOG (the --undo-log of aclscan fix --apply) and the s3://BUCKET names to restore")
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error { return sh.runUndo(cmd.Context(), args[0], &f) },
+		RunE: func(cmd *cobra.Command, args []string) error { return sh.runUndo(cmd.Context(), args[0], args[1:], &f) },
 	}
 	fl := cmd.Flags()
 	addConnectionFlags(fl, &f.scanFlags)
+	fl.BoolVar(&f.apply, "apply", false, "restore the ACLs (without it, undo only says what it would restore)")
+	fl.BoolVar(&f.allBucketsInLog, "all-buckets-in-log", false, "act on every bucket the log names, not only those named on the command line")
 	fl.BoolVar(&f.force, "force", false, "also restore ACLs that changed since the fix")
 	fl.Float64Var(&f.putsPerSecond, "max-puts-per-second", f.putsPerSecond, "bound on ACL writes per second")
 	fl.IntVar(&f.workers, "workers", f.workers, "ACLs restored at once")
@@ -175,7 +184,15 @@ func (sh *shell) runFix(ctx context.Context, target string, f *fixFlags) error {
 	if err != nil {
 		return err
 	}
-	p := &planner{client: client, mode: mode, contexts: map[string]*acl.BucketContext{}, bucketOwner: f.set.BucketOwner}
+	p := &planner{client: client, mode: mode, contexts: map[string]*acl.BucketContext{}, bucketOwner: f.set.BucketOwner,
+		pending: map[string]*fix.Record{}, reported: map[string]bool{}}
+	if journal != nil {
+		for _, rec := range journal.Befores() {
+			if _, done := journal.Earlier(fix.RecordID(rec)); done == nil {
+				p.pending[fix.RecordID(rec)] = rec
+			}
+		}
+	}
 	if target != "" {
 		err = p.fromScan(ctx, cfg)
 	} else {
@@ -188,7 +205,18 @@ func (sh *shell) runFix(ctx context.Context, target string, f *fixFlags) error {
 		p.addBucketACLs()
 	}
 	if journal != nil {
-		p.addUnsettled(journal)
+		inScope := func(rec *fix.Record) bool { return p.reported[fix.RecordID(rec)] }
+		if target != "" {
+			inScope = func(rec *fix.Record) bool {
+				if rec.Key == "" {
+					return f.bucketACL && rec.Bucket == cfg.Bucket
+				}
+				return rec.Bucket == cfg.Bucket && strings.HasPrefix(rec.Key, cfg.Prefix) && (rec.VersionID == "" || cfg.AllVersions)
+			}
+		}
+		if err := p.addUnsettled(ctx, journal, inScope); err != nil {
+			return err
+		}
 	}
 	// Results arrive in completion order; the plan reads in key order.
 	sort.Slice(p.entries, func(i, j int) bool { return p.entries[i].ID() < p.entries[j].ID() })
@@ -211,7 +239,7 @@ func (sh *shell) runFix(ctx context.Context, target string, f *fixFlags) error {
 func (sh *shell) applyPlan(ctx context.Context, client *s3access.Client, journal *fix.Journal, entries []fix.Entry, f *fixFlags) error {
 	counts := fix.Counts{}
 	var mu sync.Mutex
-	var stillServed, verified, earlier int64
+	var stillServed, verified, earlier, raced int64
 	lines := 0
 	// The plan is the total: the progress line counts against it.
 	progress := new(scan.Progress)
@@ -239,7 +267,10 @@ func (sh *shell) applyPlan(ctx context.Context, client *s3access.Client, journal
 				fmt.Fprintf(sh.stderr, "aclscan: %s: still served to anyone after the fix (a bucket policy or another grant allows it)\n", printableURL(res.Entry))
 			}
 		}
-		if res.Outcome != fix.Changed && lines < planLines*5 {
+		if res.Raced {
+			raced++
+		}
+		if (res.Outcome != fix.Changed || res.Raced) && lines < planLines*5 {
 			lines++
 			fmt.Fprintf(sh.stderr, "aclscan: %s: %s: %s\n", printableURL(res.Entry), res.Outcome, res.Reason)
 		}
@@ -263,11 +294,25 @@ func (sh *shell) applyPlan(ctx context.Context, client *s3access.Client, journal
 		return &exitError{code: exitIncomplete, msg: err.Error()}
 	case counts[fix.Failed] > 0 || stillServed > 0:
 		return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%d ACLs could not be changed, %d fixed objects still served (see above)", counts[fix.Failed], stillServed)}
+	case raced > 0:
+		return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%d ACLs changed again right after the fix wrote them (another writer? see above): run the fix again", raced)}
 	}
 	return nil
 }
 
-func (sh *shell) runUndo(ctx context.Context, path string, f *fixFlags) error {
+func (sh *shell) runUndo(ctx context.Context, path string, buckets []string, f *fixFlags) error {
+	named := map[string]bool{}
+	for _, arg := range buckets {
+		bucket, ok := strings.CutPrefix(arg, "s3://")
+		bucket = strings.TrimSuffix(bucket, "/")
+		if !ok || bucket == "" || strings.Contains(bucket, "/") {
+			return usageErrorf("undo: %q is not s3://BUCKET (undo restores whole buckets' lines of the log)", arg)
+		}
+		named[bucket] = true
+	}
+	if len(named) == 0 && !f.allBucketsInLog {
+		return usageErrorf("undo: name the buckets to restore (aclscan undo %s s3://BUCKET ...), or --all-buckets-in-log to restore every bucket the log names", path)
+	}
 	if _, err := os.Stat(path); err != nil {
 		return usageErrorf("undo: %v", err)
 	}
@@ -276,6 +321,15 @@ func (sh *shell) runUndo(ctx context.Context, path string, f *fixFlags) error {
 		return usageErrorf("undo: %v", err)
 	}
 	defer journal.Close()
+	if !f.allBucketsInLog {
+		for _, rec := range journal.Befores() {
+			if !named[rec.Bucket] {
+				e := fix.Entry{Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID}
+				return usageErrorf("undo: %s line %d restores %s, in a bucket not named on the command line: name s3://%s too, or --all-buckets-in-log; nothing changed",
+					path, rec.Line, printableURL(&e), rec.Bucket)
+			}
+		}
+	}
 	opts, err := f.set.ClientOptions()
 	if err != nil {
 		return explainSetupError(err)
@@ -287,20 +341,59 @@ func (sh *shell) runUndo(ctx context.Context, path string, f *fixFlags) error {
 	}
 	counts := fix.Counts{}
 	var mu sync.Mutex
-	err = fix.Undo(ctx, client, journal, fix.Options{Workers: f.workers, PutsPerSecond: f.putsPerSecond, Force: f.force}, func(res fix.Result) {
+	var reopening, raced, lines int
+	reopened := map[string]int{}
+	err = fix.Undo(ctx, client, journal, fix.Options{Workers: f.workers, PutsPerSecond: f.putsPerSecond, Force: f.force, Apply: f.apply}, nil, func(res fix.Result) {
 		mu.Lock()
 		defer mu.Unlock()
 		counts[res.Outcome]++
-		if res.Outcome == fix.Skipped || res.Outcome == fix.Failed {
+		if res.Reopens != 0 {
+			reopening++
+			for _, k := range res.Reopens.Kinds() {
+				reopened[k.String()]++
+			}
+		}
+		if res.Raced {
+			raced++
+		}
+		switch {
+		case res.Outcome == fix.Skipped || res.Outcome == fix.Failed || res.Raced:
 			fmt.Fprintf(sh.stderr, "aclscan: %s: %s: %s\n", printableURL(res.Entry), res.Outcome, res.Reason)
+		case res.Outcome == fix.WouldRestore && lines < planLines:
+			lines++
+			back := "its grants back: " + grantList(res.Entry.Before)
+			if res.Reopens != 0 {
+				back += " (RE-OPENS " + strings.Join(res.Reopens.Names(), ", ") + " access)"
+			}
+			fmt.Fprintf(sh.stdout, "  would restore %s: %s\n", printableURL(res.Entry), back)
 		}
 	})
-	fmt.Fprintf(sh.stdout, "Undo: %d restored, %d already as they were, %d skipped, %d failed\n", counts[fix.Restored], counts[fix.AlreadyRestored], counts[fix.Skipped], counts[fix.Failed])
+	if reopening > 0 {
+		var kinds []string
+		for _, k := range []string{"public", "authenticated", "cross-account"} {
+			if reopened[k] > 0 {
+				kinds = append(kinds, fmt.Sprintf("%s %d", k, reopened[k]))
+			}
+		}
+		verb := "would re-open"
+		if f.apply {
+			verb = "re-opened"
+		}
+		fmt.Fprintf(sh.stderr, "aclscan: WARNING: undo %s access the fix had closed, on %d ACLs (%s)\n", verb, reopening, strings.Join(kinds, ", "))
+	}
+	if !f.apply {
+		fmt.Fprintf(sh.stdout, "Undo plan: %d ACLs would be restored, %d already as they were, %d skipped, %d failed to read. Nothing changed: add --apply to restore them.\n",
+			counts[fix.WouldRestore], counts[fix.AlreadyRestored], counts[fix.Skipped], counts[fix.Failed])
+	} else {
+		fmt.Fprintf(sh.stdout, "Undo: %d restored, %d already as they were, %d skipped, %d failed\n", counts[fix.Restored], counts[fix.AlreadyRestored], counts[fix.Skipped], counts[fix.Failed])
+	}
 	switch {
 	case err != nil:
 		return &exitError{code: exitIncomplete, msg: "undo stopped: " + err.Error() + "; run it again to continue"}
 	case counts[fix.Skipped]+counts[fix.Failed] > 0:
 		return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%d ACLs were not restored (see above)", counts[fix.Skipped]+counts[fix.Failed])}
+	case raced > 0:
+		return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%d ACLs changed again right after they were restored (see above)", raced)}
 	}
 	return nil
 }
@@ -332,6 +425,11 @@ type planner struct {
 	// policyKept counts, per bucket and statement, the objects the bucket
 	// policy keeps exposed in the kinds fixed: fix rewrites ACLs only.
 	policyKept map[string]map[string]int
+	// pending are the undo log's changes an earlier run logged but did
+	// not account for, by ACL; reported marks those a --from-report
+	// report names (inside this run's targets).
+	pending  map[string]*fix.Record
+	reported map[string]bool
 }
 
 // keptByPolicy notes the objects that stay exposed after the plan because
@@ -435,6 +533,15 @@ func (p *planner) fromReport(ctx context.Context, path string) error {
 	defer f.Close()
 	err = report.ReadJSONL(f, func(rec report.Record) error {
 		p.keptByPolicy(rec.Bucket, rec.Sources)
+		if len(p.pending) > 0 {
+			version := ""
+			if rec.VersionID != nil {
+				version = *rec.VersionID
+			}
+			if id := rec.Bucket + "\x00" + rec.Key + "\x00" + version; p.pending[id] != nil {
+				p.reported[id] = true
+			}
+		}
 		if rec.Status != "ok" || len(rec.Findings) == 0 {
 			return nil
 		}
@@ -492,18 +599,39 @@ func (p *planner) addBucketACLs() {
 
 // addUnsettled adds the ACLs an earlier run logged but did not account
 // for (it stopped between the two): they are settled whether or not a
-// new scan still finds them.
-func (p *planner) addUnsettled(j *fix.Journal) {
+// new scan still finds them. Each must lie inside this run's targets and
+// only remove grants from the ACL it saved (but the owners' FULL_CONTROL,
+// with the bucket owner read now, not taken from the log): anything else
+// is refused, naming the log line, before anything changes.
+func (p *planner) addUnsettled(ctx context.Context, j *fix.Journal, inScope func(*fix.Record) bool) error {
 	planned := map[string]bool{}
 	for i := range p.entries {
 		planned[p.entries[i].ID()] = true
 	}
 	for _, rec := range j.Befores() {
+		id := fix.RecordID(rec)
+		if p.pending[id] == nil {
+			continue
+		}
 		e := fix.Entry{Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID, Owner: rec.Owner, Before: rec.Grants, After: rec.After}
-		if _, done := j.Earlier(e.ID()); done == nil && !planned[e.ID()] {
+		if !inScope(rec) {
+			return usageErrorf("undo log %s line %d: a pending change of %s is outside this run's targets: run the fix of its own target with this log to settle it, or use another undo log; nothing changed",
+				j.Path(), rec.Line, printableURL(&e))
+		}
+		bc, err := p.context(ctx, rec.Bucket)
+		if err != nil {
+			return err
+		}
+		if err := fix.CheckAfter(rec.Owner, bc.Owner, rec.Grants, rec.After); err != nil {
+			return usageErrorf("undo log %s line %d: its change of %s is refused: %v (was the log edited?); nothing changed",
+				j.Path(), rec.Line, printableURL(&e), err)
+		}
+		e.BucketOwner = bc.Owner
+		if !planned[id] {
 			p.entries = append(p.entries, e)
 		}
 	}
+	return nil
 }
 
 // print writes the plan's summary and its first lines.

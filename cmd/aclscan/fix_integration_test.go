@@ -107,7 +107,15 @@ func TestIntegrationFixApplyUndo(t *testing.T) {
 	if !fix.SameACL("", shared, "", []acl.Grant{{Type: "CanonicalUser", ID: env.A.ID, Permission: "FULL_CONTROL"}, {Type: "CanonicalUser", ID: env.B.ID, Permission: "READ"}}) {
 		t.Errorf("open-and-shared after the fix: %+v; want A's and B's grants kept", shared)
 	}
-	code, stdout, stderr = runLocal(t, env, "undo", undo)
+	// Undo plans first: nothing restored, the re-opened access said.
+	code, stdout, stderr = runLocal(t, env, "undo", undo, "s3://"+bucket)
+	if code != exitOK || !strings.Contains(stdout, "3 ACLs would be restored") || !strings.Contains(stderr, "WARNING: undo would re-open access the fix had closed, on 3 ACLs (public 2, authenticated 1)") {
+		t.Fatalf("undo plan: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code := anonymousGET(t, env, bucket, "open"); code != 403 {
+		t.Fatalf("undo's plan changed something: anonymous GET %d", code)
+	}
+	code, stdout, stderr = runLocal(t, env, "undo", undo, "s3://"+bucket, "--apply")
 	if code != exitOK || !strings.Contains(stdout, "Undo: 3 restored") {
 		t.Fatalf("undo: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -188,7 +196,7 @@ func TestIntegrationFixVersions(t *testing.T) {
 	if len(recs["before"]) != 2 || len(recs["done"]) != 2 {
 		t.Errorf("undo log: %v; want each of the 2 versions once", recs)
 	}
-	code, stdout, _ = runLocal(t, env, "undo", undo)
+	code, stdout, _ = runLocal(t, env, "undo", undo, "--all-buckets-in-log", "--apply")
 	if code != exitOK || !strings.Contains(stdout, "2 restored") {
 		t.Errorf("undo: %d %s", code, stdout)
 	}
@@ -234,7 +242,7 @@ func TestIntegrationFixKilledAndResumed(t *testing.T) {
 			t.Errorf("%s after the fix: anonymous GET %d", k, code)
 		}
 	}
-	out, err = localCommand(t, bin, "undo", undo).CombinedOutput()
+	out, err = localCommand(t, bin, "undo", undo, "s3://"+bucket, "--apply").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), fmt.Sprintf("Undo: %d restored", len(keys))) {
 		t.Fatalf("undo: %v\n%s", err, out)
 	}
@@ -242,5 +250,125 @@ func TestIntegrationFixKilledAndResumed(t *testing.T) {
 		if code := anonymousGET(t, env, bucket, k); code != 200 {
 			t.Errorf("%s after undo: anonymous GET %d", k, code)
 		}
+	}
+}
+
+// Issue 24's attack, and its neighbours, against radosgw: a forged
+// pending line for another bucket, or one that grants more than the ACL it
+// saved, is refused before anything changes; undo names its buckets.
+func TestIntegrationFixRefusesForgedLogs(t *testing.T) {
+	t.Parallel()
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	victim, other := locals3.NewBucket(t, env, "victim"), locals3.NewBucket(t, env, "other")
+	if err := locals3.PutObjects(ctx, a, victim, []string{"secret.txt"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.PutObjects(ctx, a, other, []string{"in/target.txt"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ownerFC := `{"type":"CanonicalUser","id":"` + env.A.ID + `","permission":"FULL_CONTROL"}`
+	publicFC := `{"type":"Group","uri":"http://acs.amazonaws.com/groups/global/AllUsers","permission":"FULL_CONTROL"}`
+	forge := func(bucket, key string) string {
+		path := filepath.Join(t.TempDir(), "undo.jsonl")
+		line := `{"op":"before","bucket":"` + bucket + `","key":"` + key + `","owner_id":"` + env.A.ID + `","grants":[` + ownerFC + `],"after":[` + publicFC + `,` + ownerFC + `]}` + "\n"
+		if err := os.WriteFile(path, []byte(line), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// The issue's reproduction: a line for another bucket.
+	log := forge(victim, "secret.txt")
+	code, stdout, stderr := runLocal(t, env, "fix", "s3://"+other, "--apply", "--undo-log", log)
+	if code != exitUsage || !strings.Contains(stderr, "line 1: a pending change of s3://"+victim+"/secret.txt is outside this run's targets") {
+		t.Errorf("a line for another bucket: exit %d\n%s%s", code, stdout, stderr)
+	}
+	// A line inside the target that would grant more than it saved.
+	log = forge(other, "in/target.txt")
+	code, stdout, stderr = runLocal(t, env, "fix", "s3://"+other, "--apply", "--undo-log", log)
+	if code != exitUsage || !strings.Contains(stderr, "line 1: its change of s3://"+other+"/in/target.txt is refused: it would write AllUsers:FULL_CONTROL") {
+		t.Errorf("a line granting more: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, o := range [][2]string{{victim, "secret.txt"}, {other, "in/target.txt"}} {
+		if code := anonymousGET(t, env, o[0], o[1]); code != 403 {
+			t.Errorf("s3://%s/%s after the forged logs: anonymous GET %d, want 403", o[0], o[1], code)
+		}
+		if got := objectACL(t, env, o[0], o[1]); len(got) != 1 {
+			t.Errorf("s3://%s/%s: ACL %+v, want the owner's alone", o[0], o[1], got)
+		}
+	}
+	// Undo acts only on the buckets it is told.
+	code, _, stderr = runLocal(t, env, "undo", log)
+	if code != exitUsage || !strings.Contains(stderr, "name the buckets to restore") {
+		t.Errorf("undo without buckets: exit %d %s", code, stderr)
+	}
+	code, _, stderr = runLocal(t, env, "undo", log, "s3://"+victim, "--apply")
+	if code != exitUsage || !strings.Contains(stderr, "line 1 restores s3://"+other+"/in/target.txt, in a bucket not named on the command line") {
+		t.Errorf("undo of a bucket not named: exit %d %s", code, stderr)
+	}
+}
+
+// An object fixed, then made public again, and fixed again with the same
+// command and log: fixed again, not reported as done.
+func TestIntegrationFixAgainAfterReExposure(t *testing.T) {
+	t.Parallel()
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	bucket := locals3.NewBucket(t, env, "reexposed")
+	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"doc"}, publicRead); err != nil {
+		t.Fatal(err)
+	}
+	undo := filepath.Join(t.TempDir(), "undo.jsonl")
+	for run := 1; run <= 2; run++ {
+		code, stdout, stderr := runLocal(t, env, "fix", "s3://"+bucket, "--apply", "--undo-log", undo, "--verify-public")
+		if code != exitOK || !strings.Contains(stdout, "Applied: 1 changed, 0 skipped, 0 failed; 0 of 1 fixed public objects still served") ||
+			strings.Contains(stdout, "by an earlier run") {
+			t.Fatalf("run %d: exit %d\n%s%s", run, code, stdout, stderr)
+		}
+		if code := anonymousGET(t, env, bucket, "doc"); code != 403 {
+			t.Errorf("run %d: anonymous GET %d after the fix", run, code)
+		}
+		// Someone opens it again.
+		if _, err := a.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: &bucket, Key: aws("doc"), ACL: types.ObjectCannedACLPublicRead}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if recs := journalRecords(t, undo); recs["before"]["doc@"] != 2 || recs["done"]["doc@"] != 2 {
+		t.Errorf("undo log %v: want two changes of doc, each logged", recs)
+	}
+}
+
+// --canned private on an object user B owns in A's bucket keeps A's
+// access: A can still read and change its ACL after the fix.
+func TestIntegrationCannedPrivateKeepsTheBucketOwner(t *testing.T) {
+	t.Parallel()
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a, b := env.Client(env.A), env.Client(env.B)
+	bucket := locals3.NewBucket(t, env, "canned")
+	if err := locals3.GrantBucketWrite(ctx, a, bucket, env.A, env.B); err != nil {
+		t.Fatal(err)
+	}
+	// B's object: B full control, A full control, anyone may read.
+	if err := locals3.PutObjects(ctx, b, bucket, []string{"from-b"}, func(in *s3.PutObjectInput) {
+		in.GrantFullControl = aws("id=" + env.B.ID + ", id=" + env.A.ID)
+		in.GrantRead = aws("uri=" + acl.AllUsersURI)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runLocal(t, env, "fix", "s3://"+bucket, "--canned", "private", "--findings", "public", "--apply", "--undo-log", filepath.Join(t.TempDir(), "undo.jsonl"))
+	if code != exitOK || !strings.Contains(stdout, "Applied: 1 changed") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code := anonymousGET(t, env, bucket, "from-b"); code != 403 {
+		t.Errorf("anonymous GET %d after the fix", code)
+	}
+	got := objectACL(t, env, bucket, "from-b") // read as A: A is not locked out
+	want := []acl.Grant{{Type: "CanonicalUser", ID: env.B.ID, Permission: "FULL_CONTROL"}, {Type: "CanonicalUser", ID: env.A.ID, Permission: "FULL_CONTROL"}}
+	if !fix.SameACL("", got, "", want) {
+		t.Errorf("ACL after --canned private: %+v, want B's and A's full control", got)
 	}
 }
