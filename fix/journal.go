@@ -28,11 +28,11 @@ const (
 // ACL as it was, written and synced before the change; "done" the
 // outcome of an entry.
 type Record struct {
-	Op        string      `json:"op"`
-	Bucket    string      `json:"bucket"`
-	Key       string      `json:"key"`
-	VersionID string      `json:"version_id,omitempty"`
-	Owner     string      `json:"owner_id,omitempty"`
+	Op        string `json:"op"`
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	VersionID string `json:"version_id,omitempty"`
+	Owner     string `json:"owner_id,omitempty"`
 	// BucketOwner is the bucket owner's canonical ID when the ACL was
 	// saved: an owner's FULL_CONTROL is the one grant a fix may add.
 	BucketOwner string      `json:"bucket_owner,omitempty"`
