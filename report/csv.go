@@ -32,7 +32,7 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	}
 	row := c.row
 	row[0] = r.Bucket
-	row[1] = defuseFormula(r.Key)
+	row[1] = r.Key
 	row[2], row[3] = "", ""
 	if r.Versioned {
 		row[2], row[3] = r.VersionID, strconv.FormatBool(r.IsLatest)
@@ -52,6 +52,12 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	row[13] = r.ReportDate
 	row[14] = triState(r.Rechecked == scan.Changed, r.Rechecked != scan.NotRechecked)
 	row[15] = c.sources(r)
+	// Every text column may hold what a server or a policy chose (an
+	// owner ID, an error message, a version ID, a grantee): each is
+	// defused, not only the key.
+	for i := range row {
+		row[i] = defuseFormula(row[i])
+	}
 	return c.w.Write(row)
 }
 
@@ -68,7 +74,7 @@ func (c *csvWriter) sources(r *scan.Result) string {
 		}
 		c.sb.WriteString(s.String())
 	}
-	return defuseFormula(c.sb.String())
+	return c.sb.String()
 }
 
 // triState is "true", "false", or "" when not known.
@@ -116,6 +122,12 @@ func defuseFormula(s string) string {
 	switch s[0] {
 	case '=', '+', '-', '@', '\t', '\r':
 		return "'" + s
+	}
+	// Spreadsheets also read the full-width forms (＝＋－＠) as formula signs.
+	for _, sign := range []string{"\uFF1D", "\uFF0B", "\uFF0D", "\uFF20"} {
+		if strings.HasPrefix(s, sign) {
+			return "'" + s
+		}
 	}
 	return s
 }

@@ -219,3 +219,24 @@ func TestRiskyOnly(t *testing.T) {
 		t.Errorf("keys written: %q; want every result but the clean one", keys)
 	}
 }
+
+// Every text column of the CSV is defused, the full-width signs too: an
+// owner ID, an error message or a version ID is whatever a server sent.
+func TestCSVDefusesEveryColumn(t *testing.T) {
+	hostile := []scan.Result{{Bucket: "b", Key: "\uFF1DHYPERLINK(\"x\")", OwnerID: "@evil", Versioned: true, VersionID: "+1", IsLatest: true,
+		Status: scan.StatusError, Err: "-cmd|' /C calc'!A0",
+		Grants: []acl.Grant{{Type: "CanonicalUser", ID: "=x", Permission: "READ"}}}}
+	out := writeAll(t, "csv", hostile, nil)
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("rows %v, %v", rows, err)
+	}
+	for i, cell := range rows[1] {
+		if cell == "" {
+			continue
+		}
+		if r := []rune(cell)[0]; strings.ContainsRune("=+-@\uFF1D\uFF0B\uFF0D\uFF20", r) {
+			t.Errorf("column %s starts with %q: %q", CSVHeader[i], r, cell)
+		}
+	}
+}

@@ -28,7 +28,13 @@ func (c *Client) ListBuckets(ctx context.Context) ([]Bucket, error) {
 			return out, err
 		}
 		for _, b := range page.Buckets {
-			out = append(out, Bucket{Name: aws.ToString(b.Name), Region: aws.ToString(b.BucketRegion)})
+			name := aws.ToString(b.Name)
+			if err := ValidateBucketName(name); err != nil {
+				// A name S3 would never give: it becomes request paths
+				// and file names, so it is not taken on trust.
+				return out, fmt.Errorf("ListBuckets answered with %v: not an S3 bucket name (is the endpoint an S3 server?)", err)
+			}
+			out = append(out, Bucket{Name: name, Region: aws.ToString(b.BucketRegion)})
 		}
 	}
 	for i := range out {

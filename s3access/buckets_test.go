@@ -2,10 +2,12 @@ package s3access
 
 import (
 	"context"
+	"encoding/xml"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +56,27 @@ func TestListBucketsWithRegions(t *testing.T) {
 	}
 	if len(heads) != 2 || heads["/a-use1"]+heads["/z-usw2"] != 0 {
 		t.Errorf("HeadBucket sent for %v; want only the buckets ListBuckets gave no region", heads)
+	}
+}
+
+// A bucket name S3 would never give (a hostile or broken endpoint's) is
+// refused: names become request paths and file names.
+func TestListBucketsRefusesNamesS3NeverGives(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"../../etc", "a/b", "x\x01y", ".hidden"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/xml")
+			var b strings.Builder
+			_ = xml.EscapeText(&b, []byte(name))
+			fmt.Fprintf(w, `<ListAllMyBucketsResult><Owner><ID>o</ID></Owner><Buckets><Bucket><Name>%s</Name><BucketRegion>us-east-1</BucketRegion></Bucket></Buckets></ListAllMyBucketsResult>`, b.String())
+		}))
+		c, err := New(context.Background(), Options{EndpointURL: srv.URL, Credentials: StaticCredentials("AKIDTEST", "secret", ""), MaxAttempts: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.ListBuckets(context.Background()); err == nil || !strings.Contains(err.Error(), "not an S3 bucket name") || len(got) != 0 {
+			t.Errorf("%q: buckets %v, err %v; want refused", name, got, err)
+		}
+		srv.Close()
 	}
 }

@@ -53,6 +53,39 @@ type leanConn struct {
 	r         *bufio.Reader
 	w         *bufio.Writer
 	idleSince time.Time
+	// budget bounds what the status line and headers may read (the body
+	// is bounded by each request's own limit).
+	budget *headerBudget
+}
+
+// maxResponseHeader bounds an answer's status line and headers, as
+// net/http's MaxResponseHeaderBytes does (S3's are a few hundred bytes):
+// a hostile or broken endpoint cannot make the client hold more.
+const maxResponseHeader = 1 << 20
+
+// errHeaderTooLarge is an answer whose headers pass maxResponseHeader.
+var errHeaderTooLarge = fmt.Errorf("the answer's headers are larger than %d bytes: not an S3 answer", maxResponseHeader)
+
+// headerBudget reads from the connection, counting while on.
+type headerBudget struct {
+	r    io.Reader
+	on   bool
+	left int
+}
+
+func (b *headerBudget) Read(p []byte) (int, error) {
+	if !b.on {
+		return b.r.Read(p)
+	}
+	if b.left <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= n
+	return n, err
 }
 
 func newConnPool(transport *http.Transport, timeout time.Duration) *connPool {
@@ -197,7 +230,8 @@ func (p *connPool) dial(ctx context.Context, u *url.URL, id hostKey) (*leanConn,
 		}
 		conn = tc
 	}
-	return &leanConn{Conn: conn, host: id, r: bufio.NewReaderSize(conn, 4<<10), w: bufio.NewWriterSize(conn, 4<<10)}, nil
+	budget := &headerBudget{r: conn}
+	return &leanConn{Conn: conn, host: id, r: bufio.NewReaderSize(budget, 4<<10), w: bufio.NewWriterSize(conn, 4<<10), budget: budget}, nil
 }
 
 // put keeps conn for the next request, unless the host has enough idle.
@@ -256,6 +290,8 @@ func (c *leanConn) exchange(ctx context.Context, req *http.Request, deadline tim
 	if err := c.w.Flush(); err != nil {
 		return nil, unwatch, &staleError{err}
 	}
+	c.budget.on, c.budget.left = true, maxResponseHeader
+	defer func() { c.budget.on = false }()
 	if _, err := c.r.Peek(1); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
 			return nil, unwatch, &staleError{err}
@@ -263,6 +299,9 @@ func (c *leanConn) exchange(ctx context.Context, req *http.Request, deadline tim
 		return nil, unwatch, err
 	}
 	resp, err = http.ReadResponse(c.r, req)
+	if err != nil && errors.Is(err, errHeaderTooLarge) {
+		err = errHeaderTooLarge
+	}
 	return resp, unwatch, err
 }
 

@@ -281,3 +281,46 @@ func TestConnPoolResumesTLSSessions(t *testing.T) {
 		}
 	}
 }
+
+// A hostile endpoint that answers with endless headers: the pool stops
+// reading at maxResponseHeader, as net/http's transport does at its
+// MaxResponseHeaderBytes, instead of holding whatever it is sent.
+func TestConnPoolCapsResponseHeaders(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var sent atomic.Int64
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+					return
+				}
+				line := "X-Pad: " + strings.Repeat("a", 1000) + "\r\n"
+				if _, err := io.WriteString(conn, "HTTP/1.1 200 OK\r\n"); err != nil {
+					return
+				}
+				for i := 0; i < 100_000; i++ { // up to 100 MB, unless the client stops reading
+					n, err := io.WriteString(conn, line)
+					sent.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	c := poolClient(t, "http://"+ln.Addr().String(), Options{MaxAttempts: 1})
+	_, err = c.GetObjectACL(context.Background(), "b", "k", "")
+	if err == nil || !strings.Contains(err.Error(), "headers are larger than") {
+		t.Fatalf("err = %v, want the header cap", err)
+	}
+}

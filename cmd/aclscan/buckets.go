@@ -87,9 +87,15 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 	}
 	if drafts != nil {
 		for _, sum := range total.Buckets {
-			if sum != nil && sum.Failure == nil {
-				sh.writeReadinessPolicy(drafts.For(sum.Bucket), sum, filepath.Join(f.readinessPolicy, sum.Bucket+".json"))
+			if sum == nil || sum.Failure != nil {
+				continue
 			}
+			// The name becomes a file name: only a valid bucket name does.
+			if err := s3access.ValidateBucketName(sum.Bucket); err != nil {
+				fmt.Fprintf(sh.stderr, "aclscan: no readiness policy written for %s\n", err)
+				continue
+			}
+			sh.writeReadinessPolicy(drafts.For(sum.Bucket), sum, filepath.Join(f.readinessPolicy, sum.Bucket+".json"))
 		}
 	}
 	if runErr == nil {

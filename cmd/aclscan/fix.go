@@ -272,7 +272,7 @@ func (sh *shell) applyPlan(ctx context.Context, client *s3access.Client, journal
 		}
 		if (res.Outcome != fix.Changed || res.Raced) && lines < planLines*5 {
 			lines++
-			fmt.Fprintf(sh.stderr, "aclscan: %s: %s: %s\n", printableURL(res.Entry), res.Outcome, res.Reason)
+			fmt.Fprintf(sh.stderr, "aclscan: %s: %s: %s\n", printableURL(res.Entry), res.Outcome, terminalSafe(res.Reason))
 		}
 	})
 	bar.stop()
@@ -358,7 +358,7 @@ func (sh *shell) runUndo(ctx context.Context, path string, buckets []string, f *
 		}
 		switch {
 		case res.Outcome == fix.Skipped || res.Outcome == fix.Failed || res.Raced:
-			fmt.Fprintf(sh.stderr, "aclscan: %s: %s: %s\n", printableURL(res.Entry), res.Outcome, res.Reason)
+			fmt.Fprintf(sh.stderr, "aclscan: %s: %s: %s\n", printableURL(res.Entry), res.Outcome, terminalSafe(res.Reason))
 		case res.Outcome == fix.WouldRestore && lines < planLines:
 			lines++
 			back := "its grants back: " + grantList(res.Entry.Before)

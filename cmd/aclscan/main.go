@@ -12,7 +12,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/s3access"
@@ -90,14 +93,35 @@ func (sh *shell) run(ctx context.Context, args []string) int {
 	var e *exitError
 	if errors.As(err, &e) {
 		if e.msg != "" {
-			fmt.Fprintf(stderr, "aclscan: %s\n", e.msg)
+			fmt.Fprintf(stderr, "aclscan: %s\n", terminalSafe(e.msg))
 		}
 		return e.code
 	}
 	// Cobra's own errors (unknown command, bad arguments) are usage errors.
-	fmt.Fprintf(stderr, "aclscan: %v (see aclscan --help)\n", err)
+	fmt.Fprintf(stderr, "aclscan: %s (see aclscan --help)\n", terminalSafe(err.Error()))
 	return exitUsage
 }
+
+// terminalSafe escapes the control characters of a message, which may
+// hold what a server sent (an error message, a key): a hostile endpoint
+// cannot move the cursor or rewrite the terminal.
+func terminalSafe(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) }
 
 // flagSpelling names settings as this command line's flags.
 func flagSpelling(s s3access.Setting, value string) string {

@@ -305,3 +305,15 @@ func TestVersionCommand(t *testing.T) {
 		t.Errorf("completion bash: exit %d", code)
 	}
 }
+
+func TestTerminalSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain message, ümlaut": "plain message, ümlaut",
+		"AccessDenied\x1b[2J":   `AccessDenied\x1b[2J`,
+		"a\rb\u202ec":           `a\rb\u202ec`,
+	} {
+		if got := terminalSafe(in); got != want {
+			t.Errorf("terminalSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
