@@ -121,7 +121,9 @@ func terminalSafe(s string) string {
 	return b.String()
 }
 
-func isControl(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) }
+func isControl(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r)
+}
 
 // flagSpelling names settings as this command line's flags.
 func flagSpelling(s s3access.Setting, value string) string {
