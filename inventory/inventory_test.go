@@ -340,3 +340,41 @@ func md5Hex(b []byte) string {
 	sum := md5.Sum(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// A manifest is a file anyone who may write its folder can change: its
+// data files must be in the bucket named, or an allowed one, and their
+// keys may not climb out of the report's folders. Destination ARNs of
+// every partition are read.
+func TestManifestIsNotTakenOnTrust(t *testing.T) {
+	manifest := func(dest, key string) string {
+		return `{"sourceBucket":"src","destinationBucket":"` + dest + `","fileFormat":"CSV","fileSchema":"Bucket, Key","files":[{"key":"` + key + `","size":1,"MD5checksum":"x"}]}`
+	}
+	for _, key := range []string{"../../etc/passwd", "inv/../../x", "/abs"} {
+		if _, err := inventory.ParseManifest([]byte(manifest("arn:aws:s3:::dest", key)), nil); err == nil || !strings.Contains(err.Error(), "climbs out") {
+			t.Errorf("key %q: %v", key, err)
+		}
+	}
+	for arn, want := range map[string]string{"arn:aws:s3:::dest": "dest", "arn:aws-cn:s3:::dest-cn": "dest-cn", "arn:aws-us-gov:s3:::gov": "gov"} {
+		m, err := inventory.ParseManifest([]byte(manifest(arn, "inv/data/a.csv.gz")), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.Destination(); got != want || err != nil {
+			t.Errorf("%s: destination %q, %v", arn, got, err)
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "manifest.json")
+	if err := os.WriteFile(path, []byte(manifest("arn:aws:s3:::someone-elses", "inv/data/a.csv.gz")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inventory.Locate(context.Background(), nil, path, inventory.LocateOptions{}); err == nil || !strings.Contains(err.Error(), "--allow-data-bucket someone-elses") {
+		t.Errorf("a local manifest sending aclscan to another bucket: %v", err)
+	}
+	if _, err := inventory.Locate(context.Background(), nil, path, inventory.LocateOptions{AllowDataBuckets: []string{"someone-elses"}}); err != nil {
+		t.Errorf("allowed: %v", err)
+	}
+	if _, err := inventory.Locate(context.Background(), nil, path, inventory.LocateOptions{DataDir: dir}); err != nil {
+		t.Errorf("with --data-dir: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -32,13 +33,26 @@ type S3 interface {
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
+// LocateOptions say where a report's data files may be read from.
+type LocateOptions struct {
+	// DataDir, when set, holds the data files (a report copied locally).
+	DataDir string
+	// AllowDataBuckets are buckets besides the one the location names
+	// that a manifest may send aclscan to for its data files.
+	AllowDataBuckets []string
+}
+
 // Locate finds the report a user names: s3://BUCKET/KEY/manifest.json,
 // a local manifest.json, or a configuration's destination prefix
 // (s3://DEST/PREFIX/SOURCE/CONFIG/), whose newest complete report (one
 // with its manifest.checksum) is taken. Data files come from the
-// destination bucket, or from dataDir when it is set.
-func Locate(ctx context.Context, client S3, location, dataDir string) (*Report, error) {
+// destination bucket, or from opts.DataDir when it is set. A manifest is
+// a file anyone with write access to its folder can change: its
+// destination bucket must be the one the location names, or one
+// allowed, or aclscan would read (and report on) another bucket's files.
+func Locate(ctx context.Context, client S3, location string, opts LocateOptions) (*Report, error) {
 	rep := &Report{Location: location}
+	named := ""
 	if !strings.HasPrefix(location, "s3://") {
 		data, err := os.ReadFile(location)
 		if err != nil {
@@ -54,6 +68,7 @@ func Locate(ctx context.Context, client S3, location, dataDir string) (*Report, 
 		rep.Checked = checksum != nil
 	} else {
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(location, "s3://"), "/")
+		named = bucket
 		if bucket == "" {
 			return nil, fmt.Errorf("%q names no bucket: give s3://BUCKET/KEY/manifest.json or s3://DEST/PREFIX/SOURCE-BUCKET/CONFIG-ID/", location)
 		}
@@ -80,10 +95,22 @@ func Locate(ctx context.Context, client S3, location, dataDir string) (*Report, 
 		}
 		rep.Checked = true
 	}
-	rep.Open = s3Opener(client, rep.Manifest.Destination())
-	if dataDir != "" {
-		rep.Open = dirOpener(dataDir)
+	if opts.DataDir != "" {
+		rep.Open = dirOpener(opts.DataDir)
+		return rep, nil
 	}
+	dest, err := rep.Manifest.Destination()
+	if err != nil {
+		return nil, err
+	}
+	if dest != named && !slices.Contains(opts.AllowDataBuckets, dest) {
+		where := "the bucket named (" + named + ")"
+		if named == "" {
+			where = "no bucket named (a local manifest)"
+		}
+		return nil, fmt.Errorf("the manifest sends aclscan to bucket %q for its data files, not %s: give --allow-data-bucket %s if it is yours, or --data-dir", dest, where, dest)
+	}
+	rep.Open = s3Opener(client, dest)
 	return rep, nil
 }
 

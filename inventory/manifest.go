@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,9 @@ func ParseManifest(data, checksum []byte) (*Manifest, error) {
 		if f.Key == "" {
 			return nil, fmt.Errorf("manifest.json: file %d has no key", i+1)
 		}
+		if strings.HasPrefix(f.Key, "/") || slices.Contains(strings.Split(f.Key, "/"), "..") {
+			return nil, fmt.Errorf("manifest.json: file %d's key %q climbs out of the report's folders (/ or ..): refused", i+1, f.Key)
+		}
 	}
 	return &m, nil
 }
@@ -82,9 +86,17 @@ func (m *Manifest) Created() time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
-// Destination is the bucket holding the data files (the ARN's name).
-func (m *Manifest) Destination() string {
-	return strings.TrimPrefix(m.DestinationBucket, "arn:aws:s3:::")
+// Destination is the bucket holding the data files: the name in the
+// destinationBucket ARN, in any partition (arn:aws:s3:::, arn:aws-cn:s3:::,
+// arn:aws-us-gov:s3:::).
+func (m *Manifest) Destination() (string, error) {
+	arn := m.DestinationBucket
+	for _, partition := range []string{"aws", "aws-cn", "aws-us-gov"} {
+		if name, ok := strings.CutPrefix(arn, "arn:"+partition+":s3:::"); ok && name != "" && !strings.ContainsAny(name, "/:") {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("manifest.json: destinationBucket %q is not an S3 bucket ARN (arn:aws:s3:::BUCKET)", arn)
 }
 
 // Column indexes (CSV) or names (Parquet) of the fields aclscan reads.
