@@ -135,6 +135,21 @@ type Client struct {
 	attemptTokens aws.RetryerV2
 	retries       atomic.Int64
 	throttles     atomic.Int64
+	// skew is how far the server's clock is ahead of this machine's (ns),
+	// learnt from a RequestTimeTooSkewed answer.
+	skew atomic.Int64
+}
+
+// PlainHTTPSessionCredentials reports whether the client sends temporary
+// (session) credentials' requests over plain http://: the signature does
+// not expose the secret, but the token travels in the clear and can be
+// replayed by anyone on the path until it expires.
+func (c *Client) PlainHTTPSessionCredentials(ctx context.Context) bool {
+	if !strings.HasPrefix(strings.ToLower(c.Endpoint), "http://") || c.credentials == nil {
+		return false
+	}
+	creds, err := c.credentials.Retrieve(ctx)
+	return err == nil && creds.SessionToken != ""
 }
 
 // Requests returns how many HTTP requests the client has sent.

@@ -324,3 +324,52 @@ func TestConnPoolCapsResponseHeaders(t *testing.T) {
 		t.Fatalf("err = %v, want the header cap", err)
 	}
 }
+
+// A server whose clock is two hours ahead answers RequestTimeTooSkewed
+// with its Date: the client signs again with the server's clock and
+// keeps it for the next requests, as the SDK does.
+func TestClockSkewIsCorrected(t *testing.T) {
+	t.Parallel()
+	ahead := 2 * time.Hour
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		now := time.Now().Add(ahead)
+		signed, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+		if err != nil || now.Sub(signed).Abs() > 15*time.Minute {
+			w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
+			w.WriteHeader(403)
+			fmt.Fprint(w, `<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message></Error>`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		fmt.Fprint(w, publicACL)
+	}))
+	defer srv.Close()
+	c := poolClient(t, srv.URL, Options{MaxAttempts: 3})
+	if _, err := c.GetObjectACL(context.Background(), "b", "k", ""); err != nil {
+		t.Fatalf("first request: %v", err)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("%d requests, want 2 (one refused, one signed with the server's clock)", n)
+	}
+	if _, err := c.GetObjectACL(context.Background(), "b", "k2", ""); err != nil || requests.Load() != 3 {
+		t.Errorf("second request: %v after %d requests; want one, the skew remembered", err, requests.Load())
+	}
+}
+
+func TestPlainHTTPSessionCredentialsAreNamed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		endpoint, token string
+		want            bool
+	}{{"http://127.0.0.1:1", "token", true}, {"https://127.0.0.1:1", "token", false}, {"http://127.0.0.1:1", "", false}} {
+		c, err := New(context.Background(), Options{EndpointURL: tc.endpoint, Credentials: StaticCredentials("AKIDTEST", "secret", tc.token)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.PlainHTTPSessionCredentials(context.Background()); got != tc.want {
+			t.Errorf("%s with token %q: %v, want %v", tc.endpoint, tc.token, got, tc.want)
+		}
+	}
+}

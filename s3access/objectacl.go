@@ -87,6 +87,9 @@ func (c *Client) send(ctx context.Context, req *leanRequest) error {
 		if err == nil {
 			return nil
 		}
+		if c.correctSkew(err) && attempt < maxAttempts {
+			continue // signed again with the server's clock, at once
+		}
 		if IsThrottle(err) {
 			throttled++
 		} else if HTTPStatus(err) == 0 {
@@ -114,6 +117,18 @@ func (c *Client) send(ctx context.Context, req *leanRequest) error {
 		}
 		c.retries.Add(1)
 	}
+}
+
+// correctSkew reads the server's clock from a RequestTimeTooSkewed answer
+// and signs later requests with it, as the SDK does: a machine whose
+// clock is off by more than 15 minutes would fail every request.
+func (c *Client) correctSkew(err error) bool {
+	var re *ResponseError
+	if !errors.As(err, &re) || re.Code != "RequestTimeTooSkewed" || re.ServerTime.IsZero() {
+		return false
+	}
+	c.skew.Store(int64(time.Until(re.ServerTime)))
+	return true
 }
 
 // purgeIdle closes the idle kept-alive connections after a connection
@@ -200,6 +215,8 @@ type ResponseError struct {
 	// Region is the bucket's region when the server names it (a request
 	// sent to the wrong region).
 	Region string
+	// ServerTime is the answer's Date (read for RequestTimeTooSkewed).
+	ServerTime time.Time
 }
 
 func (e *ResponseError) Error() string {
@@ -373,7 +390,7 @@ func (c *Client) sign(ctx context.Context, req *http.Request, ep *bucketEndpoint
 	if err != nil {
 		return fmt.Errorf("failed to retrieve credentials: %w", err)
 	}
-	c.signer.sign(req, creds, emptyPayloadSHA256, ep.signingName, ep.signingRegion, time.Now())
+	c.signer.sign(req, creds, emptyPayloadSHA256, ep.signingName, ep.signingRegion, time.Now().Add(time.Duration(c.skew.Load())))
 	return nil
 }
 
@@ -397,6 +414,9 @@ func parseErrorResponse(resp *http.Response, body []byte) error {
 	}
 	if xml.Unmarshal(body, &doc) == nil {
 		e.Code, e.Message = doc.Code, doc.Message
+	}
+	if e.Code == "RequestTimeTooSkewed" {
+		e.ServerTime, _ = http.ParseTime(resp.Header.Get("Date"))
 	}
 	if e.Code == "" {
 		// No parsable body: name the status as S3 does for HEAD-style errors.

@@ -258,6 +258,9 @@ func (sh *shell) newClient(ctx context.Context, opts s3access.Options) (*s3acces
 	if err != nil {
 		return nil, explainSetupError(err)
 	}
+	if client.PlainHTTPSessionCredentials(ctx) {
+		fmt.Fprintf(sh.stderr, "aclscan: warning: session credentials go to %s over plain http: their token travels in the clear and can be replayed until it expires; use https\n", client.Endpoint)
+	}
 	return client, nil
 }
 
