@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // Upload streams what is written to it to an S3 object (a multipart
@@ -21,18 +23,64 @@ type Upload struct {
 	where  string
 }
 
-// NewUpload starts an upload to s3://bucket/key.
-func (c *Client) NewUpload(ctx context.Context, bucket, key string) *Upload {
+// UploadRequest names what an upload writes.
+type UploadRequest struct {
+	Bucket, Key string
+	// Overwrite replaces an object already there; without it the upload
+	// is conditional (If-None-Match: *) and fails if one appeared.
+	Overwrite bool
+}
+
+// NewUpload starts an upload to s3://bucket/key. On AWS it is sent with
+// ExpectedBucketOwner (the caller's account): a report never lands in a
+// bucket another account took over under the same name.
+func (c *Client) NewUpload(ctx context.Context, req UploadRequest) *Upload {
+	bucket, key := req.Bucket, req.Key
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	u := &Upload{pw: pw, cancel: cancel, done: make(chan error, 1), where: "s3://" + bucket + "/" + key}
 	tm := transfermanager.New(c.Client, func(o *transfermanager.Options) { o.Concurrency = 2 })
+	in := &transfermanager.UploadObjectInput{Bucket: &bucket, Key: &key, Body: pr}
+	if owner := c.ExpectedBucketOwner(ctx); owner != "" {
+		in.ExpectedBucketOwner = &owner
+	}
+	if !req.Overwrite && c.onAWS() {
+		// radosgw 16 does not implement conditional writes; there the
+		// caller's HeadObject check before the scan is what guards.
+		in.IfNoneMatch = aws.String("*")
+	}
 	go func() {
-		_, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: &bucket, Key: &key, Body: pr})
+		_, err := tm.UploadObject(ctx, in)
 		pr.CloseWithError(err) // a writer blocked on a failed upload returns
 		u.done <- err
 	}()
 	return u
+}
+
+// ExpectedBucketOwner is the account ID to send as ExpectedBucketOwner on
+// AWS (the caller's), "" elsewhere or when it cannot be learnt.
+func (c *Client) ExpectedBucketOwner(ctx context.Context) string {
+	if !c.onAWS() {
+		return ""
+	}
+	_, account, _ := c.control(ctx)
+	return account
+}
+
+// Exists reports whether s3://bucket/key is there (HeadObject).
+func (c *Client) Exists(ctx context.Context, bucket, key string) (bool, error) {
+	in := &s3.HeadObjectInput{Bucket: &bucket, Key: &key}
+	if owner := c.ExpectedBucketOwner(ctx); owner != "" {
+		in.ExpectedBucketOwner = &owner
+	}
+	_, err := c.Client.HeadObject(ctx, in)
+	switch {
+	case err == nil:
+		return true, nil
+	case IsNotFound(err), HTTPStatus(err) == 404 && ErrorCode(err) == "NotFound":
+		return false, nil // HEAD answers have no body: a bare 404 is the answer
+	}
+	return false, err
 }
 
 // Write hands p to the upload.

@@ -50,6 +50,16 @@ func TestIntegrationReportToS3(t *testing.T) {
 		t.Errorf("the uploaded summary: %+v, %v", sum, err)
 	}
 
+	// The same command again: the report is there, and stays.
+	code, _, stderr = runLocal(t, env, "scan", "s3://demo", "-o", "s3://"+dest+"/demo.jsonl")
+	if code != exitUsage || !strings.Contains(stderr, "-o s3://"+dest+"/demo.jsonl exists: give --overwrite") {
+		t.Errorf("an existing report: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = runLocal(t, env, "scan", "s3://demo", "-o", "s3://"+dest+"/demo.jsonl", "--overwrite")
+	if code != exitOK {
+		t.Errorf("--overwrite: exit %d, %q", code, stderr)
+	}
+
 	// Interrupted: nothing appears, nothing is left pending.
 	bucket := interruptBucket(t)
 	bin := buildCLI(t)
@@ -96,7 +106,7 @@ func TestReportFromS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, loc := range []string{"s3://" + bucket + "/aclscan/" + run + "/", "s3://" + bucket + "/aclscan/" + run + "/results/m/manifest.json"} {
-		code, _, stderr := runLocal(t, env, "report", loc, "--format", "jsonl", "-o", "s3://"+bucket+"/merged.jsonl")
+		code, _, stderr := runLocal(t, env, "report", loc, "--format", "jsonl", "-o", "s3://"+bucket+"/merged.jsonl", "--overwrite") // the bucket is reused between runs
 		if code != 0 {
 			t.Fatalf("report %s: exit %d: %s", loc, code, stderr)
 		}

@@ -39,6 +39,8 @@ type scanFlags struct {
 	checkpoint  string
 	ckptEvery   time.Duration
 	summaryJSON string
+	// overwrite lets -o and --summary-json replace an S3 object.
+	overwrite bool
 	// Every bucket of the account, filtered by glob patterns on names.
 	allBuckets      bool
 	include         []string
@@ -131,6 +133,7 @@ func addReportFlags(fl *pflag.FlagSet, f *scanFlags, what string) {
 	_ = fl.MarkHidden("checkpoint-interval")
 	fl.StringVar(&f.format, "format", "", "output format: table, jsonl, csv, parquet, ocsf (one OCSF Detection Finding per effective finding) or html (one self-contained page) (default: table on a terminal, jsonl otherwise)")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE (created owner-only) instead of stdout")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "let -o s3://... and --summary-json s3://... replace an object already there")
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete "+what+" finds any of these kinds granting access now (effective, given Block Public Access and Object Ownership): comma list of public, authenticated, cross-account, foreign-owner, unreadable, conditional, policy-unjudged, or any")
 	fl.StringVar(&f.failLatent, "fail-on-latent", "", "exit 3 when any ACL says one of these kinds, even where the bucket's settings block it now (latent: it comes back if they are turned off); same list as --fail-on")
 	fl.StringVar(&f.readinessPolicy, "readiness-policy", "", "write a draft bucket policy that keeps the access ACLs give today to FILE (with --all-buckets: a directory, one BUCKET.json per bucket); nothing is changed")
@@ -276,6 +279,7 @@ type scanOutputs struct {
 	upload    *s3access.Upload
 	client    *s3access.Client
 	summaryS3 string
+	overwrite bool
 	resume    *resumption // nil without --checkpoint
 	// resumeBuckets are the bucket states of a resumed --all-buckets run.
 	resumeBuckets map[string]*scan.State
@@ -315,12 +319,28 @@ func (sh *shell) openOutputs(ctx context.Context, f *scanFlags, cfg *scan.Config
 			fmt.Fprintf(sh.stderr, "aclscan: resuming from %s: %d objects already reported in %s\n", f.checkpoint, reported, f.output)
 		}
 	}
+	for _, dest := range []struct{ flag, url string }{{"-o", f.output}, {"--summary-json", f.summaryJSON}} {
+		if !strings.HasPrefix(dest.url, "s3://") || f.overwrite {
+			continue
+		}
+		bucket, key, err := s3ObjectURL(dest.flag, dest.url)
+		if err != nil {
+			return nil, err
+		}
+		// Refused before the scan, not after it.
+		if exists, err := client.Exists(ctx, bucket, key); err != nil {
+			return nil, &exitError{code: exitIncomplete, msg: fmt.Sprintf("%s %s: cannot check whether it exists: %s", dest.flag, dest.url, s3access.Short(err))}
+		} else if exists {
+			return nil, usageErrorf("%s %s exists: give --overwrite to replace it, or another key", dest.flag, dest.url)
+		}
+	}
+	o.overwrite = f.overwrite
 	if toS3 {
 		bucket, key, err := s3ObjectURL("-o", f.output)
 		if err != nil {
 			return nil, err
 		}
-		o.upload = client.NewUpload(ctx, bucket, key)
+		o.upload = client.NewUpload(ctx, s3access.UploadRequest{Bucket: bucket, Key: key, Overwrite: f.overwrite})
 		o.out = &reportOutput{w: o.upload}
 	} else if o.out, err = openOutput(f.output, sh.stdout, o.resume.resumeAt()); err != nil {
 		return nil, err
@@ -399,7 +419,7 @@ func (o *scanOutputs) writeSummary(sum *scan.Summary) error {
 	b = append(b, '\n')
 	if o.summaryS3 != "" {
 		bucket, key, _ := s3ObjectURL("--summary-json", o.summaryS3)
-		up := o.client.NewUpload(context.Background(), bucket, key)
+		up := o.client.NewUpload(context.Background(), s3access.UploadRequest{Bucket: bucket, Key: key, Overwrite: o.overwrite})
 		if _, err := up.Write(b); err != nil {
 			_ = up.Abort(err)
 			return err
