@@ -1,7 +1,7 @@
 package acl
 
 import (
-	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -227,20 +227,12 @@ func TestAccessPointDoors(t *testing.T) {
 // BenchmarkJudgeObject is the judge's per-object cost: the ACL alone, and
 // the ACL with a 20-statement bucket policy (docs/benchmarks/policy.md).
 func BenchmarkJudgeObject(b *testing.B) {
-	var statements []string
-	for i := 0; i < 20; i++ {
-		switch i % 4 {
-		case 0:
-			statements = append(statements, fmt.Sprintf(`{"Sid":"P%d","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/public%d/*"}`, i, i))
-		case 1:
-			statements = append(statements, fmt.Sprintf(`{"Sid":"D%d","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/public%d/secret/*.key"}`, i, i-1))
-		case 2:
-			statements = append(statements, fmt.Sprintf(`{"Sid":"A%d","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::44445555%04d:root"},"Action":["s3:GetObject","s3:PutObject"],"Resource":["arn:aws:s3:::b/share%d/*","arn:aws:s3:::b/*.csv"]}`, i, i, i))
-		case 3:
-			statements = append(statements, fmt.Sprintf(`{"Sid":"C%d","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/office%d/*","Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}}`, i, i))
-		}
+	// The policy of policy's BenchmarkObject.
+	policyDoc, err := os.ReadFile("../policy/testdata/bench-20-statements.json")
+	if err != nil {
+		b.Fatal(err)
 	}
-	doc := `{"Version":"2012-10-17","Statement":[` + strings.Join(statements, ",") + `]}`
+	doc := string(policyDoc)
 	grants := []Grant{{Type: TypeCanonicalUser, ID: "owner", Permission: "FULL_CONTROL"}, {Type: TypeGroup, URI: AllUsersURI, Permission: "READ"}}
 	keys := []string{"public0/a/b/c.txt", "public0/secret/x.key", "share2/data.bin", "logs/2026/12/07/x.csv", "office3/plan.doc", "deep/path/with/many/segments/file.json"}
 	for _, tc := range []struct {

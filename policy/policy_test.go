@@ -1,7 +1,7 @@
 package policy
 
 import (
-	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -396,29 +396,27 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// benchPolicy is a 20-statement policy of the usual kinds.
-func benchPolicy() string {
-	var sts []string
-	for i := 0; i < 20; i++ {
-		switch i % 4 {
-		case 0:
-			sts = append(sts, fmt.Sprintf(`{"Sid":"P%d","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/public%d/*"}`, i, i))
-		case 1:
-			sts = append(sts, fmt.Sprintf(`{"Sid":"D%d","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/public%d/secret/*.key"}`, i, i-1))
-		case 2:
-			sts = append(sts, fmt.Sprintf(`{"Sid":"A%d","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::44445555%04d:root"},"Action":["s3:GetObject","s3:PutObject"],"Resource":["arn:aws:s3:::b/share%d/*","arn:aws:s3:::b/*.csv"]}`, i, i, i))
-		case 3:
-			sts = append(sts, fmt.Sprintf(`{"Sid":"C%d","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/office%d/*","Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}}`, i, i))
-		}
+// BenchPolicy is a 20-statement policy of the usual kinds (public
+// prefixes, denies under them, grants to other accounts, SourceIp-limited
+// grants), shared with the judge's benchmark in package acl.
+const BenchPolicy = "testdata/bench-20-statements.json"
+
+// BenchKeys are the benchmarks' keys: hits and misses of every kind.
+var BenchKeys = []string{"public0/a/b/c.txt", "public0/secret/x.key", "share2/data.bin", "logs/2026/12/07/x.csv", "office3/plan.doc", "deep/path/with/many/segments/file.json"}
+
+func benchPolicy(t testing.TB) string {
+	b, err := os.ReadFile(BenchPolicy)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return `{"Version":"2012-10-17","Statement":[` + strings.Join(sts, ",") + `]}`
+	return string(b)
 }
 
 // BenchmarkObject is the per-object cost of the policy judge (issue 25's
 // goal: at most 2 µs and no allocation per object).
 func BenchmarkObject(b *testing.B) {
-	e := compileFor(b, benchPolicy(), Env{})
-	keys := []string{"public0/a/b/c.txt", "public0/secret/x.key", "share2/data.bin", "logs/2026/12/07/x.csv", "office3/plan.doc", "deep/path/with/many/segments/file.json"}
+	e := compileFor(b, benchPolicy(b), Env{})
+	keys := BenchKeys
 	for _, k := range keys {
 		e.Object(k, true)
 	}

@@ -206,7 +206,23 @@ func (o *ocsfWriter) finding(r *scan.Result, k acl.Kind, sources []acl.Source) o
 	if r.Verified != scan.NotVerified {
 		data["verified_public"] = r.Verified == scan.Served
 	}
-	f := ocsfFinding{
+	f := o.detection(severity, where+": "+kind.title, ocsfFindingInfo{UID: hex.EncodeToString(id[:16]), Title: kind.title, Desc: kind.desc, Types: types})
+	f.Resources = []ocsfResource{
+		{UID: arn, Name: r.Key, Type: "AWS::S3::Object", CloudPartition: "aws", Data: data},
+		{UID: "arn:aws:s3:::" + r.Bucket, Name: r.Bucket, Type: "AWS::S3::Bucket", CloudPartition: "aws"},
+	}
+	f.Remediation = ocsfRemediation{Desc: kind.remediation}
+	if r.OwnerID != "" {
+		f.Resources[0].Owner = &ocsfUser{UID: r.OwnerID}
+	}
+	f.Evidences = []ocsfEvidence{{Data: map[string]any{"grants": grantsOf(r.Grants, k, r.OwnerID), "sources": doors}}}
+	return f
+}
+
+// detection is a Detection Finding (Create) with what every one of
+// aclscan's holds; the caller adds its resources, evidence, remediation.
+func (o *ocsfWriter) detection(severity int, message string, info ocsfFindingInfo) ocsfFinding {
+	return ocsfFinding{
 		ActivityID: ocsfActivityCreate, ActivityName: "Create",
 		CategoryUID: ocsfCategoryFindings, CategoryName: "Findings",
 		ClassUID: ocsfClassDetection, ClassName: "Detection Finding",
@@ -214,24 +230,14 @@ func (o *ocsfWriter) finding(r *scan.Result, k acl.Kind, sources []acl.Source) o
 		SeverityID: severity, Severity: ocsfSeverities[severity],
 		StatusID: 1, Status: "New",
 		Time:    o.now().UnixMilli(),
-		Message: where + ": " + kind.title,
+		Message: message,
 		Metadata: ocsfMetadata{Version: OCSFVersion, Product: ocsfProduct{Name: "aclscan", VendorName: "aclscan", Version: o.version},
 			Profiles: []string{"cloud"}},
-		FindingInfo: ocsfFindingInfo{UID: hex.EncodeToString(id[:16]), Title: kind.title, Desc: kind.desc, Types: types},
-		Resources: []ocsfResource{
-			{UID: arn, Name: r.Key, Type: "AWS::S3::Object", CloudPartition: "aws", Data: data},
-			{UID: "arn:aws:s3:::" + r.Bucket, Name: r.Bucket, Type: "AWS::S3::Bucket", CloudPartition: "aws"},
-		},
-		Remediation: ocsfRemediation{Desc: kind.remediation},
+		FindingInfo: info,
 		Cloud:       ocsfCloud{Provider: "AWS"},
 		IsAlert:     true,
-		Confidence:  3, // High: read from the ACL itself
+		Confidence:  3, // High: read from the ACL or the policy itself
 	}
-	if r.OwnerID != "" {
-		f.Resources[0].Owner = &ocsfUser{UID: r.OwnerID}
-	}
-	f.Evidences = []ocsfEvidence{{Data: map[string]any{"grants": grantsOf(r.Grants, k, r.OwnerID), "sources": doors}}}
-	return f
 }
 
 func sourceName(r *scan.Result) string {
@@ -299,27 +305,14 @@ func (o *ocsfWriter) bucketFinding(bucket string, d acl.Source) ocsfFinding {
 	}
 	arn := "arn:aws:s3:::" + bucket
 	id := sha256.Sum256([]byte(bucket + "\x00bucket-policy\x00" + d.Ref + "\x00" + d.Finding))
-	return ocsfFinding{
-		ActivityID: ocsfActivityCreate, ActivityName: "Create",
-		CategoryUID: ocsfCategoryFindings, CategoryName: "Findings",
-		ClassUID: ocsfClassDetection, ClassName: "Detection Finding",
-		TypeUID: ocsfClassDetection*100 + ocsfActivityCreate, TypeName: "Detection Finding: Create",
-		SeverityID: severity, Severity: ocsfSeverities[severity],
-		StatusID: 1, Status: "New",
-		Time:    o.now().UnixMilli(),
-		Message: "s3://" + bucket + ": " + title + " (statement " + d.Ref + ": " + strings.Join(d.Actions, " ") + ")",
-		Metadata: ocsfMetadata{Version: OCSFVersion, Product: ocsfProduct{Name: "aclscan", VendorName: "aclscan", Version: o.version},
-			Profiles: []string{"cloud"}},
-		FindingInfo: ocsfFindingInfo{UID: hex.EncodeToString(id[:16]), Title: title,
+	f := o.detection(severity, "s3://"+bucket+": "+title+" (statement "+d.Ref+": "+strings.Join(d.Actions, " ")+")",
+		ocsfFindingInfo{UID: hex.EncodeToString(id[:16]), Title: title,
 			Desc:  "A bucket policy statement lets " + d.Principal + " act on the bucket itself: " + strings.Join(d.Actions, ", ") + ".",
-			Types: []string{"S3 bucket policy: " + d.Finding}},
-		Resources:   []ocsfResource{{UID: arn, Name: bucket, Type: "AWS::S3::Bucket", CloudPartition: "aws"}},
-		Remediation: ocsfRemediation{Desc: "Narrow the statement's Principal, Action or Resource, or turn on Block Public Access (BlockPublicPolicy, RestrictPublicBuckets) if the bucket need not be public."},
-		Cloud:       ocsfCloud{Provider: "AWS"},
-		IsAlert:     true,
-		Confidence:  3,
-		Evidences:   []ocsfEvidence{{Data: map[string]any{"sources": []acl.Source{d}}}},
-	}
+			Types: []string{"S3 bucket policy: " + d.Finding}})
+	f.Resources = []ocsfResource{{UID: arn, Name: bucket, Type: "AWS::S3::Bucket", CloudPartition: "aws"}}
+	f.Remediation = ocsfRemediation{Desc: "Narrow the statement's Principal, Action or Resource, or turn on Block Public Access (BlockPublicPolicy, RestrictPublicBuckets) if the bucket need not be public."}
+	f.Evidences = []ocsfEvidence{{Data: map[string]any{"sources": []acl.Source{d}}}}
+	return f
 }
 
 func (o *ocsfWriter) Flush() error { return o.buf.Flush() }

@@ -94,14 +94,15 @@ func TestConnPoolKeepsConnectionsAlive(t *testing.T) {
 // oneShotServer answers one request per connection, then closes it
 // without saying so (no Connection: close), as a server whose idle
 // timeout fired between two requests.
-func oneShotServer(t *testing.T) (string, *atomic.Int64) {
+// rawServer answers each request on its own connection with answer,
+// written by hand (what net/http's server would not send), then closes it.
+func rawServer(t *testing.T, answer func(conn net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	var served atomic.Int64
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -113,12 +114,21 @@ func oneShotServer(t *testing.T) (string, *atomic.Int64) {
 				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
 					return
 				}
-				served.Add(1)
-				fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: %d\r\n\r\n%s", len(publicACL), publicACL)
+				answer(conn)
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String(), &served
+	return "http://" + ln.Addr().String()
+}
+
+func oneShotServer(t *testing.T) (string, *atomic.Int64) {
+	t.Helper()
+	var served atomic.Int64
+	url := rawServer(t, func(conn net.Conn) {
+		served.Add(1)
+		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: %d\r\n\r\n%s", len(publicACL), publicACL)
+	})
+	return url, &served
 }
 
 func TestConnPoolResendsOnAConnectionTheServerClosed(t *testing.T) {
@@ -287,39 +297,19 @@ func TestConnPoolResumesTLSSessions(t *testing.T) {
 // MaxResponseHeaderBytes, instead of holding whatever it is sent.
 func TestConnPoolCapsResponseHeaders(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	var sent atomic.Int64
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
+	url := rawServer(t, func(conn net.Conn) {
+		line := "X-Pad: " + strings.Repeat("a", 1000) + "\r\n"
+		if _, err := io.WriteString(conn, "HTTP/1.1 200 OK\r\n"); err != nil {
+			return
+		}
+		for i := 0; i < 100_000; i++ { // up to 100 MB, unless the client stops reading
+			if _, err := io.WriteString(conn, line); err != nil {
 				return
 			}
-			go func() {
-				defer conn.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
-					return
-				}
-				line := "X-Pad: " + strings.Repeat("a", 1000) + "\r\n"
-				if _, err := io.WriteString(conn, "HTTP/1.1 200 OK\r\n"); err != nil {
-					return
-				}
-				for i := 0; i < 100_000; i++ { // up to 100 MB, unless the client stops reading
-					n, err := io.WriteString(conn, line)
-					sent.Add(int64(n))
-					if err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	c := poolClient(t, "http://"+ln.Addr().String(), Options{MaxAttempts: 1})
-	_, err = c.GetObjectACL(context.Background(), "b", "k", "")
+	})
+	c := poolClient(t, url, Options{MaxAttempts: 1})
+	_, err := c.GetObjectACL(context.Background(), "b", "k", "")
 	if err == nil || !strings.Contains(err.Error(), "headers are larger than") {
 		t.Fatalf("err = %v, want the header cap", err)
 	}
