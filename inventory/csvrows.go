@@ -28,9 +28,13 @@ func newCSVRows(r io.Reader, fields int) *csvRows {
 
 var errQuote = errors.New(`a quoted field is followed by something other than a comma or the end of the row`)
 
-// next reads one row; io.EOF after the last.
+// next reads one row; io.EOF after the last. Empty lines are no rows
+// (AWS ends some reports with blank lines; encoding/csv skips them too).
 func (c *csvRows) next() ([][]byte, error) {
 	line, err := c.readLine()
+	for err == nil && len(line) == 0 {
+		line, err = c.readLine()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -62,6 +62,9 @@ func TestCSVRows(t *testing.T) {
 		{"escaped quotes and commas", `"a""b","c,d",""` + "\n", 3, [][]string{{`a"b`, "c,d", ""}}, ""},
 		{"bare fields, CRLF, no final newline", "a,b,c\r\nd,,f", 3, [][]string{{"a", "b", "c"}, {"d", "", "f"}}, ""},
 		{"trailing empty field", `"a","b",` + "\n", 3, [][]string{{"a", "b", ""}}, ""},
+		// AWS ends some reports with blank lines (issue 26): no rows.
+		{"blank lines at the end", `"a","b"` + "\n\n\r\n", 2, [][]string{{"a", "b"}}, ""},
+		{"a blank line between rows", `"a","b"` + "\n\n" + `"c","d"` + "\n", 2, [][]string{{"a", "b"}, {"c", "d"}}, ""},
 		{"too few fields", `"a","b"` + "\n", 3, nil, "the row has 2 fields; the manifest's fileSchema names 3"},
 		{"unterminated quote", `"a","b` + "\n", 2, nil, "does not end on its line"},
 		{"junk after a quote", `"a"x,"b"` + "\n", 2, nil, "followed by something other than a comma"},

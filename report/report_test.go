@@ -240,3 +240,15 @@ func TestCSVDefusesEveryColumn(t *testing.T) {
 		}
 	}
 }
+
+// A bucket whose ACLs are disabled is not "0 objects": its objects were
+// not listed (issue 26).
+func TestSummaryOfABucketNotScanned(t *testing.T) {
+	sum := &scan.Summary{Bucket: "b", NotScanned: true, Complete: true,
+		Context: acl.BucketContext{Ownership: acl.Read(acl.OwnerEnforced), Policy: acl.Read("")}}
+	var buf bytes.Buffer
+	WriteSummary(&buf, sum)
+	if out := buf.String(); strings.Contains(out, "0 objects") || !strings.Contains(out, "ACLs are disabled (BucketOwnerEnforced), so no object was listed or fetched") {
+		t.Errorf("summary:\n%s", out)
+	}
+}

@@ -167,7 +167,12 @@ func WriteSummary(w io.Writer, sum *scan.Summary) {
 			state = "INCOMPLETE run over the inventory report (taken " + sum.ReportDate + ") of"
 		}
 	}
-	fmt.Fprintf(w, "%s %s in %s: %d objects", state, printable(target), roundDuration(sum.Duration), sum.Objects)
+	if sum.NotScanned {
+		// Not "0 objects": the bucket's objects were not listed at all.
+		fmt.Fprintf(w, "%s %s in %s: ACLs are disabled (BucketOwnerEnforced), so no object was listed or fetched", state, printable(target), roundDuration(sum.Duration))
+	} else {
+		fmt.Fprintf(w, "%s %s in %s: %d objects", state, printable(target), roundDuration(sum.Duration), sum.Objects)
+	}
 	if sum.DeleteMarkers > 0 {
 		fmt.Fprintf(w, " (+%d delete markers, no ACL)", sum.DeleteMarkers)
 	}
