@@ -107,8 +107,8 @@ func TestBatchIDFollowsItems(t *testing.T) {
 	a := raw(t, map[string]string{"Key": "a"}, map[string]string{"Key": "b"})
 	b := raw(t, map[string]string{"Key": "a"}, map[string]string{"Key": "b"})
 	c := raw(t, map[string]string{"Key": "ab"})
-	if BatchID(a) != BatchID(b) || BatchID(a) == BatchID(c) {
-		t.Errorf("ids %s %s %s", BatchID(a), BatchID(b), BatchID(c))
+	if BatchID(nil, a) != BatchID(nil, b) || BatchID(nil, a) == BatchID(nil, c) {
+		t.Errorf("ids %s %s %s", BatchID(nil, a), BatchID(nil, b), BatchID(nil, c))
 	}
 	for _, bad := range []string{"", "../x", "a/b", strings.Repeat("x", 129)} {
 		if CheckRunID(bad) == nil {
@@ -131,7 +131,7 @@ func judgeInventory(t *testing.T, store Store, items []json.RawMessage, riskyOnl
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := out.Save(context.Background(), store, &Report{Run: "run-1", Batch: BatchID(items), Kind: parsed.Kind.String(), Items: len(items)}, sum, sum.Counts()); err != nil {
+	if err := out.Save(context.Background(), store, &Report{Run: "run-1", Batch: BatchID(runInput, items), Kind: parsed.Kind.String(), Items: len(items)}, sum, sum.Counts()); err != nil {
 		t.Fatal(err)
 	}
 	return sum
@@ -208,16 +208,16 @@ func TestMerge(t *testing.T) {
 		{"Status": "FAILED", "Input": input(failed), "Error": "aclscan.BatchIncomplete", "Cause": "S3 kept failing"},
 	})
 	writeJSON(t, filepath.Join(dir, "results", "maprun", "SUCCEEDED_0.json"), []map[string]any{
-		{"Status": "SUCCEEDED", "Input": input(first), "Output": `{"batch":"` + BatchID(first) + `"}`},
-		{"Status": "SUCCEEDED", "Input": input(lost), "Output": `{"batch":"` + BatchID(lost) + `"}`},
+		{"Status": "SUCCEEDED", "Input": input(first), "Output": `{"batch":"` + BatchID(runInput, first) + `"}`},
+		{"Status": "SUCCEEDED", "Input": input(lost), "Output": `{"batch":"` + BatchID(runInput, lost) + `"}`},
 	})
 	m, err = Merge(context.Background(), store, scan.SinkFunc(func(*scan.Result) error { return nil }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Join(m.Missing, "\n")
-	if len(m.Missing) != 2 || !strings.Contains(got, BatchID(failed)+" (2 items): the Map Run's child is failed (aclscan.BatchIncomplete") ||
-		!strings.Contains(got, BatchID(lost)+" (1 items): the Map Run says it succeeded, but its report is not") {
+	if len(m.Missing) != 2 || !strings.Contains(got, BatchID(runInput, failed)+" (2 items): the Map Run's child is failed (aclscan.BatchIncomplete") ||
+		!strings.Contains(got, BatchID(runInput, lost)+" (1 items): the Map Run says it succeeded, but its report is not") {
 		t.Errorf("missing:\n%s", got)
 	}
 
@@ -277,7 +277,7 @@ func TestMergeAsyncScan(t *testing.T) {
 	orphan := raw(t, row("a", publicACL), row("b", privateACL), row("c", privateACL))
 	judgeInventory(t, store, part1, false)
 	judgeInventory(t, store, orphan, false) // written by a duplicate delivery
-	st := &ScanState{ScanID: "scan-20261202T141500Z-1a2b3c4d", Parts: []string{BatchID(part1)}, Invocations: 1}
+	st := &ScanState{ScanID: "scan-20261202T141500Z-1a2b3c4d", Parts: []string{BatchID(runInput, part1)}, Invocations: 1}
 	if err := SaveScanState(context.Background(), store, st); err != nil {
 		t.Fatal(err)
 	}
@@ -346,5 +346,31 @@ func TestContextsRetryAPolicyThrottled(t *testing.T) {
 	}
 	if reads != 3 {
 		t.Errorf("%d reads, want 3: a denied policy is the context's reading, cached", reads)
+	}
+}
+
+// runInput is the BatchInput of the tests' batches.
+var runInput = json.RawMessage(`{"run_id": "run-1"}`)
+
+// A batch is named by all of its input: the same items with another
+// BatchInput (another bucket) never share a report; the input's spelling
+// (key order, spaces) does not matter.
+func TestBatchIDNamesTheWholeInput(t *testing.T) {
+	items := []json.RawMessage{json.RawMessage(`{"Key":"a"}`)}
+	a := BatchID(json.RawMessage(`{"bucket":"one","run_id":"r"}`), items)
+	if b := BatchID(json.RawMessage(`{ "run_id": "r", "bucket": "one" }`), items); a != b {
+		t.Errorf("the same input spelt otherwise: %s, %s", a, b)
+	}
+	if c := BatchID(json.RawMessage(`{"bucket":"two","run_id":"r"}`), items); a == c {
+		t.Errorf("another bucket's batch has the same id %s", a)
+	}
+}
+
+func TestCheckReportPrefix(t *testing.T) {
+	for prefix, ok := range map[string]bool{"aclscan": true, "reports/aclscan/": true, "a/b=c/d_e.f-g": true,
+		"../x": false, "a/../b": false, "a//b": false, "/": false, "a b": false, strings.Repeat("a", 300): false} {
+		if err := CheckReportPrefix(prefix); (err == nil) != ok {
+			t.Errorf("%q: %v", prefix, err)
+		}
 	}
 }

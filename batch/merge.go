@@ -239,10 +239,11 @@ func checkMapRun(ctx context.Context, store Store, key string, present map[strin
 
 func checkChild(status string, e childExecution, present map[string]bool) string {
 	var in struct {
-		Items []json.RawMessage `json:"Items"`
+		BatchInput json.RawMessage   `json:"BatchInput"`
+		Items      []json.RawMessage `json:"Items"`
 	}
 	_ = json.Unmarshal([]byte(e.Input), &in) // best effort: the count is for the message
-	id := BatchID(in.Items)
+	id := BatchID(in.BatchInput, in.Items)
 	if status != "SUCCEEDED" {
 		return fmt.Sprintf("batch %s (%d items): the Map Run's child is %s (%s %s)", id, len(in.Items), strings.ToLower(status), e.Error, e.Cause)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
@@ -27,13 +28,52 @@ import (
 // BatchID names a batch by its items: an engine retrying a batch hands
 // the same items, so the retry's report replaces the first attempt's
 // instead of adding to it.
-func BatchID(items []json.RawMessage) string {
+func BatchID(input json.RawMessage, items []json.RawMessage) string {
 	h := sha256.New()
+	// The batch's input (bucket, run, options) names it too: two batches
+	// of the same items with other inputs never share a report. It is
+	// hashed in a canonical form (keys sorted, no spaces), as Step
+	// Functions may serialize it differently in ResultWriter's copy.
+	h.Write(canonicalJSON(input))
+	h.Write([]byte{0})
 	for _, it := range items {
 		h.Write(it)
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// canonicalJSON re-encodes a JSON value with sorted keys and no spaces
+// ("" for none or for what is not JSON).
+func canonicalJSON(raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil || v == nil {
+		return nil
+	}
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// CheckReportPrefix refuses a report prefix from an event that is not a
+// plain folder path: segments of letters, digits, '.', '_', '-', '=',
+// no '..', at most 256 bytes (it becomes part of S3 keys).
+func CheckReportPrefix(prefix string) error {
+	p := strings.Trim(prefix, "/")
+	ok := len(prefix) <= 256 && p != ""
+	for _, seg := range strings.Split(p, "/") {
+		ok = ok && seg != "" && seg != "." && seg != ".."
+		for i := 0; ok && i < len(seg); i++ {
+			c := seg[i]
+			ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == '='
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%q: want a folder path of letters, digits, '.', '_', '-' or '=' segments (no '..'), at most 256 bytes", prefix)
+	}
+	return nil
 }
 
 // CheckRunID refuses a run id that is not a plain name (it becomes part

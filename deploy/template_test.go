@@ -120,6 +120,9 @@ func TestFunctionRoleMatchesTheCode(t *testing.T) {
 		"s3:PutObject": reports, "s3:GetObject": reports,
 		// An async scan invokes the function to continue.
 		"lambda:InvokeFunction": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-aclscan",
+		// Lambda sends a continuation that failed every retry to the
+		// on-failure destination as the function's role.
+		"sqs:SendMessage": "AsyncFailures.Arn",
 	}
 	for _, p := range s3access.ReadPermissions {
 		if p.LeftOut {
@@ -268,7 +271,7 @@ func TestReportBucketIsPrivate(t *testing.T) {
 	if get(res["ReportBucket"], "Properties", "BucketEncryption") == nil {
 		t.Error("the report bucket has no default encryption")
 	}
-	var tls, writers bool
+	var tls, writers, readers bool
 	for _, st := range get(res["ReportBucketPolicy"], "Properties", "PolicyDocument", "Statement").Content {
 		if get(st, "Effect").Value != "Deny" {
 			t.Errorf("the report bucket policy allows something (%s): it should only deny", get(st, "Sid").Value)
@@ -276,12 +279,61 @@ func TestReportBucketIsPrivate(t *testing.T) {
 		if get(st, "Condition", "Bool", "aws:SecureTransport") != nil {
 			tls = true
 		}
-		if p := get(st, "Condition", "ArnNotEquals", "aws:PrincipalArn"); p != nil {
-			writers = len(p.Content) == 4
+		p := get(st, "Condition", "ArnNotEquals", "aws:PrincipalArn")
+		switch get(st, "Sid").Value {
+		case "OnlyAclscanWrites":
+			writers = p != nil && len(p.Content) == 4
+		case "OnlyAclscanAndTheReaderRead":
+			// !If [HasReader, the four roles and the reader, the four roles]
+			readers = p != nil && p.Tag == "!If" && len(p.Content[1].Content) == 5 && len(p.Content[2].Content) == 4 &&
+				slices.Contains(strs(get(st, "Action")), "s3:GetObject")
 		}
 	}
-	if !tls || !writers {
-		t.Errorf("report bucket policy: TLS only %v, writers limited to the four roles %v", tls, writers)
+	if !tls || !writers || !readers {
+		t.Errorf("report bucket policy: TLS only %v, writers limited to the four roles %v, readers to them and the reader role %v", tls, writers, readers)
+	}
+	if v := get(res["ReportBucket"], "Properties", "VersioningConfiguration", "Status"); v == nil || v.Value != "Enabled" {
+		t.Error("the report bucket is not versioned")
+	}
+}
+
+// Issue 24's deployment items: every service trust policy names the
+// account (and the state machine) that may assume the role; Step
+// Functions' child-workflow actions name the state machine; the
+// function's logs expire; its concurrency is reserved and failed async
+// continuations have a destination; "*" as AuditedBuckets needs a
+// confirmation.
+func TestDeploymentIsLeastPrivilege(t *testing.T) {
+	res := resources(t)
+	for name, r := range res {
+		if get(r, "Type").Value != "AWS::IAM::Role" {
+			continue
+		}
+		for _, st := range get(r, "Properties", "AssumeRolePolicyDocument", "Statement").Content {
+			if get(st, "Condition", "StringEquals", "aws:SourceAccount") == nil {
+				t.Errorf("%s: the trust policy does not name the account that may use it (aws:SourceAccount)", name)
+			}
+			if svc := get(st, "Principal", "Service"); svc != nil && svc.Value == "states.amazonaws.com" && get(st, "Condition", "ArnLike", "aws:SourceArn") == nil {
+				t.Errorf("%s: Step Functions may assume it for any state machine (no aws:SourceArn)", name)
+			}
+		}
+		for _, st := range roleStatements(t, r) {
+			for _, a := range st.actions {
+				if strings.HasPrefix(a, "states:") && slices.Contains(st.resources, "*") {
+					t.Errorf("%s grants %s on every state machine", name, a)
+				}
+			}
+		}
+	}
+	if v := get(res["FunctionLogs"], "Properties", "RetentionInDays"); v == nil {
+		t.Error("the function's log group has no retention")
+	}
+	fn := get(res["Function"], "Properties")
+	if get(fn, "ReservedConcurrentExecutions") == nil || get(fn, "EventInvokeConfig", "DestinationConfig", "OnFailure") == nil {
+		t.Error("the function needs reserved concurrency and an on-failure destination for its async continuations")
+	}
+	if get(loadTemplate(t), "Rules", "EveryBucketIsConfirmed") == nil {
+		t.Error(`AuditedBuckets "*" is not refused without a confirmation`)
 	}
 }
 

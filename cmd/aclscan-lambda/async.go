@@ -179,6 +179,16 @@ func (h *handler) scanPart(ctx context.Context, store batch.Store, st *batch.Sca
 	if st.Done {
 		return nil
 	}
+	// The loop of self-invocations ends: after MAX_PARTS parts, or at a
+	// part that made no progress (it would only invoke itself again).
+	switch {
+	case delta.Objects+delta.DeleteMarkers == 0:
+		h.endAsync(ctx, store, st, requestID, fmt.Errorf("part %d made no progress (no object reported before the part ended): the scan stops rather than invoke itself again; raise the function's memory or timeout", len(st.Parts)))
+		return nil
+	case len(st.Parts) >= h.config.maxParts:
+		h.endAsync(ctx, store, st, requestID, fmt.Errorf("the scan reached MAX_PARTS=%d parts: it stops; aclscan report merges what it found", h.config.maxParts))
+		return nil
+	}
 	// Continue only if the state is still ours: a duplicate invocation
 	// that wrote after us continues instead.
 	if now, err := batch.LoadScanState(ctx, store); err != nil || now.Writer != requestID {

@@ -50,7 +50,19 @@ type config struct {
 	// before it is written (an eighth of the function's memory, at most
 	// 64 MiB): the part ends there and the scan goes on in the next.
 	partBytes int
+	// maxConcurrency bounds what an event may ask for (MAX_CONCURRENCY);
+	// allowAll lets events ask for strategy all, one request per key at
+	// once (ALLOW_STRATEGY_ALL); maxParts bounds an async scan's parts,
+	// so its self-invocations end (MAX_PARTS).
+	maxConcurrency, maxParts int
+	allowAll                 bool
 }
+
+// Bounds on what whoever may invoke the function can ask of it.
+const (
+	defaultMaxConcurrency = 256
+	defaultMaxParts       = 1000
+)
 
 // Lambda's response limit is 6 MB; risky objects stay well under it.
 const (
@@ -99,14 +111,16 @@ func explainSetting(err error) error {
 }
 
 func configFromEnv(getenv func(string) string) (config, error) {
-	c := config{scan: settings.Defaults(), riskyLimit: defaultRiskyLimit, partBytes: partBytes(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))}
+	c := config{scan: settings.Defaults(), riskyLimit: defaultRiskyLimit, partBytes: partBytes(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")),
+		maxConcurrency: defaultMaxConcurrency, maxParts: defaultMaxParts}
 	s := &c.scan
 	s.Bucket, s.Prefix, s.BucketOwner = getenv("BUCKET_NAME"), getenv("PREFIX"), getenv("BUCKET_OWNER")
 	s.Concurrency = defaultConcurrency(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
 	if v := getenv("STRATEGY"); v != "" {
 		s.Strategy = v
 	}
-	for name, dst := range map[string]*int{"CONCURRENCY": &s.Concurrency, "RISKY_LIMIT": &c.riskyLimit, "MAX_ATTEMPTS": &s.S3.MaxAttempts} {
+	for name, dst := range map[string]*int{"CONCURRENCY": &s.Concurrency, "RISKY_LIMIT": &c.riskyLimit, "MAX_ATTEMPTS": &s.S3.MaxAttempts,
+		"MAX_CONCURRENCY": &c.maxConcurrency, "MAX_PARTS": &c.maxParts} {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
@@ -115,7 +129,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			*dst = n
 		}
 	}
-	for name, dst := range map[string]*bool{"ALL_VERSIONS": &s.AllVersions, "VERIFY_PUBLIC": &s.VerifyPublic, "SCAN_DISABLED_ACLS": &s.ScanDisabledACLs} {
+	for name, dst := range map[string]*bool{"ALL_VERSIONS": &s.AllVersions, "VERIFY_PUBLIC": &s.VerifyPublic, "SCAN_DISABLED_ACLS": &s.ScanDisabledACLs,
+		"ALLOW_STRATEGY_ALL": &c.allowAll} {
 		if v := getenv(name); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -215,10 +230,16 @@ func (h *handler) scanConfig(ev Event) (scan.Config, error) {
 		s.Prefix = *ev.Prefix
 	}
 	if ev.Strategy != "" {
+		if ev.Strategy == scan.All.String() && !h.config.allowAll {
+			return scan.Config{}, refuse("event strategy all (one request per key, all at once) is not allowed here: set ALLOW_STRATEGY_ALL=true to let events ask for it")
+		}
 		s.Strategy = ev.Strategy
 	}
 	if ev.Concurrency < 0 {
 		return scan.Config{}, fail("event concurrency must be positive, got %d", ev.Concurrency)
+	}
+	if ev.Concurrency > h.config.maxConcurrency {
+		return scan.Config{}, refuse("event concurrency %d is over this function's bound MAX_CONCURRENCY=%d", ev.Concurrency, h.config.maxConcurrency)
 	}
 	if ev.Concurrency > 0 {
 		s.Concurrency = ev.Concurrency

@@ -177,3 +177,36 @@ func TestFunctionLinksNoOtherReportFormats(t *testing.T) {
 		}
 	}
 }
+
+// What whoever may invoke the function can ask of it is bounded: a
+// concurrency over MAX_CONCURRENCY, strategy all unless the deployment
+// allows it, a report prefix that is not a plain folder path.
+func TestEventsAreBounded(t *testing.T) {
+	c, err := configFromEnv(env(map[string]string{"BUCKET_NAME": "bkt", "MAX_CONCURRENCY": "100"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handler{config: c}
+	for name, tc := range map[string]struct {
+		ev   Event
+		want string
+	}{
+		"concurrency over the bound": {Event{Concurrency: 101}, "over this function's bound MAX_CONCURRENCY=100"},
+		"strategy all":               {Event{Strategy: "all"}, "ALLOW_STRATEGY_ALL=true"},
+	} {
+		if _, err := h.scanConfig(tc.ev); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+	if _, err := h.scanConfig(Event{Concurrency: 100, Strategy: "pool"}); err != nil {
+		t.Errorf("within the bounds: %v", err)
+	}
+	h.config.allowAll = true
+	if _, err := h.scanConfig(Event{Strategy: "all"}); err != nil {
+		t.Errorf("strategy all allowed by the deployment: %v", err)
+	}
+	h.config.reportBucket = "reports"
+	if _, _, err := h.runStore("", "../../other", "run-1"); err == nil || !strings.Contains(err.Error(), "report_prefix") {
+		t.Errorf("a report prefix climbing out: %v", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -44,6 +45,12 @@ func selfInvoker(function string, cfg aws.Config, endpoint string) func(ctx cont
 		}
 		req.Header.Set("X-Amz-Invocation-Type", "Event")
 		req.Header.Set("Content-Type", "application/json")
+		// The invocation's trace header (the runtime loop sets it for each
+		// invocation): Lambda's recursive loop detection follows it and
+		// stops a self-invocation loop that runs away.
+		if trace := os.Getenv("_X_AMZN_TRACE_ID"); trace != "" {
+			req.Header.Set("X-Amzn-Trace-Id", trace)
+		}
 		creds, err := cfg.Credentials.Retrieve(ctx)
 		if err != nil {
 			return fmt.Errorf("invoke %s: credentials: %w", function, err)

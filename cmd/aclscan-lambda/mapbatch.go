@@ -24,6 +24,17 @@ type mapEvent struct {
 		VerifyPublic *bool  `json:"verify_public"`
 	} `json:"BatchInput"`
 	Items []json.RawMessage `json:"Items"`
+	// raw is the event as received: the batch is named by all of it.
+	raw []byte
+}
+
+// batchInput is the event's BatchInput as sent (null when absent).
+func (ev *mapEvent) batchInput() json.RawMessage {
+	var whole struct {
+		BatchInput json.RawMessage `json:"BatchInput"`
+	}
+	_ = json.Unmarshal(ev.raw, &whole)
+	return whole.BatchInput
 }
 
 // mapResponse is a batch's answer: compact, far under Step Functions'
@@ -54,6 +65,7 @@ func (h *handler) mapBatch(ctx context.Context, raw []byte) (*mapResponse, error
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, refuse("a Distributed Map batch must be {\"BatchInput\": {...}, \"Items\": [...]}: %v", err)
 	}
+	ev.raw = raw
 	in := ev.BatchInput
 	if in.RunID == "" {
 		return nil, refuse("the batch's BatchInput has no run_id: pass the execution's name (\"run_id.$\": \"$$.Execution.Name\")")
@@ -101,7 +113,7 @@ func (h *handler) mapBatch(ctx context.Context, raw []byte) (*mapResponse, error
 	if err != nil || !sum.Complete {
 		return nil, &batchIncomplete{msg: fmt.Sprintf("batch of %d items in %s: %d have no result: %v", len(ev.Items), items.Bucket, sum.Unchecked, err)}
 	}
-	id := batch.BatchID(ev.Items)
+	id := batch.BatchID(ev.batchInput(), ev.Items)
 	rep := batch.Report{Run: in.RunID, Batch: id, Kind: items.Kind.String(), Items: len(ev.Items)}
 	if err := out.Save(ctx, store, &rep, sum, sum.Counts()); err != nil {
 		return nil, fmt.Errorf("save the batch's report: %w", err)
@@ -131,6 +143,8 @@ func (h *handler) runStore(bucket, prefix, run string) (batch.Store, string, err
 	}
 	if prefix == "" {
 		prefix = h.config.reportPrefix
+	} else if err := batch.CheckReportPrefix(prefix); err != nil {
+		return nil, "", refuse("report_prefix: %v", err)
 	}
 	dir := strings.Trim(prefix, "/") + "/" + run + "/"
 	if h.store != nil {
