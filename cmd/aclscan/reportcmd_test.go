@@ -41,7 +41,7 @@ func writeBatch(t *testing.T, dir string, keys map[string]bool) []json.RawMessag
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := batch.Report{Run: "run", Batch: batch.BatchID(items), Kind: "inventory", Items: len(items)}
+	rep := batch.Report{Run: "run", Batch: batch.BatchID(json.RawMessage(`{"run_id":"run"}`), items), Kind: "inventory", Items: len(items)}
 	if err := out.Save(context.Background(), batch.DirStore{Dir: dir}, &rep, sum, sum.Counts()); err != nil {
 		t.Fatal(err)
 	}
