@@ -31,8 +31,12 @@ type Merged struct {
 	Incomplete []string
 	// Missing says what the engine or the scan's state expects and the
 	// run does not hold: failed or pending Map Run batches, an async
-	// scan's unfinished state. Empty when the run is whole.
+	// scan's unfinished state, a Map Run's ResultWriter manifest. Empty
+	// when the run is whole.
 	Missing []string
+	// Unnamed are batches in the folder that the Map Run's results do
+	// not name (another invoker's, or another run's): not merged.
+	Unnamed []string
 	// Notes are the batches' notes on the bucket, once each.
 	Notes []string
 }
@@ -95,9 +99,33 @@ func Merge(ctx context.Context, store Store, sink scan.Sink) (*Merged, error) {
 			m.Missing = append(m.Missing, "the async scan stopped: "+state.Error)
 		}
 	}
+	// A Map Run's results say which batches it ran: only those are
+	// merged, and the run is whole only with its manifest.
+	var named map[string]bool
+	if state == nil && len(manifests) == 0 && len(batches) > 0 {
+		m.Missing = append(m.Missing, "no ResultWriter manifest (results/**/manifest.json): the Map Run is not finished, or its results were not written; merged the batches present")
+	}
+	if len(manifests) > 0 {
+		reported := map[string]bool{}
+		for _, id := range batches {
+			reported[id] = true
+		}
+		named = map[string]bool{}
+		for _, k := range manifests {
+			missing, err := checkMapRun(ctx, store, k, reported, named)
+			if err != nil {
+				return m, err
+			}
+			m.Missing = append(m.Missing, missing...)
+		}
+	}
 	present := map[string]bool{}
 	var sums []*scan.Summary
 	for _, id := range batches {
+		if named != nil && !named[id] {
+			m.Unnamed = append(m.Unnamed, id)
+			continue
+		}
 		rep, err := loadReport(ctx, store, id)
 		if errors.Is(err, fs.ErrNotExist) {
 			m.Missing = append(m.Missing, fmt.Sprintf("batch %s: its report is missing", id))
@@ -128,18 +156,11 @@ func Merge(ctx context.Context, store Store, sink scan.Sink) (*Merged, error) {
 		}
 	}
 	for id := range hasRecords {
-		if !present[id] && (state == nil || slices.Contains(state.Parts, id)) {
+		if !present[id] && !slices.Contains(m.Unnamed, id) && (state == nil || slices.Contains(state.Parts, id)) && (named == nil || named[id]) {
 			m.Incomplete = append(m.Incomplete, id)
 		}
 	}
 	slices.Sort(m.Incomplete)
-	for _, k := range manifests {
-		missing, err := checkMapRun(ctx, store, k, present)
-		if err != nil {
-			return m, err
-		}
-		m.Missing = append(m.Missing, missing...)
-	}
 	m.Total = scan.Total(sums)
 	m.Total.Buckets = nil // one run: batches are not buckets
 	// One bucket's batches: the total is that bucket's, judged with its
@@ -205,7 +226,7 @@ type childExecution struct {
 // checkMapRun reads a ResultWriter manifest and its result files (beside
 // it): every failed or pending child is a missing batch, and every
 // succeeded child must have its batch report.
-func checkMapRun(ctx context.Context, store Store, key string, present map[string]bool) ([]string, error) {
+func checkMapRun(ctx context.Context, store Store, key string, present, named map[string]bool) ([]string, error) {
 	b, err := store.Get(ctx, key)
 	if err != nil {
 		return nil, err
@@ -219,25 +240,46 @@ func checkMapRun(ctx context.Context, store Store, key string, present map[strin
 	for _, status := range []string{"FAILED", "PENDING", "SUCCEEDED"} {
 		for _, f := range mf.ResultFiles[status] {
 			fileKey := dir + "/" + path.Base(f.Key)
-			body, err := store.Get(ctx, fileKey)
-			if err != nil {
-				return nil, fmt.Errorf("the Map Run manifest %s lists %s: %w", store.Where(key), f.Key, err)
-			}
-			var execs []childExecution
-			if err := json.Unmarshal(body, &execs); err != nil {
-				return nil, fmt.Errorf("%s is not a ResultWriter result file: %v", store.Where(fileKey), err)
-			}
-			for _, e := range execs {
-				if m := checkChild(status, e, present); m != "" {
+			if err := eachChild(ctx, store, fileKey, func(e *childExecution) {
+				m, id := checkChild(status, *e, present)
+				if m != "" {
 					missing = append(missing, m)
 				}
+				if status == "SUCCEEDED" {
+					named[id] = true
+				}
+			}); err != nil {
+				return nil, fmt.Errorf("the Map Run manifest %s lists %s: %w", store.Where(key), f.Key, err)
 			}
 		}
 	}
 	return missing, nil
 }
 
-func checkChild(status string, e childExecution, present map[string]bool) string {
+// eachChild streams a ResultWriter result file (a JSON array of child
+// executions, each with its whole input: files of hundreds of MB), one
+// child at a time, in memory bounded by the largest child.
+func eachChild(ctx context.Context, store Store, key string, fn func(*childExecution)) error {
+	r, err := store.Open(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	dec := json.NewDecoder(r)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return fmt.Errorf("%s is not a ResultWriter result file (a JSON array)", store.Where(key))
+	}
+	for dec.More() {
+		var e childExecution
+		if err := dec.Decode(&e); err != nil {
+			return fmt.Errorf("%s is not a ResultWriter result file: %v", store.Where(key), err)
+		}
+		fn(&e)
+	}
+	return nil
+}
+
+func checkChild(status string, e childExecution, present map[string]bool) (string, string) {
 	var in struct {
 		BatchInput json.RawMessage   `json:"BatchInput"`
 		Items      []json.RawMessage `json:"Items"`
@@ -245,7 +287,7 @@ func checkChild(status string, e childExecution, present map[string]bool) string
 	_ = json.Unmarshal([]byte(e.Input), &in) // best effort: the count is for the message
 	id := BatchID(in.BatchInput, in.Items)
 	if status != "SUCCEEDED" {
-		return fmt.Sprintf("batch %s (%d items): the Map Run's child is %s (%s %s)", id, len(in.Items), strings.ToLower(status), e.Error, e.Cause)
+		return fmt.Sprintf("batch %s (%d items): the Map Run's child is %s (%s %s)", id, len(in.Items), strings.ToLower(status), e.Error, e.Cause), id
 	}
 	var out struct {
 		Batch string `json:"batch"`
@@ -254,7 +296,7 @@ func checkChild(status string, e childExecution, present map[string]bool) string
 		id = out.Batch
 	}
 	if !present[id] {
-		return fmt.Sprintf("batch %s (%d items): the Map Run says it succeeded, but its report is not in the run's folder", id, len(in.Items))
+		return fmt.Sprintf("batch %s (%d items): the Map Run says it succeeded, but its report is not in the run's folder", id, len(in.Items)), id
 	}
-	return ""
+	return "", id
 }

@@ -80,13 +80,13 @@ func CheckReportPrefix(prefix string) error {
 // of S3 keys). A loop, not a regexp: `{0,127}` compiles into 1,700
 // allocations at every cold start of the function.
 func CheckRunID(id string) error {
-	ok := len(id) >= 1 && len(id) <= 128 && id[0] != '.' && id[0] != '_' && id[0] != '-'
+	ok := len(id) >= 1 && len(id) <= 200 && id[0] != '.' && id[0] != '_' && id[0] != '-'
 	for i := 0; ok && i < len(id); i++ {
 		c := id[i]
 		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
 	}
 	if !ok {
-		return fmt.Errorf("run id %q: want 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit (Step Functions' execution name fits)", id)
+		return fmt.Errorf("run id %q: want 1-200 letters, digits, '.', '_' or '-', starting with a letter or digit (a state machine's name and an execution's, joined by '-', fit)", id)
 	}
 	return nil
 }

@@ -21,6 +21,8 @@ type Store interface {
 	Put(ctx context.Context, key string, body []byte) error
 	// Get returns an error wrapping fs.ErrNotExist for a missing key.
 	Get(ctx context.Context, key string) ([]byte, error)
+	// Open streams a key's content (a file too large to hold whole).
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	// List returns the keys under prefix, sorted.
 	List(ctx context.Context, prefix string) ([]string, error)
 	// Where names a key for messages (s3://... or a path).
@@ -63,6 +65,19 @@ func (s *S3Store) Put(ctx context.Context, key string, body []byte) error {
 		return fmt.Errorf("write %s: %w", s.Where(key), err)
 	}
 	return nil
+}
+
+// Open streams the object at key.
+func (s *S3Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	full := s.Prefix + key
+	out, err := s.API.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &full})
+	if err != nil {
+		if s3access.IsNotFound(err) {
+			return nil, fmt.Errorf("read %s: %w", s.Where(key), fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("read %s: %w", s.Where(key), err)
+	}
+	return out.Body, nil
 }
 
 func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
@@ -114,6 +129,15 @@ func (d DirStore) Put(_ context.Context, key string, body []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// Open opens the file at key.
+func (d DirStore) Open(_ context.Context, key string) (io.ReadCloser, error) {
+	f, err := os.Open(d.Where(key))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", d.Where(key), err)
+	}
+	return f, nil
 }
 
 func (d DirStore) Get(_ context.Context, key string) ([]byte, error) {

@@ -104,6 +104,9 @@ func (sh *shell) runReport(ctx context.Context, location string, f *scanFlags) e
 	for _, id := range merged.Incomplete {
 		fmt.Fprintf(sh.stderr, "aclscan: batch %s has records but no report (it failed while writing, or is being written): left out\n", id)
 	}
+	for _, id := range merged.Unnamed {
+		fmt.Fprintf(sh.stderr, "aclscan: not merged: batch %s is in the run's folder, but the Map Run's results do not name it (another invoker's, or another run's)\n", id)
+	}
 	for _, m := range merged.Missing {
 		fmt.Fprintf(sh.stderr, "aclscan: missing: %s\n", m)
 	}

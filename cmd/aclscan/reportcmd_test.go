@@ -53,11 +53,30 @@ func writeBatch(t *testing.T, dir string, keys map[string]bool) []json.RawMessag
 // says are missing.
 func TestReportCommand(t *testing.T) {
 	dir := t.TempDir()
-	writeBatch(t, dir, map[string]bool{"a": true, "b": false})
-	writeBatch(t, dir, map[string]bool{"c": false})
+	first := writeBatch(t, dir, map[string]bool{"a": true, "b": false})
+	second := writeBatch(t, dir, map[string]bool{"c": false})
 
+	// Without the Map Run's ResultWriter manifest the run is not known
+	// to be whole: merged, and said so (exit 1).
 	code, stdout, stderr := runCLI(t, "report", dir, "--format", "jsonl")
-	if code != 0 || strings.Count(stdout, "\n") != 3 || !strings.Contains(stderr, "merged 2 batches") {
+	if code != exitIncomplete || strings.Count(stdout, "\n") != 3 || !strings.Contains(stderr, "no ResultWriter manifest") {
+		t.Fatalf("without the manifest: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	// The manifest names both batches: whole. A third batch it does not
+	// name (written by someone else) is said and not merged.
+	child := func(items []json.RawMessage) map[string]string {
+		in, _ := json.Marshal(map[string]any{"BatchInput": map[string]string{"run_id": "run"}, "Items": items})
+		return map[string]string{"Status": "SUCCEEDED", "Input": string(in), "Output": `{"batch":"` + batch.BatchID(json.RawMessage(`{"run_id":"run"}`), items) + `"}`}
+	}
+	succeeded, _ := json.Marshal([]map[string]string{child(first), child(second)})
+	os.MkdirAll(filepath.Join(dir, "results", "m0"), 0o700)
+	os.WriteFile(filepath.Join(dir, "results", "m0", "manifest.json"), []byte(`{"MapRunArn":"arn","ResultFiles":{"FAILED":[],"PENDING":[],"SUCCEEDED":[{"Key":"p/run/results/m0/SUCCEEDED_0.json"}]}}`), 0o600)
+	os.WriteFile(filepath.Join(dir, "results", "m0", "SUCCEEDED_0.json"), succeeded, 0o600)
+	intruder := writeBatch(t, dir, map[string]bool{"x": true})
+	code, stdout, stderr = runCLI(t, "report", dir, "--format", "jsonl")
+	intruderID := batch.BatchID(json.RawMessage(`{"run_id":"run"}`), intruder)
+	if code != 0 || strings.Count(stdout, "\n") != 3 || !strings.Contains(stderr, "merged 2 batches") ||
+		!strings.Contains(stderr, "not merged: batch "+intruderID) || strings.Contains(stdout, `"key":"x"`) {
 		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	if code, _, _ := runCLI(t, "report", dir, "--format", "jsonl", "--fail-on", "public"); code != exitFindings {
