@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -357,3 +358,61 @@ func uniq(s []string) []string {
 }
 
 func sameSet(a, b []string) bool { return slices.Equal(uniq(a), uniq(b)) }
+
+// An Express child (a Distributed Map batch) lives at most 5 minutes,
+// its retries included: the batch task's timeout, its retries and the
+// function's own bound on a batch (BATCH_SECONDS) must agree, or a batch
+// is cut off mid-way and its retries never run.
+func TestBatchTimeLimitsAgree(t *testing.T) {
+	env := get(resources(t)["Function"], "Properties", "Environment", "Variables")
+	batchSeconds, err := strconv.Atoi(get(env, "BATCH_SECONDS").Value)
+	if err != nil {
+		t.Fatalf("BATCH_SECONDS: %v", err)
+	}
+	for _, file := range []string{"statemachines/listing.asl.json", "statemachines/inventory.asl.json"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var def struct {
+			States map[string]struct {
+				ItemProcessor struct {
+					States map[string]struct {
+						TimeoutSeconds int
+						Retry          []struct {
+							ErrorEquals                  []string
+							IntervalSeconds, MaxAttempts int
+							BackoffRate                  float64
+						}
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(b, &def); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range def.States {
+			for name, task := range st.ItemProcessor.States {
+				if task.TimeoutSeconds <= batchSeconds+5 {
+					t.Errorf("%s %s: TimeoutSeconds %d leaves the function (BATCH_SECONDS=%d) no time to answer", file, name, task.TimeoutSeconds, batchSeconds)
+				}
+				// The worst case: every attempt runs to the timeout, with
+				// the longest waits between them.
+				worst := float64(task.TimeoutSeconds)
+				for _, r := range task.Retry {
+					if !slices.Contains(r.ErrorEquals, "States.Timeout") && !slices.Contains(r.ErrorEquals, "aclscan.BatchIncomplete") {
+						continue
+					}
+					wait := float64(r.IntervalSeconds)
+					for range r.MaxAttempts {
+						worst += wait + float64(task.TimeoutSeconds)
+						wait *= r.BackoffRate
+					}
+				}
+				if worst > 300 {
+					t.Errorf("%s %s: a batch and its retries may take %.0f s, over Express's 5 minutes", file, name, worst)
+				}
+			}
+		}
+	}
+}

@@ -56,12 +56,17 @@ type config struct {
 	// so its self-invocations end (MAX_PARTS).
 	maxConcurrency, maxParts int
 	allowAll                 bool
+	// batchTimeout bounds a Distributed Map batch (BATCH_SECONDS).
+	batchTimeout time.Duration
 }
 
 // Bounds on what whoever may invoke the function can ask of it.
 const (
 	defaultMaxConcurrency = 256
 	defaultMaxParts       = 1000
+	// defaultBatchSeconds stays under the batch task's TimeoutSeconds (80)
+	// in deploy/statemachines, whose retries fit Express's 5 minutes.
+	defaultBatchSeconds = 70
 )
 
 // Lambda's response limit is 6 MB; risky objects stay well under it.
@@ -113,6 +118,7 @@ func explainSetting(err error) error {
 func configFromEnv(getenv func(string) string) (config, error) {
 	c := config{scan: settings.Defaults(), riskyLimit: defaultRiskyLimit, partBytes: partBytes(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")),
 		maxConcurrency: defaultMaxConcurrency, maxParts: defaultMaxParts}
+	batchSeconds := defaultBatchSeconds
 	s := &c.scan
 	s.Bucket, s.Prefix, s.BucketOwner = getenv("BUCKET_NAME"), getenv("PREFIX"), getenv("BUCKET_OWNER")
 	s.Concurrency = defaultConcurrency(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
@@ -120,7 +126,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		s.Strategy = v
 	}
 	for name, dst := range map[string]*int{"CONCURRENCY": &s.Concurrency, "RISKY_LIMIT": &c.riskyLimit, "MAX_ATTEMPTS": &s.S3.MaxAttempts,
-		"MAX_CONCURRENCY": &c.maxConcurrency, "MAX_PARTS": &c.maxParts} {
+		"MAX_CONCURRENCY": &c.maxConcurrency, "MAX_PARTS": &c.maxParts, "BATCH_SECONDS": &batchSeconds} {
 		if v := getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
@@ -173,6 +179,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if _, err := s.ClientOptions(); err != nil {
 		return c, explainSetting(err)
 	}
+	c.batchTimeout = time.Duration(batchSeconds) * time.Second
 	return c, nil
 }
 

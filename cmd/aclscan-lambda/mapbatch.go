@@ -84,6 +84,15 @@ func (h *handler) mapBatch(ctx context.Context, raw []byte) (*mapResponse, error
 	if err != nil {
 		return nil, err
 	}
+	// An Express child lives at most 5 minutes, retries included: the
+	// batch stops before its task's timeout (deploy/statemachines:
+	// TimeoutSeconds 80) and answers BatchIncomplete, which is retried,
+	// instead of being cut off.
+	if h.config.batchTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.config.batchTimeout)
+		defer cancel()
+	}
 	bc, err := h.contexts.Get(ctx, items.Bucket)
 	if err != nil {
 		return nil, err

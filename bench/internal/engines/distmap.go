@@ -218,16 +218,29 @@ func (m *MapRun) Run(ctx context.Context, batches [][]json.RawMessage) ([]Child,
 	return children, ctx.Err()
 }
 
+// ExpressLimit is how long an Express child workflow may run, retries
+// included (Step Functions quotas).
+const ExpressLimit = 5 * time.Minute
+
 // child runs one batch with the definition's retries; an emulator that
 // died is restarted first (Lambda gives the retry a new environment).
 func (m *MapRun) child(ctx context.Context, em *Emulator, items []json.RawMessage) Child {
 	input, _ := json.Marshal(map[string]any{"BatchInput": m.BatchInput, "Items": items})
 	c := Child{Input: string(input)}
 	attempts := map[int]int{} // retrier index -> retries used
+	// spent is the child's time as Step Functions counts it: the
+	// invocations as they ran, the waits between them unscaled. An
+	// Express child that runs over 5 minutes fails (States.Timeout).
+	var spent time.Duration
 	for {
+		if spent > ExpressLimit {
+			c.Status, c.Error, c.Cause = "FAILED", "States.Timeout", fmt.Sprintf("the Express child ran %v, over its %v", spent.Round(time.Second), ExpressLimit)
+			return c
+		}
 		c.Attempts++
 		start := time.Now()
 		out, err := em.Invoke(ctx, input)
+		spent += time.Since(start)
 		if err == nil {
 			c.Status, c.Output, c.Duration = "SUCCEEDED", string(out), time.Since(start)
 			return c
@@ -251,7 +264,9 @@ func (m *MapRun) child(ctx context.Context, em *Emulator, items []json.RawMessag
 			c.Status = "FAILED"
 			return c
 		}
-		wait := m.Retry[r].IntervalSeconds * pow(m.Retry[r].BackoffRate, attempts[r]) * m.TimeScale
+		unscaled := m.Retry[r].IntervalSeconds * pow(m.Retry[r].BackoffRate, attempts[r])
+		spent += time.Duration(unscaled * float64(time.Second))
+		wait := unscaled * m.TimeScale
 		attempts[r]++
 		select {
 		case <-time.After(time.Duration(wait * float64(time.Second))):
