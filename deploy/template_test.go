@@ -187,6 +187,10 @@ var actionsOf = map[string][]string{
 	"arn:aws:states:::s3:putObject":     {"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"},
 	"arn:aws:states:::lambda:invoke":    {"lambda:InvokeFunction"},
 	"DISTRIBUTED":                       {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"},
+	// Logging to CloudWatch Logs (Step Functions guide, "IAM policies for
+	// logging to CloudWatch Logs"): log deliveries are account-wide.
+	"Logging": {"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+		"logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"},
 }
 
 // Each state machine's role grants what its definition calls, no more;
@@ -219,6 +223,9 @@ func TestStateMachineRolesMatchTheirDefinitions(t *testing.T) {
 					want = append(want, actionsOf[child.Resource]...)
 				}
 			}
+		}
+		if get(sm, "Logging") != nil {
+			want = append(want, actionsOf["Logging"]...)
 		}
 		role := get(sm, "Role")
 		roleName := strings.TrimSuffix(role.Value, ".Arn")
@@ -326,8 +333,15 @@ func TestDeploymentIsLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
-	if v := get(res["FunctionLogs"], "Properties", "RetentionInDays"); v == nil {
-		t.Error("the function's log group has no retention")
+	for _, logs := range []string{"FunctionLogs", "ListingStateMachineLogs", "InventoryStateMachineLogs"} {
+		if v := get(res[logs], "Properties", "RetentionInDays"); v == nil {
+			t.Errorf("%s has no retention", logs)
+		}
+	}
+	for _, sm := range []string{"ListingStateMachine", "InventoryStateMachine"} {
+		if l := get(res[sm], "Properties", "Logging"); l == nil || get(l, "IncludeExecutionData").Value != "false" {
+			t.Errorf("%s: no logging, or logging with execution data (the bucket's keys)", sm)
+		}
 	}
 	fn := get(res["Function"], "Properties")
 	if get(fn, "ReservedConcurrentExecutions") == nil || get(fn, "EventInvokeConfig", "DestinationConfig", "OnFailure") == nil {
