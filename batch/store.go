@@ -41,6 +41,18 @@ type S3Store struct {
 	API    S3API
 	Bucket string
 	Prefix string // "" or ending in "/"
+	// ExpectedOwner, when set, is sent as ExpectedBucketOwner on every
+	// request: the run's reports are never read from, or written to, a
+	// bucket another account took over under the same name.
+	ExpectedOwner string
+}
+
+// owner is the ExpectedBucketOwner to send (nil for none).
+func (s *S3Store) owner() *string {
+	if s.ExpectedOwner == "" {
+		return nil
+	}
+	return &s.ExpectedOwner
 }
 
 // NewS3Store is a store under s3://bucket/prefix (a "/" is added to a
@@ -60,7 +72,7 @@ func (s *S3Store) Put(ctx context.Context, key string, body []byte) error {
 	if strings.HasSuffix(key, ".jsonl") {
 		ctype = "application/x-ndjson"
 	}
-	_, err := s.API.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.Bucket, Key: &full, Body: bytes.NewReader(body), ContentType: &ctype})
+	_, err := s.API.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.Bucket, Key: &full, Body: bytes.NewReader(body), ContentType: &ctype, ExpectedBucketOwner: s.owner()})
 	if err != nil {
 		return fmt.Errorf("write %s: %w", s.Where(key), err)
 	}
@@ -70,7 +82,7 @@ func (s *S3Store) Put(ctx context.Context, key string, body []byte) error {
 // Open streams the object at key.
 func (s *S3Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	full := s.Prefix + key
-	out, err := s.API.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &full})
+	out, err := s.API.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &full, ExpectedBucketOwner: s.owner()})
 	if err != nil {
 		if s3access.IsNotFound(err) {
 			return nil, fmt.Errorf("read %s: %w", s.Where(key), fs.ErrNotExist)
@@ -81,16 +93,12 @@ func (s *S3Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 }
 
 func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
-	full := s.Prefix + key
-	out, err := s.API.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &full})
+	body, err := s.Open(ctx, key)
 	if err != nil {
-		if s3access.IsNotFound(err) {
-			return nil, fmt.Errorf("read %s: %w", s.Where(key), fs.ErrNotExist)
-		}
-		return nil, fmt.Errorf("read %s: %w", s.Where(key), err)
+		return nil, err
 	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
+	defer body.Close()
+	b, err := io.ReadAll(body)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.Where(key), err)
 	}
@@ -100,7 +108,7 @@ func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
 func (s *S3Store) List(ctx context.Context, prefix string) ([]string, error) {
 	full := s.Prefix + prefix
 	var keys []string
-	p := s3.NewListObjectsV2Paginator(s.API, &s3.ListObjectsV2Input{Bucket: &s.Bucket, Prefix: &full})
+	p := s3.NewListObjectsV2Paginator(s.API, &s3.ListObjectsV2Input{Bucket: &s.Bucket, Prefix: &full, ExpectedBucketOwner: s.owner()})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

@@ -40,6 +40,9 @@ type LocateOptions struct {
 	// AllowDataBuckets are buckets besides the one the location names
 	// that a manifest may send aclscan to for its data files.
 	AllowDataBuckets []string
+	// ExpectedBucketOwner, when set, is sent on every read (the report's
+	// bucket must belong to that account).
+	ExpectedBucketOwner string
 }
 
 // Locate finds the report a user names: s3://BUCKET/KEY/manifest.json,
@@ -53,6 +56,10 @@ type LocateOptions struct {
 func Locate(ctx context.Context, client S3, location string, opts LocateOptions) (*Report, error) {
 	rep := &Report{Location: location}
 	named := ""
+	var owner *string
+	if opts.ExpectedBucketOwner != "" {
+		owner = &opts.ExpectedBucketOwner
+	}
 	if !strings.HasPrefix(location, "s3://") {
 		data, err := os.ReadFile(location)
 		if err != nil {
@@ -74,16 +81,16 @@ func Locate(ctx context.Context, client S3, location string, opts LocateOptions)
 		}
 		if !strings.HasSuffix(key, "manifest.json") {
 			var err error
-			if key, err = newestReport(ctx, client, bucket, key); err != nil {
+			if key, err = newestReport(ctx, client, bucket, key, owner); err != nil {
 				return nil, err
 			}
 			rep.Location = "s3://" + bucket + "/" + key
 		}
-		data, err := get(ctx, client, bucket, key)
+		data, err := get(ctx, client, bucket, key, owner)
 		if err != nil {
 			return nil, fmt.Errorf("read the manifest s3://%s/%s: %w", bucket, key, err)
 		}
-		checksum, err := get(ctx, client, bucket, strings.TrimSuffix(key, ".json")+".checksum")
+		checksum, err := get(ctx, client, bucket, strings.TrimSuffix(key, ".json")+".checksum", owner)
 		if isNoSuchKey(err) {
 			return nil, fmt.Errorf("s3://%s/%s has no manifest.checksum beside it: the report is not complete yet (S3 writes the checksum last)", bucket, key)
 		}
@@ -110,18 +117,18 @@ func Locate(ctx context.Context, client S3, location string, opts LocateOptions)
 		}
 		return nil, fmt.Errorf("the manifest sends aclscan to bucket %q for its data files, not %s: give --allow-data-bucket %s if it is yours, or --data-dir", dest, where, dest)
 	}
-	rep.Open = s3Opener(client, dest)
+	rep.Open = s3Opener(client, dest, owner)
 	return rep, nil
 }
 
 // newestReport finds the newest report under a configuration's prefix
 // that has its manifest.checksum.
-func newestReport(ctx context.Context, client S3, bucket, prefix string) (string, error) {
+func newestReport(ctx context.Context, client S3, bucket, prefix string, owner *string) (string, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
 	var dates []string
-	in := &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: &prefix, Delimiter: aws.String("/")}
+	in := &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: &prefix, Delimiter: aws.String("/"), ExpectedBucketOwner: owner}
 	for {
 		out, err := client.ListObjectsV2(ctx, in)
 		if err != nil {
@@ -141,7 +148,7 @@ func newestReport(ctx context.Context, client S3, bucket, prefix string) (string
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(dates)))
 	for _, d := range dates {
-		_, err := get(ctx, client, bucket, prefix+d+"/manifest.checksum")
+		_, err := get(ctx, client, bucket, prefix+d+"/manifest.checksum", owner)
 		if err == nil {
 			return prefix + d + "/manifest.json", nil
 		}
@@ -155,8 +162,8 @@ func newestReport(ctx context.Context, client S3, bucket, prefix string) (string
 	return "", fmt.Errorf("no inventory report under s3://%s/%s: give s3://DEST/PREFIX/SOURCE-BUCKET/CONFIG-ID/ (the folder that holds the YYYY-MM-DDTHH-MMZ report folders) or a manifest.json", bucket, prefix)
 }
 
-func get(ctx context.Context, client S3, bucket, key string) ([]byte, error) {
-	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+func get(ctx context.Context, client S3, bucket, key string, owner *string) ([]byte, error) {
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key, ExpectedBucketOwner: owner})
 	if err != nil {
 		return nil, err
 	}
@@ -169,9 +176,9 @@ func isNoSuchKey(err error) bool {
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode() == "NoSuchKey" || apiErr.ErrorCode() == "NotFound")
 }
 
-func s3Opener(client S3, bucket string) Opener {
+func s3Opener(client S3, bucket string, owner *string) Opener {
 	return func(ctx context.Context, key string) (io.ReadCloser, error) {
-		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key, ExpectedBucketOwner: owner})
 		if err != nil {
 			return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 		}

@@ -159,5 +159,8 @@ func (h *handler) runStore(bucket, prefix, run string) (batch.Store, string, err
 	if h.store != nil {
 		return h.store(dir), "s3://" + bucket + "/" + dir, nil
 	}
-	return batch.NewS3Store(h.client.Client, bucket, dir), "s3://" + bucket + "/" + dir, nil
+	store := batch.NewS3Store(h.client.Client, bucket, dir)
+	// The report bucket is the deployment's, in the function's account.
+	store.ExpectedOwner = h.client.ExpectedBucketOwner(context.Background())
+	return store, "s3://" + bucket + "/" + dir, nil
 }

@@ -64,6 +64,7 @@ s3://DEST/PREFIX/SOURCE-BUCKET/CONFIG-ID/ (its newest complete report is taken).
 	fl.BoolVar(&f.noContext, "no-context", false, "judge from the report alone: do not read the source bucket's settings (Block Public Access, Object Ownership, owner)")
 	fl.BoolVar(&f.set.Recheck, "verify", false, "read live the ACL of every object with findings (the report can be 48 hours old) and say whether it changed since (changed_since_report)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "read the data files from DIR (at their key, or by file name) instead of the destination bucket")
+	addExpectedOwnerFlag(fl, &f.scanFlags)
 	fl.StringSliceVar(&f.allowData, "allow-data-bucket", nil, "a bucket besides the one named that the manifest may send aclscan to for its data files (repeatable)")
 	fl.IntVar(&f.parallelFiles, "parallel-files", f.parallelFiles, "data files read at once")
 	fl.StringVar(&f.tempDir, "temp-dir", "", "where Parquet data files are kept while read (they need random access; default: the system's)")
@@ -82,7 +83,11 @@ func (sh *shell) runInventory(ctx context.Context, location string, f *inventory
 	cfg.Strategy = scan.Pool
 	tuneGC()
 	return sh.runOne(ctx, &f.scanFlags, cfg, s3opts, fail, func(ctx context.Context, client *s3access.Client, outs *scanOutputs, cfg *scan.Config) error {
-		rep, err := inventory.Locate(ctx, client.Client, location, inventory.LocateOptions{DataDir: f.dataDir, AllowDataBuckets: f.allowData})
+		owner, err := f.expectedBucketOwner(ctx, client)
+		if err != nil {
+			return err
+		}
+		rep, err := inventory.Locate(ctx, client.Client, location, inventory.LocateOptions{DataDir: f.dataDir, AllowDataBuckets: f.allowData, ExpectedBucketOwner: owner})
 		if err != nil {
 			return explainInventoryError(err)
 		}

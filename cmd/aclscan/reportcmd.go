@@ -43,6 +43,7 @@ are named and the exit code is 1.`,
 	fl.StringVar(&f.format, "format", "", "output format: table, jsonl, csv, parquet, ocsf or html (default: table on a terminal, jsonl otherwise)")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to FILE (created owner-only) or s3://BUCKET/KEY instead of stdout")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "let -o s3://... and --summary-json s3://... replace an object already there")
+	addExpectedOwnerFlag(fl, &f)
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when the run found any of these kinds granting access now: comma list of public, authenticated, cross-account, foreign-owner, unreadable, conditional, policy-unjudged, or any")
 	fl.StringVar(&f.failLatent, "fail-on-latent", "", "exit 3 when any ACL says one of these kinds, even where it is blocked now; same list as --fail-on")
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "also write the merged summary as JSON to FILE or s3://BUCKET/KEY")
@@ -77,7 +78,11 @@ func (sh *shell) runReport(ctx context.Context, location string, f *scanFlags) e
 			}
 			key = key[:i+1]
 		}
-		store = batch.NewS3Store(client.Client, bucket, key)
+		s3store := batch.NewS3Store(client.Client, bucket, key)
+		if s3store.ExpectedOwner, err = f.expectedBucketOwner(ctx, client); err != nil {
+			return err
+		}
+		store = s3store
 	} else {
 		if info, err := os.Stat(location); err != nil || !info.IsDir() {
 			return usageErrorf("report %s: not a folder; give a run's folder (s3://REPORT_BUCKET/REPORT_PREFIX/RUN_ID/ or a local copy)", location)

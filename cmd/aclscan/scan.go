@@ -41,6 +41,9 @@ type scanFlags struct {
 	summaryJSON string
 	// overwrite lets -o and --summary-json replace an S3 object.
 	overwrite bool
+	// expectedOwner is the account the buckets read from (reports,
+	// inventories) must belong to: "" the caller's on AWS, "none" unchecked.
+	expectedOwner string
 	// Every bucket of the account, filtered by glob patterns on names.
 	allBuckets      bool
 	include         []string
@@ -265,6 +268,28 @@ func (sh *shell) newClient(ctx context.Context, opts s3access.Options) (*s3acces
 		fmt.Fprintf(sh.stderr, "aclscan: warning: session credentials go to %s over plain http: their token travels in the clear and can be replayed until it expires; use https\n", client.Endpoint)
 	}
 	return client, nil
+}
+
+// expectedBucketOwner is the ExpectedBucketOwner to send when reading a
+// report or an inventory (--expected-bucket-owner): the caller's account
+// on AWS unless another is named, none with "none".
+func (f *scanFlags) expectedBucketOwner(ctx context.Context, client *s3access.Client) (string, error) {
+	switch v := f.expectedOwner; {
+	case v == "none":
+		return "", nil
+	case v != "":
+		if len(v) != 12 || strings.Trim(v, "0123456789") != "" {
+			return "", usageErrorf("--expected-bucket-owner %q: want a 12-digit AWS account ID, or none", v)
+		}
+		return v, nil
+	}
+	return client.ExpectedBucketOwner(ctx), nil
+}
+
+// addExpectedOwnerFlag adds --expected-bucket-owner to a command that
+// reads reports or inventories from S3.
+func addExpectedOwnerFlag(fl *pflag.FlagSet, f *scanFlags) {
+	fl.StringVar(&f.expectedOwner, "expected-bucket-owner", "", "the AWS account the bucket read from must belong to (sent as ExpectedBucketOwner; default: the caller's, on AWS; none to not check)")
 }
 
 // scanOutputs are where a scan's results go: the report, its checkpoint

@@ -227,6 +227,10 @@ func TestDistributedMapOverInventory(t *testing.T) {
 		}
 	}
 	t.Logf("%d inventory rows in %d batches (≤256 KiB each) on %d emulators: %s", len(items), len(batches), len(ems), time.Since(start).Round(time.Millisecond))
+	// The definition's ResultWriter: without it the run is not whole.
+	if err := WriteResults(ctx, a, reportsBucket, "aclscan/"+run+"/results", "maprun-1", children); err != nil {
+		t.Fatal(err)
+	}
 	mergeRun(t, a, run)
 }
 
