@@ -324,11 +324,21 @@ func TestAsyncScanAnswersAtOnceAndContinues(t *testing.T) {
 		// Parts end when their records reach the memory bound, long
 		// before the deadline.
 		{"parts end at the memory bound", time.Minute, 48 << 10},
+		// The loop of self-invocations ends at MAX_PARTS.
+		{"the scan stops at MAX_PARTS", 2500 * time.Millisecond, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newTestHandler(t, env, proxy.URL, map[string]string{"BUCKET_NAME": bucket, "RECORDS": "all", "CONCURRENCY": "4"})
 			if tc.partBytes > 0 {
 				h.config.partBytes = tc.partBytes
+			}
+			if tc.partBytes < 0 {
+				h.config.maxParts = 2
+				state, _, _ := runAsyncScan(t, h, tc.deadline)
+				if len(state.Parts) != 2 || !strings.Contains(state.Error, "MAX_PARTS=2") {
+					t.Errorf("state: %d parts, error %q; want it stopped after 2 parts, saying why", len(state.Parts), state.Error)
+				}
+				return
 			}
 			state, store, double := runAsyncScan(t, h, tc.deadline)
 			double.mu.Lock()
