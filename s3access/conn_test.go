@@ -363,3 +363,43 @@ func TestPlainHTTPSessionCredentialsAreNamed(t *testing.T) {
 		}
 	}
 }
+
+// A bucket in another Region, as AWS answers for it: 301
+// PermanentRedirect naming the Region in x-amz-bucket-region, or 400
+// AuthorizationHeaderMalformed naming it in <Region>. The lean path signs
+// again for that Region once, and keeps it for the bucket (issue 26).
+func TestRequestFollowsTheBucketsRegion(t *testing.T) {
+	t.Parallel()
+	for name, wrong := range map[string]func(w http.ResponseWriter){
+		"PermanentRedirect": func(w http.ResponseWriter) {
+			w.Header().Set("X-Amz-Bucket-Region", "eu-west-1")
+			w.WriteHeader(http.StatusMovedPermanently)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.</Message><Endpoint>b.s3.eu-west-1.amazonaws.com</Endpoint><Bucket>b</Bucket><RequestId>R</RequestId><HostId>H</HostId></Error>`)
+		},
+		"AuthorizationHeaderMalformed": func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'</Message><Region>eu-west-1</Region><RequestId>R</RequestId><HostId>H</HostId></Error>`)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				if !strings.Contains(r.Header.Get("Authorization"), "/eu-west-1/s3/aws4_request") {
+					wrong(w)
+					return
+				}
+				w.Header().Set("Content-Type", "application/xml")
+				fmt.Fprint(w, publicACL)
+			}))
+			defer srv.Close()
+			c := poolClient(t, srv.URL, Options{Region: "us-east-1", MaxAttempts: 1})
+			if _, err := c.GetObjectACL(context.Background(), "b", "k", ""); err != nil {
+				t.Fatalf("with one attempt: %v", err)
+			}
+			if _, err := c.GetObjectACL(context.Background(), "b", "k2", ""); err != nil || requests.Load() != 3 {
+				t.Errorf("%v after %d requests; want 3: one refused, then each signed for eu-west-1", err, requests.Load())
+			}
+		})
+	}
+}

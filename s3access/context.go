@@ -272,7 +272,7 @@ func (c *Client) bucketSettingBody(ctx context.Context, bucket, op, query string
 	if ep.useSDK {
 		return false, nil
 	}
-	return true, c.send(ctx, &leanRequest{op: op, maxAttempts: c.retryer.MaxAttempts(), ep: ep, rawQuery: query, maxBody: maxBody,
+	return true, c.send(ctx, &leanRequest{bucket: bucket, op: op, maxAttempts: c.retryer.MaxAttempts(), ep: ep, rawQuery: query, maxBody: maxBody,
 		parse: func(body []byte) error {
 			if err := parse(body); err != nil {
 				return fmt.Errorf("parse the %s answer: %w", op, err)
@@ -489,7 +489,7 @@ func (c *Client) ServedAnonymously(ctx context.Context, bucket, key, versionID s
 		query = "versionId=" + escape(versionID, false)
 	}
 	err = c.send(ctx, &leanRequest{
-		op: "HeadObject (anonymous)", method: http.MethodHead, anonymous: true,
+		bucket: bucket, op: "HeadObject (anonymous)", method: http.MethodHead, anonymous: true,
 		maxAttempts: c.retryer.MaxAttempts(), ep: ep, key: key, rawQuery: query, maxBody: 0,
 	})
 	switch status := HTTPStatus(err); {

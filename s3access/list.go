@@ -59,7 +59,7 @@ func (c *Client) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, o
 	q.add("start-after", in.StartAfter)
 	var out *s3.ListObjectsV2Output
 	err = c.send(ctx, &leanRequest{
-		op: "ListObjectsV2", maxAttempts: c.listAttempts(), ep: ep, rawQuery: q.String(), maxBody: maxListResponse,
+		bucket: aws.ToString(in.Bucket), op: "ListObjectsV2", maxAttempts: c.listAttempts(), ep: ep, rawQuery: q.String(), maxBody: maxListResponse,
 		parse: func(body []byte) (err error) {
 			if out, err = parseListObjectsV2(body); err != nil {
 				return fmt.Errorf("parse ListObjectsV2 response: %w", err)
@@ -91,7 +91,7 @@ func (c *Client) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersio
 	q.flag("versions")
 	var out *s3.ListObjectVersionsOutput
 	err = c.send(ctx, &leanRequest{
-		op: "ListObjectVersions", maxAttempts: c.listAttempts(), ep: ep, rawQuery: q.String(), maxBody: maxListResponse,
+		bucket: aws.ToString(in.Bucket), op: "ListObjectVersions", maxAttempts: c.listAttempts(), ep: ep, rawQuery: q.String(), maxBody: maxListResponse,
 		parse: func(body []byte) (err error) {
 			if out, err = parseListObjectVersions(body); err != nil {
 				return fmt.Errorf("parse ListObjectVersions response: %w", err)

@@ -46,7 +46,7 @@ func (c *Client) GetObjectACL(ctx context.Context, bucket, key, versionID string
 	}
 	var policy acl.Policy
 	err = c.send(ctx, &leanRequest{
-		op: "GetObjectAcl", maxAttempts: c.retryer.MaxAttempts(), ep: ep, key: key, rawQuery: query, maxBody: maxACLResponse,
+		bucket: bucket, op: "GetObjectAcl", maxAttempts: c.retryer.MaxAttempts(), ep: ep, key: key, rawQuery: query, maxBody: maxACLResponse,
 		parse: func(body []byte) (err error) {
 			if policy, err = acl.ParsePolicy(body); err != nil {
 				return fmt.Errorf("parse ACL response: %w", err)
@@ -61,6 +61,9 @@ func (c *Client) GetObjectACL(ctx context.Context, bucket, key, versionID string
 type leanRequest struct {
 	op     string // the S3 operation, for errors
 	method string // "" for GET
+	// bucket names the bucket the endpoint was resolved for (its Region
+	// is learnt again from an answer naming another).
+	bucket string
 	// anonymous sends the request unsigned, as anyone on the internet can.
 	anonymous bool
 	// maxAttempts bounds the failed attempts (throttled ones have their own budget).
@@ -82,6 +85,7 @@ func (c *Client) send(ctx context.Context, req *leanRequest) error {
 	maxAttempts := req.maxAttempts
 	maxThrottled := maxAttempts * throttleAttemptsFactor
 	throttled := 0
+	redirected := false
 	for attempt := 1; ; attempt++ {
 		err := c.attempt(ctx, req)
 		if err == nil {
@@ -89,6 +93,10 @@ func (c *Client) send(ctx context.Context, req *leanRequest) error {
 		}
 		if c.correctSkew(err) && attempt < maxAttempts {
 			continue // signed again with the server's clock, at once
+		}
+		if !redirected && c.followRegion(ctx, req, err) {
+			redirected = true
+			continue // once, at once, in the bucket's own Region
 		}
 		if IsThrottle(err) {
 			throttled++
@@ -117,6 +125,30 @@ func (c *Client) send(ctx context.Context, req *leanRequest) error {
 		}
 		c.retries.Add(1)
 	}
+}
+
+// followRegion points req at the bucket's own Region when the answer
+// names another (301 PermanentRedirect with x-amz-bucket-region, 400
+// AuthorizationHeaderMalformed with <Region>), as the SDK's redirect
+// does: the bucket's endpoint is resolved again and kept for its later
+// requests.
+func (c *Client) followRegion(ctx context.Context, req *leanRequest, err error) bool {
+	var re *ResponseError
+	if req.bucket == "" || !errors.As(err, &re) || re.Region == "" || re.Region == req.ep.signingRegion {
+		return false
+	}
+	switch re.Code {
+	case "PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
+	default:
+		return false
+	}
+	ep, rerr := c.resolveEndpoint(ctx, req.bucket, re.Region)
+	if rerr != nil || ep.useSDK {
+		return false
+	}
+	c.endpoints.Store(req.bucket, ep)
+	req.ep = ep
+	return true
 }
 
 // correctSkew reads the server's clock from a RequestTimeTooSkewed answer
@@ -254,10 +286,20 @@ func (c *Client) bucketEndpoint(ctx context.Context, bucket string) (*bucketEndp
 	if v, ok := c.endpoints.Load(bucket); ok {
 		return v.(*bucketEndpoint), nil
 	}
+	ep, err := c.resolveEndpoint(ctx, bucket, c.Client.Options().Region)
+	if err != nil {
+		return nil, err
+	}
+	actual, _ := c.endpoints.LoadOrStore(bucket, ep)
+	return actual.(*bucketEndpoint), nil
+}
+
+// resolveEndpoint resolves where the bucket's requests go in a Region.
+func (c *Client) resolveEndpoint(ctx context.Context, bucket, region string) (*bucketEndpoint, error) {
 	opts := c.Client.Options()
 	params := s3.EndpointParameters{
 		Bucket:         aws.String(bucket),
-		Region:         aws.String(opts.Region),
+		Region:         aws.String(region),
 		ForcePathStyle: aws.Bool(opts.UsePathStyle),
 		Accelerate:     aws.Bool(opts.UseAccelerate),
 		UseFIPS:        aws.Bool(opts.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled),
@@ -268,7 +310,7 @@ func (c *Client) bucketEndpoint(ctx context.Context, bucket string) (*bucketEndp
 	if err != nil {
 		return nil, err
 	}
-	ep := &bucketEndpoint{base: resolved.URI, headers: resolved.Headers, signingName: "s3", signingRegion: opts.Region}
+	ep := &bucketEndpoint{base: resolved.URI, headers: resolved.Headers, signingName: "s3", signingRegion: region}
 	if schemes, ok := smithyauth.GetAuthOptions(&resolved.Properties); ok && len(schemes) > 0 {
 		scheme := schemes[0]
 		// Endpoint rules name schemes "sigv4", "sigv4a", "sigv4-s3express".
@@ -284,8 +326,7 @@ func (c *Client) bucketEndpoint(ctx context.Context, bucket string) (*bucketEndp
 	}
 	ep.base.Path = strings.TrimSuffix(ep.base.Path, "/")
 	ep.base.RawPath = ""
-	actual, _ := c.endpoints.LoadOrStore(bucket, ep)
-	return actual.(*bucketEndpoint), nil
+	return ep, nil
 }
 
 // emptyPayloadSHA256 is the SHA-256 of an empty body, which S3 requires in
@@ -411,9 +452,14 @@ func parseErrorResponse(resp *http.Response, body []byte) error {
 	var doc struct {
 		Code    string `xml:"Code"`
 		Message string `xml:"Message"`
+		// Region: AuthorizationHeaderMalformed names the bucket's.
+		Region string `xml:"Region"`
 	}
 	if xml.Unmarshal(body, &doc) == nil {
 		e.Code, e.Message = doc.Code, doc.Message
+		if e.Region == "" {
+			e.Region = doc.Region
+		}
 	}
 	if e.Code == "RequestTimeTooSkewed" {
 		e.ServerTime, _ = http.ParseTime(resp.Header.Get("Date"))
