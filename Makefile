@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-compat unit integration lint validate-deploy local-s3 local-s3-stop bench-scan bench-fanout bench-exposure bench-inventory bench-fix release-snapshot bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
+.PHONY: build demo test test-long test-compat unit integration lint validate-deploy local-s3 local-s3-stop bench-scan bench-fanout bench-exposure bench-inventory bench-fix release-snapshot bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -19,13 +19,20 @@ demo: build
 # the fault tests); see go.work.
 PKGS := ./... ./bench/... ./release/...
 
-# Unit and integration tests; the integration tests start (or reuse) the local S3.
+# Unit and integration tests; the integration tests start (or reuse) the
+# local S3. The soak test (a minute of scanning for leaks) is in test-long.
+LONG_PKGS := ./bench/internal/soak
 test: lint
 	scripts/local-s3 start >/dev/null
 	scripts/need-chromium
 	npm ci --prefix report/testdata/duckdb --silent --no-audit --no-fund
 	$(MAKE) --no-print-directory validate-deploy
-	$(GO) test -race -count=1 -tags integration $(PKGS)
+	$(GO) test -race -count=1 -tags integration $$($(GO) list $(PKGS) | grep -v -x -F "$$($(GO) list $(LONG_PKGS))")
+
+# The tests too long for every run (CI runs them too).
+test-long:
+	scripts/local-s3 start >/dev/null
+	$(GO) test -race -count=1 -tags integration $(LONG_PKGS)
 
 # aclscan against other S3 servers (bench/compat; servers built once into bin/compat).
 test-compat:
