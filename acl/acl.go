@@ -28,6 +28,25 @@ type Grant struct {
 	Permission string `json:"permission"`
 }
 
+// InferType names the grantee type of a grant that came without one, from
+// the one identifier it carries. AWS's own GetObjectAcl sample gives the
+// type as a <Type> element instead of the xsi:type attribute, which the
+// SDK does not read. A grant with no identifier, or with several, keeps
+// no type: it is not provably anyone, and is reported as shared.
+func (g *Grant) InferType() {
+	if g.Type != "" {
+		return
+	}
+	switch {
+	case g.ID != "" && g.URI == "" && g.Email == "":
+		g.Type = TypeCanonicalUser
+	case g.URI != "" && g.ID == "" && g.Email == "":
+		g.Type = TypeGroup
+	case g.Email != "" && g.ID == "" && g.URI == "":
+		g.Type = TypeEmail
+	}
+}
+
 // Kind is a finding kind. The names are part of aclscan's output contract.
 type Kind uint8
 

@@ -170,3 +170,32 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+// A grant without a type is typed by its one identifier; one with none or
+// several stays untyped and, so, reported as shared.
+func TestInferType(t *testing.T) {
+	for _, tc := range []struct {
+		in       Grant
+		wantType string
+		want     Findings
+	}{
+		{Grant{ID: "owner"}, TypeCanonicalUser, 0},
+		{Grant{ID: "other"}, TypeCanonicalUser, Findings(0).With(CrossAccount)},
+		{Grant{URI: AllUsersURI}, TypeGroup, Findings(0).With(Public)},
+		{Grant{Email: "a@example.com"}, TypeEmail, Findings(0).With(CrossAccount)},
+		{Grant{ID: "owner", URI: AllUsersURI}, "", Findings(0).With(CrossAccount)},
+		{Grant{}, "", Findings(0).With(CrossAccount)},
+		// A type given is kept, whatever the identifiers.
+		{Grant{Type: TypeGroup, ID: "owner", URI: AuthenticatedUsersURI}, TypeGroup, Findings(0).With(Authenticated)},
+	} {
+		g := tc.in
+		g.Permission = "READ"
+		g.InferType()
+		if g.Type != tc.wantType {
+			t.Errorf("%+v: type %q, want %q", tc.in, g.Type, tc.wantType)
+		}
+		if f := Classify("owner", "owner", []Grant{g}); f != tc.want {
+			t.Errorf("%+v: findings %v, want %v", tc.in, f.Names(), tc.want.Names())
+		}
+	}
+}

@@ -24,6 +24,7 @@ const root = "AccessControlPolicy"
 func parsePolicy(s *xmlscan.Scanner) (Policy, error) {
 	var policy Policy
 	var grant *Grant
+	var typeAttr bool // the grantee's type came as the xsi:type attribute
 	for {
 		kind, err := s.Next()
 		if err != nil {
@@ -31,6 +32,9 @@ func parsePolicy(s *xmlscan.Scanner) (Policy, error) {
 		}
 		switch kind {
 		case xmlscan.Done:
+			for i := range policy.Grants {
+				policy.Grants[i].InferType()
+			}
 			return policy, nil
 		case xmlscan.Start:
 			switch {
@@ -43,6 +47,7 @@ func parsePolicy(s *xmlscan.Scanner) (Policy, error) {
 				if grant.Type, err = xmlscan.Attr(s.Attrs(), "type"); err != nil {
 					return policy, err
 				}
+				typeAttr = grant.Type != ""
 			}
 		case xmlscan.End:
 			switch {
@@ -57,6 +62,11 @@ func parsePolicy(s *xmlscan.Scanner) (Policy, error) {
 				grant.URI = string(s.Text())
 			case s.At(root, "AccessControlList", "Grant", "Grantee", "EmailAddress"):
 				grant.Email = string(s.Text())
+			case s.At(root, "AccessControlList", "Grant", "Grantee", "Type"):
+				// AWS's documented sample's spelling; the attribute wins.
+				if !typeAttr {
+					grant.Type = string(s.Text())
+				}
 			}
 		}
 	}

@@ -545,6 +545,7 @@ func ConvertGrants(in []types.Grant) []acl.Grant {
 			g.ID = aws.ToString(ge.ID)
 			g.URI = aws.ToString(ge.URI)
 			g.Email = aws.ToString(ge.EmailAddress)
+			g.InferType()
 		}
 	}
 	return out
