@@ -99,3 +99,43 @@ func TestAWSSampleErrorAnswers(t *testing.T) {
 		}
 	}
 }
+
+// AWS's sample bucket settings (values in capitals, with and without the
+// S3 namespace), read as a scan reads a bucket's context.
+func TestAWSSampleBucketSettings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ownershipFile string
+		wantOwnership string
+	}{
+		{"get-bucket-ownership-controls-enforced.xml", acl.OwnerEnforced},
+		{"get-bucket-ownership-controls-preferred.xml", "BucketOwnerPreferred"},
+	} {
+		f := &awsSettings{answers: map[string]fakeAnswer{
+			"acl":               {200, string(awsSample(t, "s3", "get-bucket-acl.xml"))},
+			"ownershipControls": {200, string(awsSample(t, "s3", tc.ownershipFile))},
+			"publicAccessBlock": {200, string(awsSample(t, "s3", "get-public-access-block.xml"))},
+			"policyStatus":      {200, string(awsSample(t, "s3", "get-bucket-policy-status.xml"))},
+			"sts":               {200, callerAccount},
+			"control":           {404, controlError("NoSuchPublicAccessBlockConfiguration")},
+		}}
+		c := settingsClient(t, f, Options{})
+		bc, err := c.BucketContext(context.Background(), "amzn-s3-demo-bucket")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bc.Ownership.Known || bc.Ownership.Value != tc.wantOwnership {
+			t.Errorf("%s: ownership %+v, want %s", tc.ownershipFile, bc.Ownership, tc.wantOwnership)
+		}
+		want := acl.PublicAccessBlock{BlockPublicACLs: true}
+		if !bc.BucketBlock.Known || bc.BucketBlock.Value != want {
+			t.Errorf("Block Public Access %+v, want only BlockPublicAcls (TRUE)", bc.BucketBlock)
+		}
+		if !bc.PolicyPublic.Known || !bc.PolicyPublic.Value {
+			t.Errorf("policy status %+v, want known public (TRUE)", bc.PolicyPublic)
+		}
+		if bc.Owner != "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a" {
+			t.Errorf("bucket owner %q", bc.Owner)
+		}
+	}
+}
