@@ -27,7 +27,7 @@ test: lint
 	scripts/need-chromium
 	npm ci --prefix report/testdata/duckdb --silent --no-audit --no-fund
 	$(MAKE) --no-print-directory validate-deploy
-	$(GO) test -race -count=1 -tags integration $$($(GO) list $(PKGS) | grep -v -x -F "$$($(GO) list $(LONG_PKGS))")
+	$(GO) test -race -count=1 -tags integration $$($(GO) list -tags integration $(PKGS) | grep -v -x -F "$$($(GO) list -tags integration $(LONG_PKGS))")
 
 # The tests too long for every run (CI runs them too).
 test-long:

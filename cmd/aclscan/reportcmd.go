@@ -121,5 +121,10 @@ func (sh *shell) runReport(ctx context.Context, location string, f *scanFlags) e
 	if len(merged.Missing) > 0 || len(merged.Incomplete) > 0 {
 		return &exitError{code: exitIncomplete, msg: fmt.Sprintf("the run is incomplete: %d batches missing, %d incomplete (see above); the report holds the %d batches present", len(merged.Missing), len(merged.Incomplete), merged.Batches)}
 	}
+	if !sum.Complete {
+		// Nothing missing, nothing merged: a report of nothing is not a
+		// clean run.
+		return &exitError{code: exitIncomplete, msg: "no batch of the run was merged: the Map Run's results name none of the batches in its folder"}
+	}
 	return verdict(sum, nil, fail, "")
 }

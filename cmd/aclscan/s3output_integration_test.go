@@ -92,7 +92,7 @@ func TestReportFromS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeBatch(t, dir, map[string]bool{"x": true, "y": false})
+	items := writeBatch(t, dir, map[string]bool{"x": true, "y": false})
 	run := fmt.Sprintf("run-%d", time.Now().UnixNano()) // the bucket outlives test runs
 	store := batch.NewS3Store(a, bucket, "aclscan/"+run+"/")
 	keys, _ := batch.DirStore{Dir: dir}.List(ctx, "")
@@ -102,7 +102,21 @@ func TestReportFromS3(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A Map Run that names no batch: nothing merged, and said (exit 1).
 	if err := store.Put(ctx, "results/m/manifest.json", []byte(`{"MapRunArn":"a","ResultFiles":{"FAILED":[],"PENDING":[],"SUCCEEDED":[]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runLocal(t, env, "report", "s3://"+bucket+"/aclscan/"+run+"/", "--format", "jsonl", "-o", "s3://"+bucket+"/merged.jsonl", "--overwrite"); code != exitIncomplete ||
+		!strings.Contains(stderr, "the Map Run's results do not name it") || !strings.Contains(stderr, "no batch of the run was merged") {
+		t.Errorf("a Map Run naming no batch: exit %d: %s", code, stderr)
+	}
+	// The ResultWriter's files name the batch.
+	in, _ := json.Marshal(map[string]any{"BatchInput": map[string]string{"run_id": "run"}, "Items": items})
+	succeeded, _ := json.Marshal([]map[string]string{{"Status": "SUCCEEDED", "Input": string(in), "Output": `{"batch":"` + batch.BatchID(json.RawMessage(`{"run_id":"run"}`), items) + `"}`}})
+	if err := store.Put(ctx, "results/m/SUCCEEDED_0.json", succeeded); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(ctx, "results/m/manifest.json", []byte(`{"MapRunArn":"a","ResultFiles":{"FAILED":[],"PENDING":[],"SUCCEEDED":[{"Key":"aclscan/`+run+`/results/m/SUCCEEDED_0.json"}]}}`)); err != nil {
 		t.Fatal(err)
 	}
 	for _, loc := range []string{"s3://" + bucket + "/aclscan/" + run + "/", "s3://" + bucket + "/aclscan/" + run + "/results/m/manifest.json"} {
