@@ -20,8 +20,10 @@ demo: build
 PKGS := ./... ./bench/... ./release/...
 
 # Unit and integration tests; the integration tests start (or reuse) the
-# local S3. The soak test (a minute of scanning for leaks) is in test-long.
-LONG_PKGS := ./bench/internal/soak
+# local S3. test-long holds the soak test (a minute of scanning for leaks)
+# and the network fault tests (toxiproxy: resets, stalls, cut answers,
+# restarts; 3 to 4 minutes, mostly waiting out injected faults).
+LONG_PKGS := ./bench/internal/soak ./bench/faults
 test: lint
 	scripts/local-s3 start >/dev/null
 	scripts/need-chromium
