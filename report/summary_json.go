@@ -28,17 +28,20 @@ type SummaryRecord struct {
 	Context *ContextRecord `json:"context,omitempty"`
 	// NotScanned: the bucket's ACLs are disabled and its objects were not
 	// fetched (see notes).
-	NotScanned  bool             `json:"not_scanned"`
-	Verified    VerifiedRecord   `json:"verified"`
-	Readiness   *ReadinessRecord `json:"readiness,omitempty"`
-	Notes       []string         `json:"notes"`
-	Strategy    string           `json:"strategy"`
-	Concurrency int              `json:"concurrency"`
-	DurationMS  float64          `json:"duration_ms"`
-	Requests    int64            `json:"requests"`
-	Retries     int64            `json:"retries"`
-	Throttles   int64            `json:"throttles"`
-	Resumed     bool             `json:"resumed,omitempty"`
+	NotScanned bool `json:"not_scanned"`
+	// ACLsNotFetched: the bucket's ACLs are disabled; its objects were
+	// judged through its policy and access points, their ACLs not read.
+	ACLsNotFetched bool             `json:"acls_not_fetched,omitempty"`
+	Verified       VerifiedRecord   `json:"verified"`
+	Readiness      *ReadinessRecord `json:"readiness,omitempty"`
+	Notes          []string         `json:"notes"`
+	Strategy       string           `json:"strategy"`
+	Concurrency    int              `json:"concurrency"`
+	DurationMS     float64          `json:"duration_ms"`
+	Requests       int64            `json:"requests"`
+	Retries        int64            `json:"retries"`
+	Throttles      int64            `json:"throttles"`
+	Resumed        bool             `json:"resumed,omitempty"`
 	// Region and Error are a bucket's in a run over many; Buckets are
 	// those buckets, in the total's record.
 	Region  string          `json:"region,omitempty"`
@@ -97,28 +100,29 @@ type ReadinessRecord struct {
 // failure is explained with the shell's spelling (nil: plain words).
 func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord {
 	rec := SummaryRecord{
-		Bucket:        sum.Bucket,
-		Prefix:        sum.Prefix,
-		Complete:      sum.Complete,
-		Objects:       sum.Objects,
-		DeleteMarkers: sum.DeleteMarkers,
-		Unchecked:     sum.Unchecked,
-		ByStatus:      map[string]int64{},
-		ByFinding:     map[string]int64{},
-		ByEffective:   map[string]int64{},
-		Unjudged:      []string{},
-		BucketOwner:   sum.BucketOwner,
-		OwnerProblem:  sum.OwnerProblem,
-		NotScanned:    sum.NotScanned,
-		Verified:      VerifiedRecord{Served: sum.Served, NotServed: sum.NotServed, Failed: sum.VerifyFailed},
-		Notes:         sum.Notes(),
-		Strategy:      sum.Strategy.String(),
-		Concurrency:   sum.Concurrency,
-		DurationMS:    float64(sum.Duration.Microseconds()) / 1000,
-		Requests:      sum.Requests,
-		Retries:       sum.Retries,
-		Throttles:     sum.Throttles,
-		Resumed:       sum.Resumed,
+		Bucket:         sum.Bucket,
+		Prefix:         sum.Prefix,
+		Complete:       sum.Complete,
+		Objects:        sum.Objects,
+		DeleteMarkers:  sum.DeleteMarkers,
+		Unchecked:      sum.Unchecked,
+		ByStatus:       map[string]int64{},
+		ByFinding:      map[string]int64{},
+		ByEffective:    map[string]int64{},
+		Unjudged:       []string{},
+		BucketOwner:    sum.BucketOwner,
+		OwnerProblem:   sum.OwnerProblem,
+		NotScanned:     sum.NotScanned,
+		ACLsNotFetched: sum.ACLsNotFetched,
+		Verified:       VerifiedRecord{Served: sum.Served, NotServed: sum.NotServed, Failed: sum.VerifyFailed},
+		Notes:          sum.Notes(),
+		Strategy:       sum.Strategy.String(),
+		Concurrency:    sum.Concurrency,
+		DurationMS:     float64(sum.Duration.Microseconds()) / 1000,
+		Requests:       sum.Requests,
+		Retries:        sum.Retries,
+		Throttles:      sum.Throttles,
+		Resumed:        sum.Resumed,
 	}
 	if rec.Notes == nil {
 		rec.Notes = []string{}

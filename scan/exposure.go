@@ -94,6 +94,8 @@ func (s *Summary) Notes() []string {
 	var notes []string
 	if s.NotScanned {
 		notes = append(notes, "ACLs are disabled (Object Ownership BucketOwnerEnforced): S3 ignores every ACL and answers every ACL read with full control for the bucket owner, so the objects were not fetched; their old ACLs are dormant and come back if ACLs are re-enabled: an S3 Inventory report with the ObjectOwner and ObjectAccessControlList fields shows them (--scan-disabled-acls fetches the objects anyway)")
+	} else if s.ACLsNotFetched {
+		notes = append(notes, "ACLs are disabled (Object Ownership BucketOwnerEnforced): the objects were listed and judged through the bucket policy and access points; their ACLs were not fetched, S3 ignores them and answers every ACL read with full control for the bucket owner (an S3 Inventory report with ObjectAccessControlList shows the dormant ones; --scan-disabled-acls fetches them anyway)")
 	} else if c.ACLsDisabled() && c.ACLReadsEffective {
 		notes = append(notes, "ACLs are disabled (Object Ownership BucketOwnerEnforced): S3 answers every ACL read with full control for the bucket owner, so these findings say nothing of the dormant ACLs (an S3 Inventory report with ObjectAccessControlList shows them)")
 	}

@@ -300,6 +300,24 @@ func (s *scanner) skipped(sum *Summary) bool {
 	if !sum.Context.ACLsDisabled() || s.cfg.ScanDisabledACLs || s.listing == nil {
 		return false
 	}
+	if c := &sum.Context; !c.Policy.Known || c.Policy.Value != "" || c.AccessPoints.Known && len(c.AccessPoints.Value) > 0 {
+		// A bucket policy or an access point (or a policy that could not
+		// be read) may open objects whatever their ACLs: every object is
+		// listed and judged through those doors, and no ACL is fetched
+		// (S3 would answer each read with full control for the owner).
+		s.resolver = ownerOnly(c.Owner)
+		sum.ACLsNotFetched = true
+		return false
+	}
 	sum.NotScanned = true
 	return true
+}
+
+// ownerOnly resolves every object to an ACL read as nothing but its owner,
+// the bucket owner: what ACLs disabled mean. It sends no request and
+// shows no grant it did not read.
+func ownerOnly(bucketOwner string) Resolver {
+	return ResolverFunc(func(context.Context, string, Object) (acl.Policy, error) {
+		return acl.Policy{Owner: bucketOwner}, nil
+	})
 }

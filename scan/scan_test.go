@@ -629,6 +629,31 @@ func TestACLsDisabledBucket(t *testing.T) {
 		t.Errorf("readiness %+v", r)
 	}
 
+	// A bucket policy still opens objects whose ACLs are disabled (AWS's
+	// default for new buckets): they are listed and judged through it,
+	// and no ACL is fetched.
+	withPolicy := *enforced
+	withPolicy.Policy = acl.Read(`{"Version":"2012-10-17","Statement":[{"Sid":"Site","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k/public"}]}`)
+	listsBefore := fake.count("list")
+	var viaPolicy collect
+	sum, err = Run(context.Background(), fake.client(t), Config{Bucket: "b", Context: &withPolicy}, &viaPolicy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.NotScanned || !sum.ACLsNotFetched || sum.Objects != 4 || fake.count("acl") != 0 || fake.count("list") == listsBefore {
+		t.Errorf("with a policy: not scanned %v, ACLs not fetched %v, %d objects, %d ACL requests, %d list requests; want 4 objects listed, no ACL fetched",
+			sum.NotScanned, sum.ACLsNotFetched, sum.Objects, fake.count("acl"), fake.count("list")-listsBefore)
+	}
+	if pub := viaPolicy.byKey["k/public\x00"]; !pub.Effective.Has(acl.Public) || len(pub.Grants) != 0 {
+		t.Errorf("k/public under a public policy: effective %v, grants %v; want public through the policy, no grant shown", pub.Effective.Names(), pub.Grants)
+	}
+	if sum.FoundEffective(acl.Public) != 1 {
+		t.Errorf("%d objects effectively public, want 1 (the policy names one key)", sum.FoundEffective(acl.Public))
+	}
+	if notes := strings.Join(sum.Notes(), "\n"); !strings.Contains(notes, "listed and judged through the bucket policy") {
+		t.Errorf("notes do not say the ACLs were not fetched: %s", notes)
+	}
+
 	sum, err = Run(context.Background(), fake.client(t), Config{Bucket: "b", Context: enforced, ScanDisabledACLs: true}, &sink, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -39,10 +39,14 @@ type Summary struct {
 	Context acl.BucketContext
 	// NotScanned is true when the bucket's objects were left alone
 	// because its ACLs are disabled (see Config.ScanDisabledACLs).
-	NotScanned    bool
-	Objects       int64
-	DeleteMarkers int64
-	ByStatus      [numStatuses]int64
+	NotScanned bool
+	// ACLsNotFetched is true when the bucket's ACLs are disabled and its
+	// objects were listed and judged through the bucket policy and access
+	// points alone, without reading their ACLs.
+	ACLsNotFetched bool
+	Objects        int64
+	DeleteMarkers  int64
+	ByStatus       [numStatuses]int64
 	// ByKind counts objects by what their ACLs say, ByEffective by what
 	// grants access now.
 	ByKind      [acl.NumKinds]int64
