@@ -79,15 +79,7 @@ func TestObjectThroughEveryDoor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			j := NewJudge(&tc.ctx)
 			v := j.Object(tc.key, tc.owner, tc.grants, 0, Current)
-			if got := v.Findings.Names(); !reflect.DeepEqual(got, tc.findings) {
-				t.Errorf("findings %v, want %v", got, tc.findings)
-			}
-			if got := v.Effective.Names(); !reflect.DeepEqual(got, tc.effect) {
-				t.Errorf("effective %v, want %v", got, tc.effect)
-			}
-			if !reflect.DeepEqual(v.BlockedBy, tc.blockedBy) {
-				t.Errorf("blocked by %q, want %q", v.BlockedBy, tc.blockedBy)
-			}
+			checkVerdict(t, v, tc.findings, tc.effect, tc.blockedBy)
 			if got := v.ViaACL.Names(); !reflect.DeepEqual(got, tc.viaACL) {
 				t.Errorf("via ACL %v, want %v", got, tc.viaACL)
 			}
@@ -195,15 +187,7 @@ func TestAccessPointDoors(t *testing.T) {
 			ctx := base
 			ctx.Policy, ctx.AccessPoints = tc.policy, Read(tc.aps)
 			v := NewJudge(&ctx).Object(tc.key, "owner", tc.grants, 0, Current)
-			if got := v.Findings.Names(); !reflect.DeepEqual(got, tc.found) {
-				t.Errorf("findings %v, want %v", got, tc.found)
-			}
-			if got := v.Effective.Names(); !reflect.DeepEqual(got, tc.effect) {
-				t.Errorf("effective %v, want %v", got, tc.effect)
-			}
-			if !reflect.DeepEqual(v.BlockedBy, tc.blockedBy) {
-				t.Errorf("blocked by %v, want %v", v.BlockedBy, tc.blockedBy)
-			}
+			checkVerdict(t, v, tc.found, tc.effect, tc.blockedBy)
 			var refs []string
 			for _, s := range v.Doors.Sources("owner", tc.grants) {
 				if s.Effective {
@@ -251,5 +235,20 @@ func BenchmarkJudgeObject(b *testing.B) {
 				j.Object(keys[i%len(keys)], "owner", grants, 0, Current)
 			}
 		})
+	}
+}
+
+// checkVerdict compares a verdict's findings, effective findings and
+// blockers with the expected ones.
+func checkVerdict(t *testing.T, v Verdict, findings, effective, blockedBy []string) {
+	t.Helper()
+	if got := v.Findings.Names(); !reflect.DeepEqual(got, findings) {
+		t.Errorf("findings %v, want %v", got, findings)
+	}
+	if got := v.Effective.Names(); !reflect.DeepEqual(got, effective) {
+		t.Errorf("effective %v, want %v", got, effective)
+	}
+	if !reflect.DeepEqual(v.BlockedBy, blockedBy) {
+		t.Errorf("blocked by %q, want %q", v.BlockedBy, blockedBy)
 	}
 }

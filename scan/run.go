@@ -108,7 +108,7 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	if s.listing != nil && cfg.Resume == nil && cfg.Context == nil && cfg.Strategy != Serial {
 		stopPrefetch = s.listing.prefetch(ctx)
 	}
-	if err = s.readContext(ctx, sum); err == nil && !s.skipped(sum) {
+	if err = s.readContext(ctx, sum); err == nil && !s.leaveAlone(sum) {
 		if cfg.Strategy == Serial {
 			err = s.runSerial(ctx, sink, sum)
 		} else {
@@ -292,10 +292,13 @@ func (s *scanner) readContext(ctx context.Context, sum *Summary) error {
 	return nil
 }
 
-// skipped reports whether the bucket's objects are left alone: with ACLs
+// leaveAlone decides, once the bucket's context is read, how its objects
+// are visited, and reports whether they are not visited at all. With ACLs
 // disabled, S3 ignores every ACL and answers every ACL read with full
-// control for the bucket owner, so fetching them would only cost requests.
-func (s *scanner) skipped(sum *Summary) bool {
+// control for the bucket owner, so fetching them would only cost
+// requests: the objects are judged through the other doors without their
+// ACLs, or, with no other door, left alone.
+func (s *scanner) leaveAlone(sum *Summary) bool {
 	// A report's ACLs are not S3's answers: it shows the dormant ones.
 	if !sum.Context.ACLsDisabled() || s.cfg.ScanDisabledACLs || s.listing == nil {
 		return false

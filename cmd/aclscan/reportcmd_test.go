@@ -48,6 +48,13 @@ func writeBatch(t *testing.T, dir string, keys map[string]bool) []json.RawMessag
 	return items
 }
 
+// succeededChild is the ResultWriter's entry of a child that judged items
+// (a batch written by writeBatch) and succeeded.
+func succeededChild(items []json.RawMessage) map[string]string {
+	in, _ := json.Marshal(map[string]any{"BatchInput": map[string]string{"run_id": "run"}, "Items": items})
+	return map[string]string{"Status": "SUCCEEDED", "Input": string(in), "Output": `{"batch":"` + batch.BatchID(json.RawMessage(`{"run_id":"run"}`), items) + `"}`}
+}
+
 // aclscan report merges a run's folder into one report with the usual
 // formats and exit codes, and exits 1 naming the batches the Map Run
 // says are missing.
@@ -64,11 +71,7 @@ func TestReportCommand(t *testing.T) {
 	}
 	// The manifest names both batches: whole. A third batch it does not
 	// name (written by someone else) is said and not merged.
-	child := func(items []json.RawMessage) map[string]string {
-		in, _ := json.Marshal(map[string]any{"BatchInput": map[string]string{"run_id": "run"}, "Items": items})
-		return map[string]string{"Status": "SUCCEEDED", "Input": string(in), "Output": `{"batch":"` + batch.BatchID(json.RawMessage(`{"run_id":"run"}`), items) + `"}`}
-	}
-	succeeded, _ := json.Marshal([]map[string]string{child(first), child(second)})
+	succeeded, _ := json.Marshal([]map[string]string{succeededChild(first), succeededChild(second)})
 	os.MkdirAll(filepath.Join(dir, "results", "m0"), 0o700)
 	os.WriteFile(filepath.Join(dir, "results", "m0", "manifest.json"), []byte(`{"MapRunArn":"arn","ResultFiles":{"FAILED":[],"PENDING":[],"SUCCEEDED":[{"Key":"p/run/results/m0/SUCCEEDED_0.json"}]}}`), 0o600)
 	os.WriteFile(filepath.Join(dir, "results", "m0", "SUCCEEDED_0.json"), succeeded, 0o600)

@@ -111,8 +111,7 @@ func TestReportFromS3(t *testing.T) {
 		t.Errorf("a Map Run naming no batch: exit %d: %s", code, stderr)
 	}
 	// The ResultWriter's files name the batch.
-	in, _ := json.Marshal(map[string]any{"BatchInput": map[string]string{"run_id": "run"}, "Items": items})
-	succeeded, _ := json.Marshal([]map[string]string{{"Status": "SUCCEEDED", "Input": string(in), "Output": `{"batch":"` + batch.BatchID(json.RawMessage(`{"run_id":"run"}`), items) + `"}`}})
+	succeeded, _ := json.Marshal([]map[string]string{succeededChild(items)})
 	if err := store.Put(ctx, "results/m/SUCCEEDED_0.json", succeeded); err != nil {
 		t.Fatal(err)
 	}
