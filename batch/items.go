@@ -114,13 +114,7 @@ func (it *item) object(kind ItemKind, grants map[string][]acl.Grant) (scan.Objec
 	if kind == Listed {
 		return obj, nil // the listing reader's keys are as S3 has them
 	}
-	// Inventory keys are URL-encoded in the report; Step Functions hands
-	// the CSV field over as it is.
-	key, err := url.QueryUnescape(*it.Key)
-	if err != nil {
-		return obj, fmt.Errorf("the key is not URL-encoded as inventory keys are: %v", err)
-	}
-	obj.Key = key
+	obj.Key = inventoryKey(*it.Key)
 	if it.VersionID != "" && it.VersionID != "null" {
 		obj.VersionID = it.VersionID
 		obj.IsLatest = strings.EqualFold(it.IsLatest, "true")
@@ -134,6 +128,7 @@ func (it *item) object(kind ItemKind, grants map[string][]acl.Grant) (scan.Objec
 	}
 	g, ok := grants[*it.ACL]
 	if !ok {
+		var err error
 		g, err = aclfield.Decode(*it.ACL)
 		if errors.Is(err, aclfield.ErrUnavailable) {
 			obj.Unavailable = true
@@ -159,4 +154,17 @@ func missingFields(it *item) []string {
 		m = append(m, "ObjectAccessControlList")
 	}
 	return m
+}
+
+// inventoryKey is an inventory item's key as S3 has it. Inventory reports
+// URL-encode keys, and no public example shows whether Step Functions'
+// reader decodes them before handing rows over (docs/aws-fidelity.md), so
+// both are accepted: a key that is valid URL encoding is decoded, as the
+// report says it is; one that is not (a lone '%') cannot have come
+// encoded and is taken as it is, rather than failing its whole batch.
+func inventoryKey(field string) string {
+	if key, err := url.QueryUnescape(field); err == nil {
+		return key
+	}
+	return field
 }

@@ -1,11 +1,17 @@
 package s3access
 
 import (
+	"cmp"
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aclscan/aclscan/acl"
@@ -83,20 +89,71 @@ func TestAWSSampleErrorAnswers(t *testing.T) {
 		code     string
 	}{
 		{"error-no-such-key.xml", http.StatusNotFound, IsNotFound, "NoSuchKey"},
+		// 503 is the status S3 gives SlowDown; the throttle control reacts to it.
+		{"error-slow-down.xml", http.StatusServiceUnavailable, IsThrottle, "SlowDown"},
 	} {
 		for _, sdk := range []bool{false, true} {
 			body := awsSample(t, "s3", tc.file)
-			c, _ := testClient(t, func(w http.ResponseWriter, r *http.Request) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/xml")
 				w.WriteHeader(tc.status)
 				_, _ = w.Write(body)
-			})
+			}))
+			defer srv.Close()
+			// One attempt, no throttle control: what is read, not how long retries wait.
+			c := poolClient(t, srv.URL, Options{MaxAttempts: 1, Throttling: ThrottleOff})
 			c.sdkObjectACL = sdk
 			_, err := c.GetObjectACL(context.Background(), "mybucket", "myfoto.jpg", "")
 			if err == nil || !tc.classify(err) || !strings.Contains(err.Error(), tc.code) {
 				t.Errorf("%s (SDK %v): err %v, want %s recognised", tc.file, sdk, err, tc.code)
 			}
 		}
+	}
+}
+
+// AWS's SDKs' captured answers that name the bucket's Region, served with
+// the status and headers the SDK tests give them: the lean path re-signs
+// for that Region and the object is read, the first time and after.
+// botocore's stubs carry x-amz-bucket-region; the case without it checks
+// that the body's <Region> is enough.
+func TestAWSSampleRegionAnswers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, file string
+		status     int
+		header     bool
+	}{
+		{"PermanentRedirect", "error-permanent-redirect.xml", http.StatusMovedPermanently, true},
+		{"AuthorizationHeaderMalformed", "error-authorization-header-malformed.xml", http.StatusBadRequest, true},
+		{"AuthorizationHeaderMalformed, body only", "error-authorization-header-malformed.xml", http.StatusBadRequest, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := awsSample(t, "s3", tc.file)
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				if !strings.Contains(r.Header.Get("Authorization"), "/eu-central-1/s3/aws4_request") {
+					if tc.header {
+						w.Header().Set("X-Amz-Bucket-Region", "eu-central-1")
+					}
+					w.WriteHeader(tc.status)
+					_, _ = w.Write(body)
+					return
+				}
+				_, _ = w.Write(awsSample(t, "s3", "get-object-acl.xml"))
+			}))
+			defer srv.Close()
+			c := poolClient(t, srv.URL, Options{Region: "us-west-2", MaxAttempts: 1})
+			for _, key := range []string{"my-image.jpg", "my-second-image.jpg"} {
+				if _, err := c.GetObjectACL(context.Background(), "foo", key, ""); err != nil {
+					t.Fatalf("%s: %v", key, err)
+				}
+			}
+			if requests.Load() != 3 {
+				t.Errorf("%d requests; want 3: one refused, then each signed for eu-central-1", requests.Load())
+			}
+		})
 	}
 }
 
@@ -138,4 +195,102 @@ func TestAWSSampleBucketSettings(t *testing.T) {
 			t.Errorf("bucket owner %q", bc.Owner)
 		}
 	}
+}
+
+// AWS's sample listings, read page by page as a scan lists a bucket:
+// ListObjectsV2's two pages joined by a continuation token (sent back as
+// given, with its '/' and '='), ListObjectVersions with delete markers
+// (one page's namespace lacks its final '/') and a truncated page whose
+// markers continue the listing. The samples leave EncodingType out, so
+// their keys are taken as they are.
+func TestAWSSampleListings(t *testing.T) {
+	t.Parallel()
+	const owner = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a"
+	serve := func(t *testing.T, pick func(q url.Values) string) (*Client, *[]url.Values) {
+		var queries []url.Values
+		var mu sync.Mutex
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			queries = append(queries, r.URL.Query())
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/xml")
+			_, _ = w.Write(awsSample(t, "s3", pick(r.URL.Query())))
+		}))
+		t.Cleanup(srv.Close)
+		return poolClient(t, srv.URL, Options{MaxAttempts: 1}), &queries
+	}
+
+	t.Run("ListObjectsV2 pages", func(t *testing.T) {
+		t.Parallel()
+		c, queries := serve(t, func(q url.Values) string {
+			if q.Has("continuation-token") {
+				return "list-objects-v2-page-2.xml"
+			}
+			return "list-objects-v2-page-1.xml"
+		})
+		var keys []string
+		req := &ListRequest{Bucket: "bucket"}
+		for range 3 {
+			page, err := c.ListPage(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page.Entries {
+				keys = append(keys, e.Key)
+			}
+			if !page.Truncated {
+				break
+			}
+			req.Next = page.Next
+		}
+		if !slices.Equal(keys, []string{"happyface.jpg", "happyfacex.jpg"}) {
+			t.Errorf("keys %q", keys)
+		}
+		if len(*queries) != 2 || (*queries)[1].Get("continuation-token") != "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=" {
+			t.Errorf("requests %v; want a second one with the page's token", *queries)
+		}
+	})
+
+	t.Run("ListObjectVersions with delete markers", func(t *testing.T) {
+		t.Parallel()
+		c, _ := serve(t, func(url.Values) string { return "list-object-versions.xml" })
+		page, err := c.ListPage(context.Background(), &ListRequest{Bucket: "bucket", Versions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []ListEntry{
+			{Key: "my-image.jpg", VersionID: "3/L4kqtJl40Nr8X8gdRQBpUMLUo", OwnerID: owner, IsLatest: true},
+			{Key: "my-second-image.jpg", VersionID: "03jpff543dhffds434rfdsFDN943fdsFkdmqnh892", OwnerID: owner, IsLatest: true, DeleteMarker: true},
+			{Key: "my-second-image.jpg", VersionID: "QUpfdndhfd8438MNFDN93jdnJFkdmqnh893", OwnerID: owner},
+			{Key: "my-third-image.jpg", VersionID: "03jpff543dhffds434rfdsFDN943fdsFkdmqnh892", OwnerID: owner, IsLatest: true, DeleteMarker: true},
+			{Key: "my-third-image.jpg", VersionID: "UIORUnfndfhnw89493jJFJ", OwnerID: owner},
+		}
+		// Within a key the order is not kept (checkpoints resume after whole keys).
+		byVersion := func(a, b ListEntry) int { return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.VersionID, b.VersionID)) }
+		slices.SortFunc(want, byVersion)
+		slices.SortFunc(page.Entries, byVersion)
+		if page.Truncated || !slices.Equal(page.Entries, want) {
+			t.Errorf("page %+v\nwant %+v", page, want)
+		}
+	})
+
+	t.Run("ListObjectVersions truncated", func(t *testing.T) {
+		t.Parallel()
+		c, queries := serve(t, func(url.Values) string { return "list-object-versions-truncated.xml" })
+		req := &ListRequest{Bucket: "mtp-versioning-fresh", Versions: true}
+		page, err := c.ListPage(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !page.Truncated || page.Next != (PageMarker{Key: "key3", VersionID: "d-d309mfjFrUmoQ0DBsVqmcMV15OI."}) || len(page.Entries) != 2 {
+			t.Fatalf("page %+v; want 2 versions of key3 and the page's markers", page)
+		}
+		req.Next = page.Next
+		if _, err := c.ListPage(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		if q := (*queries)[1]; q.Get("key-marker") != "key3" || q.Get("version-id-marker") != "d-d309mfjFrUmoQ0DBsVqmcMV15OI." {
+			t.Errorf("second request %v; want the page's markers", q)
+		}
+	})
 }

@@ -177,7 +177,11 @@ func mergeVersions(out *s3.ListObjectVersionsOutput) ([]ListEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		page = append(page, ListEntry{Key: key, VersionID: aws.ToString(dm.VersionId), IsLatest: aws.ToBool(dm.IsLatest), DeleteMarker: true})
+		m := ListEntry{Key: key, VersionID: aws.ToString(dm.VersionId), IsLatest: aws.ToBool(dm.IsLatest), DeleteMarker: true}
+		if dm.Owner != nil {
+			m.OwnerID = aws.ToString(dm.Owner.ID)
+		}
+		page = append(page, m)
 	}
 	if versions > 0 && versions < len(page) {
 		slices.SortStableFunc(page, func(a, b ListEntry) int { return strings.Compare(a.Key, b.Key) })

@@ -5,12 +5,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aws/aws-lambda-go/events"
@@ -73,6 +75,55 @@ func TestAWSBatchOperationsEvents(t *testing.T) {
 				t.Errorf("answer fields %v, AWS's sample has %v", got, wantKeys)
 			}
 		})
+	}
+}
+
+// AWS's own Distributed Map items (the Step Functions Developer Guide's
+// ItemReader examples, see testdata/aws/README.md), each delivered in a
+// batch as the Map state sends it. The listing reader's item is judged
+// from the object's ACL in the local S3; the inventory reader's item is a
+// report without the ACL fields, refused with the one line that says
+// which fields to add.
+func TestAWSDistributedMapItems(t *testing.T) {
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	const bucket = "amzn-s3-demo-bucket"
+	if err := locals3.CreateBucket(ctx, a, bucket); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"processData/images/n02085620_1073.jpg"}, func(in *s3.PutObjectInput) {
+		in.ACL = types.ObjectCannedACLPublicRead
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.CreateBucket(ctx, a, reportBucket); err != nil {
+		t.Fatal(err)
+	}
+	h := newTestHandler(t, env, env.HTTPURL, map[string]string{"ALLOWED_BUCKETS": "amzn-s3-demo-*"})
+	dir := filepath.Join("..", "..", "testdata", "aws", "step-functions")
+	run := fmt.Sprintf("corpus-%d", time.Now().UnixNano())
+
+	listed := map[string]any{
+		"BatchInput": map[string]string{"bucket": bucket, "run_id": run},
+		"Items":      []json.RawMessage{readCorpus(t, filepath.Join(dir, "map-item-listing.json"))},
+	}
+	out, err := invoke(t, h, listed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, ok := out.(*mapResponse); !ok || resp.Kind != "listing" || resp.Objects != 1 || resp.ByEffective["public"] != 1 {
+		t.Errorf("the listing reader's item answered %+v; want its object judged public", out)
+	}
+
+	inventoried := map[string]any{
+		"BatchInput": map[string]string{"run_id": run + "-inv"},
+		"Items":      []json.RawMessage{readCorpus(t, filepath.Join(dir, "map-item-inventory.json"))},
+	}
+	if _, err := invoke(t, h, inventoried); err == nil || !strings.Contains(err.Error(), "ObjectAccessControlList") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("the inventory reader's item without ACL fields: err %v; want one line naming ObjectAccessControlList", err)
+	} else {
+		t.Logf("refused: %v", err)
 	}
 }
 
