@@ -266,7 +266,9 @@ func TestAWSSampleListings(t *testing.T) {
 			{Key: "my-third-image.jpg", VersionID: "UIORUnfndfhnw89493jJFJ", OwnerID: owner},
 		}
 		// Within a key the order is not kept (checkpoints resume after whole keys).
-		byVersion := func(a, b ListEntry) int { return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.VersionID, b.VersionID)) }
+		byVersion := func(a, b ListEntry) int {
+			return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.VersionID, b.VersionID))
+		}
 		slices.SortFunc(want, byVersion)
 		slices.SortFunc(page.Entries, byVersion)
 		if page.Truncated || !slices.Equal(page.Entries, want) {
