@@ -21,7 +21,7 @@ type Bucket struct {
 // it, else from HeadBucket's x-amz-bucket-region.
 func (c *Client) ListBuckets(ctx context.Context) ([]Bucket, error) {
 	var out []Bucket
-	pages := s3.NewListBucketsPaginator(c.Client, &s3.ListBucketsInput{MaxBuckets: aws.Int32(1000)})
+	pages := s3.NewListBucketsPaginator(c.sdk, &s3.ListBucketsInput{MaxBuckets: aws.Int32(1000)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -54,7 +54,7 @@ func (c *Client) ListBuckets(ctx context.Context) ([]Bucket, error) {
 // x-amz-bucket-region even when it refuses the request (403, or a 301
 // from another region). "" when the answer names none.
 func (c *Client) BucketRegion(ctx context.Context, bucket string) (string, error) {
-	out, err := c.Client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket})
+	out, err := c.sdk.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket})
 	if err == nil {
 		return aws.ToString(out.BucketRegion), nil
 	}

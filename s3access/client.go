@@ -98,10 +98,15 @@ const DefaultMaxAttempts = 5
 // DefaultRequestTimeout bounds a single attempt.
 const DefaultRequestTimeout = 60 * time.Second
 
-// Client is an S3 client plus a count of the HTTP requests it sent
-// (retries included).
+// Client is aclscan's S3 client: each exported method is one promise
+// (GetObjectACL, ListPage, BucketContext, PutObjectACL, ...), on the lean
+// path or through the SDK as the options say, with a count of the HTTP
+// requests sent (retries included). The AWS SDK client it is built on is
+// not embedded: a promoted SDK method beside aclscan's own of the same
+// name would silently do something else. SDK hands it out for the calls
+// aclscan does not wrap.
 type Client struct {
-	*s3.Client
+	sdk *s3.Client
 	// Endpoint is the endpoint in use, "" for AWS's default.
 	Endpoint string
 	Region   string
@@ -151,6 +156,13 @@ func (c *Client) PlainHTTPSessionCredentials(ctx context.Context) bool {
 	creds, err := c.credentials.Retrieve(ctx)
 	return err == nil && creds.SessionToken != ""
 }
+
+// SDK is the AWS SDK client with the same configuration (credentials,
+// endpoint, transport, retries), for the calls aclscan does not wrap:
+// reading and writing report files and inventory manifests. Its listings
+// are the SDK's own (Delimiter and CommonPrefixes honoured), not the lean
+// ones behind ListPage.
+func (c *Client) SDK() *s3.Client { return c.sdk }
 
 // Requests returns how many HTTP requests the client has sent.
 func (c *Client) Requests() int64 { return c.requests.Load() }
@@ -230,7 +242,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		o.UsePathStyle = pathStyle
 	})
 	c := &Client{
-		Client:       client,
+		sdk:          client,
 		Endpoint:     endpoint,
 		Region:       cfg.Region,
 		awsConfig:    cfg,
@@ -494,7 +506,7 @@ func isIdleConnClosed(err error) bool {
 // BucketOwner reads the bucket's ACL (GetBucketAcl) for its owner's
 // canonical ID ("" when the answer names none).
 func (c *Client) BucketOwner(ctx context.Context, bucket string) (string, error) {
-	out, err := c.Client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &bucket})
+	out, err := c.sdk.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &bucket})
 	if err != nil || out.Owner == nil {
 		return "", err
 	}
@@ -504,7 +516,7 @@ func (c *Client) BucketOwner(ctx context.Context, bucket string) (string, error)
 // VersionExists asks (HeadObject) whether a version of key exists: false
 // when the server answers that it does not, or that it is a delete marker.
 func (c *Client) VersionExists(ctx context.Context, bucket, key, versionID string) (bool, error) {
-	_, err := c.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key, VersionId: &versionID})
+	_, err := c.sdk.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key, VersionId: &versionID})
 	switch status := HTTPStatus(err); {
 	case err == nil:
 		return true, nil

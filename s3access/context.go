@@ -106,7 +106,7 @@ func (c *Client) bucketPolicy(ctx context.Context, bucket string) acl.Reading[st
 	})
 	if !lean {
 		var out *s3.GetBucketPolicyOutput
-		if out, err = c.Client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket}); err == nil {
+		if out, err = c.sdk.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket}); err == nil {
 			doc = aws.ToString(out.Policy)
 		}
 	}
@@ -137,7 +137,7 @@ func (c *Client) bucketACL(ctx context.Context, bucket string) (acl.Policy, erro
 	if lean {
 		return policy, err
 	}
-	out, err := c.Client.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &bucket})
+	out, err := c.sdk.GetBucketAcl(ctx, &s3.GetBucketAclInput{Bucket: &bucket})
 	if err != nil {
 		return policy, err
 	}
@@ -160,7 +160,7 @@ func (c *Client) ownership(ctx context.Context, bucket string) acl.Reading[strin
 	})
 	if !lean {
 		var out *s3.GetBucketOwnershipControlsOutput
-		if out, err = c.Client.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: &bucket}); err == nil && out.OwnershipControls != nil {
+		if out, err = c.sdk.GetBucketOwnershipControls(ctx, &s3.GetBucketOwnershipControlsInput{Bucket: &bucket}); err == nil && out.OwnershipControls != nil {
 			for _, r := range out.OwnershipControls.Rules {
 				rules = append(rules, string(r.ObjectOwnership))
 			}
@@ -193,7 +193,7 @@ func (c *Client) bucketBlock(ctx context.Context, bucket string) acl.Reading[acl
 	})
 	if !lean {
 		var out *s3.GetPublicAccessBlockOutput
-		if out, err = c.Client.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &bucket}); err == nil {
+		if out, err = c.sdk.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &bucket}); err == nil {
 			block = out.PublicAccessBlockConfiguration
 		}
 	}
@@ -220,7 +220,7 @@ func (c *Client) policyPublic(ctx context.Context, bucket string) acl.Reading[bo
 	})
 	if !lean {
 		var out *s3.GetBucketPolicyStatusOutput
-		if out, err = c.Client.GetBucketPolicyStatus(ctx, &s3.GetBucketPolicyStatusInput{Bucket: &bucket}); err == nil && out.PolicyStatus != nil {
+		if out, err = c.sdk.GetBucketPolicyStatus(ctx, &s3.GetBucketPolicyStatusInput{Bucket: &bucket}); err == nil && out.PolicyStatus != nil {
 			public = out.PolicyStatus.IsPublic
 		}
 	}

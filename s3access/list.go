@@ -31,19 +31,19 @@ func (c *Client) listAttempts() int {
 	return c.retryer.MaxAttempts() * listAttemptsFactor
 }
 
-// ListObjectsV2 lists one page. Like GetObjectACL it takes the lean path
+// listObjectsV2 lists one page. Like GetObjectACL it takes the lean path
 // (a scan lists a million keys in a thousand pages, and the SDK's XML
 // decoding of a page costs more client CPU than fetching its ACLs does);
 // it fills the SDK's output shape with the fields a scan reads: keys,
 // owners, truncation and continuation. Options.SDKObjectACL, or an
 // endpoint that needs more than SigV4, takes the SDK's path.
-func (c *Client) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+func (c *Client) listObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
 	ep, err := c.leanEndpoint(ctx, in.Bucket, optFns)
 	if ep == nil || err != nil {
 		if err != nil {
 			return nil, err
 		}
-		return c.Client.ListObjectsV2(ctx, in, optFns...)
+		return c.sdk.ListObjectsV2(ctx, in, optFns...)
 	}
 	var q queryBuilder
 	q.add("continuation-token", in.ContinuationToken)
@@ -70,15 +70,15 @@ func (c *Client) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, o
 	return out, err
 }
 
-// ListObjectVersions lists one page of versions, on the lean path (see
-// ListObjectsV2).
-func (c *Client) ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, optFns ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
+// listObjectVersions lists one page of versions, on the lean path (see
+// listObjectsV2).
+func (c *Client) listObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, optFns ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error) {
 	ep, err := c.leanEndpoint(ctx, in.Bucket, optFns)
 	if ep == nil || err != nil {
 		if err != nil {
 			return nil, err
 		}
-		return c.Client.ListObjectVersions(ctx, in, optFns...)
+		return c.sdk.ListObjectVersions(ctx, in, optFns...)
 	}
 	var q queryBuilder
 	q.add("encoding-type", (*string)(&in.EncodingType))

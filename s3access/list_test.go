@@ -55,11 +55,11 @@ func TestListObjectsV2MatchesSDK(t *testing.T) {
 			c, queries := listServer(t, doc)
 			in := &s3.ListObjectsV2Input{Bucket: aws.String("b"), MaxKeys: aws.Int32(2), FetchOwner: aws.Bool(true),
 				EncodingType: types.EncodingTypeUrl, Prefix: aws.String("a b/"), StartAfter: aws.String("x+y"), ContinuationToken: aws.String("t/1")}
-			lean, err := c.ListObjectsV2(context.Background(), in)
+			lean, err := c.listObjectsV2(context.Background(), in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sdk, err := c.Client.ListObjectsV2(context.Background(), in)
+			sdk, err := c.sdk.ListObjectsV2(context.Background(), in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,11 +79,11 @@ func TestListObjectVersionsMatchesSDK(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c, queries := listServer(t, doc)
 			in := &s3.ListObjectVersionsInput{Bucket: aws.String("b"), EncodingType: types.EncodingTypeUrl, KeyMarker: aws.String("k"), VersionIdMarker: aws.String("v")}
-			lean, err := c.ListObjectVersions(context.Background(), in)
+			lean, err := c.listObjectVersions(context.Background(), in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sdk, err := c.Client.ListObjectVersions(context.Background(), in)
+			sdk, err := c.sdk.ListObjectVersions(context.Background(), in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -234,7 +234,7 @@ func TestListHostileAnswers(t *testing.T) {
 	for name, handler := range cases {
 		t.Run(name, func(t *testing.T) {
 			c, _ := testClient(t, handler)
-			_, err := c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("b")})
+			_, err := c.listObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("b")})
 			if err == nil {
 				t.Fatal("a broken list page was accepted")
 			}

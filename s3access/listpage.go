@@ -74,7 +74,7 @@ func (c *Client) ListPage(ctx context.Context, req *ListRequest) (*ListPage, err
 	setIfAny(&in.Prefix, req.Prefix)
 	setIfAny(&in.StartAfter, req.StartAfter)
 	setIfAny(&in.ContinuationToken, req.Next.ContinuationToken)
-	out, err := c.ListObjectsV2(ctx, in)
+	out, err := c.listObjectsV2(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (c *Client) listVersionsPage(ctx context.Context, req *ListRequest) (*ListP
 		in.KeyMarker = &req.Next.Key
 		setIfAny(&in.VersionIdMarker, req.Next.VersionID)
 	}
-	out, err := c.ListObjectVersions(ctx, in)
+	out, err := c.listObjectVersions(ctx, in)
 	if err != nil {
 		return nil, err
 	}

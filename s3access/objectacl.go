@@ -286,7 +286,7 @@ func (c *Client) bucketEndpoint(ctx context.Context, bucket string) (*bucketEndp
 	if v, ok := c.endpoints.Load(bucket); ok {
 		return v.(*bucketEndpoint), nil
 	}
-	ep, err := c.resolveEndpoint(ctx, bucket, c.Client.Options().Region)
+	ep, err := c.resolveEndpoint(ctx, bucket, c.sdk.Options().Region)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +296,7 @@ func (c *Client) bucketEndpoint(ctx context.Context, bucket string) (*bucketEndp
 
 // resolveEndpoint resolves where the bucket's requests go in a Region.
 func (c *Client) resolveEndpoint(ctx context.Context, bucket, region string) (*bucketEndpoint, error) {
-	opts := c.Client.Options()
+	opts := c.sdk.Options()
 	params := s3.EndpointParameters{
 		Bucket:         aws.String(bucket),
 		Region:         aws.String(region),
@@ -520,7 +520,7 @@ func (c *Client) getObjectACLSDK(ctx context.Context, bucket, key, versionID str
 	if versionID != "" {
 		in.VersionId = &versionID
 	}
-	out, err := c.Client.GetObjectAcl(ctx, in)
+	out, err := c.sdk.GetObjectAcl(ctx, in)
 	if err != nil {
 		return acl.Policy{}, err
 	}

@@ -18,7 +18,7 @@ func (c *Client) PutObjectACL(ctx context.Context, bucket, key, versionID string
 		in.VersionId = &versionID
 	}
 	return c.limited(ctx, func() error {
-		_, err := c.Client.PutObjectAcl(ctx, in)
+		_, err := c.sdk.PutObjectAcl(ctx, in)
 		return err
 	})
 }
@@ -27,7 +27,7 @@ func (c *Client) PutObjectACL(ctx context.Context, bucket, key, versionID string
 func (c *Client) PutBucketACL(ctx context.Context, bucket string, p acl.Policy) error {
 	in := &s3.PutBucketAclInput{Bucket: &bucket, AccessControlPolicy: accessControlPolicy(p)}
 	return c.limited(ctx, func() error {
-		_, err := c.Client.PutBucketAcl(ctx, in)
+		_, err := c.sdk.PutBucketAcl(ctx, in)
 		return err
 	})
 }

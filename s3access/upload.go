@@ -39,7 +39,7 @@ func (c *Client) NewUpload(ctx context.Context, req UploadRequest) *Upload {
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	u := &Upload{pw: pw, cancel: cancel, done: make(chan error, 1), where: "s3://" + bucket + "/" + key}
-	tm := transfermanager.New(c.Client, func(o *transfermanager.Options) { o.Concurrency = 2 })
+	tm := transfermanager.New(c.sdk, func(o *transfermanager.Options) { o.Concurrency = 2 })
 	in := &transfermanager.UploadObjectInput{Bucket: &bucket, Key: &key, Body: pr}
 	if owner := c.ExpectedBucketOwner(ctx); owner != "" {
 		in.ExpectedBucketOwner = &owner
@@ -73,7 +73,7 @@ func (c *Client) Exists(ctx context.Context, bucket, key string) (bool, error) {
 	if owner := c.ExpectedBucketOwner(ctx); owner != "" {
 		in.ExpectedBucketOwner = &owner
 	}
-	_, err := c.Client.HeadObject(ctx, in)
+	_, err := c.sdk.HeadObject(ctx, in)
 	switch {
 	case err == nil:
 		return true, nil

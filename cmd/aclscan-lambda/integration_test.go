@@ -152,7 +152,7 @@ func TestDistributedMapBatches(t *testing.T) {
 	}
 
 	// The run's folder merges to 4 objects: the retried batch counts once.
-	store := batch.NewS3Store(h.client.Client, reportBucket, "aclscan/"+run+"/")
+	store := batch.NewS3Store(h.client.SDK(), reportBucket, "aclscan/"+run+"/")
 	var keys []string
 	m, err := batch.Merge(context.Background(), store, scan.SinkFunc(func(r *scan.Result) error { keys = append(keys, r.Key); return nil }))
 	if err != nil {
@@ -408,7 +408,7 @@ func runAsyncScan(t *testing.T, h *handler, deadline time.Duration) (*batch.Scan
 		if first.ScanID == "" {
 			continue
 		}
-		store := batch.NewS3Store(h.client.Client, reportBucket, "aclscan/"+first.ScanID+"/")
+		store := batch.NewS3Store(h.client.SDK(), reportBucket, "aclscan/"+first.ScanID+"/")
 		if st, err := batch.LoadScanState(ctx, store); err == nil && st.Done {
 			return st, store, double
 		}

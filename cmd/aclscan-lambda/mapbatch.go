@@ -159,7 +159,7 @@ func (h *handler) runStore(bucket, prefix, run string) (batch.Store, string, err
 	if h.store != nil {
 		return h.store(dir), "s3://" + bucket + "/" + dir, nil
 	}
-	store := batch.NewS3Store(h.client.Client, bucket, dir)
+	store := batch.NewS3Store(h.client.SDK(), bucket, dir)
 	// The report bucket is the deployment's, in the function's account.
 	store.ExpectedOwner = h.client.ExpectedBucketOwner(context.Background())
 	return store, "s3://" + bucket + "/" + dir, nil

@@ -87,7 +87,7 @@ func (sh *shell) runInventory(ctx context.Context, location string, f *inventory
 		if err != nil {
 			return err
 		}
-		rep, err := inventory.Locate(ctx, client.Client, location, inventory.LocateOptions{DataDir: f.dataDir, AllowDataBuckets: f.allowData, ExpectedBucketOwner: owner})
+		rep, err := inventory.Locate(ctx, client.SDK(), location, inventory.LocateOptions{DataDir: f.dataDir, AllowDataBuckets: f.allowData, ExpectedBucketOwner: owner})
 		if err != nil {
 			return explainInventoryError(err)
 		}

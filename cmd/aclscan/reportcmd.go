@@ -78,7 +78,7 @@ func (sh *shell) runReport(ctx context.Context, location string, f *scanFlags) e
 			}
 			key = key[:i+1]
 		}
-		s3store := batch.NewS3Store(client.Client, bucket, key)
+		s3store := batch.NewS3Store(client.SDK(), bucket, key)
 		if s3store.ExpectedOwner, err = f.expectedBucketOwner(ctx, client); err != nil {
 			return err
 		}
