@@ -9,9 +9,6 @@ import (
 	"github.com/aclscan/aclscan/scan"
 )
 
-// CSVHeader is the first row of the CSV format: the JSONL fields, flattened.
-var CSVHeader = []string{"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants", "findings", "effective", "blocked_by", "verified_public", "source", "report_date", "changed_since_report", "sources"}
-
 type csvWriter struct {
 	w      *csv.Writer
 	row    []string
@@ -30,7 +27,7 @@ func (c *csvWriter) Write(r *scan.Result) error {
 			return err
 		}
 	}
-	row := c.row
+	row := c.row // in the order of Columns (contract.go)
 	row[0] = r.Bucket
 	row[1] = r.Key
 	row[2], row[3] = "", ""

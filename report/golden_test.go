@@ -38,10 +38,10 @@ func TestGolden(t *testing.T) {
 	sum.ByKind[acl.Authenticated] = 1
 	sum.ByKind[acl.Unreadable] = 1
 	sum.ByEffective[acl.Unreadable] = 1
-	for _, format := range []string{"jsonl", "csv", "table"} {
-		t.Run(format, func(t *testing.T) {
+	for _, format := range []Format{FormatJSONL, FormatCSV, FormatTable} {
+		t.Run(string(format), func(t *testing.T) {
 			got := writeAll(t, format, append(policySamples(), sampleResults()...), sum)
-			path := filepath.Join("testdata", format+".golden")
+			path := filepath.Join("testdata", string(format)+".golden")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 					t.Fatal(err)

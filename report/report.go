@@ -5,6 +5,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/aclscan/aclscan/scan"
 )
@@ -35,31 +36,40 @@ type Options struct {
 	HTMLRows int
 }
 
-// New returns the writer for a format name.
-func New(format string, w io.Writer, opts Options) (Writer, error) {
+// New returns the writer for a format.
+func New(format Format, w io.Writer, opts Options) (Writer, error) {
 	var writer Writer
 	switch format {
-	case "jsonl":
+	case FormatJSONL:
 		writer = newJSONL(w)
-	case "csv":
+	case FormatCSV:
 		c := newCSV(w)
 		c.header = opts.Append
 		writer = c
-	case "table":
+	case FormatTable:
 		return newTable(w, opts.TableRows), nil // lists risky objects only anyway
-	case "ocsf":
+	case FormatOCSF:
 		return newOCSF(w, opts.Version), nil // effective findings only anyway
-	case "html":
+	case FormatHTML:
 		return newHTML(w, opts.HTMLRows), nil
-	case "parquet":
+	case FormatParquet:
 		writer = newParquet(w)
 	default:
-		return nil, fmt.Errorf("unknown format %q (want table, jsonl, csv, parquet, ocsf or html)", format)
+		return nil, fmt.Errorf("unknown format %q (want %s)", format, formatList())
 	}
 	if opts.RiskyOnly {
 		writer = riskyOnly{writer}
 	}
 	return writer, nil
+}
+
+// formatList is "table, jsonl, csv, parquet, ocsf or html".
+func formatList() string {
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // NewJSONL is the jsonl writer alone. A shell that writes JSON lines only

@@ -49,7 +49,7 @@ func policySamples() []scan.Result {
 	return []scan.Result{judged("site/index.html", ownerOnly), judged("site/staff/plan.txt", ownerOnly)}
 }
 
-func writeAll(t *testing.T, format string, results []scan.Result, sum *scan.Summary) string {
+func writeAll(t *testing.T, format Format, results []scan.Result, sum *scan.Summary) string {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := New(format, &buf, Options{TableRows: 2})

@@ -383,7 +383,7 @@ func (sh *shell) openOutputs(ctx context.Context, f *scanFlags, cfg *scan.Config
 		}
 	}
 	resumed := cfg.Resume != nil || o.resumeBuckets != nil
-	if o.writer, err = report.New(f.format, o.out.w, report.Options{TableRows: f.tableRows, Append: resumed, RiskyOnly: f.riskyOnly, Version: buildVersion()}); err != nil {
+	if o.writer, err = report.New(report.Format(f.format), o.out.w, report.Options{TableRows: f.tableRows, Append: resumed, RiskyOnly: f.riskyOnly, Version: buildVersion()}); err != nil {
 		o.closeFiles()
 		return nil, usageErrorf("--format: %v", err)
 	}
