@@ -2,23 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"unicode"
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/fix"
 	"github.com/aclscan/aclscan/internal/settings"
-	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 	"github.com/spf13/cobra"
@@ -184,28 +177,20 @@ func (sh *shell) runFix(ctx context.Context, target string, f *fixFlags) error {
 	if err != nil {
 		return err
 	}
-	p := &planner{client: client, mode: mode, contexts: map[string]*acl.BucketContext{}, bucketOwner: f.set.BucketOwner,
-		pending: map[string]*fix.Record{}, reported: map[string]bool{}}
-	if journal != nil {
-		for _, rec := range journal.Befores() {
-			if _, done := journal.Earlier(fix.RecordID(rec)); done == nil {
-				p.pending[fix.RecordID(rec)] = rec
-			}
-		}
-	}
+	p := fix.NewPlanner(client, fix.PlannerOptions{Mode: mode, BucketOwner: f.set.BucketOwner, Journal: journal})
 	if target != "" {
-		err = p.fromScan(ctx, cfg)
+		err = p.FromScan(ctx, cfg)
 	} else {
-		err = p.fromReport(ctx, f.fromReport)
+		err = planFromReport(ctx, p, f.fromReport)
 	}
 	if err != nil {
-		return err
+		return planError(err)
 	}
 	if f.bucketACL {
-		p.addBucketACLs()
+		p.AddBucketACLs()
 	}
 	if journal != nil {
-		inScope := func(rec *fix.Record) bool { return p.reported[fix.RecordID(rec)] }
+		inScope := p.Reported
 		if target != "" {
 			inScope = func(rec *fix.Record) bool {
 				if rec.Key == "" {
@@ -214,25 +199,64 @@ func (sh *shell) runFix(ctx context.Context, target string, f *fixFlags) error {
 				return rec.Bucket == cfg.Bucket && strings.HasPrefix(rec.Key, cfg.Prefix) && (rec.VersionID == "" || cfg.AllVersions)
 			}
 		}
-		if err := p.addUnsettled(ctx, journal, inScope); err != nil {
-			return err
+		if err := p.AddUnsettled(ctx, journal, inScope); err != nil {
+			return planError(err)
 		}
 	}
-	// Results arrive in completion order; the plan reads in key order.
-	sort.Slice(p.entries, func(i, j int) bool { return p.entries[i].ID() < p.entries[j].ID() })
-	p.print(sh.stdout, f)
+	entries := p.Entries()
+	printPlan(sh.stdout, entries, p.Notes(), f)
 	if planFile != nil {
-		if err := p.write(planFile); err != nil {
+		err := p.WritePlan(planFile)
+		if err == nil {
+			err = planFile.Sync()
+		}
+		if err != nil {
 			return &exitError{code: exitIncomplete, msg: fmt.Sprintf("write --plan %s: %v", f.planPath, err)}
 		}
 	}
 	if !f.apply {
-		if len(p.entries) > 0 {
+		if len(entries) > 0 {
 			fmt.Fprintln(sh.stdout, "Nothing changed: this is the plan. Add --apply --undo-log FILE to make the changes.")
 		}
 		return nil
 	}
-	return sh.applyPlan(ctx, client, journal, p.entries, f)
+	return sh.applyPlan(ctx, client, journal, entries, f)
+}
+
+// planFromReport plans from the --from-report file.
+func planFromReport(ctx context.Context, p *fix.Planner, path string) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return usageErrorf("--from-report: %v", err)
+	}
+	defer file.Close()
+	err = p.FromReport(ctx, file)
+	var se *scan.Error
+	if err != nil && !errors.As(err, &se) {
+		return usageErrorf("--from-report %s: %v", path, err)
+	}
+	return err
+}
+
+// planError says why no plan was made, in the command line's words:
+// S3 failed (exit 1) or the undo log refused it (exit 2); nothing changed.
+func planError(err error) error {
+	var se *scan.Error
+	var refused *fix.RefusedError
+	var exit *exitError
+	switch {
+	case errors.As(err, &exit):
+		return err
+	case errors.As(err, &refused):
+		return usageErrorf("%s", refused.Msg)
+	case errors.As(err, &se):
+		msg := se.Explain(flagSpelling)
+		if strings.HasPrefix(err.Error(), "scan for the plan: ") {
+			msg = "scan for the plan: " + msg + "; nothing changed"
+		}
+		return &exitError{code: exitIncomplete, msg: msg}
+	}
+	return &exitError{code: exitIncomplete, msg: err.Error() + "; nothing changed"}
 }
 
 // applyPlan applies the entries and reports each outcome.
@@ -264,7 +288,7 @@ func (sh *shell) applyPlan(ctx context.Context, client *s3access.Client, journal
 			verified++
 			if res.StillServed {
 				stillServed++
-				fmt.Fprintf(sh.stderr, "aclscan: %s: still served to anyone after the fix (a bucket policy or another grant allows it)\n", printableURL(res.Entry))
+				fmt.Fprintf(sh.stderr, "aclscan: %s: still served to anyone after the fix (a bucket policy or another grant allows it)\n", res.Entry.Printable())
 			}
 		}
 		if res.Raced {
@@ -272,7 +296,7 @@ func (sh *shell) applyPlan(ctx context.Context, client *s3access.Client, journal
 		}
 		if (res.Outcome != fix.Changed || res.Raced) && lines < planLines*5 {
 			lines++
-			fmt.Fprintf(sh.stderr, "aclscan: %s: %s: %s\n", printableURL(res.Entry), res.Outcome, terminalSafe(res.Reason))
+			fmt.Fprintf(sh.stderr, "aclscan: %s: %s: %s\n", res.Entry.Printable(), res.Outcome, terminalSafe(res.Reason))
 		}
 	})
 	bar.stop()
@@ -326,7 +350,7 @@ func (sh *shell) runUndo(ctx context.Context, path string, buckets []string, f *
 			if !named[rec.Bucket] {
 				e := fix.Entry{Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID}
 				return usageErrorf("undo: %s line %d restores %s, in a bucket not named on the command line: name s3://%s too, or --all-buckets-in-log; nothing changed",
-					path, rec.Line, printableURL(&e), rec.Bucket)
+					path, rec.Line, e.Printable(), rec.Bucket)
 			}
 		}
 	}
@@ -358,14 +382,14 @@ func (sh *shell) runUndo(ctx context.Context, path string, buckets []string, f *
 		}
 		switch {
 		case res.Outcome == fix.Skipped || res.Outcome == fix.Failed || res.Raced:
-			fmt.Fprintf(sh.stderr, "aclscan: %s: %s: %s\n", printableURL(res.Entry), res.Outcome, terminalSafe(res.Reason))
+			fmt.Fprintf(sh.stderr, "aclscan: %s: %s: %s\n", res.Entry.Printable(), res.Outcome, terminalSafe(res.Reason))
 		case res.Outcome == fix.WouldRestore && lines < planLines:
 			lines++
 			back := "its grants back: " + grantList(res.Entry.Before)
 			if res.Reopens != 0 {
 				back += " (RE-OPENS " + strings.Join(res.Reopens.Names(), ", ") + " access)"
 			}
-			fmt.Fprintf(sh.stdout, "  would restore %s: %s\n", printableURL(res.Entry), back)
+			fmt.Fprintf(sh.stdout, "  would restore %s: %s\n", res.Entry.Printable(), back)
 		}
 	})
 	if reopening > 0 {
@@ -398,258 +422,22 @@ func (sh *shell) runUndo(ctx context.Context, path string, buckets []string, f *
 	return nil
 }
 
-// printableURL names an entry; a key with control characters is quoted,
-// so it cannot rewrite the terminal.
-func printableURL(e *fix.Entry) string {
-	if e.Key == "" {
-		return "the ACL of bucket s3://" + e.Bucket
-	}
-	w := e.Where()
-	for _, r := range w {
-		if !unicode.IsPrint(r) {
-			return strconv.Quote(w)
-		}
-	}
-	return w
-}
-
-// planner makes the plan: from a live scan or a report, with each
-// bucket's context (its owner decides what is cross-account).
-type planner struct {
-	client      *s3access.Client
-	mode        fix.Mode
-	bucketOwner string
-	contexts    map[string]*acl.BucketContext
-	entries     []fix.Entry
-	notes       []string
-	// policyKept counts, per bucket and statement, the objects the bucket
-	// policy keeps exposed in the kinds fixed: fix rewrites ACLs only.
-	policyKept map[string]map[string]int
-	// pending are the undo log's changes an earlier run logged but did
-	// not account for, by ACL; reported marks those a --from-report
-	// report names (inside this run's targets).
-	pending  map[string]*fix.Record
-	reported map[string]bool
-}
-
-// keptByPolicy notes the objects that stay exposed after the plan because
-// a bucket policy statement, not their ACL, opens them.
-func (p *planner) keptByPolicy(bucket string, sources []acl.Source) {
-	for _, s := range sources {
-		k, ok := acl.ParseKind(s.Finding)
-		if !ok || !s.Effective || s.Door != acl.DoorBucketPolicy || !p.mode.Kinds.Has(k) {
-			continue
-		}
-		if p.policyKept == nil {
-			p.policyKept = map[string]map[string]int{}
-		}
-		if p.policyKept[bucket] == nil {
-			p.policyKept[bucket] = map[string]int{}
-		}
-		p.policyKept[bucket][s.Finding+" by statement "+s.Ref]++
-	}
-}
-
-// policyNotes say what the plan leaves exposed through bucket policies.
-func (p *planner) policyNotes() []string {
-	var notes []string
-	for _, bucket := range slices.Sorted(maps.Keys(p.policyKept)) {
-		for _, what := range slices.Sorted(maps.Keys(p.policyKept[bucket])) {
-			notes = append(notes, fmt.Sprintf("s3://%s: %d objects stay %s of the bucket policy after this fix: fix rewrites ACLs, not policies; change the statement to close them",
-				bucket, p.policyKept[bucket][what], what))
-		}
-	}
-	return notes
-}
-
-func (p *planner) context(ctx context.Context, bucket string) (*acl.BucketContext, error) {
-	if c := p.contexts[bucket]; c != nil {
-		return c, nil
-	}
-	bc, err := p.client.BucketContext(ctx, bucket)
-	if err != nil {
-		se := &scan.Error{Op: fmt.Sprintf("read the ACL of bucket %q", bucket), Err: err}
-		return nil, &exitError{code: exitIncomplete, msg: se.Explain(flagSpelling)}
-	}
-	if bc.Owner == "" {
-		bc.Owner = p.bucketOwner
-	}
-	if bc.ACLReadsEffective && bc.IgnoresPublicACLs() {
-		p.notes = append(p.notes, fmt.Sprintf("s3://%s: IgnorePublicAcls is on and this is AWS: GetObjectAcl leaves out the public grants S3 ignores, so an ACL written back from it deletes them too, and the undo log cannot hold them", bucket))
-	}
-	if bc.ACLsDisabled() {
-		p.notes = append(p.notes, fmt.Sprintf("s3://%s: ACLs are disabled (BucketOwnerEnforced): S3 refuses ACL changes (AccessControlListNotSupported); the dormant ACLs can only be fixed after re-enabling ACLs", bucket))
-	}
-	p.contexts[bucket] = &bc
-	return &bc, nil
-}
-
-func (p *planner) add(bucket string, bc *acl.BucketContext, key, versionID, owner string, grants []acl.Grant) {
-	e, ok := fix.Plan(bc.Owner, owner, grants, p.mode)
-	if !ok {
-		return
-	}
-	e.Bucket, e.Key, e.VersionID = bucket, key, versionID
-	p.entries = append(p.entries, e)
-}
-
-// fromScan scans the target live and plans every ACL with findings.
-func (p *planner) fromScan(ctx context.Context, cfg scan.Config) error {
-	bc, err := p.context(ctx, cfg.Bucket)
-	if err != nil {
-		return err
-	}
-	cfg.Context = bc
-	// The sink is called from one goroutine (the engine's contract).
-	sum, err := scan.Run(ctx, p.client, cfg, scan.SinkFunc(func(r *scan.Result) error {
-		if r.Status == scan.StatusOK && r.Findings&p.mode.Kinds != 0 {
-			p.add(r.Bucket, bc, r.Key, r.VersionID, r.OwnerID, r.Grants)
-		}
-		if r.Effective&p.mode.Kinds != 0 {
-			p.keptByPolicy(r.Bucket, report.ResultSources(r))
-		}
-		return nil
-	}), nil)
-	if err != nil {
-		var se *scan.Error
-		msg := err.Error()
-		if errors.As(err, &se) {
-			msg = se.Explain(flagSpelling)
-		}
-		return &exitError{code: exitIncomplete, msg: "scan for the plan: " + msg + "; nothing changed"}
-	}
-	if n := sum.Count(scan.StatusDenied); n > 0 {
-		p.notes = append(p.notes, fmt.Sprintf("%d objects' ACLs could not be read (owned by other accounts?): they are not in the plan", n))
-	}
-	return nil
-}
-
-// fromReport plans from a JSONL report's records.
-func (p *planner) fromReport(ctx context.Context, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return usageErrorf("--from-report: %v", err)
-	}
-	defer f.Close()
-	err = report.ReadJSONL(f, func(rec report.Record) error {
-		p.keptByPolicy(rec.Bucket, rec.Sources)
-		if len(p.pending) > 0 {
-			version := ""
-			if rec.VersionID != nil {
-				version = *rec.VersionID
-			}
-			if id := rec.Bucket + "\x00" + rec.Key + "\x00" + version; p.pending[id] != nil {
-				p.reported[id] = true
-			}
-		}
-		if rec.Status != "ok" || len(rec.Findings) == 0 {
-			return nil
-		}
-		bc, err := p.context(ctx, rec.Bucket)
-		if err != nil {
-			return err
-		}
-		version := ""
-		if rec.VersionID != nil {
-			version = *rec.VersionID
-		}
-		p.add(rec.Bucket, bc, rec.Key, version, rec.OwnerID, rec.Grants)
-		return nil
-	})
-	var exit *exitError
-	if errors.As(err, &exit) {
-		return err
-	}
-	if err != nil {
-		return usageErrorf("--from-report %s: %v", path, err)
-	}
-	return nil
-}
-
-// addBucketACLs plans a reset, to the owner alone, of every bucket ACL
-// that grants anyone else: what keeps a bucket from disabling ACLs.
-func (p *planner) addBucketACLs() {
-	buckets := make([]string, 0, len(p.contexts))
-	for b := range p.contexts {
-		buckets = append(buckets, b)
-	}
-	sort.Strings(buckets)
-	for _, b := range buckets {
-		bc := p.contexts[b]
-		if !bc.ACL.Known || bc.Owner == "" {
-			p.notes = append(p.notes, fmt.Sprintf("s3://%s: the bucket ACL or its owner is unknown (%s): not in the plan", b, bc.ACL.Problem))
-			continue
-		}
-		owner := acl.Grant{Type: acl.TypeCanonicalUser, ID: bc.Owner, Permission: "FULL_CONTROL"}
-		e := fix.Entry{Bucket: b, Owner: bc.Owner, BucketOwner: bc.Owner, Canned: fix.CannedPrivate, Before: bc.ACL.Value, After: []acl.Grant{owner}}
-		for _, g := range bc.ACL.Value {
-			if g != owner {
-				e.Removed = append(e.Removed, g)
-				if g.Type == acl.TypeGroup && strings.HasSuffix(g.URI, "/LogDelivery") {
-					p.notes = append(p.notes, fmt.Sprintf("s3://%s: the bucket ACL's LogDelivery grant goes too: grant logging.s3.amazonaws.com in the bucket policy first, or server access logs stop", b))
-				}
-			}
-		}
-		if len(e.Removed) > 0 {
-			e.Findings = acl.Classify(bc.Owner, bc.Owner, e.Removed).Names()
-			p.entries = append(p.entries, e)
-		}
-	}
-}
-
-// addUnsettled adds the ACLs an earlier run logged but did not account
-// for (it stopped between the two): they are settled whether or not a
-// new scan still finds them. Each must lie inside this run's targets and
-// only remove grants from the ACL it saved (but the owners' FULL_CONTROL,
-// with the bucket owner read now, not taken from the log): anything else
-// is refused, naming the log line, before anything changes.
-func (p *planner) addUnsettled(ctx context.Context, j *fix.Journal, inScope func(*fix.Record) bool) error {
-	planned := map[string]bool{}
-	for i := range p.entries {
-		planned[p.entries[i].ID()] = true
-	}
-	for _, rec := range j.Befores() {
-		id := fix.RecordID(rec)
-		if p.pending[id] == nil {
-			continue
-		}
-		e := fix.Entry{Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID, Owner: rec.Owner, Before: rec.Grants, After: rec.After}
-		if !inScope(rec) {
-			return usageErrorf("undo log %s line %d: a pending change of %s is outside this run's targets: run the fix of its own target with this log to settle it, or use another undo log; nothing changed",
-				j.Path(), rec.Line, printableURL(&e))
-		}
-		bc, err := p.context(ctx, rec.Bucket)
-		if err != nil {
-			return err
-		}
-		if err := fix.CheckAfter(rec.Owner, bc.Owner, rec.Grants, rec.After); err != nil {
-			return usageErrorf("undo log %s line %d: its change of %s is refused: %v (was the log edited?); nothing changed",
-				j.Path(), rec.Line, printableURL(&e), err)
-		}
-		e.BucketOwner = bc.Owner
-		if !planned[id] {
-			p.entries = append(p.entries, e)
-		}
-	}
-	return nil
-}
-
-// print writes the plan's summary and its first lines.
-func (p *planner) print(w io.Writer, f *fixFlags) {
+// printPlan writes the plan's summary, its first lines and its notes.
+func printPlan(w io.Writer, entries []fix.Entry, notes []string, f *fixFlags) {
 	kinds := map[string]int{}
 	grants := 0
-	for i := range p.entries {
-		for _, k := range p.entries[i].Findings {
+	for i := range entries {
+		for _, k := range entries[i].Findings {
 			kinds[k]++
 		}
-		grants += len(p.entries[i].Removed)
+		grants += len(entries[i].Removed)
 	}
 	how := "remove the grants of " + f.findings
 	if f.canned != "" {
 		how = "write the canned ACL " + f.canned + " where " + f.findings + " is found"
 	}
-	fmt.Fprintf(w, "Plan (%s): %d ACLs", how, len(p.entries))
-	if len(p.entries) > 0 {
+	fmt.Fprintf(w, "Plan (%s): %d ACLs", how, len(entries))
+	if len(entries) > 0 {
 		var parts []string
 		for _, k := range []string{"public", "authenticated", "cross-account"} {
 			if kinds[k] > 0 {
@@ -659,15 +447,15 @@ func (p *planner) print(w io.Writer, f *fixFlags) {
 		fmt.Fprintf(w, " (%s), %d grants removed", strings.Join(parts, ", "), grants)
 	}
 	fmt.Fprintln(w)
-	for i := range p.entries {
+	for i := range entries {
 		if i == planLines {
-			fmt.Fprintf(w, "  ... and %d more (--plan FILE has them all)\n", len(p.entries)-planLines)
+			fmt.Fprintf(w, "  ... and %d more (--plan FILE has them all)\n", len(entries)-planLines)
 			break
 		}
-		e := &p.entries[i]
-		fmt.Fprintf(w, "  %s: remove %s\n", printableURL(e), grantList(e.Removed))
+		e := &entries[i]
+		fmt.Fprintf(w, "  %s: remove %s\n", e.Printable(), grantList(e.Removed))
 	}
-	for _, n := range append(p.notes, p.policyNotes()...) {
+	for _, n := range notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
 }
@@ -677,16 +465,4 @@ func grantList(grants []acl.Grant) string {
 		return "nothing (the ACL is rewritten as it is)"
 	}
 	return acl.Describe(grants, "")
-}
-
-// write writes the plan as JSON lines.
-func (p *planner) write(f *os.File) error {
-	enc := json.NewEncoder(f)
-	enc.SetEscapeHTML(false)
-	for i := range p.entries {
-		if err := enc.Encode(&p.entries[i]); err != nil {
-			return err
-		}
-	}
-	return f.Sync()
 }
