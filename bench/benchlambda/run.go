@@ -139,20 +139,20 @@ func measureFloor(ctx context.Context, env locals3.Env, endpoint string) (floor,
 	bucket := benchBucket
 	var fl floor
 	if fl.listMS, err = median(11, func() error {
-		_, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket})
+		_, err := c.ListPage(ctx, &s3access.ListRequest{Bucket: bucket})
 		return err
 	}); err != nil {
 		return fl, err
 	}
 	if fl.aclMS, err = median(21, func() error {
-		_, err := c.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: &bucket, Key: aws.String("obj/000000")})
+		_, err := c.SDK().GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: &bucket, Key: aws.String("obj/000000")})
 		return err
 	}); err != nil {
 		return fl, err
 	}
 	keys := locals3.Keys("obj/", 100)
 	if fl.waveMS, err = median(11, func() error {
-		if _, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket}); err != nil {
+		if _, err := c.ListPage(ctx, &s3access.ListRequest{Bucket: bucket}); err != nil {
 			return err
 		}
 		errs := make(chan error, len(keys))
