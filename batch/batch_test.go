@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/aclscan/aclscan/acl"
-	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
@@ -22,8 +22,8 @@ const (
 )
 
 var (
-	privateACL = inventory.EncodeACL([]acl.Grant{{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"}}, false)
-	publicACL  = inventory.EncodeACL([]acl.Grant{
+	privateACL = aclfield.Encode([]acl.Grant{{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"}}, false)
+	publicACL  = aclfield.Encode([]acl.Grant{
 		{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"},
 		{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"},
 	}, false)
@@ -60,7 +60,7 @@ func TestParseItems(t *testing.T) {
 		map[string]string{"Bucket": "src", "Key": "dir/a+b%2Bc.txt", "ObjectOwner": owner, "ObjectAccessControlList": publicACL},
 		map[string]string{"Bucket": "src", "Key": "v", "VersionId": "3HL4kqtJlcpXroDTDmJ", "IsLatest": "false", "ObjectOwner": other, "ObjectAccessControlList": privateACL},
 		map[string]string{"Bucket": "src", "Key": "gone", "VersionId": "x", "IsLatest": "true", "IsDeleteMarker": "true", "ObjectOwner": owner, "ObjectAccessControlList": ""},
-		map[string]string{"Bucket": "src", "Key": "hidden", "ObjectOwner": owner, "ObjectAccessControlList": inventory.EncodeACL(nil, true)},
+		map[string]string{"Bucket": "src", "Key": "hidden", "ObjectOwner": owner, "ObjectAccessControlList": aclfield.Encode(nil, true)},
 	), "")
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestMerge(t *testing.T) {
 	dir := t.TempDir()
 	store := DirStore{Dir: dir}
 	first := raw(t, row("a", publicACL), row("b", privateACL), row("c", privateACL))
-	second := raw(t, row("d", publicACL), row("e", inventory.EncodeACL(nil, true)))
+	second := raw(t, row("d", publicACL), row("e", aclfield.Encode(nil, true)))
 	judgeInventory(t, store, first, true)
 	judgeInventory(t, store, first, true) // Step Functions retried it
 	judgeInventory(t, store, second, false)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -62,7 +63,7 @@ func TestAWSSampleManifests(t *testing.T) {
 		t.Fatal(err)
 	}
 	const owner = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a"
-	public := inventory.EncodeACL([]acl.Grant{
+	public := aclfield.Encode([]acl.Grant{
 		{Type: acl.TypeCanonicalUser, ID: owner, Permission: "FULL_CONTROL"},
 		{Type: acl.TypeGroup, URI: acl.AllUsersURI, Permission: "READ"},
 	}, false)

@@ -19,6 +19,7 @@ import (
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/internal/invgen"
 	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -41,18 +42,18 @@ func TestDecodeACLDocumentedExamples(t *testing.T) {
     "grants": [{"uri": "http://acs.amazonaws.com/groups/global/AllUsers", "permission": "READ", "type": "Group"},
                {"canonicalId": "example-canonical-id", "permission": "FULL_CONTROL", "type": "CanonicalUser"}]
 }`), []acl.Grant{{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"}, {Type: "CanonicalUser", ID: "example-canonical-id", Permission: "FULL_CONTROL"}}, nil},
-		{"unavailable", b64(`{"version":"2022-11-10","status":"UNAVAILABLE"}`), nil, inventory.ErrUnavailable},
+		{"unavailable", b64(`{"version":"2022-11-10","status":"UNAVAILABLE"}`), nil, aclfield.ErrUnavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := inventory.DecodeACL(tc.value)
+			got, err := aclfield.Decode(tc.value)
 			if !errors.Is(err, tc.err) || !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("DecodeACL = %+v, %v; want %+v, %v", got, err, tc.want, tc.err)
 			}
 		})
 	}
 	for _, bad := range []string{"not base64!", b64("not json"), b64(`{"status":"MAYBE"}`)} {
-		if _, err := inventory.DecodeACL(bad); err == nil || errors.Is(err, inventory.ErrUnavailable) {
+		if _, err := aclfield.Decode(bad); err == nil || errors.Is(err, aclfield.ErrUnavailable) {
 			t.Errorf("DecodeACL(%q) = %v; want an error", bad, err)
 		}
 	}
@@ -104,10 +105,10 @@ func TestManifestChecksum(t *testing.T) {
 // rows makes a bucket's worth of inventory rows: private, public,
 // shared, foreign-owned, unavailable; keys that need decoding.
 func rows(n int, versioned bool) []invgen.Object {
-	private := inventory.EncodeACL([]acl.Grant{{Type: "CanonicalUser", ID: "owner", Permission: "FULL_CONTROL"}}, false)
-	public := inventory.EncodeACL([]acl.Grant{{Type: "CanonicalUser", ID: "owner", Permission: "FULL_CONTROL"}, {Type: "Group", URI: acl.AllUsersURI, Permission: "READ"}}, false)
-	shared := inventory.EncodeACL([]acl.Grant{{Type: "CanonicalUser", ID: "owner", Permission: "FULL_CONTROL"}, {Type: "CanonicalUser", ID: "partner", Permission: "READ"}}, false)
-	unavailable := inventory.EncodeACL(nil, true)
+	private := aclfield.Encode([]acl.Grant{{Type: "CanonicalUser", ID: "owner", Permission: "FULL_CONTROL"}}, false)
+	public := aclfield.Encode([]acl.Grant{{Type: "CanonicalUser", ID: "owner", Permission: "FULL_CONTROL"}, {Type: "Group", URI: acl.AllUsersURI, Permission: "READ"}}, false)
+	shared := aclfield.Encode([]acl.Grant{{Type: "CanonicalUser", ID: "owner", Permission: "FULL_CONTROL"}, {Type: "CanonicalUser", ID: "partner", Permission: "READ"}}, false)
+	unavailable := aclfield.Encode(nil, true)
 	keys := []string{"a b/c+d.txt", "ünïcødé/%41", "plain/key", "comma,\"quote\"", "tab\there"}
 	var out []invgen.Object
 	for i := range n {

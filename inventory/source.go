@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 	"github.com/aclscan/aclscan/scan"
 	"golang.org/x/sync/errgroup"
 )
@@ -193,7 +194,7 @@ func (s *Source) object(row *Row, cache *aclCache, owners map[string]string) (sc
 	}
 	grants, err := cache.decode(row.ACL)
 	switch {
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, aclfield.ErrUnavailable):
 		obj.Unavailable = true
 		return obj, nil
 	case err != nil:

@@ -143,8 +143,8 @@ func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord 
 	} else {
 		readiness := sum.Readiness()
 		rec.Readiness = &ReadinessRecord{Verdict: readiness.Verdict, Reasons: readiness.Reasons}
-		context := newContextRecord(sum)
-		rec.Context = &context
+		settings := newContextRecord(sum)
+		rec.Context = &settings
 	}
 	for _, st := range scan.AllStatuses() {
 		rec.ByStatus[st.String()] = sum.Count(st)

@@ -28,7 +28,7 @@ import (
 	"github.com/aclscan/aclscan/internal/faultproxy"
 	"github.com/aclscan/aclscan/internal/invgen"
 	"github.com/aclscan/aclscan/internal/locals3"
-	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 )
 
 const (
@@ -223,7 +223,7 @@ func writeInventory(ctx context.Context, env locals3.Env, n int, public func(str
 		if public(k) {
 			g = open
 		}
-		objects = append(objects, invgen.Object{Key: k, Size: 1, LastModified: time.Now(), ETag: "e", StorageClass: "STANDARD", Owner: env.A.ID, ACL: inventory.EncodeACL(g, false)})
+		objects = append(objects, invgen.Object{Key: k, Size: 1, LastModified: time.Now(), ETag: "e", StorageClass: "STANDARD", Owner: env.A.ID, ACL: aclfield.Encode(g, false)})
 	}
 	rep := invgen.Report{SourceBucket: bucket, DestinationBucket: invDest, Prefix: "reports", ConfigID: "all", Format: "CSV", Created: time.Now().UTC()}
 	return rep.ManifestKey(), rep.Write(objects, invgen.PutTo(ctx, env, invDest))

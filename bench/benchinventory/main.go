@@ -21,7 +21,7 @@ import (
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/internal/invgen"
-	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 )
 
 func main() {
@@ -216,10 +216,10 @@ type Object = invgen.Object
 func syntheticACLs() []string {
 	owner := acl.Grant{Type: acl.TypeCanonicalUser, ID: "owner", Permission: "FULL_CONTROL"}
 	return []string{
-		inventory.EncodeACL([]acl.Grant{owner}, false),
-		inventory.EncodeACL([]acl.Grant{owner, {Type: acl.TypeGroup, URI: acl.AllUsersURI, Permission: "READ"}}, false),
-		inventory.EncodeACL([]acl.Grant{owner, {Type: acl.TypeGroup, URI: acl.AuthenticatedUsersURI, Permission: "READ"}}, false),
-		inventory.EncodeACL([]acl.Grant{owner, {Type: acl.TypeCanonicalUser, ID: "partner-account-canonical-id", Permission: "READ"}}, false),
+		aclfield.Encode([]acl.Grant{owner}, false),
+		aclfield.Encode([]acl.Grant{owner, {Type: acl.TypeGroup, URI: acl.AllUsersURI, Permission: "READ"}}, false),
+		aclfield.Encode([]acl.Grant{owner, {Type: acl.TypeGroup, URI: acl.AuthenticatedUsersURI, Permission: "READ"}}, false),
+		aclfield.Encode([]acl.Grant{owner, {Type: acl.TypeCanonicalUser, ID: "partner-account-canonical-id", Permission: "READ"}}, false),
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/internal/faultproxy"
 	"github.com/aclscan/aclscan/internal/locals3"
-	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 	"github.com/aclscan/aclscan/scan"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -182,7 +182,7 @@ func TestDistributedMapBatches(t *testing.T) {
 }
 
 func publicField(owner string) string {
-	return inventory.EncodeACL([]acl.Grant{
+	return aclfield.Encode([]acl.Grant{
 		{Type: "CanonicalUser", ID: owner, Permission: "FULL_CONTROL"},
 		{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"},
 	}, false)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/batch"
-	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 )
 
 // writeBatch judges inventory rows (no request) into a run's folder, as
@@ -28,7 +28,7 @@ func writeBatch(t *testing.T, dir string, keys map[string]bool) []json.RawMessag
 		if public {
 			grants = append(grants, acl.Grant{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"})
 		}
-		b, _ := json.Marshal(map[string]string{"Bucket": "src", "Key": k, "ObjectOwner": owner, "ObjectAccessControlList": inventory.EncodeACL(grants, false)})
+		b, _ := json.Marshal(map[string]string{"Bucket": "src", "Key": k, "ObjectOwner": owner, "ObjectAccessControlList": aclfield.Encode(grants, false)})
 		items = append(items, b)
 	}
 	parsed, err := batch.ParseItems(items, "")

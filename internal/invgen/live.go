@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/aclscan/aclscan/internal/locals3"
-	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -84,7 +84,7 @@ func FromBucket(ctx context.Context, env locals3.Env, bucket string, versioned b
 			if out.Owner != nil {
 				o.Owner = aws.ToString(out.Owner.ID)
 			}
-			o.ACL = inventory.EncodeACL(s3access.ConvertGrants(out.Grants), false)
+			o.ACL = aclfield.Encode(s3access.ConvertGrants(out.Grants), false)
 		})
 	}
 	wg.Wait()

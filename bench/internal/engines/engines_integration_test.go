@@ -18,7 +18,7 @@ import (
 	"github.com/aclscan/aclscan/internal/faultproxy"
 	"github.com/aclscan/aclscan/internal/invgen"
 	"github.com/aclscan/aclscan/internal/locals3"
-	"github.com/aclscan/aclscan/inventory"
+	"github.com/aclscan/aclscan/inventory/aclfield"
 	"github.com/aclscan/aclscan/scan"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -192,7 +192,7 @@ func TestDistributedMapOverInventory(t *testing.T) {
 		if isPublic(k) {
 			grants = public
 		}
-		objects = append(objects, invgen.Object{Key: k, Size: 1, LastModified: time.Now(), ETag: "e", StorageClass: "STANDARD", Owner: env.A.ID, ACL: inventory.EncodeACL(grants, false)})
+		objects = append(objects, invgen.Object{Key: k, Size: 1, LastModified: time.Now(), ETag: "e", StorageClass: "STANDARD", Owner: env.A.ID, ACL: aclfield.Encode(grants, false)})
 	}
 	rep := invgen.Report{SourceBucket: fanoutBucket, DestinationBucket: dest, Prefix: "reports", ConfigID: "all", Format: "CSV", Created: time.Now().UTC(), FileRows: 6000}
 	if err := rep.Write(objects, invgen.PutTo(ctx, env, dest)); err != nil {

@@ -7,17 +7,6 @@ import (
 	"github.com/aclscan/aclscan/inventory/aclfield"
 )
 
-// ErrUnavailable is an object whose ACL the report says is UNAVAILABLE.
-var ErrUnavailable = aclfield.ErrUnavailable
-
-// DecodeACL decodes an ObjectAccessControlList value (aclfield.Decode).
-func DecodeACL(value string) ([]acl.Grant, error) { return aclfield.Decode(value) }
-
-// EncodeACL is DecodeACL's inverse (aclfield.Encode).
-func EncodeACL(grants []acl.Grant, unavailable bool) string {
-	return aclfield.Encode(grants, unavailable)
-}
-
 // decoded is one decoded ACL value.
 type decoded struct {
 	grants []acl.Grant
@@ -43,7 +32,7 @@ func (c *aclCache) decode(value []byte) ([]acl.Grant, error) {
 	if ok {
 		return d.grants, d.err
 	}
-	grants, err := DecodeACL(string(value))
+	grants, err := aclfield.Decode(string(value))
 	c.mu.Lock()
 	if len(c.byVal) < maxCachedACLs {
 		c.byVal[string(value)] = decoded{grants, err}
