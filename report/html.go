@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -34,6 +35,7 @@ type htmlWriter struct {
 	prefixes map[string]*prefixCount
 	other    prefixCount // objects whose prefix did not fit
 	now      func() time.Time
+	spell    s3access.Spelling
 }
 
 type prefixCount struct {
@@ -41,11 +43,11 @@ type prefixCount struct {
 	Effective, Latent int64
 }
 
-func newHTML(w io.Writer, rows int) *htmlWriter {
+func newHTML(w io.Writer, rows int, spell s3access.Spelling) *htmlWriter {
 	if rows <= 0 {
 		rows = DefaultHTMLRows
 	}
-	return &htmlWriter{w: w, risky: Risky{Limit: rows}, prefixes: map[string]*prefixCount{}, now: time.Now}
+	return &htmlWriter{w: w, risky: Risky{Limit: rows}, prefixes: map[string]*prefixCount{}, now: time.Now, spell: spelling(spell)}
 }
 
 // prefixOf is the first two levels of a key's hierarchy: where the
@@ -98,6 +100,8 @@ type htmlPage struct {
 	ChartHeight int
 	Rows        []htmlRow
 	Omitted     int64
+	// EveryObject says how to get every object (the page lists some).
+	EveryObject string
 	Statuses    []htmlKind
 }
 
@@ -129,12 +133,13 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 		sum = &scan.Summary{}
 	}
 	page := htmlPage{
-		Title:     "aclscan report",
-		Generated: h.now().UTC().Format("2006-01-02 15:04 UTC"),
-		Complete:  sum.Complete,
-		Objects:   sum.Objects,
-		Duration:  roundDuration(sum.Duration).String(),
-		Omitted:   h.risky.Omitted(),
+		Title:       "aclscan report",
+		Generated:   h.now().UTC().Format("2006-01-02 15:04 UTC"),
+		Complete:    sum.Complete,
+		Objects:     sum.Objects,
+		Duration:    roundDuration(sum.Duration).String(),
+		Omitted:     h.risky.Omitted(),
+		EveryObject: h.spell(SettingFormat, "jsonl"),
 	}
 	buckets := sum.Buckets
 	if buckets == nil {
@@ -156,11 +161,11 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 		if b == nil {
 			continue
 		}
-		hb := htmlBucket{Name: "s3://" + b.Bucket, Region: b.Region, Settings: describeContext(b), Notes: b.Notes()}
+		hb := htmlBucket{Name: "s3://" + b.Bucket, Region: b.Region, Settings: describeContext(b), Notes: b.Notes(h.spell)}
 		if b.Failure != nil {
-			hb.Error = b.Failure.Explain(nil)
+			hb.Error = b.Failure.Explain(h.spell)
 		} else {
-			r := b.Readiness()
+			r := b.Readiness(h.spell)
 			hb.Readiness, hb.Reasons = r.Verdict, r.Reasons
 		}
 		page.Buckets = append(page.Buckets, hb)

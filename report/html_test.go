@@ -14,7 +14,7 @@ import (
 func htmlReport(t *testing.T, rows int, results []scan.Result, sum *scan.Summary) string {
 	t.Helper()
 	var buf bytes.Buffer
-	w := newHTML(&buf, rows)
+	w := newHTML(&buf, rows, testFlags)
 	w.now = func() time.Time { return time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC) }
 	for i := range results {
 		if err := w.Write(&results[i]); err != nil {

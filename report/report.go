@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -34,6 +35,24 @@ type Options struct {
 	Version string
 	// HTMLRows bounds the risky objects the html format lists (default 1,000).
 	HTMLRows int
+	// Spell names the settings that notes and hints point at, in the
+	// shell's words (nil: plain words).
+	Spell s3access.Spelling
+}
+
+// Settings the human formats' hints point at (besides the engine's).
+const (
+	SettingFormat      s3access.Setting = "format"
+	SettingOutput      s3access.Setting = "output"
+	SettingSummaryJSON s3access.Setting = "summary-json"
+)
+
+// spelling is spell, or plain words when there is none.
+func spelling(spell s3access.Spelling) s3access.Spelling {
+	if spell == nil {
+		return s3access.PlainSpelling
+	}
+	return spell
 }
 
 // New returns the writer for a format.
@@ -47,11 +66,11 @@ func New(format Format, w io.Writer, opts Options) (Writer, error) {
 		c.header = opts.Append
 		writer = c
 	case FormatTable:
-		return newTable(w, opts.TableRows), nil // lists risky objects only anyway
+		return newTable(w, opts.TableRows, opts.Spell), nil // lists risky objects only anyway
 	case FormatOCSF:
 		return newOCSF(w, opts.Version), nil // effective findings only anyway
 	case FormatHTML:
-		return newHTML(w, opts.HTMLRows), nil
+		return newHTML(w, opts.HTMLRows, opts.Spell), nil
 	case FormatParquet:
 		writer = newParquet(w)
 	default:

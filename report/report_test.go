@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -49,10 +50,22 @@ func policySamples() []scan.Result {
 	return []scan.Result{judged("site/index.html", ownerOnly), judged("site/staff/plan.txt", ownerOnly)}
 }
 
+// testFlags spells settings as the command line does (the golden files
+// are the CLI's output).
+func testFlags(s s3access.Setting, value string) string {
+	switch {
+	case s == SettingOutput:
+		return "-o " + value
+	case value != "":
+		return "--" + string(s) + " " + value
+	}
+	return "--" + string(s)
+}
+
 func writeAll(t *testing.T, format Format, results []scan.Result, sum *scan.Summary) string {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := New(format, &buf, Options{TableRows: 2})
+	w, err := New(format, &buf, Options{TableRows: 2, Spell: testFlags})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +165,7 @@ func TestTableListsFirstRiskyAndSummary(t *testing.T) {
 func TestSummaryMarksUnjudgedKinds(t *testing.T) {
 	sum := &scan.Summary{Bucket: "b", OwnerProblem: "GetBucketAcl was denied"}
 	var buf bytes.Buffer
-	WriteSummary(&buf, sum)
+	WriteSummary(&buf, sum, testFlags)
 	if !strings.Contains(buf.String(), "cross-account ?") || !strings.Contains(buf.String(), "INCOMPLETE") || !strings.Contains(buf.String(), "bucket owner unknown") {
 		t.Errorf("summary = %s", buf.String())
 	}
@@ -191,7 +204,7 @@ func TestSummaryMarksKindsNoACLCouldShow(t *testing.T) {
 	sum.ByStatus[scan.StatusDenied] = 3
 	sum.ByKind[acl.Unreadable], sum.ByEffective[acl.Unreadable] = 3, 3
 	var buf bytes.Buffer
-	WriteSummary(&buf, sum)
+	WriteSummary(&buf, sum, testFlags)
 	for _, want := range []string{"public ?", "authenticated ?", "cross-account ?", "foreign-owner 0", "unreadable 3"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, buf.String())
@@ -247,7 +260,7 @@ func TestSummaryOfABucketNotScanned(t *testing.T) {
 	sum := &scan.Summary{Bucket: "b", NotScanned: true, Complete: true,
 		Context: acl.BucketContext{Ownership: acl.Read(acl.OwnerEnforced), Policy: acl.Read("")}}
 	var buf bytes.Buffer
-	WriteSummary(&buf, sum)
+	WriteSummary(&buf, sum, testFlags)
 	if out := buf.String(); strings.Contains(out, "0 objects") || !strings.Contains(out, "ACLs are disabled (BucketOwnerEnforced), so no object was listed or fetched") {
 		t.Errorf("summary:\n%s", out)
 	}

@@ -115,7 +115,7 @@ func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord 
 		NotScanned:     sum.NotScanned,
 		ACLsNotFetched: sum.ACLsNotFetched,
 		Verified:       VerifiedRecord{Served: sum.Served, NotServed: sum.NotServed, Failed: sum.VerifyFailed},
-		Notes:          sum.Notes(),
+		Notes:          sum.Notes(spell),
 		Strategy:       sum.Strategy.String(),
 		Concurrency:    sum.Concurrency,
 		DurationMS:     float64(sum.Duration.Microseconds()) / 1000,
@@ -141,7 +141,7 @@ func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord 
 			}
 		}
 	} else {
-		readiness := sum.Readiness()
+		readiness := sum.Readiness(spell)
 		rec.Readiness = &ReadinessRecord{Verdict: readiness.Verdict, Reasons: readiness.Reasons}
 		settings := newContextRecord(sum)
 		rec.Context = &settings

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -24,13 +25,14 @@ const DefaultTableRows = 20
 type tableWriter struct {
 	w     io.Writer
 	risky Risky
+	spell s3access.Spelling
 }
 
-func newTable(w io.Writer, limit int) *tableWriter {
+func newTable(w io.Writer, limit int, spell s3access.Spelling) *tableWriter {
 	if limit <= 0 {
 		limit = DefaultTableRows
 	}
-	return &tableWriter{w: w, risky: Risky{Limit: limit}}
+	return &tableWriter{w: w, risky: Risky{Limit: limit}, spell: spelling(spell)}
 }
 
 func (t *tableWriter) Write(r *scan.Result) error {
@@ -74,7 +76,7 @@ func (t *tableWriter) Close(sum *scan.Summary) error {
 			return err
 		}
 		if n := t.risky.Omitted(); n > 0 {
-			fmt.Fprintf(out, "... and %d more (use --format jsonl or csv with -o FILE for every object)\n", n)
+			fmt.Fprintf(out, "... and %d more (use %s or csv with %s for every object)\n", n, t.spell(SettingFormat, "jsonl"), t.spell(SettingOutput, "FILE"))
 		}
 		fmt.Fprintln(out)
 	} else if sum != nil && sum.Objects > 0 {
@@ -82,7 +84,7 @@ func (t *tableWriter) Close(sum *scan.Summary) error {
 		fmt.Fprintln(out)
 	}
 	if sum != nil {
-		WriteSummary(out, sum)
+		WriteSummary(out, sum, t.spell)
 	}
 	return out.Flush()
 }
@@ -150,10 +152,12 @@ func printable(s string) string {
 }
 
 // WriteSummary writes the human summary of a scan; a run over many
-// buckets ends with one line per bucket.
-func WriteSummary(w io.Writer, sum *scan.Summary) {
+// buckets ends with one line per bucket. Settings are named as spell
+// says (nil: plain words).
+func WriteSummary(w io.Writer, sum *scan.Summary, spell s3access.Spelling) {
+	spell = spelling(spell)
 	if sum.Buckets != nil {
-		writeTotal(w, sum)
+		writeTotal(w, sum, spell)
 		return
 	}
 	target := "s3://" + sum.Bucket + "/" + sum.Prefix
@@ -203,20 +207,20 @@ func WriteSummary(w io.Writer, sum *scan.Summary) {
 	if sum.Served+sum.NotServed > 0 {
 		fmt.Fprintf(w, "  verified: %d of %d effectively public objects served to an anonymous request\n", sum.Served, sum.Served+sum.NotServed+sum.VerifyFailed)
 	}
-	if r := sum.Readiness(); r.Verdict != "" {
+	if r := sum.Readiness(spell); r.Verdict != "" {
 		fmt.Fprintf(w, "  ready to disable ACLs: %s", r.Verdict)
 		if r.Verdict != scan.Ready && len(r.Reasons) > 0 {
 			fmt.Fprintf(w, ": %s", strings.Join(r.Reasons, "; "))
 		}
 		fmt.Fprintln(w)
 	}
-	for _, note := range sum.Notes() {
+	for _, note := range sum.Notes(spell) {
 		fmt.Fprintf(w, "  note: %s\n", note)
 	}
 }
 
 // writeTotal is the summary of a run over many buckets.
-func writeTotal(w io.Writer, sum *scan.Summary) {
+func writeTotal(w io.Writer, sum *scan.Summary, spell s3access.Spelling) {
 	state := "Scanned"
 	if !sum.Complete {
 		state = "INCOMPLETE scan of"
@@ -261,9 +265,9 @@ func writeTotal(w io.Writer, sum *scan.Summary) {
 				fmt.Fprint(w, ", INCOMPLETE")
 			}
 		}
-		fmt.Fprintf(w, "; ready to disable ACLs: %s", b.Readiness().Verdict)
-		if n := len(b.Notes()); n > 0 {
-			fmt.Fprintf(w, "; %d notes (--summary-json)", n)
+		fmt.Fprintf(w, "; ready to disable ACLs: %s", b.Readiness(spell).Verdict)
+		if n := len(b.Notes(spell)); n > 0 {
+			fmt.Fprintf(w, "; %d notes (%s)", n, spell(SettingSummaryJSON, ""))
 		}
 		fmt.Fprintln(w)
 	}

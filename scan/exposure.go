@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/s3access"
 )
 
 // BucketFindings returns the findings of the bucket's own ACL and those
@@ -86,16 +87,28 @@ func (s *Summary) policyNotes() []string {
 	return notes
 }
 
+// Settings the engine's notes point at, which each shell spells its own
+// way (a flag, an environment variable; see s3access.Spelling).
+const (
+	SettingScanDisabledACLs s3access.Setting = "scan-disabled-acls"
+	SettingVerifyPublic     s3access.Setting = "verify-public"
+	SettingReadinessPolicy  s3access.Setting = "readiness-policy"
+)
+
 // Notes are the lines a user needs to read the findings right: what the
 // bucket's settings hide from this scan or make latent, settings that
-// could not be read, and exposure that is not in any ACL.
-func (s *Summary) Notes() []string {
+// could not be read, and exposure that is not in any ACL. Settings are
+// named as spell says (nil: plain words).
+func (s *Summary) Notes(spell s3access.Spelling) []string {
+	if spell == nil {
+		spell = s3access.PlainSpelling
+	}
 	c := &s.Context
 	var notes []string
 	if s.NotScanned {
-		notes = append(notes, "ACLs are disabled (Object Ownership BucketOwnerEnforced): S3 ignores every ACL and answers every ACL read with full control for the bucket owner, so the objects were not fetched; their old ACLs are dormant and come back if ACLs are re-enabled: an S3 Inventory report with the ObjectOwner and ObjectAccessControlList fields shows them (--scan-disabled-acls fetches the objects anyway)")
+		notes = append(notes, "ACLs are disabled (Object Ownership BucketOwnerEnforced): S3 ignores every ACL and answers every ACL read with full control for the bucket owner, so the objects were not fetched; their old ACLs are dormant and come back if ACLs are re-enabled: an S3 Inventory report with the ObjectOwner and ObjectAccessControlList fields shows them ("+spell(SettingScanDisabledACLs, "")+" fetches the objects anyway)")
 	} else if s.ACLsNotFetched {
-		notes = append(notes, "ACLs are disabled (Object Ownership BucketOwnerEnforced): the objects were listed and judged through the bucket policy and access points; their ACLs were not fetched, S3 ignores them and answers every ACL read with full control for the bucket owner (an S3 Inventory report with ObjectAccessControlList shows the dormant ones; --scan-disabled-acls fetches them anyway)")
+		notes = append(notes, "ACLs are disabled (Object Ownership BucketOwnerEnforced): the objects were listed and judged through the bucket policy and access points; their ACLs were not fetched, S3 ignores them and answers every ACL read with full control for the bucket owner (an S3 Inventory report with ObjectAccessControlList shows the dormant ones; "+spell(SettingScanDisabledACLs, "")+" fetches them anyway)")
 	} else if c.ACLsDisabled() && c.ACLReadsEffective {
 		notes = append(notes, "ACLs are disabled (Object Ownership BucketOwnerEnforced): S3 answers every ACL read with full control for the bucket owner, so these findings say nothing of the dormant ACLs (an S3 Inventory report with ObjectAccessControlList shows them)")
 	}
@@ -128,7 +141,7 @@ func (s *Summary) Notes() []string {
 		}
 	}
 	if s.VerifyFailed > 0 {
-		notes = append(notes, fmt.Sprintf("%d anonymous requests of --verify-public failed after retries: those objects are not verified", s.VerifyFailed))
+		notes = append(notes, fmt.Sprintf("%d anonymous requests of %s failed after retries: those objects are not verified", s.VerifyFailed, spell(SettingVerifyPublic, "")))
 	}
 	return notes
 }
@@ -162,11 +175,15 @@ type Readiness struct {
 }
 
 // Readiness judges the bucket's readiness to disable ACLs from its
-// context and the scan's counts. The switch fails while the bucket ACL
+// context and the scan's counts, naming settings as spell says (nil:
+// plain words). The switch fails while the bucket ACL
 // grants anyone but the owner (InvalidBucketAclWithObjectOwnership,
 // log delivery included); objects whose ACLs grant others lose that
 // access, and objects other accounts own become the bucket owner's.
-func (s *Summary) Readiness() Readiness {
+func (s *Summary) Readiness(spell s3access.Spelling) Readiness {
+	if spell == nil {
+		spell = s3access.PlainSpelling
+	}
 	c := &s.Context
 	if c.ACLsDisabled() {
 		return Readiness{Verdict: AlreadyDisabled, Reasons: []string{"ACLs are already disabled (BucketOwnerEnforced)"}}
@@ -187,7 +204,7 @@ func (s *Summary) Readiness() Readiness {
 		}
 	}
 	if n := s.Shared; n > 0 {
-		blockers = append(blockers, fmt.Sprintf("%d objects have ACLs that grant access to others, who lose it (move it to the bucket policy: --readiness-policy drafts one)", n))
+		blockers = append(blockers, fmt.Sprintf("%d objects have ACLs that grant access to others, who lose it (move it to the bucket policy: %s drafts one)", n, spell(SettingReadinessPolicy, "")))
 	}
 	if n := s.ByKind[acl.ForeignOwner]; n > 0 {
 		blockers = append(blockers, fmt.Sprintf("%d objects are owned by other accounts; they become the bucket owner's, and their writers keep only what the bucket policy grants", n))

@@ -611,7 +611,7 @@ func TestIntegrationExposure(t *testing.T) {
 	if c.Ownership.Known || c.AccountBlock.Known || c.Ownership.Problem == "" || c.AccountBlock.Problem == "" {
 		t.Errorf("radosgw has no ownership controls and no S3 Control; want both unknown with a reason: %+v %+v", c.Ownership, c.AccountBlock)
 	}
-	if r := sum.Readiness(); r.Verdict != NotReady || !strings.Contains(strings.Join(r.Reasons, ";"), "1 objects have ACLs that grant access") {
+	if r := sum.Readiness(nil); r.Verdict != NotReady || !strings.Contains(strings.Join(r.Reasons, ";"), "1 objects have ACLs that grant access") {
 		t.Errorf("readiness of the open bucket: %+v", r)
 	}
 
@@ -629,7 +629,7 @@ func TestIntegrationExposure(t *testing.T) {
 	if served, err := client.ServedAnonymously(ctx, locked, "public", ""); err != nil || served {
 		t.Errorf("radosgw served a latent object to anyone (%v, %v): the judgement would be wrong", served, err)
 	}
-	if notes := strings.Join(sum.Notes(), "\n"); !strings.Contains(notes, "IgnorePublicAcls is on (bucket)") {
+	if notes := strings.Join(sum.Notes(nil), "\n"); !strings.Contains(notes, "IgnorePublicAcls is on (bucket)") {
 		t.Errorf("notes: %s", notes)
 	}
 }

@@ -622,10 +622,17 @@ func TestACLsDisabledBucket(t *testing.T) {
 		t.Errorf("not scanned %v, %d objects, %d list and %d ACL requests; want a complete scan with nothing sent",
 			sum.NotScanned, sum.Objects, fake.count("list"), fake.count("acl"))
 	}
-	if notes := strings.Join(sum.Notes(), "\n"); !strings.Contains(notes, "ACLs are disabled") || !strings.Contains(notes, "--scan-disabled-acls") {
+	if notes := strings.Join(sum.Notes(nil), "\n"); !strings.Contains(notes, "ACLs are disabled") || !strings.Contains(notes, "scan-disabled-acls") {
 		t.Errorf("notes do not say why nothing was fetched: %s", notes)
 	}
-	if r := sum.Readiness(); r.Verdict != AlreadyDisabled {
+	// The engine names the setting; each shell spells it (a flag, a variable).
+	env := func(s s3access.Setting, _ string) string {
+		return strings.ToUpper(strings.ReplaceAll(string(s), "-", "_"))
+	}
+	if notes := strings.Join(sum.Notes(env), "\n"); !strings.Contains(notes, "(SCAN_DISABLED_ACLS fetches") || strings.Contains(notes, "--") {
+		t.Errorf("notes not in the shell's words: %s", notes)
+	}
+	if r := sum.Readiness(nil); r.Verdict != AlreadyDisabled {
 		t.Errorf("readiness %+v", r)
 	}
 
@@ -650,7 +657,7 @@ func TestACLsDisabledBucket(t *testing.T) {
 	if sum.FoundEffective(acl.Public) != 1 {
 		t.Errorf("%d objects effectively public, want 1 (the policy names one key)", sum.FoundEffective(acl.Public))
 	}
-	if notes := strings.Join(sum.Notes(), "\n"); !strings.Contains(notes, "listed and judged through the bucket policy") {
+	if notes := strings.Join(sum.Notes(nil), "\n"); !strings.Contains(notes, "listed and judged through the bucket policy") {
 		t.Errorf("notes do not say the ACLs were not fetched: %s", notes)
 	}
 

@@ -81,17 +81,21 @@ const (
 // envNames are the environment variables (and event fields) that set
 // what the library's messages point at.
 var envNames = map[s3access.Setting]string{
-	settings.Target:             "BUCKET_NAME (or the event's bucket)",
-	settings.Strategy:           "STRATEGY (or the event's strategy)",
-	s3access.SettingConcurrency: "CONCURRENCY (or the event's concurrency)",
-	settings.MaxAttempts:        "MAX_ATTEMPTS",
-	s3access.SettingAllVersions: "ALL_VERSIONS",
-	s3access.SettingRegion:      "AWS_REGION",
-	s3access.SettingEndpoint:    "AWS_ENDPOINT_URL_S3",
-	s3access.SettingProfile:     "AWS_PROFILE",
-	s3access.SettingCABundle:    "AWS_CA_BUNDLE",
-	settings.BucketOwner:        "BUCKET_OWNER",
-	settings.AccountID:          "ACCOUNT_ID",
+	settings.Target:              "BUCKET_NAME (or the event's bucket)",
+	settings.Strategy:            "STRATEGY (or the event's strategy)",
+	s3access.SettingConcurrency:  "CONCURRENCY (or the event's concurrency)",
+	settings.MaxAttempts:         "MAX_ATTEMPTS",
+	s3access.SettingAllVersions:  "ALL_VERSIONS",
+	s3access.SettingRegion:       "AWS_REGION",
+	s3access.SettingEndpoint:     "AWS_ENDPOINT_URL_S3",
+	s3access.SettingProfile:      "AWS_PROFILE",
+	s3access.SettingCABundle:     "AWS_CA_BUNDLE",
+	settings.BucketOwner:         "BUCKET_OWNER",
+	settings.AccountID:           "ACCOUNT_ID",
+	scan.SettingScanDisabledACLs: "SCAN_DISABLED_ACLS",
+	scan.SettingVerifyPublic:     "VERIFY_PUBLIC (or a batch's verify_public)",
+	// The function does not draft policies; the command line does.
+	scan.SettingReadinessPolicy: "aclscan scan --readiness-policy (the command line)",
 }
 
 // envSpelling names settings as this function's environment does.

@@ -83,7 +83,7 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 		runErr, total.Complete = err, false
 	}
 	if f.format != "table" && isTerminal(sh.stderr) {
-		report.WriteSummary(sh.stderr, total)
+		report.WriteSummary(sh.stderr, total, flagSpelling)
 	}
 	if drafts != nil {
 		for _, sum := range total.Buckets {

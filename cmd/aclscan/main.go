@@ -18,6 +18,7 @@ import (
 	"unicode"
 
 	"github.com/aclscan/aclscan/internal/settings"
+	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/spf13/cobra"
 )
@@ -131,6 +132,8 @@ func flagSpelling(s s3access.Setting, value string) string {
 	switch {
 	case s == settings.Target:
 		return "s3://BUCKET[/PREFIX]"
+	case s == report.SettingOutput:
+		return "-o " + value
 	case s == s3access.SettingCABundle && value != "":
 		return flag + " " + value + " (or AWS_CA_BUNDLE)"
 	case value != "":

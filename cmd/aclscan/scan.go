@@ -241,7 +241,7 @@ func (sh *shell) runOne(ctx context.Context, f *scanFlags, cfg scan.Config, s3op
 		scanErr, sum.Complete = err, false
 	}
 	if f.format != "table" && isTerminal(sh.stderr) {
-		report.WriteSummary(sh.stderr, sum)
+		report.WriteSummary(sh.stderr, sum, flagSpelling)
 	}
 	if draft != nil {
 		sh.writeReadinessPolicy(draft, sum, f.readinessPolicy)
@@ -383,7 +383,7 @@ func (sh *shell) openOutputs(ctx context.Context, f *scanFlags, cfg *scan.Config
 		}
 	}
 	resumed := cfg.Resume != nil || o.resumeBuckets != nil
-	if o.writer, err = report.New(report.Format(f.format), o.out.w, report.Options{TableRows: f.tableRows, Append: resumed, RiskyOnly: f.riskyOnly, Version: buildVersion()}); err != nil {
+	if o.writer, err = report.New(report.Format(f.format), o.out.w, report.Options{TableRows: f.tableRows, Append: resumed, RiskyOnly: f.riskyOnly, Version: buildVersion(), Spell: flagSpelling}); err != nil {
 		o.closeFiles()
 		return nil, usageErrorf("--format: %v", err)
 	}
