@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aclscan/aclscan/s3access/internal/wire"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -55,7 +57,7 @@ type Options struct {
 	// stack instead of the lean path (for comparison and as a fallback).
 	SDKObjectACL bool
 	// StdTransport sends the lean path's requests through net/http's
-	// Transport instead of aclscan's own connection pool (conn.go), for
+	// Transport instead of aclscan's own connection pool (internal/wire), for
 	// comparison and as a fallback.
 	StdTransport bool
 	// UserAgent is sent by the lean path (default "aclscan").
@@ -121,7 +123,7 @@ type Client struct {
 	sdkObjectACL bool
 	httpClient   aws.HTTPClient
 	credentials  aws.CredentialsProvider
-	signer       *leanSigner
+	signer       *wire.Signer
 	retryer      aws.Retryer
 	userAgent    string
 	endpoints    sync.Map  // bucket -> *bucketEndpoint
@@ -133,7 +135,7 @@ type Client struct {
 	lastPurge atomic.Int64
 	// conns sends the lean path's requests on the pool's dialer and TLS
 	// settings without its goroutines (nil: through httpClient).
-	conns *connPool
+	conns *wire.Pool
 
 	// Throttling: limiter (aimd) or attemptTokens (adaptive), or neither.
 	limiter       *aimdLimiter
@@ -181,7 +183,7 @@ func (c *Client) CloseIdleConnections() {
 		c.pool.CloseIdleConnections()
 	}
 	if c.conns != nil {
-		c.conns.closeIdle()
+		c.conns.CloseIdle()
 	}
 }
 
@@ -252,13 +254,13 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		sdkObjectACL: opts.SDKObjectACL,
 		httpClient:   cfg.HTTPClient,
 		credentials:  cfg.Credentials,
-		signer:       &leanSigner{},
+		signer:       &wire.Signer{},
 		retryer:      cfg.Retryer(),
 		userAgent:    opts.UserAgent,
 		pool:         pool,
 	}
 	if pool != nil && !opts.StdTransport {
-		c.conns = newConnPool(pool, opts.RequestTimeout)
+		c.conns = wire.NewPool(pool, opts.RequestTimeout)
 	}
 	switch opts.Throttling {
 	case ThrottleAIMD:

@@ -3,15 +3,12 @@ package s3access
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,53 +239,6 @@ func TestConnPoolRefusesHeaderInjection(t *testing.T) {
 	_, err = c.GetObjectACL(context.Background(), "bucket", "k", "")
 	if err == nil || !strings.Contains(err.Error(), "invalid value for header") || hits.Load() != 0 {
 		t.Errorf("err %v, %d requests reached the server; want a refusal and none", err, hits.Load())
-	}
-}
-
-func TestConnPoolLeavesProxiedHostsToTheTransport(t *testing.T) {
-	t.Parallel()
-	proxy, _ := url.Parse("http://127.0.0.1:1")
-	p := newConnPool(&http.Transport{Proxy: http.ProxyURL(proxy)}, time.Second)
-	req, _ := http.NewRequest(http.MethodGet, "http://s3.example.com/bucket/k?acl=", nil)
-	if _, err := p.do(context.Background(), req); err != errNotPooled {
-		t.Errorf("err %v, want errNotPooled", err)
-	}
-	req, _ = http.NewRequest(http.MethodGet, "ftp://s3.example.com/k", nil)
-	if _, err := newConnPool(&http.Transport{}, time.Second).do(context.Background(), req); err != errNotPooled {
-		t.Errorf("ftp: err %v, want errNotPooled", err)
-	}
-}
-
-// New TLS connections resume the session of an earlier one instead of a
-// full handshake.
-func TestConnPoolResumesTLSSessions(t *testing.T) {
-	t.Parallel()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write([]byte(publicACL))
-	}))
-	defer srv.Close()
-	roots := x509.NewCertPool()
-	roots.AddCert(srv.Certificate())
-	p := newConnPool(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, 5*time.Second)
-	for i := range 2 {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/bucket/k?acl=", nil)
-		// A fresh connection each time: the first one is kept busy.
-		u, _ := url.Parse(srv.URL)
-		conn, err := p.dial(context.Background(), u, hostKey{"https", u.Host})
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, _, err := conn.exchange(context.Background(), req, time.Now().Add(5*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		resumed := conn.Conn.(*tls.Conn).ConnectionState().DidResume
-		conn.Close()
-		if resumed != (i == 1) {
-			t.Errorf("connection %d: resumed = %v", i+1, resumed)
-		}
 	}
 }
 

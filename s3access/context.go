@@ -14,6 +14,7 @@ import (
 
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/policy"
+	"github.com/aclscan/aclscan/s3access/internal/wire"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -486,7 +487,7 @@ func (c *Client) ServedAnonymously(ctx context.Context, bucket, key, versionID s
 	}
 	query := ""
 	if versionID != "" {
-		query = "versionId=" + escape(versionID, false)
+		query = "versionId=" + wire.Escape(versionID, false)
 	}
 	err = c.send(ctx, &leanRequest{
 		bucket: bucket, op: "HeadObject (anonymous)", method: http.MethodHead, anonymous: true,

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aclscan/aclscan/s3access/internal/wire"
+
 	"github.com/aclscan/aclscan/internal/xmlscan"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -130,7 +132,7 @@ func (q *queryBuilder) add(name string, value *string) {
 		return
 	}
 	q.flag(name)
-	q.b.WriteString(escape(*value, false))
+	q.b.WriteString(wire.Escape(*value, false))
 }
 
 // flag writes a parameter without a value ("versions=").

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aclscan/aclscan/s3access/internal/wire"
+
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 )
 
@@ -60,7 +62,7 @@ func TestLeanRequestShape(t *testing.T) {
 	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential=AKIDTEST/") || !strings.Contains(auth, "/us-east-1/s3/aws4_request") {
 		t.Errorf("Authorization %q", auth)
 	}
-	if got.Header.Get("X-Amz-Content-Sha256") != emptyPayloadSHA256 || got.Header.Get("X-Amz-Date") == "" {
+	if got.Header.Get("X-Amz-Content-Sha256") != wire.EmptyPayloadSHA256 || got.Header.Get("X-Amz-Date") == "" {
 		t.Errorf("signing headers missing: %v", got.Header)
 	}
 	if strings.Contains(auth, "test-secret") {
@@ -135,26 +137,6 @@ func TestLeanErrorAnswers(t *testing.T) {
 				t.Errorf("%d attempts, want %d", hits.Load(), tc.attempts)
 			}
 		})
-	}
-}
-
-func TestEscape(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"plain/key-1_2.3~": "plain/key-1_2.3~",
-		"a b":              "a%20b",
-		"a+b&c=d?e#f":      "a%2Bb%26c%3Dd%3Fe%23f",
-		"ü":                "%C3%BC",
-		"../x//y/":         "../x//y/",
-		"\x01":             "%01",
-	} {
-		if got := escape(in, true); got != want {
-			t.Errorf("escape(%q, path) = %q, want %q", in, got, want)
-		}
-	}
-	// AWS version IDs may hold '+', '/' and '.'.
-	if got := escape("3/L4k+q.x", false); got != "3%2FL4k%2Bq.x" {
-		t.Errorf("escape(version ID) = %q", got)
 	}
 }
 

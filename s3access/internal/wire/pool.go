@@ -1,4 +1,4 @@
-package s3access
+package wire
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// connPool sends the lean path's requests itself, on kept-alive
+// Pool sends the lean path's requests itself, on kept-alive
 // connections it dials with the SDK transport's dialer and TLS settings:
 // the request is written and its answer read in the calling goroutine.
 // net/http's Transport hands every request to two goroutines of the
@@ -27,7 +27,7 @@ import (
 // still parsed by net/http (http.ReadResponse), and anything the pool does
 // not handle goes to the SDK's HTTP client unchanged: a proxy, another
 // scheme, a transport it cannot see.
-type connPool struct {
+type Pool struct {
 	transport *http.Transport
 	timeout   time.Duration // the whole exchange, as http.Client.Timeout
 	tls       *tls.Config   // the transport's, offering HTTP/1.1 only, with a session cache
@@ -88,7 +88,7 @@ func (b *headerBudget) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func newConnPool(transport *http.Transport, timeout time.Duration) *connPool {
+func NewPool(transport *http.Transport, timeout time.Duration) *Pool {
 	cfg := &tls.Config{}
 	if transport.TLSClientConfig != nil {
 		cfg = transport.TLSClientConfig.Clone()
@@ -99,21 +99,21 @@ func newConnPool(transport *http.Transport, timeout time.Duration) *connPool {
 		// instead of a full handshake.
 		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(0)
 	}
-	return &connPool{transport: transport, timeout: timeout, tls: cfg, hosts: map[hostKey]*hostConns{}}
+	return &Pool{transport: transport, timeout: timeout, tls: cfg, hosts: map[hostKey]*hostConns{}}
 }
 
-// errNotPooled means the pool does not send this request: the caller
+// ErrNotPooled means the pool does not send this request: the caller
 // sends it with the HTTP client.
-var errNotPooled = errors.New("not sent by the connection pool")
+var ErrNotPooled = errors.New("not sent by the connection pool")
 
 // do sends req (a GET or HEAD without a body, signed) and returns its
 // answer; the body must be read to its end and closed for the connection
-// to be kept. It returns errNotPooled for a request it leaves to the
+// to be kept. It returns ErrNotPooled for a request it leaves to the
 // HTTP client.
-func (p *connPool) do(ctx context.Context, req *http.Request) (*http.Response, error) {
+func (p *Pool) Do(ctx context.Context, req *http.Request) (*http.Response, error) {
 	u := req.URL
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, errNotPooled
+		return nil, ErrNotPooled
 	}
 	id := hostKey{u.Scheme, u.Host}
 	deadline := time.Now().Add(p.timeout)
@@ -125,7 +125,7 @@ func (p *connPool) do(ctx context.Context, req *http.Request) (*http.Response, e
 	// at once; a GET is safe to send again on a fresh one, as net/http does.
 	for fresh := false; ; fresh = true {
 		conn, reused, err := p.get(ctx, req, id, fresh)
-		if err == errNotPooled {
+		if err == ErrNotPooled {
 			return nil, err
 		}
 		var resp *http.Response
@@ -158,7 +158,7 @@ func (p *connPool) do(ctx context.Context, req *http.Request) (*http.Response, e
 
 // get returns an idle connection to the host (reused; none when fresh),
 // or dials one.
-func (p *connPool) get(ctx context.Context, req *http.Request, id hostKey, fresh bool) (conn *leanConn, reused bool, err error) {
+func (p *Pool) get(ctx context.Context, req *http.Request, id hostKey, fresh bool) (conn *leanConn, reused bool, err error) {
 	now := time.Now()
 	p.mu.Lock()
 	h := p.hosts[id]
@@ -176,7 +176,7 @@ func (p *connPool) get(ctx context.Context, req *http.Request, id hostKey, fresh
 	}
 	if h.viaProxy {
 		p.mu.Unlock()
-		return nil, false, errNotPooled
+		return nil, false, ErrNotPooled
 	}
 	for !fresh && len(h.idle) > 0 {
 		conn := h.idle[len(h.idle)-1]
@@ -193,7 +193,7 @@ func (p *connPool) get(ctx context.Context, req *http.Request, id hostKey, fresh
 	return conn, false, err
 }
 
-func (p *connPool) dial(ctx context.Context, u *url.URL, id hostKey) (*leanConn, error) {
+func (p *Pool) dial(ctx context.Context, u *url.URL, id hostKey) (*leanConn, error) {
 	scheme, hostname, hostPort := u.Scheme, u.Hostname(), u.Host
 	if u.Port() == "" {
 		port := "80"
@@ -235,7 +235,7 @@ func (p *connPool) dial(ctx context.Context, u *url.URL, id hostKey) (*leanConn,
 }
 
 // put keeps conn for the next request, unless the host has enough idle.
-func (p *connPool) put(conn *leanConn) {
+func (p *Pool) put(conn *leanConn) {
 	conn.idleSince = time.Now()
 	p.mu.Lock()
 	h := p.hosts[conn.host]
@@ -249,7 +249,7 @@ func (p *connPool) put(conn *leanConn) {
 }
 
 // closeIdle closes the idle connections (the pool keeps working).
-func (p *connPool) closeIdle() {
+func (p *Pool) CloseIdle() {
 	p.mu.Lock()
 	var idle []*leanConn
 	for _, h := range p.hosts {
@@ -339,7 +339,7 @@ func writeRequest(w *bufio.Writer, req *http.Request) error {
 type pooledBody struct {
 	body io.ReadCloser
 	conn *leanConn
-	pool *connPool
+	pool *Pool
 	keep bool // the server did not ask to close
 	done bool // read to io.EOF
 	// unwatch stops the request's context from cutting the connection

@@ -1,4 +1,4 @@
-package s3access
+package wire
 
 import (
 	"context"
@@ -22,7 +22,7 @@ func leanRequestFor(t testing.TB, base, key, rawQuery string, extra http.Header)
 	}
 	if key != "" {
 		u.Path = u.Path + "/" + key
-		u.RawPath = u.Path[:len(u.Path)-len(key)] + escape(key, true)
+		u.RawPath = u.Path[:len(u.Path)-len(key)] + Escape(key, true)
 	}
 	u.RawQuery = rawQuery
 	req, _ := http.NewRequest(http.MethodGet, "", nil)
@@ -31,7 +31,7 @@ func leanRequestFor(t testing.TB, base, key, rawQuery string, extra http.Header)
 		req.Header[k] = v
 	}
 	req.Header.Set("User-Agent", "aclscan/test")
-	req.Header.Set("X-Amz-Content-Sha256", emptyPayloadSHA256)
+	req.Header.Set("X-Amz-Content-Sha256", EmptyPayloadSHA256)
 	return req
 }
 
@@ -54,7 +54,7 @@ func TestLeanSignerMatchesSDK(t *testing.T) {
 	queries := []string{"acl", "", "list-type=2&max-keys=1000&prefix=a%2Fb", "acl&versionId=3HL4kqtJlcpXroDTDmJ%2B", "versions&key-marker=a+b&version-id-marker=null"}
 	extras := []http.Header{nil, {"X-Amz-Expected-Bucket-Owner": {"123456789012"}}, {"Accept-Encoding": {"identity"}, "X-Amz-Request-Payer": {" requester  now "}}}
 	sdk := v4.NewSigner()
-	lean := &leanSigner{}
+	lean := &Signer{}
 	for i := range 2000 {
 		// A key id has one secret: the SDK caches derived keys by key id.
 		creds := aws.Credentials{AccessKeyID: fmt.Sprintf("AKID%d", i%3), SecretAccessKey: fmt.Sprintf("secret-%d", i%3)}
@@ -65,11 +65,11 @@ func TestLeanSignerMatchesSDK(t *testing.T) {
 		region := []string{"us-east-1", "eu-west-1"}[i%2]
 		now := time.Date(2026, 12, 2, 23, 59, 58+i%3, 0, time.UTC) // crosses midnight
 		want := leanRequestFor(t, base, key, query, extra)
-		if err := sdk.SignHTTP(context.Background(), creds, want, emptyPayloadSHA256, "s3", region, now, func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }); err != nil {
+		if err := sdk.SignHTTP(context.Background(), creds, want, EmptyPayloadSHA256, "s3", region, now, func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }); err != nil {
 			t.Fatal(err)
 		}
 		got := leanRequestFor(t, base, key, query, extra)
-		lean.sign(got, creds, emptyPayloadSHA256, "s3", region, now)
+		lean.Sign(got, creds, EmptyPayloadSHA256, "s3", region, now)
 		for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256"} {
 			if g, w := got.Header.Get(h), want.Header.Get(h); g != w {
 				t.Fatalf("request %d (%s, key %q, query %q): %s\n got %q\nwant %q", i, base, key, query, h, g, w)
@@ -97,15 +97,15 @@ func BenchmarkSign(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			req := leanRequestFor(b, "http://127.0.0.1:7480/bucket", "p001/obj-0000001", "acl", nil)
-			_ = sdk.SignHTTP(context.Background(), creds, req, emptyPayloadSHA256, "s3", "us-east-1", now, func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+			_ = sdk.SignHTTP(context.Background(), creds, req, EmptyPayloadSHA256, "s3", "us-east-1", now, func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
 		}
 	})
 	b.Run("lean", func(b *testing.B) {
-		lean := &leanSigner{}
+		lean := &Signer{}
 		b.ReportAllocs()
 		for b.Loop() {
 			req := leanRequestFor(b, "http://127.0.0.1:7480/bucket", "p001/obj-0000001", "acl", nil)
-			lean.sign(req, creds, emptyPayloadSHA256, "s3", "us-east-1", now)
+			lean.Sign(req, creds, EmptyPayloadSHA256, "s3", "us-east-1", now)
 		}
 	})
 }
