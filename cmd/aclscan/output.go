@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/aclscan/aclscan/checkpoint"
 	"github.com/aclscan/aclscan/report"
+	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -183,4 +187,197 @@ func (r *resumption) save(w report.Writer, out *reportOutput, f *checkpoint.File
 	}
 	f.Report, f.Format, f.ReportBytes = r.report, r.format, n
 	return checkpoint.Save(r.path, f)
+}
+
+// scanOutputs are where a scan's results go: the report, its checkpoint
+// and the summary file, all opened before the scan so that a path that
+// cannot be written is a usage error before any request.
+type scanOutputs struct {
+	out         *reportOutput
+	writer      report.Writer
+	summaryFile *os.File
+	// upload is the report's upload when -o names an s3:// object;
+	// summaryS3 is --summary-json's s3:// URL.
+	upload    *s3access.Upload
+	client    *s3access.Client
+	summaryS3 string
+	overwrite bool
+	resume    *resumption // nil without --checkpoint
+	// resumeBuckets are the bucket states of a resumed --all-buckets run.
+	resumeBuckets map[string]*scan.State
+}
+
+// openOutputs opens the report (continuing it when a checkpoint says so,
+// which also sets cfg.Resume), the summary file, and the report writer.
+func (sh *shell) openOutputs(ctx context.Context, f *scanFlags, cfg *scan.Config, client *s3access.Client) (*scanOutputs, error) {
+	if f.format == "" {
+		f.format = "jsonl"
+		if f.output == "" && isTerminal(sh.stdout) {
+			f.format = "table"
+		}
+	}
+	o := &scanOutputs{client: client}
+	var err error
+	toS3 := strings.HasPrefix(f.output, "s3://")
+	if toS3 && f.checkpoint != "" {
+		return nil, usageErrorf("--checkpoint needs the report in a local file (-o FILE): an S3 object cannot be appended to; write locally, or drop --checkpoint")
+	}
+	if f.checkpoint != "" {
+		if o.resume, err = loadCheckpoint(f.checkpoint, *cfg, f.allBuckets, f.inventory, f.output, f.format); err != nil {
+			return nil, err
+		}
+		if prev := o.resume.previous; prev != nil {
+			reported := prev.Scan.Objects
+			if f.allBuckets {
+				o.resumeBuckets = map[string]*scan.State{}
+				reported = 0
+				for i := range prev.Buckets {
+					o.resumeBuckets[prev.Buckets[i].Bucket] = &prev.Buckets[i]
+					reported += prev.Buckets[i].Objects
+				}
+			} else if !f.inventory {
+				cfg.Resume = &prev.Scan
+			}
+			fmt.Fprintf(sh.stderr, "aclscan: resuming from %s: %d objects already reported in %s\n", f.checkpoint, reported, f.output)
+		}
+	}
+	for _, dest := range []struct{ flag, url string }{{"-o", f.output}, {"--summary-json", f.summaryJSON}} {
+		if !strings.HasPrefix(dest.url, "s3://") || f.overwrite {
+			continue
+		}
+		bucket, key, err := s3ObjectURL(dest.flag, dest.url)
+		if err != nil {
+			return nil, err
+		}
+		// Refused before the scan, not after it.
+		if exists, err := client.Exists(ctx, bucket, key); err != nil {
+			return nil, &exitError{code: exitIncomplete, msg: fmt.Sprintf("%s %s: cannot check whether it exists: %s", dest.flag, dest.url, s3access.Short(err))}
+		} else if exists {
+			return nil, usageErrorf("%s %s exists: give --overwrite to replace it, or another key", dest.flag, dest.url)
+		}
+	}
+	o.overwrite = f.overwrite
+	if toS3 {
+		bucket, key, err := s3ObjectURL("-o", f.output)
+		if err != nil {
+			return nil, err
+		}
+		o.upload = client.NewUpload(ctx, s3access.UploadRequest{Bucket: bucket, Key: key, Overwrite: f.overwrite})
+		o.out = &reportOutput{w: o.upload}
+	} else if o.out, err = openOutput(f.output, sh.stdout, o.resume.resumeAt()); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(f.summaryJSON, "s3://") {
+		if _, _, err := s3ObjectURL("--summary-json", f.summaryJSON); err != nil {
+			o.closeFiles()
+			return nil, err
+		}
+		o.summaryS3 = f.summaryJSON
+	} else if f.summaryJSON != "" {
+		if o.summaryFile, err = os.OpenFile(f.summaryJSON, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			o.closeFiles()
+			return nil, usageErrorf("cannot write --summary-json to %s: %v", f.summaryJSON, errors.Unwrap(err))
+		}
+	}
+	resumed := cfg.Resume != nil || o.resumeBuckets != nil
+	if o.writer, err = report.New(report.Format(f.format), o.out.w, report.Options{TableRows: f.tableRows, Append: resumed, RiskyOnly: f.riskyOnly, Version: buildVersion(), Spell: flagSpelling}); err != nil {
+		o.closeFiles()
+		return nil, usageErrorf("--format: %v", err)
+	}
+	if o.resume != nil && !f.allBuckets {
+		cfg.Checkpoint = o.resume.saver(o.writer, o.out)
+		cfg.CheckpointInterval = f.ckptEvery
+	}
+	return o, nil
+}
+
+// finish ends the report, removes the checkpoint of a complete scan and
+// writes the summary file. It returns how to continue an incomplete scan
+// ("" without a checkpoint) and the first failure to write.
+func (o *scanOutputs) finish(sum *scan.Summary, stderr io.Writer) (resumeHint string, err error) {
+	keep := func(e error, what string) {
+		if e != nil && err == nil {
+			err = fmt.Errorf("write %s: %w", what, e)
+		}
+	}
+	keep(o.writer.Close(sum), "report")
+	keep(o.out.Close(), "report")
+	if o.upload != nil {
+		if sum.Complete && err == nil {
+			keep(o.upload.Close(), "report")
+		} else {
+			// The object appears only for a complete scan.
+			_ = o.upload.Abort(errors.New("the scan is incomplete"))
+			fmt.Fprintf(stderr, "aclscan: the report was not uploaded: the scan is incomplete (its upload was aborted; nothing is left behind)\n")
+		}
+		o.upload = nil
+	}
+	complete := sum.Complete && err == nil
+	if o.resume != nil {
+		if complete {
+			// Nothing left to resume; a new run starts a new scan.
+			if err := os.Remove(o.resume.path); err != nil && !os.IsNotExist(err) {
+				fmt.Fprintf(stderr, "aclscan: scan complete, but the checkpoint %s could not be removed: %v\n", o.resume.path, err)
+			}
+		} else {
+			resumeHint = fmt.Sprintf("; progress saved in %s: run the same command again to continue", o.resume.path)
+		}
+	}
+	if o.summaryFile != nil || o.summaryS3 != "" {
+		if err != nil {
+			sum.Complete = false // the summary file says what the exit code says
+		}
+		keep(o.writeSummary(sum), "--summary-json")
+	}
+	return resumeHint, err
+}
+
+// writeSummary writes --summary-json to its file or S3 object.
+func (o *scanOutputs) writeSummary(sum *scan.Summary) error {
+	b, err := json.MarshalIndent(report.NewSummaryRecord(sum, flagSpelling), "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if o.summaryS3 != "" {
+		bucket, key, _ := s3ObjectURL("--summary-json", o.summaryS3)
+		up := o.client.NewUpload(context.Background(), s3access.UploadRequest{Bucket: bucket, Key: key, Overwrite: o.overwrite})
+		if _, err := up.Write(b); err != nil {
+			_ = up.Abort(err)
+			return err
+		}
+		return up.Close()
+	}
+	if _, err := o.summaryFile.Write(b); err != nil {
+		return err
+	}
+	err = o.summaryFile.Close()
+	o.summaryFile = nil
+	return err
+}
+
+// s3ObjectURL checks an s3://BUCKET/KEY naming an object to write.
+func s3ObjectURL(flag, url string) (bucket, key string, err error) {
+	bucket, key, err = s3access.ParseURL(url)
+	if err != nil {
+		return "", "", usageErrorf("%s %s: %v", flag, url, err)
+	}
+	if key == "" || strings.HasSuffix(key, "/") {
+		return "", "", usageErrorf("%s %s names no object: give s3://BUCKET/KEY", flag, url)
+	}
+	return bucket, key, nil
+}
+
+// closeFiles closes whatever is still open (after an early return).
+func (o *scanOutputs) closeFiles() {
+	if o.upload != nil {
+		_ = o.upload.Abort(errors.New("stopped before the scan"))
+		o.upload = nil
+	}
+	if o.out != nil {
+		o.out.Close()
+	}
+	if o.summaryFile != nil {
+		o.summaryFile.Close()
+	}
 }
