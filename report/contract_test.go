@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"reflect"
 	"slices"
 	"strings"
@@ -33,21 +32,8 @@ func TestOutputContract(t *testing.T) {
 		t.Errorf("CSV header %q, want the contract's columns", out)
 	}
 
-	var buf bytes.Buffer
-	w, err := New(FormatParquet, &buf, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	results := sampleResults()
-	for i := range results {
-		if err := w.Write(&results[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(nil); err != nil {
-		t.Fatal(err)
-	}
-	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	file := writeAll(t, FormatParquet, sampleResults(), nil)
+	f, err := parquet.OpenFile(strings.NewReader(file), int64(len(file)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,19 +22,10 @@ func TestIntegrationParquetReadByDuckDB(t *testing.T) {
 	if _, err := os.Stat("testdata/duckdb/node_modules/@duckdb/node-api"); err != nil {
 		t.Fatal("DuckDB is not installed: npm ci --prefix report/testdata/duckdb (make test does)")
 	}
-	var buf bytes.Buffer
-	w, _ := New("parquet", &buf, Options{})
 	results := sampleResults()
-	for i := range results {
-		if err := w.Write(&results[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(nil); err != nil {
-		t.Fatal(err)
-	}
+	file := writeAll(t, FormatParquet, results, nil)
 	path := filepath.Join(t.TempDir(), "report.parquet")
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -1,8 +1,8 @@
 package report
 
 import (
-	"bytes"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -12,21 +12,9 @@ import (
 // columns, grants and kinds as lists.
 func TestParquetRoundTrip(t *testing.T) {
 	t.Parallel()
-	var buf bytes.Buffer
-	w, err := New("parquet", &buf, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	results := sampleResults()
-	for i := range results {
-		if err := w.Write(&results[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(nil); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := parquet.Read[parquetRecord](bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	file := writeAll(t, FormatParquet, results, nil)
+	rows, err := parquet.Read[parquetRecord](strings.NewReader(file), int64(len(file)))
 	if err != nil {
 		t.Fatal(err)
 	}

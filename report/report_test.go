@@ -62,10 +62,17 @@ func testFlags(s s3access.Setting, value string) string {
 	return "--" + string(s)
 }
 
+// writeAll writes results and closes with sum, as a scan would, with the
+// CLI's words and two table rows.
 func writeAll(t *testing.T, format Format, results []scan.Result, sum *scan.Summary) string {
 	t.Helper()
+	return writeWith(t, format, Options{TableRows: 2, Spell: testFlags}, results, sum)
+}
+
+func writeWith(t *testing.T, format Format, opts Options, results []scan.Result, sum *scan.Summary) string {
+	t.Helper()
 	var buf bytes.Buffer
-	w, err := New(format, &buf, Options{TableRows: 2, Spell: testFlags})
+	w, err := New(format, &buf, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,20 +221,9 @@ func TestSummaryMarksKindsNoACLCouldShow(t *testing.T) {
 
 func TestRiskyOnly(t *testing.T) {
 	t.Parallel()
-	var buf bytes.Buffer
-	w, err := New("jsonl", &buf, Options{RiskyOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	results := sampleResults()
-	for i := range results {
-		if err := w.Write(&results[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_ = w.Close(&scan.Summary{})
+	out := writeWith(t, FormatJSONL, Options{RiskyOnly: true}, sampleResults(), &scan.Summary{})
 	var keys []string
-	_ = ReadJSONL(&buf, func(r Record) error { keys = append(keys, r.Key); return nil })
+	_ = ReadJSONL(strings.NewReader(out), func(r Record) error { keys = append(keys, r.Key); return nil })
 	if strings.Join(keys, "|") != "pub\x1b[2Jlic|=HYPERLINK(\"x\")|v|old-share" {
 		t.Errorf("keys written: %q; want every result but the clean one", keys)
 	}

@@ -28,20 +28,8 @@ import (
 // bucket never had, so S3 answers that the version does not exist.
 func TestAWSBatchOperationsEvents(t *testing.T) {
 	env := locals3.ForTest(t)
-	ctx := context.Background()
-	a := env.Client(env.A)
 	const bucket = "awsexamplebucket"
-	if err := locals3.CreateBucket(ctx, a, bucket); err != nil {
-		t.Fatal(err)
-	}
-	if err := locals3.PutObjects(ctx, a, bucket, []string{"customerImage1.jpg"}, func(in *s3.PutObjectInput) {
-		in.ACL = types.ObjectCannedACLPublicRead
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := locals3.CreateBucket(ctx, a, reportBucket); err != nil {
-		t.Fatal(err)
-	}
+	seedPublicObject(t, env, bucket, "customerImage1.jpg")
 	h := newTestHandler(t, env, env.HTTPURL, map[string]string{"BUCKET_NAME": bucket})
 	dir := filepath.Join("..", "..", "testdata", "aws", "batch-operations")
 	wantKeys := jsonKeys(t, readCorpus(t, filepath.Join(dir, "s3-batch-job-event-response.json")))
@@ -86,20 +74,8 @@ func TestAWSBatchOperationsEvents(t *testing.T) {
 // which fields to add.
 func TestAWSDistributedMapItems(t *testing.T) {
 	env := locals3.ForTest(t)
-	ctx := context.Background()
-	a := env.Client(env.A)
 	const bucket = "amzn-s3-demo-bucket"
-	if err := locals3.CreateBucket(ctx, a, bucket); err != nil {
-		t.Fatal(err)
-	}
-	if err := locals3.PutObjects(ctx, a, bucket, []string{"processData/images/n02085620_1073.jpg"}, func(in *s3.PutObjectInput) {
-		in.ACL = types.ObjectCannedACLPublicRead
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := locals3.CreateBucket(ctx, a, reportBucket); err != nil {
-		t.Fatal(err)
-	}
+	seedPublicObject(t, env, bucket, "processData/images/n02085620_1073.jpg")
 	h := newTestHandler(t, env, env.HTTPURL, map[string]string{"ALLOWED_BUCKETS": "amzn-s3-demo-*"})
 	dir := filepath.Join("..", "..", "testdata", "aws", "step-functions")
 	run := fmt.Sprintf("corpus-%d", time.Now().UnixNano())
@@ -124,6 +100,25 @@ func TestAWSDistributedMapItems(t *testing.T) {
 		t.Errorf("the inventory reader's item without ACL fields: err %v; want one line naming ObjectAccessControlList", err)
 	} else {
 		t.Logf("refused: %v", err)
+	}
+}
+
+// seedPublicObject makes the bucket an AWS sample names, with its one
+// object public-read, and the function's report bucket.
+func seedPublicObject(t *testing.T, env locals3.Env, bucket, key string) {
+	t.Helper()
+	ctx := context.Background()
+	a := env.Client(env.A)
+	if err := locals3.CreateBucket(ctx, a, bucket); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.PutObjects(ctx, a, bucket, []string{key}, func(in *s3.PutObjectInput) {
+		in.ACL = types.ObjectCannedACLPublicRead
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.CreateBucket(ctx, a, reportBucket); err != nil {
+		t.Fatal(err)
 	}
 }
 
