@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aclscan/aclscan/bench/internal/cli"
+	"github.com/aclscan/aclscan/internal/testkit"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -110,7 +110,7 @@ func (s server) scan(t *testing.T, args ...string) (int, string, []report.Record
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := cli.ReadReport(path)
+	recs, err := testkit.ReadReport(path)
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func (s server) scan(t *testing.T, args ...string) (int, string, []report.Record
 var aclscanBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(cli.RunTests(m, false, &aclscanBin))
+	os.Exit(testkit.RunTests(m, false, &aclscanBin))
 }
 
 // Servers that implement GetObjectAcl report every key exactly once.

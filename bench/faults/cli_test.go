@@ -9,8 +9,8 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/aclscan/aclscan/bench/internal/cli"
 	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/internal/testkit"
 	"github.com/aclscan/aclscan/report"
 )
 
@@ -27,7 +27,7 @@ var aclscanBin string
 
 func TestMain(m *testing.M) {
 	locals3.Isolate()
-	os.Exit(cli.RunTests(m, true, &aclscanBin))
+	os.Exit(testkit.RunTests(m, true, &aclscanBin))
 }
 
 // runLocal runs the command line with the local S3 as its environment
@@ -54,7 +54,7 @@ func runLocal(t *testing.T, env locals3.Env, args ...string) (code int, stdout, 
 
 func readJSONL(t *testing.T, path string) []report.Record {
 	t.Helper()
-	recs, err := cli.ReadReport(path)
+	recs, err := testkit.ReadReport(path)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}

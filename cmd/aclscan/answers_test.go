@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aclscan/aclscan/internal/testkit"
+
 	"github.com/aclscan/aclscan/report"
 )
 
@@ -58,13 +60,8 @@ func fakeBucket(t *testing.T, n int, answer func(w http.ResponseWriter, r *http.
 
 func readJSONL(t *testing.T, path string) []report.Record {
 	t.Helper()
-	f, err := os.Open(path)
+	recs, err := testkit.ReadReport(path)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []report.Record
-	if err := report.ReadJSONL(f, func(r report.Record) error { recs = append(recs, r); return nil }); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return recs

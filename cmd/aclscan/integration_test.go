@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/internal/testkit"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
 )
@@ -215,17 +216,7 @@ func interruptBucket(t *testing.T) string {
 // real process.
 func buildCLI(t *testing.T) string {
 	t.Helper()
-	built.Do(func() {
-		dir, err := os.MkdirTemp("", "aclscan-cli-")
-		if err != nil {
-			built.err = err
-			return
-		}
-		built.bin = filepath.Join(dir, "aclscan")
-		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
+	built.Do(func() { built.bin, _, built.err = testkit.BuildCLI(false) })
 	if built.err != nil {
 		t.Fatal(built.err)
 	}

@@ -1,7 +1,9 @@
-// Package cli builds aclscan's command line for the tests that drive it
-// as a process (the fault tests, the compatibility runs) and reads back
-// the reports it writes.
-package cli
+// Package testkit is what tests across the repository share: the built
+// command line for the tests that drive it as a process (the CLI's
+// signal and output tests, the fault tests, the compatibility runs) and
+// the reader of the reports it writes. The local S3 they run against is
+// internal/locals3; shared ACL documents are internal/fixtures.
+package testkit
 
 import (
 	"fmt"
@@ -13,10 +15,10 @@ import (
 	"github.com/aclscan/aclscan/report"
 )
 
-// Build builds the command line into a new temporary directory, with the
+// BuildCLI builds the command line into a new temporary directory, with the
 // race detector when race is set, and returns its path and a function
 // that removes it.
-func Build(race bool) (bin string, cleanup func(), err error) {
+func BuildCLI(race bool) (bin string, cleanup func(), err error) {
 	dir, err := os.MkdirTemp("", "aclscan-cli-")
 	if err != nil {
 		return "", nil, err
@@ -37,7 +39,7 @@ func Build(race bool) (bin string, cleanup func(), err error) {
 // RunTests is a TestMain body: it builds the command line into *bin, runs
 // the package's tests and removes the build, returning the exit code.
 func RunTests(m *testing.M, race bool, bin *string) int {
-	built, cleanup, err := Build(race)
+	built, cleanup, err := BuildCLI(race)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
