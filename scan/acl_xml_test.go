@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/aclscan/aclscan/internal/testkit/fakes3"
+
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/internal/fixtures"
 )
@@ -55,11 +57,11 @@ func TestClassifyACLDocuments(t *testing.T) {
 				fake := newFakeS3()
 				fake.sdkACL = sdk
 				bucketACL := `<AccessControlPolicy><Owner><ID>` + tc.bucketOwner + `</ID></Owner><AccessControlList/></AccessControlPolicy>`
-				fake.bucketACL = fakeResponse{200, bucketACL}
+				fake.BucketACL = fakes3.Answer{Status: 200, Body: bucketACL}
 				if tc.bucketOwner == "" {
-					fake.bucketACL = fakeResponse{403, errorXML("AccessDenied")}
+					fake.BucketACL = fakes3.Answer{Status: 403, Body: fakes3.ErrorXML("AccessDenied")}
 				}
-				fake.put("the/key", tc.status, readTestdata(t, tc.doc))
+				fake.Put("the/key", tc.status, readTestdata(t, tc.doc))
 				var sink collect
 				sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b"}, &sink, nil)
 				if err != nil {
@@ -105,8 +107,8 @@ func TestGrantFieldsFromXML(t *testing.T) {
 func checkGrantFields(t *testing.T, sdk bool) {
 	fake := newFakeS3()
 	fake.sdkACL = sdk
-	fake.bucketACL = fakeResponse{200, readTestdata(t, "rgw-bucket-acl.xml")}
-	fake.put("k", 200, readTestdata(t, "aws-mixed-grants.xml"))
+	fake.BucketACL = fakes3.Answer{Status: 200, Body: readTestdata(t, "rgw-bucket-acl.xml")}
+	fake.Put("k", 200, readTestdata(t, "aws-mixed-grants.xml"))
 	var sink collect
 	if _, err := Run(context.Background(), fake.client(t), Config{Bucket: "b"}, &sink, nil); err != nil {
 		t.Fatal(err)

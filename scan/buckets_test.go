@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/aclscan/aclscan/internal/testkit/fakes3"
 )
 
 // recorder keeps every result written, in order, and can fail after a
@@ -32,9 +34,9 @@ func bucketScans(t *testing.T, sizes map[string]int, broken string) []BucketScan
 	var scans []BucketScan
 	for _, name := range []string{"alpha", "bravo", "charlie", "delta"} {
 		fake := fakeWithKeys(sizes[name])
-		fake.pageSize = 50
+		fake.PageSize = 50
 		if name == broken {
-			fake.bucketACL = fakeResponse{404, errorXML("NoSuchBucket")}
+			fake.BucketACL = fakes3.Answer{Status: 404, Body: fakes3.ErrorXML("NoSuchBucket")}
 		}
 		scans = append(scans, BucketScan{API: fake.client(t), Config: Config{Bucket: name, Concurrency: 8, PageSize: 50}, Region: "r-" + name})
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aclscan/aclscan/internal/testkit/fakes3"
+
 	"github.com/aclscan/aclscan/s3access"
 )
 
@@ -53,15 +55,15 @@ func TestSplitRangesEveryKeyOnce(t *testing.T) {
 			t.Run(name+"/"+strategy.String(), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(len(name)), uint64(strategy)))
 				fake := newFakeS3()
-				fake.bucketACL = fakeResponse{200, privateACL("owner")}
+				fake.BucketACL = fakes3.Answer{Status: 200, Body: privateACL("owner")}
 				n := 600 + rng.IntN(600)
 				for i := range n {
-					fake.put(keyOf(i), 200, privateACL("owner"))
+					fake.Put(keyOf(i), 200, privateACL("owner"))
 				}
-				fake.pageSize = 7 + rng.IntN(60)
+				fake.PageSize = 7 + rng.IntN(60)
 				var mu sync.Mutex
 				cfg := Config{Bucket: "b", Strategy: strategy, Concurrency: 8, ListConcurrency: 6,
-					splitter: futureKeySplitter(fake.keys, rng, &mu)}
+					splitter: futureKeySplitter(fake.Keys, rng, &mu)}
 				var sink collect
 				sum, err := Run(context.Background(), fake.client(t), cfg, &sink, nil)
 				if err != nil {
@@ -70,25 +72,12 @@ func TestSplitRangesEveryKeyOnce(t *testing.T) {
 				if len(sink.byKey) != n || sum.Objects != int64(n) {
 					t.Fatalf("%d distinct results, %d in summary; want %d", len(sink.byKey), sum.Objects, n)
 				}
-				if splits := len(fake.startsAfter()); splits == 0 {
+				if splits := len(fake.StartsAfter()); splits == 0 {
 					t.Error("no range was split: the test did not exercise parallel listing")
 				}
 			})
 		}
 	}
-}
-
-// startsAfter returns the start-after of list requests that had one.
-func (f *fakeS3) startsAfter() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, s := range f.starts {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // A server that lists keys out of order would make ranges overlap: the
@@ -123,10 +112,10 @@ func TestSmallBucketsAreListedByOneChain(t *testing.T) {
 		{keys: 40 * 50, split: true, maxSplits: 40 * 50},
 	} {
 		fake := newFakeS3()
-		fake.bucketACL = fakeResponse{200, privateACL("owner")}
-		fake.pageSize = 50
+		fake.BucketACL = fakes3.Answer{Status: 200, Body: privateACL("owner")}
+		fake.PageSize = 50
 		for i := range tc.keys {
-			fake.put(fmt.Sprintf("k/%06d", i), 200, privateACL("owner"))
+			fake.Put(fmt.Sprintf("k/%06d", i), 200, privateACL("owner"))
 		}
 		var sink collect
 		sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", ListConcurrency: 16}, &sink, nil)
@@ -134,7 +123,7 @@ func TestSmallBucketsAreListedByOneChain(t *testing.T) {
 			t.Fatalf("%d keys: %v, %d objects", tc.keys, err, sum.Objects)
 		}
 		pages := (tc.keys + 49) / 50
-		lists, splits := fake.count("list"), len(fake.startsAfter())
+		lists, splits := fake.Count("list"), len(fake.StartsAfter())
 		if !tc.split && (lists != pages || splits != 0) {
 			t.Errorf("%d keys (%d pages): %d list requests, %d ranges split off; want one chain's %d requests", tc.keys, pages, lists, splits, pages)
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+
+	"github.com/aclscan/aclscan/internal/testkit/fakes3"
 )
 
 func TestRangeWatermark(t *testing.T) {
@@ -87,8 +89,8 @@ func TestResumeAfterInterruption(t *testing.T) {
 	for _, strategy := range []Strategy{Serial, Pool} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			fake := fakeWithKeys(1500)
-			fake.objectACL["k/00007"] = fakeResponse{403, errorXML("AccessDenied")}
-			fake.pageSize = 100
+			fake.ObjectACL["k/00007"] = fakes3.Answer{Status: 403, Body: fakes3.ErrorXML("AccessDenied")}
+			fake.PageSize = 100
 			client := fake.client(t)
 			seen := map[string]int{}
 			var saved []byte
@@ -126,7 +128,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 			if len(seen) != 1500 {
 				t.Fatalf("%d distinct keys over both runs, want 1500", len(seen))
 			}
-			checkOnce(t, fake.keys, seen)
+			checkOnce(t, fake.Keys, seen)
 			if sum2.Objects != 1500 || sum2.Count(StatusDenied) != 1 || sum2.Count(StatusOK) != 1499 {
 				t.Errorf("resumed summary: %d objects, %d denied, %d ok; want 1500, 1, 1499", sum2.Objects, sum2.Count(StatusDenied), sum2.Count(StatusOK))
 			}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aclscan/aclscan/internal/testkit/fakes3"
+
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/s3access"
 )
@@ -26,9 +28,9 @@ func publicReadACL(owner string) string {
 
 func fakeWithKeys(n int) *fakeS3 {
 	f := newFakeS3()
-	f.bucketACL = fakeResponse{200, privateACL("owner")}
+	f.BucketACL = fakes3.Answer{Status: 200, Body: privateACL("owner")}
 	for i := range n {
-		f.put(fmt.Sprintf("k/%05d", i), 200, privateACL("owner"))
+		f.Put(fmt.Sprintf("k/%05d", i), 200, privateACL("owner"))
 	}
 	return f
 }
@@ -39,7 +41,7 @@ func TestEveryKeyOncePerStrategy(t *testing.T) {
 	for _, strategy := range []Strategy{Serial, Pool, All} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			fake := fakeWithKeys(2345)
-			fake.pageSize = 500
+			fake.PageSize = 500
 			var sink collect
 			sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Strategy: strategy, Concurrency: 8}, &sink, nil)
 			if err != nil {
@@ -48,7 +50,7 @@ func TestEveryKeyOncePerStrategy(t *testing.T) {
 			if len(sink.byKey) != 2345 || sum.Objects != 2345 || sum.Count(StatusOK) != 2345 {
 				t.Fatalf("got %d distinct results, summary %d objects (%d ok), want 2345", len(sink.byKey), sum.Objects, sum.Count(StatusOK))
 			}
-			lists := fake.count("list")
+			lists := fake.Count("list")
 			// One chain lists 5 pages; parallel chains add a request per
 			// extra range (empty ones included).
 			if (strategy == Serial && lists != 5) || lists < 5 {
@@ -72,7 +74,7 @@ func TestEveryKeyOncePerStrategy(t *testing.T) {
 func TestPersistentErrorBecomesStatusError(t *testing.T) {
 	t.Parallel()
 	fake := fakeWithKeys(10)
-	fake.objectACL["k/00003"] = fakeResponse{500, errorXML("InternalError")}
+	fake.ObjectACL["k/00003"] = fakes3.Answer{Status: 500, Body: fakes3.ErrorXML("InternalError")}
 	var sink collect
 	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Concurrency: 4}, &sink, nil)
 	if err != nil {
@@ -88,8 +90,8 @@ func TestPersistentErrorBecomesStatusError(t *testing.T) {
 	// 9 good keys once each, the bad key twice (MaxAttempts 2 in the
 	// fake's client), and twice more: a failure is fetched again before
 	// it is reported.
-	if fake.count("acl") != 13 {
-		t.Errorf("GetObjectAcl requests = %d, want 13", fake.count("acl"))
+	if fake.Count("acl") != 13 {
+		t.Errorf("GetObjectAcl requests = %d, want 13", fake.Count("acl"))
 	}
 }
 
@@ -103,9 +105,9 @@ func TestRunOfFailuresStopsScanForResume(t *testing.T) {
 	for _, strategy := range []Strategy{Serial, Pool} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			fake := fakeWithKeys(1200)
-			fake.pageSize = 100
+			fake.PageSize = 100
 			fake.attempts = 1 // no backoff: the test is about the run, not the retries
-			fake.failACLsFrom = 500
+			fake.FailACLsFrom = 500
 			client := fake.client(t)
 			var saved *State
 			cfg := Config{Bucket: "b", Strategy: strategy, Concurrency: 16, ListConcurrency: 1, OutageWait: -1,
@@ -135,15 +137,13 @@ func TestRunOfFailuresStopsScanForResume(t *testing.T) {
 			if saved == nil || saved.Objects != 499 {
 				t.Fatalf("checkpoint %+v, want 499 objects", saved)
 			}
-			fake.mu.Lock()
-			fake.failACLsFrom = 0 // the server is back
-			fake.mu.Unlock()
+			fake.Change(func() { fake.FailACLsFrom = 0 }) // the server is back
 			cfg.Resume = saved
 			sum, err = Run(context.Background(), client, cfg, sink, nil)
 			if err != nil || !sum.Complete || sum.Count(StatusOK) != 1200 {
 				t.Fatalf("resumed scan: err %v, complete %v, %d ok; want 1200 ok", err, sum.Complete, sum.Count(StatusOK))
 			}
-			checkOnce(t, fake.keys, seen)
+			checkOnce(t, fake.Keys, seen)
 		})
 	}
 }
@@ -156,9 +156,9 @@ func TestShortOutageLeavesNoErrorRecords(t *testing.T) {
 	for _, strategy := range []Strategy{Serial, Pool} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			fake := fakeWithKeys(1200)
-			fake.pageSize = 100
+			fake.PageSize = 100
 			fake.attempts = 1
-			fake.failACLsFrom, fake.failACLsUntil = 300, 310
+			fake.FailACLsFrom, fake.FailACLsUntil = 300, 310
 			var sink collect
 			sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Strategy: strategy, Concurrency: 16}, &sink, nil)
 			if err != nil || !sum.Complete {
@@ -167,7 +167,7 @@ func TestShortOutageLeavesNoErrorRecords(t *testing.T) {
 			if len(sink.byKey) != 1200 || sum.Count(StatusOK) != 1200 {
 				t.Fatalf("%d results, %d ok, %d errors; want 1200 ok", len(sink.byKey), sum.Count(StatusOK), sum.Count(StatusError))
 			}
-			if n := fake.count("acl"); n != 1210 {
+			if n := fake.Count("acl"); n != 1210 {
 				t.Errorf("GetObjectAcl requests = %d, want 1,210 (10 failed and fetched again)", n)
 			}
 		})
@@ -182,7 +182,7 @@ func TestOutageAtTheEndStopsScan(t *testing.T) {
 	t.Parallel()
 	fake := fakeWithKeys(200)
 	fake.attempts = 1
-	fake.downFrom = 195
+	fake.DownFrom = 195
 	client := fake.client(t)
 	var saved *State
 	seen := map[string]int{}
@@ -196,14 +196,12 @@ func TestOutageAtTheEndStopsScan(t *testing.T) {
 	if sum.Complete || sum.Objects != 195 || sum.Unchecked != 5 {
 		t.Fatalf("complete %v, %d objects, %d unchecked; want incomplete, 195 and 5", sum.Complete, sum.Objects, sum.Unchecked)
 	}
-	fake.mu.Lock()
-	fake.downFrom = 0
-	fake.mu.Unlock()
+	fake.Change(func() { fake.DownFrom = 0 })
 	cfg.Resume = saved
 	if sum, err = Run(context.Background(), client, cfg, sink, nil); err != nil || sum.Count(StatusOK) != 200 {
 		t.Fatalf("resumed: err %v, %d ok", err, sum.Count(StatusOK))
 	}
-	checkOnce(t, fake.keys, seen)
+	checkOnce(t, fake.Keys, seen)
 }
 
 // A server down for a second, mid-scan, every request failing: the run of
@@ -215,21 +213,19 @@ func TestOutageWithinTheWaitIsRiddenOut(t *testing.T) {
 	for _, strategy := range []Strategy{Serial, Pool} {
 		t.Run(strategy.String(), func(t *testing.T) {
 			fake := fakeWithKeys(1200)
-			fake.pageSize = 100
+			fake.PageSize = 100
 			fake.attempts = 1
-			fake.downFrom = 300
+			fake.DownFrom = 300
 			client := fake.client(t)
 			// The server comes back 300 ms after its first failed answer,
 			// however slowly the scan got there.
 			const outage = 300 * time.Millisecond
 			go func() {
-				for fake.count("down") == 0 {
+				for fake.Count("down") == 0 {
 					time.Sleep(5 * time.Millisecond)
 				}
 				time.Sleep(outage)
-				fake.mu.Lock()
-				fake.downFrom = 0
-				fake.mu.Unlock()
+				fake.Change(func() { fake.DownFrom = 0 })
 			}()
 			var sink collect
 			start := time.Now()
@@ -261,8 +257,8 @@ func TestOutageWithinTheWaitIsRiddenOut(t *testing.T) {
 			if len(sink.byKey) != 1200 || sum.Count(StatusOK) != 1200 {
 				t.Fatalf("%d results, %d ok, %d errors; want 1200 ok", len(sink.byKey), sum.Count(StatusOK), sum.Count(StatusError))
 			}
-			if fake.count("down") == 0 || time.Since(start) < outage {
-				t.Errorf("%d requests met the outage in %v: the test did not exercise it", fake.count("down"), time.Since(start))
+			if fake.Count("down") == 0 || time.Since(start) < outage {
+				t.Errorf("%d requests met the outage in %v: the test did not exercise it", fake.Count("down"), time.Since(start))
 			}
 		})
 	}
@@ -271,14 +267,14 @@ func TestOutageWithinTheWaitIsRiddenOut(t *testing.T) {
 func TestMissingBucketStopsWithScanError(t *testing.T) {
 	t.Parallel()
 	fake := newFakeS3()
-	fake.bucketACL = fakeResponse{404, errorXML("NoSuchBucket")}
+	fake.BucketACL = fakes3.Answer{Status: 404, Body: fakes3.ErrorXML("NoSuchBucket")}
 	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b"}, &collect{}, nil)
 	var se *Error
 	if !errors.As(err, &se) || !strings.Contains(se.Op, "bucket") {
 		t.Fatalf("err = %v, want a *scan.Error about the bucket", err)
 	}
-	if sum.Complete || fake.count("acl") != 0 {
-		t.Errorf("complete=%v, ACL requests=%d; want an early stop", sum.Complete, fake.count("acl"))
+	if sum.Complete || fake.Count("acl") != 0 {
+		t.Errorf("complete=%v, ACL requests=%d; want an early stop", sum.Complete, fake.Count("acl"))
 	}
 }
 
@@ -361,8 +357,8 @@ func TestSinkFailureStopsScan(t *testing.T) {
 	if sum.Complete {
 		t.Error("scan marked complete after a sink failure")
 	}
-	if fake.count("acl") >= 500 {
-		t.Errorf("%d ACL requests after the sink failed at 20: scan did not stop", fake.count("acl"))
+	if fake.Count("acl") >= 500 {
+		t.Errorf("%d ACL requests after the sink failed at 20: scan did not stop", fake.Count("acl"))
 	}
 }
 
@@ -400,7 +396,7 @@ func TestNotImplementedStopsAtOnce(t *testing.T) {
 			t.Parallel()
 			fake := fakeWithKeys(0)
 			for i := range n {
-				fake.put(fmt.Sprintf("k/%05d", i), 501, errorXML("NotImplemented"))
+				fake.Put(fmt.Sprintf("k/%05d", i), 501, fakes3.ErrorXML("NotImplemented"))
 			}
 			var sink collect
 			start := time.Now()
@@ -429,11 +425,11 @@ func TestNotImplementedStopsAtOnce(t *testing.T) {
 func TestOnlyNoSuchKeyIsMissing(t *testing.T) {
 	t.Parallel()
 	fake := fakeWithKeys(0)
-	fake.put("gone", 404, errorXML("NoSuchKey"))
-	fake.put("gone-version", 404, errorXML("NoSuchVersion"))
-	fake.put("bare-404", 404, "")
-	fake.put("other-404", 404, errorXML("NoSuchThing"))
-	fake.put("ok", 200, privateACL("owner"))
+	fake.Put("gone", 404, fakes3.ErrorXML("NoSuchKey"))
+	fake.Put("gone-version", 404, fakes3.ErrorXML("NoSuchVersion"))
+	fake.Put("bare-404", 404, "")
+	fake.Put("other-404", 404, fakes3.ErrorXML("NoSuchThing"))
+	fake.Put("ok", 200, privateACL("owner"))
 	var sink collect
 	if _, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Concurrency: 2}, &sink, nil); err != nil {
 		t.Fatal(err)
@@ -459,9 +455,9 @@ func TestEmptyOwnerAndGranteeID(t *testing.T) {
 	t.Parallel()
 	const fixed = `<?xml version="1.0" encoding="UTF-8"?><AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID></ID><DisplayName></DisplayName></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID></ID><DisplayName></DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>`
 	fake := fakeWithKeys(0)
-	fake.bucketACL = fakeResponse{403, errorXML("AccessDenied")}
+	fake.BucketACL = fakes3.Answer{Status: 403, Body: fakes3.ErrorXML("AccessDenied")}
 	for i := range 3 {
-		fake.put(fmt.Sprintf("k/%d", i), 200, fixed)
+		fake.Put(fmt.Sprintf("k/%d", i), 200, fixed)
 	}
 	var sink collect
 	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", BucketOwner: "owner"}, &sink, nil)
@@ -612,15 +608,15 @@ func TestACLsDisabledBucket(t *testing.T) {
 	t.Parallel()
 	enforced := &acl.BucketContext{Owner: "owner", Policy: acl.Read(""), Ownership: acl.Read(acl.OwnerEnforced), ACL: acl.Read([]acl.Grant(nil))}
 	fake := fakeWithKeys(3)
-	fake.put("k/public", 200, publicReadACL("owner"))
+	fake.Put("k/public", 200, publicReadACL("owner"))
 	var sink collect
 	sum, err := Run(context.Background(), fake.client(t), Config{Bucket: "b", Context: enforced}, &sink, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sum.NotScanned || sum.Objects != 0 || fake.count("list") != 0 || fake.count("acl") != 0 || !sum.Complete {
+	if !sum.NotScanned || sum.Objects != 0 || fake.Count("list") != 0 || fake.Count("acl") != 0 || !sum.Complete {
 		t.Errorf("not scanned %v, %d objects, %d list and %d ACL requests; want a complete scan with nothing sent",
-			sum.NotScanned, sum.Objects, fake.count("list"), fake.count("acl"))
+			sum.NotScanned, sum.Objects, fake.Count("list"), fake.Count("acl"))
 	}
 	if notes := strings.Join(sum.Notes(nil), "\n"); !strings.Contains(notes, "ACLs are disabled") || !strings.Contains(notes, "scan-disabled-acls") {
 		t.Errorf("notes do not say why nothing was fetched: %s", notes)
@@ -641,15 +637,15 @@ func TestACLsDisabledBucket(t *testing.T) {
 	// and no ACL is fetched.
 	withPolicy := *enforced
 	withPolicy.Policy = acl.Read(`{"Version":"2012-10-17","Statement":[{"Sid":"Site","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/k/public"}]}`)
-	listsBefore := fake.count("list")
+	listsBefore := fake.Count("list")
 	var viaPolicy collect
 	sum, err = Run(context.Background(), fake.client(t), Config{Bucket: "b", Context: &withPolicy}, &viaPolicy, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.NotScanned || !sum.ACLsNotFetched || sum.Objects != 4 || fake.count("acl") != 0 || fake.count("list") == listsBefore {
+	if sum.NotScanned || !sum.ACLsNotFetched || sum.Objects != 4 || fake.Count("acl") != 0 || fake.Count("list") == listsBefore {
 		t.Errorf("with a policy: not scanned %v, ACLs not fetched %v, %d objects, %d ACL requests, %d list requests; want 4 objects listed, no ACL fetched",
-			sum.NotScanned, sum.ACLsNotFetched, sum.Objects, fake.count("acl"), fake.count("list")-listsBefore)
+			sum.NotScanned, sum.ACLsNotFetched, sum.Objects, fake.Count("acl"), fake.Count("list")-listsBefore)
 	}
 	if pub := viaPolicy.byKey["k/public\x00"]; !pub.Effective.Has(acl.Public) || len(pub.Grants) != 0 {
 		t.Errorf("k/public under a public policy: effective %v, grants %v; want public through the policy, no grant shown", pub.Effective.Names(), pub.Grants)

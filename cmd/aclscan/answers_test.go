@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,49 +12,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aclscan/aclscan/internal/testkit/fakes3"
+
 	"github.com/aclscan/aclscan/internal/testkit"
 
 	"github.com/aclscan/aclscan/report"
 )
 
-// fakeBucket serves one bucket of n keys ("k/0000"...) with private ACLs,
-// and hands every request to answer first: an httptest server, for the
-// answers radosgw does not give (regions, expired tokens). answer returns
-// false to let the normal answer through.
+// fakeBucket serves one bucket of n keys ("k/0000"...) with private ACLs
+// (the shared fake S3, internal/testkit/fakes3), and hands every request
+// to answer first, for the answers radosgw does not give (regions,
+// expired tokens). answer returns false to let the normal answer through;
+// aclRequests numbers the GetObjectAcl requests (0 for others).
 func fakeBucket(t *testing.T, n int, answer func(w http.ResponseWriter, r *http.Request, aclRequests int64) bool) string {
 	t.Helper()
-	var acls atomic.Int64
 	const private = `<AccessControlPolicy><Owner><ID>owner</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>owner</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>`
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		_, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		var seen int64
-		if key != "" && q.Has("acl") {
-			seen = acls.Add(1)
-		}
-		if answer(w, r, seen) {
-			return
-		}
-		switch {
-		case q.Has("acl"):
-			fmt.Fprint(w, private)
-		case q.Get("list-type") == "2":
-			var b strings.Builder
-			b.WriteString(`<ListBucketResult><IsTruncated>false</IsTruncated>`)
-			after := q.Get("start-after")
-			for i := range n {
-				if k := fmt.Sprintf("k/%04d", i); k > after {
-					fmt.Fprintf(&b, `<Contents><Key>%s</Key><Owner><ID>owner</ID></Owner></Contents>`, k)
-				}
-			}
-			b.WriteString(`</ListBucketResult>`)
-			fmt.Fprint(w, b.String())
-		default:
-			w.WriteHeader(http.StatusNotImplemented)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	fake := fakes3.New()
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k/%04d", i)
+	}
+	fake.PutAll(keys, http.StatusOK, private)
+	fake.Hook = func(w http.ResponseWriter, r *http.Request, acls int) bool { return answer(w, r, int64(acls)) }
+	return fake.URL(t)
 }
 
 func readJSONL(t *testing.T, path string) []report.Record {
