@@ -240,10 +240,7 @@ func TestIntegrationVersions(t *testing.T) {
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
-	bucket := locals3.NewBucket(t, env, "versions")
-	if err := locals3.EnableVersioning(ctx, a, bucket); err != nil {
-		t.Fatal(err)
-	}
+	bucket := locals3.NewVersionedBucket(t, env, "versions")
 	versionOf := func(key string, edit func(*s3.PutObjectInput)) string {
 		in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: strings.NewReader("x")}
 		if edit != nil {
@@ -419,10 +416,7 @@ func TestIntegrationPartitionedListing(t *testing.T) {
 	for name, keys := range layouts {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			bucket := locals3.NewBucket(t, env, name)
-			if err := locals3.EnableVersioning(ctx, a, bucket); err != nil {
-				t.Fatal(err)
-			}
+			bucket := locals3.NewVersionedBucket(t, env, name)
 			if err := locals3.PutObjects(ctx, a, bucket, keys, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -528,10 +522,7 @@ func TestIntegrationResumeVersions(t *testing.T) {
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
-	bucket := locals3.NewBucket(t, env, "resume-versions")
-	if err := locals3.EnableVersioning(ctx, a, bucket); err != nil {
-		t.Fatal(err)
-	}
+	bucket := locals3.NewVersionedBucket(t, env, "resume-versions")
 	keys := locals3.Keys("v/", 300)
 	for range 2 {
 		if err := locals3.PutObjects(ctx, a, bucket, keys, nil); err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/internal/testkit"
-	"github.com/aclscan/aclscan/report"
 )
 
 // The command line's exit codes (its documented contract).
@@ -50,13 +49,4 @@ func runLocal(t *testing.T, env locals3.Env, args ...string) (code int, stdout, 
 		t.Fatalf("run aclscan: %v", err)
 	}
 	return code, out.String(), errOut.String()
-}
-
-func readJSONL(t *testing.T, path string) []report.Record {
-	t.Helper()
-	recs, err := testkit.ReadReport(path)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return recs
 }

@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aclscan/aclscan/internal/testkit"
+
 	client "github.com/Shopify/toxiproxy/v2/client"
 	"github.com/aclscan/aclscan/bench/internal/toxiproxy"
 	"github.com/aclscan/aclscan/internal/locals3"
@@ -88,7 +90,7 @@ func scanTruth(t *testing.T, args ...string) map[string]string {
 		t.Fatalf("fault-free scan: exit %d, %s", code, stderr)
 	}
 	truth := map[string]string{}
-	for _, r := range readJSONL(t, path) {
+	for _, r := range testkit.Records(t, path) {
 		truth[recordID(r)] = recordTruth(r)
 	}
 	return truth
@@ -114,7 +116,7 @@ func recordTruth(r report.Record) string {
 // returns the summary.
 func checkReport(t *testing.T, truth map[string]string, reportPath, summaryPath string) report.SummaryRecord {
 	t.Helper()
-	recs := readJSONL(t, reportPath)
+	recs := testkit.Records(t, reportPath)
 	seen := map[string]int{}
 	byStatus, byFinding := map[string]int64{}, map[string]int64{}
 	for _, r := range recs {

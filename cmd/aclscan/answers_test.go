@@ -15,8 +15,6 @@ import (
 	"github.com/aclscan/aclscan/internal/testkit/fakes3"
 
 	"github.com/aclscan/aclscan/internal/testkit"
-
-	"github.com/aclscan/aclscan/report"
 )
 
 // fakeBucket serves one bucket of n keys ("k/0000"...) with private ACLs
@@ -35,15 +33,6 @@ func fakeBucket(t *testing.T, n int, answer func(w http.ResponseWriter, r *http.
 	fake.PutAll(keys, http.StatusOK, private)
 	fake.Hook = func(w http.ResponseWriter, r *http.Request, acls int) bool { return answer(w, r, int64(acls)) }
 	return fake.URL(t)
-}
-
-func readJSONL(t *testing.T, path string) []report.Record {
-	t.Helper()
-	recs, err := testkit.ReadReport(path)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return recs
 }
 
 func errorAnswer(w http.ResponseWriter, status int, code string, headers ...string) {
@@ -131,7 +120,7 @@ func TestCredentialsExpiringMidScan(t *testing.T) {
 		!strings.Contains(stderr, "run the same command again") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	first := readJSONL(t, report)
+	first := testkit.Records(t, report)
 	if len(first) < 190 || len(first) > 200 {
 		t.Errorf("%d records after the first run, want the ~200 answered", len(first))
 	}
@@ -145,7 +134,7 @@ func TestCredentialsExpiringMidScan(t *testing.T) {
 		t.Fatalf("resumed scan: exit %d, stderr %q", code, stderr)
 	}
 	seen := map[string]int{}
-	for _, r := range readJSONL(t, report) {
+	for _, r := range testkit.Records(t, report) {
 		seen[r.Key]++
 		if r.Status != "ok" {
 			t.Errorf("%s: %s", r.Key, r.Status)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aclscan/aclscan/internal/testkit"
+
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -33,7 +35,7 @@ func TestIntegrationCLIAllBuckets(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want 3 for the three effective public objects (one by its ACL, two by the bucket policy)", code, stderr)
 	}
 	byBucket := map[string]map[string]report.Record{}
-	for _, r := range readJSONL(t, reportPath) {
+	for _, r := range testkit.Records(t, reportPath) {
 		if byBucket[r.Bucket] == nil {
 			byBucket[r.Bucket] = map[string]report.Record{}
 		}
@@ -123,7 +125,7 @@ func TestIntegrationCLIAllBucketsOneFails(t *testing.T) {
 	if code != exitIncomplete || !strings.Contains(stderr, "1 of 2 buckets could not be scanned") || !strings.Contains(stderr, denied) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	recs := readJSONL(t, reportPath)
+	recs := testkit.Records(t, reportPath)
 	for _, r := range recs {
 		if r.Bucket != good {
 			t.Fatalf("a record of %s: %+v", r.Bucket, r)
@@ -182,7 +184,7 @@ func TestIntegrationCLIAllBucketsCheckpointResume(t *testing.T) {
 		t.Fatalf("second run: %v\n%s", err, out)
 	}
 	seen := map[string]int{}
-	for _, r := range readJSONL(t, reportPath) {
+	for _, r := range testkit.Records(t, reportPath) {
 		seen[r.Bucket+"/"+r.Key]++
 	}
 	total := 0

@@ -177,10 +177,7 @@ func TestIntegrationFixVersions(t *testing.T) {
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
-	bucket := locals3.NewBucket(t, env, "fixver")
-	if err := locals3.EnableVersioning(ctx, a, bucket); err != nil {
-		t.Fatal(err)
-	}
+	bucket := locals3.NewVersionedBucket(t, env, "fixver")
 	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
 	for range 2 {
 		if err := locals3.PutObjects(ctx, a, bucket, []string{"doc"}, publicRead); err != nil {

@@ -70,7 +70,7 @@ func TestIntegrationCLIDemoReport(t *testing.T) {
 			if err != nil || info.Mode().Perm() != 0o600 {
 				t.Fatalf("report mode %v, %v; want 0600", info.Mode().Perm(), err)
 			}
-			recs := readJSONL(t, path)
+			recs := testkit.Records(t, path)
 			keys := map[string]report.Record{}
 			for _, r := range recs {
 				keys[r.Key] = r
@@ -280,7 +280,7 @@ func TestIntegrationCLIInterruptKeepsWrittenRecords(t *testing.T) {
 	if code != exitIncomplete {
 		t.Fatalf("exit %d (stderr %q); want %d", code, stderr, exitIncomplete)
 	}
-	recs := readJSONL(t, report)
+	recs := testkit.Records(t, report)
 	if len(recs) == 0 || len(recs) >= 3000 {
 		t.Fatalf("%d records written; want a partial report", len(recs))
 	}
@@ -356,7 +356,7 @@ func reportKeys(t *testing.T, path, format string) []string {
 	t.Helper()
 	var keys []string
 	if format == "jsonl" {
-		for _, r := range readJSONL(t, path) {
+		for _, r := range testkit.Records(t, path) {
 			keys = append(keys, r.Key)
 		}
 		return keys

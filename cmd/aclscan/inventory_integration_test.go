@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aclscan/aclscan/internal/testkit"
+
 	"github.com/aclscan/aclscan/internal/invgen"
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/report"
@@ -64,7 +66,7 @@ func TestIntegrationInventoryMatchesLiveScan(t *testing.T) {
 	if code, _, stderr := runLocal(t, env, "scan", "s3://demo", "-o", livePath); code != exitOK {
 		t.Fatalf("live scan: exit %d: %s", code, stderr)
 	}
-	live := byKey(readJSONL(t, livePath))
+	live := byKey(testkit.Records(t, livePath))
 	for _, format := range []string{"CSV", "Parquet"} {
 		t.Run(format, func(t *testing.T) {
 			t.Parallel()
@@ -74,7 +76,7 @@ func TestIntegrationInventoryMatchesLiveScan(t *testing.T) {
 			if code != exitOK || !strings.Contains(stderr, "inventory report "+manifest) {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
-			inv := byKey(readJSONL(t, invPath))
+			inv := byKey(testkit.Records(t, invPath))
 			if len(inv) != len(live) || len(inv) != 104 {
 				t.Fatalf("%d records from the report, %d live; want 104 each", len(inv), len(live))
 			}
@@ -108,10 +110,7 @@ func TestIntegrationInventoryVersionsAndNewestReport(t *testing.T) {
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
-	bucket := locals3.NewBucket(t, env, "invver")
-	if err := locals3.EnableVersioning(ctx, a, bucket); err != nil {
-		t.Fatal(err)
-	}
+	bucket := locals3.NewVersionedBucket(t, env, "invver")
 	for range 2 {
 		if err := locals3.PutObjects(ctx, a, bucket, []string{"doc one.txt", "doc+two.txt"}, nil); err != nil {
 			t.Fatal(err)
@@ -135,7 +134,7 @@ func TestIntegrationInventoryVersionsAndNewestReport(t *testing.T) {
 	if code != exitOK || !strings.Contains(stderr, newest.ManifestKey()) {
 		t.Fatalf("exit %d, stderr %q; want the newest complete report %s", code, stderr, newest.ManifestKey())
 	}
-	recs := readJSONL(t, path)
+	recs := testkit.Records(t, path)
 	if len(recs) != 4 {
 		t.Fatalf("%d records, want the 4 versions", len(recs))
 	}
@@ -174,7 +173,7 @@ func TestIntegrationInventoryVerifyAndNoContext(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	recs := byKey(readJSONL(t, path))
+	recs := byKey(testkit.Records(t, path))
 	closed, open := recs["open-then-closed\x00"], recs["still-open\x00"]
 	if closed.ChangedSinceReport == nil || !*closed.ChangedSinceReport || open.ChangedSinceReport == nil || *open.ChangedSinceReport {
 		t.Errorf("changed_since_report: closed %v, open %v; want true and false", closed.ChangedSinceReport, open.ChangedSinceReport)

@@ -57,3 +57,13 @@ func NewBucket(t testing.TB, env Env, hint string) string {
 	}
 	return name
 }
+
+// NewVersionedBucket is NewBucket with versioning enabled.
+func NewVersionedBucket(t testing.TB, env Env, hint string) string {
+	t.Helper()
+	name := NewBucket(t, env, hint)
+	if err := EnableVersioning(context.Background(), env.Client(env.A), name); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}

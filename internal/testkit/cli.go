@@ -60,3 +60,14 @@ func ReadReport(path string) ([]report.Record, error) {
 	err = report.ReadJSONL(f, func(r report.Record) error { recs = append(recs, r); return nil })
 	return recs, err
 }
+
+// Records reads a JSON-lines report file, failing the test when it
+// cannot.
+func Records(t testing.TB, path string) []report.Record {
+	t.Helper()
+	recs, err := ReadReport(path)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return recs
+}
