@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/readiness"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
@@ -165,7 +166,7 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 		if b.Failure != nil {
 			hb.Error = b.Failure.Explain(h.spell)
 		} else {
-			r := b.Readiness(h.spell)
+			r := readiness.Judge(b, h.spell)
 			hb.Readiness, hb.Reasons = r.Verdict, r.Reasons
 		}
 		page.Buckets = append(page.Buckets, hb)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/readiness"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
@@ -141,8 +142,8 @@ func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord 
 			}
 		}
 	} else {
-		readiness := sum.Readiness(spell)
-		rec.Readiness = &ReadinessRecord{Verdict: readiness.Verdict, Reasons: readiness.Reasons}
+		verdict := readiness.Judge(sum, spell)
+		rec.Readiness = &ReadinessRecord{Verdict: verdict.Verdict, Reasons: verdict.Reasons}
 		settings := newContextRecord(sum)
 		rec.Context = &settings
 	}

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/readiness"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
 )
@@ -207,9 +208,9 @@ func WriteSummary(w io.Writer, sum *scan.Summary, spell s3access.Spelling) {
 	if sum.Served+sum.NotServed > 0 {
 		fmt.Fprintf(w, "  verified: %d of %d effectively public objects served to an anonymous request\n", sum.Served, sum.Served+sum.NotServed+sum.VerifyFailed)
 	}
-	if r := sum.Readiness(spell); r.Verdict != "" {
+	if r := readiness.Judge(sum, spell); r.Verdict != "" {
 		fmt.Fprintf(w, "  ready to disable ACLs: %s", r.Verdict)
-		if r.Verdict != scan.Ready && len(r.Reasons) > 0 {
+		if r.Verdict != readiness.Ready && len(r.Reasons) > 0 {
 			fmt.Fprintf(w, ": %s", strings.Join(r.Reasons, "; "))
 		}
 		fmt.Fprintln(w)
@@ -265,7 +266,7 @@ func writeTotal(w io.Writer, sum *scan.Summary, spell s3access.Spelling) {
 				fmt.Fprint(w, ", INCOMPLETE")
 			}
 		}
-		fmt.Fprintf(w, "; ready to disable ACLs: %s", b.Readiness(spell).Verdict)
+		fmt.Fprintf(w, "; ready to disable ACLs: %s", readiness.Judge(b, spell).Verdict)
 		if n := len(b.Notes(spell)); n > 0 {
 			fmt.Fprintf(w, "; %d notes (%s)", n, spell(SettingSummaryJSON, ""))
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/internal/settings"
+	"github.com/aclscan/aclscan/readiness"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
@@ -95,7 +96,7 @@ var envNames = map[s3access.Setting]string{
 	scan.SettingScanDisabledACLs: "SCAN_DISABLED_ACLS",
 	scan.SettingVerifyPublic:     "VERIFY_PUBLIC (or a batch's verify_public)",
 	// The function does not draft policies; the command line does.
-	scan.SettingReadinessPolicy: "aclscan scan --readiness-policy (the command line)",
+	readiness.SettingPolicy: "aclscan scan --readiness-policy (the command line)",
 }
 
 // envSpelling names settings as this function's environment does.
