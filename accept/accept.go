@@ -376,3 +376,32 @@ func ruleLines(doc *yaml.Node) []int {
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "yaml: ")), " ")
 }
+
+// CrossAccountPrincipals lists who an object's cross-account sources
+// reach, as account IDs where a principal names an account (an ARN, an
+// account ID) and canonical IDs for ACL grantees: what a rule's
+// principals are compared with.
+func CrossAccountPrincipals(sources []acl.Source) []string {
+	var out []string
+	for _, s := range sources {
+		if s.Finding != acl.CrossAccount.String() {
+			continue
+		}
+		for _, p := range strings.Split(s.Principal, ", ") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, accountOf(p))
+			}
+		}
+	}
+	return out
+}
+
+// accountOf is the account an ARN names (arn:aws:iam::ACCOUNT:...), or p.
+func accountOf(p string) string {
+	if strings.HasPrefix(p, "arn:") {
+		if parts := strings.SplitN(p, ":", 6); len(parts) == 6 && parts[4] != "" {
+			return parts[4]
+		}
+	}
+	return p
+}

@@ -27,7 +27,7 @@ var Formats = []Format{FormatTable, FormatJSONL, FormatCSV, FormatParquet, Forma
 var Columns = []string{
 	"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants",
 	"findings", "effective", "blocked_by", "verified_public", "source", "report_date",
-	"changed_since_report", "sources",
+	"changed_since_report", "sources", "accepted", "accepted_rule", "accepted_reason",
 }
 
 // CSVHeader is the first row of the CSV format: the columns, each

@@ -49,6 +49,13 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	row[13] = r.ReportDate
 	row[14] = triState(r.Rechecked == scan.Changed, r.Rechecked != scan.NotRechecked)
 	row[15] = c.sources(r)
+	row[16], row[17], row[18] = "", "", ""
+	if r.Accepted != 0 {
+		row[16] = strings.Join(r.Accepted.Names(), ";")
+	}
+	if a := r.Acceptance; a != nil {
+		row[17], row[18] = a.Rule, a.Reason
+	}
 	// Every text column may hold what a server or a policy chose (an
 	// owner ID, an error message, a version ID, a grantee): each is
 	// defused, not only the key.

@@ -4,9 +4,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/scan"
 )
@@ -33,14 +35,16 @@ func TestGolden(t *testing.T) {
 	sum.ByStatus[scan.StatusOK] = 3
 	sum.ByStatus[scan.StatusError] = 1
 	sum.ByStatus[scan.StatusDenied] = 1
-	sum.ByKind[acl.Public] = 1
-	sum.ByEffective[acl.Public] = 1
+	sum.ByKind[acl.Public] = 2
+	sum.ByEffective[acl.Public] = 2
+	sum.ByAccepted[acl.Public] = 1
+	sum.ByAcceptedEffective[acl.Public] = 1
 	sum.ByKind[acl.Authenticated] = 1
 	sum.ByKind[acl.Unreadable] = 1
 	sum.ByEffective[acl.Unreadable] = 1
 	for _, format := range []Format{FormatJSONL, FormatCSV, FormatTable} {
 		t.Run(string(format), func(t *testing.T) {
-			got := writeAll(t, format, append(policySamples(), sampleResults()...), sum)
+			got := writeAll(t, format, append(append(policySamples(), sampleResults()...), acceptedSample()), sum)
 			path := filepath.Join("testdata", string(format)+".golden")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -55,5 +59,31 @@ func TestGolden(t *testing.T) {
 				t.Errorf("%s output differs from %s (run with -update if intended):\n--- got\n%s\n--- want\n%s", format, path, got, want)
 			}
 		})
+	}
+}
+
+// acceptedSample is a public object an accepted-exposures rule accepts.
+func acceptedSample() scan.Result {
+	public := acl.Findings(0).With(acl.Public)
+	return scan.Result{Bucket: "b", Key: "assets/logo.png", OwnerID: "a",
+		Grants:   []acl.Grant{{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"}},
+		Findings: public, Effective: public, ViaACL: public, Accepted: public,
+		Acceptance: &accept.Acceptance{Rule: "website-assets", Reason: "the public website's images"}}
+}
+
+// An accepted finding survives a report read back (merged batches, a
+// report written again in another format, a baseline).
+func TestAcceptedReadBack(t *testing.T) {
+	t.Parallel()
+	out := writeAll(t, FormatJSONL, []scan.Result{acceptedSample()}, &scan.Summary{})
+	var got []scan.Result
+	err := ReadJSONL(strings.NewReader(out), func(rec Record) error {
+		r, err := rec.Result()
+		got = append(got, r)
+		return err
+	})
+	want := acceptedSample()
+	if err != nil || len(got) != 1 || got[0].Accepted != want.Accepted || got[0].Acceptance == nil || *got[0].Acceptance != *want.Acceptance {
+		t.Errorf("read back %+v, %v; want the acceptance %+v", got, err, want.Acceptance)
 	}
 }

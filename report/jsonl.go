@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/scan"
 )
@@ -40,6 +41,12 @@ type Record struct {
 	Source             string  `json:"source"`
 	ReportDate         *string `json:"report_date"`
 	ChangedSinceReport *bool   `json:"changed_since_report"`
+	// Accepted are the findings an accepted-exposures rule accepts
+	// (intended exposure), AcceptedRule and AcceptedReason the first such
+	// rule's id and reason (null when none).
+	Accepted       []string `json:"accepted"`
+	AcceptedRule   *string  `json:"accepted_rule"`
+	AcceptedReason *string  `json:"accepted_reason"`
 }
 
 // ResultSources explains a result door by door: the engine's verdict,
@@ -77,6 +84,13 @@ func NewRecord(r *scan.Result) Record {
 	}
 	if rec.BlockedBy == nil {
 		rec.BlockedBy = noReasons
+	}
+	rec.Accepted = noReasons
+	if r.Accepted != 0 {
+		rec.Accepted = r.Accepted.Names()
+	}
+	if a := r.Acceptance; a != nil {
+		rec.AcceptedRule, rec.AcceptedReason = &a.Rule, &a.Reason
 	}
 	if r.Verified != scan.NotVerified {
 		served := r.Verified == scan.Served
@@ -162,6 +176,15 @@ func (rec *Record) Result() (scan.Result, error) {
 	}
 	if r.Effective, err = parseFindings(rec.Effective); err != nil {
 		return r, fmt.Errorf("record of %q: %w", rec.Key, err)
+	}
+	if r.Accepted, err = parseFindings(rec.Accepted); err != nil {
+		return r, fmt.Errorf("record of %q: %w", rec.Key, err)
+	}
+	if rec.AcceptedRule != nil {
+		r.Acceptance = &accept.Acceptance{Rule: *rec.AcceptedRule}
+		if rec.AcceptedReason != nil {
+			r.Acceptance.Reason = *rec.AcceptedReason
+		}
 	}
 	if rec.VersionID != nil {
 		r.Versioned, r.VersionID = true, *rec.VersionID

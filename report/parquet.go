@@ -27,6 +27,9 @@ type parquetRecord struct {
 	ReportDate         *string         `parquet:"report_date,optional"`
 	ChangedSinceReport *bool           `parquet:"changed_since_report,optional"`
 	Sources            []parquetSource `parquet:"sources,list"`
+	Accepted           []string        `parquet:"accepted,list"`
+	AcceptedRule       *string         `parquet:"accepted_rule,optional"`
+	AcceptedReason     *string         `parquet:"accepted_reason,optional"`
 }
 
 // parquetSource is acl.Source's Parquet form.
@@ -70,7 +73,8 @@ func (p *parquetWriter) Write(r *scan.Result) error {
 	rec := NewRecord(r)
 	pr := parquetRecord{Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID, IsLatest: rec.IsLatest, OwnerID: rec.OwnerID,
 		Status: rec.Status, Error: rec.Error, Findings: rec.Findings, Effective: rec.Effective, BlockedBy: rec.BlockedBy,
-		VerifiedPublic: rec.VerifiedPublic, Source: rec.Source, ReportDate: rec.ReportDate, ChangedSinceReport: rec.ChangedSinceReport}
+		VerifiedPublic: rec.VerifiedPublic, Source: rec.Source, ReportDate: rec.ReportDate, ChangedSinceReport: rec.ChangedSinceReport,
+		Accepted: rec.Accepted, AcceptedRule: rec.AcceptedRule, AcceptedReason: rec.AcceptedReason}
 	pr.Grants = make([]parquetGrant, len(rec.Grants)) // r's grants are not kept past Write
 	for i, g := range rec.Grants {
 		pr.Grants[i] = parquetGrant{Type: g.Type, ID: g.ID, URI: g.URI, Email: g.Email, Permission: g.Permission}

@@ -20,6 +20,11 @@ type SummaryRecord struct {
 	// now, given the bucket's settings.
 	ByFinding   map[string]int64 `json:"by_finding"`
 	ByEffective map[string]int64 `json:"by_effective"`
+	// ByAccepted counts the effective findings accepted-exposure rules
+	// accept (part of by_effective; they do not fail --fail-on); Accept
+	// says what became of the rules (null without a rules file).
+	ByAccepted map[string]int64 `json:"by_accepted"`
+	Accept     *AcceptRecord    `json:"accept,omitempty"`
 	// Unjudged lists finding kinds that could not be judged (bucket owner unknown).
 	Unjudged     []string `json:"unjudged"`
 	BucketOwner  string   `json:"bucket_owner"`
@@ -110,6 +115,7 @@ func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord 
 		ByStatus:       map[string]int64{},
 		ByFinding:      map[string]int64{},
 		ByEffective:    map[string]int64{},
+		ByAccepted:     map[string]int64{},
 		Unjudged:       []string{},
 		BucketOwner:    sum.BucketOwner,
 		OwnerProblem:   sum.OwnerProblem,
@@ -130,6 +136,9 @@ func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord 
 	}
 	if sum.Failure != nil {
 		rec.Error = sum.Failure.Explain(spell)
+	}
+	if a := sum.AcceptRules; a != nil {
+		rec.Accept = &AcceptRecord{File: a.File, Rules: a.Live, Expired: a.Expired, Unmatched: a.Unmatched}
 	}
 	rec.Region = sum.Region
 	if sum.Buckets != nil {
@@ -154,6 +163,7 @@ func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord 
 		if sum.Judged(k) {
 			rec.ByFinding[k.String()] = sum.Found(k)
 			rec.ByEffective[k.String()] = sum.FoundEffective(k)
+			rec.ByAccepted[k.String()] = sum.ByAcceptedEffective[k]
 		} else {
 			rec.Unjudged = append(rec.Unjudged, k.String())
 		}
@@ -210,4 +220,12 @@ func newContextRecord(sum *scan.Summary) ContextRecord {
 		rec.BucketDoors = []acl.Source{}
 	}
 	return rec
+}
+
+// AcceptRecord is what became of the accepted-exposure rules in a run.
+type AcceptRecord struct {
+	File      string   `json:"file"`
+	Rules     int      `json:"rules"`
+	Expired   []string `json:"expired"`
+	Unmatched []string `json:"unmatched"`
 }

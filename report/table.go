@@ -93,7 +93,13 @@ func (t *tableWriter) Close(sum *scan.Summary) error {
 // findingsCell lists the effective findings, then the latent ones
 // marked so, and whether an anonymous request was served.
 func findingsCell(rec *Record) string {
-	parts := append([]string(nil), rec.Effective...)
+	var parts []string
+	for _, f := range rec.Effective {
+		if slices.Contains(rec.Accepted, f) {
+			f += "(accepted)"
+		}
+		parts = append(parts, f)
+	}
 	for _, f := range rec.Findings {
 		if !slices.Contains(rec.Effective, f) {
 			parts = append(parts, f+"(latent)")
@@ -218,6 +224,7 @@ func WriteSummary(w io.Writer, sum *scan.Summary, spell s3access.Spelling) {
 	for _, note := range sum.Notes(spell) {
 		fmt.Fprintf(w, "  note: %s\n", note)
 	}
+	writeAcceptRules(w, sum)
 }
 
 // writeTotal is the summary of a run over many buckets.
@@ -233,6 +240,7 @@ func writeTotal(w io.Writer, sum *scan.Summary, spell s3access.Spelling) {
 	fmt.Fprintf(w, ", %d requests (%.0f req/s)\n", sum.Requests, sum.RequestsPerSecond())
 	writeStatuses(w, sum)
 	writeFindings(w, sum)
+	writeAcceptRules(w, sum)
 	for _, b := range sum.Buckets {
 		if b == nil {
 			continue
@@ -297,6 +305,9 @@ func writeFindings(w io.Writer, sum *scan.Summary) {
 			continue
 		}
 		fmt.Fprintf(w, "  %s %d", k, sum.FoundEffective(k))
+		if accepted := sum.ByAcceptedEffective[k]; accepted > 0 {
+			fmt.Fprintf(w, " (%d accepted)", accepted)
+		}
 		if latent := sum.Found(k) - sum.FoundEffective(k); latent > 0 {
 			fmt.Fprintf(w, " (+%d latent)", latent)
 		}
@@ -361,3 +372,20 @@ func roundDuration(d time.Duration) time.Duration {
 
 // Flush does nothing: the table is written whole at Close.
 func (t *tableWriter) Flush() error { return nil }
+
+// writeAcceptRules says which accepted-exposure rules applied, and the
+// ones to look at: expired, and those that matched nothing (stale).
+func writeAcceptRules(w io.Writer, sum *scan.Summary) {
+	a := sum.AcceptRules
+	if a == nil {
+		return
+	}
+	fmt.Fprintf(w, "  accepted exposures: %d rules from %s", a.Live, a.File)
+	if len(a.Expired) > 0 {
+		fmt.Fprintf(w, "; expired, no longer applied: %s", strings.Join(a.Expired, ", "))
+	}
+	if len(a.Unmatched) > 0 {
+		fmt.Fprintf(w, "; matched nothing (stale?): %s", strings.Join(a.Unmatched, ", "))
+	}
+	fmt.Fprintln(w)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
 )
 
@@ -54,6 +55,9 @@ type Config struct {
 	// BucketOwner is the bucket owner's canonical ID to use when
 	// GetBucketAcl is denied.
 	BucketOwner string
+	// Accept, when set, marks the findings a team accepted (package
+	// accept's rules) on each result before it is counted and written.
+	Accept *accept.Rules
 	// Context, when set, is the bucket's context to judge with, instead of
 	// reading it (a shell that already read it, or a source that carries
 	// it).

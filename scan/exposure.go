@@ -39,6 +39,22 @@ func (s *Summary) BucketDoors() (doors []acl.Source, found, effective acl.Findin
 	return s.Judge().BucketDoors()
 }
 
+// UnacceptedBucketDoors is BucketDoors' effective kinds less those the
+// accepted-exposure rules accept on each whole bucket.
+func (s *Summary) UnacceptedBucketDoors() acl.Findings {
+	if s.Buckets != nil {
+		var effective acl.Findings
+		for _, b := range s.Buckets {
+			if b != nil {
+				effective |= b.UnacceptedBucketDoors()
+			}
+		}
+		return effective
+	}
+	_, _, effective := s.Judge().BucketDoors()
+	return effective &^ s.AcceptedBucket
+}
+
 // Judge is the judge of the summary's bucket context.
 func (s *Summary) Judge() *acl.Judge {
 	c := s.Context

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/s3access"
 )
@@ -321,6 +322,15 @@ func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
 		s.sourceMarkers++
 		r.place.done()
 		return s.maybeCheckpoint(sum)
+	}
+	if rules := s.cfg.Accept; rules != nil && r.Findings != 0 {
+		r.Accepted, r.Acceptance = rules.Match(r.Bucket, r.Key, r.Findings, func() []string {
+			sources := r.Sources
+			if sources == nil {
+				sources = r.Doors.Sources(r.OwnerID, r.Grants)
+			}
+			return accept.CrossAccountPrincipals(sources)
+		})
 	}
 	if err := sink.Write(r); err != nil {
 		s.unchecked.Add(1)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/s3access"
 )
@@ -68,6 +69,11 @@ type Result struct {
 	ReportDate string
 	// Rechecked is what Config.Recheck found live.
 	Rechecked Recheck
+	// Accepted are the findings a rule of Config.Accept accepts (intended
+	// exposure), and Acceptance the first rule that does (shared: do not
+	// modify).
+	Accepted   acl.Findings
+	Acceptance *accept.Acceptance
 
 	// Where the source's entry is, to mark it reported.
 	place place

@@ -90,7 +90,7 @@ func Run(ctx context.Context, api API, cfg Config, sink Sink, progress *Progress
 	}
 	s := newScanner(api, cfg, progress, start)
 	sum := &Summary{Bucket: cfg.Bucket, Prefix: cfg.Prefix, Strategy: cfg.Strategy, Concurrency: cfg.InFlight(),
-		Source: cfg.SourceName, ReportDate: cfg.ReportDate}
+		Source: cfg.SourceName, ReportDate: cfg.ReportDate, AcceptedBucket: cfg.Accept.WholeBucket(cfg.Bucket)}
 	if cfg.Resume != nil {
 		sum.restore(cfg.Resume)
 		s.restoredMarkers = cfg.Resume.DeleteMarkers

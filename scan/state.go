@@ -36,9 +36,12 @@ type State struct {
 	ByStatus      map[string]int64 `json:"byStatus,omitempty"`
 	ByKind        map[string]int64 `json:"byKind,omitempty"`
 	ByEffective   map[string]int64 `json:"byEffective,omitempty"`
-	Shared        int64            `json:"shared,omitempty"`
-	Verified      map[string]int64 `json:"verified,omitempty"`
-	Rechecked     map[string]int64 `json:"rechecked,omitempty"`
+	// ByAccepted and ByAcceptedEffective count the findings rules accepted.
+	ByAccepted          map[string]int64 `json:"byAccepted,omitempty"`
+	ByAcceptedEffective map[string]int64 `json:"byAcceptedEffective,omitempty"`
+	Shared              int64            `json:"shared,omitempty"`
+	Verified            map[string]int64 `json:"verified,omitempty"`
+	Rechecked           map[string]int64 `json:"rechecked,omitempty"`
 	// Report and Source are the report a resumable source other than the
 	// listing reads, and where it stands.
 	Report string          `json:"report,omitempty"`
@@ -67,6 +70,8 @@ func (s *Summary) restore(st *State) {
 	for _, k := range acl.AllKinds() {
 		s.ByKind[k] = st.ByKind[k.String()]
 		s.ByEffective[k] = st.ByEffective[k.String()]
+		s.ByAccepted[k] = st.ByAccepted[k.String()]
+		s.ByAcceptedEffective[k] = st.ByAcceptedEffective[k.String()]
 	}
 	s.Shared = st.Shared
 	s.Served, s.NotServed, s.VerifyFailed = st.Verified["served"], st.Verified["not_served"], st.Verified["failed"]
@@ -84,6 +89,8 @@ func (s *Summary) save(st *State) {
 	}
 	st.ByKind = countsByKind(&s.ByKind)
 	st.ByEffective = countsByKind(&s.ByEffective)
+	st.ByAccepted = countsByKind(&s.ByAccepted)
+	st.ByAcceptedEffective = countsByKind(&s.ByAcceptedEffective)
 	st.Shared = s.Shared
 	st.Verified = map[string]int64{"served": s.Served, "not_served": s.NotServed, "failed": s.VerifyFailed}
 	st.Rechecked = map[string]int64{"changed": s.Changed, "unchanged": s.Unchanged, "failed": s.RecheckFailed}

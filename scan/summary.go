@@ -51,6 +51,14 @@ type Summary struct {
 	// grants access now.
 	ByKind      [acl.NumKinds]int64
 	ByEffective [acl.NumKinds]int64
+	// ByAccepted counts, by kind, the objects whose finding a rule
+	// accepts, and ByAcceptedEffective those that grant access now:
+	// intended exposure, apart from the rest (Unaccepted).
+	ByAccepted          [acl.NumKinds]int64
+	ByAcceptedEffective [acl.NumKinds]int64
+	// AcceptedBucket are the kinds rules accept on the whole bucket (for
+	// bucket-level doors, which have no key).
+	AcceptedBucket acl.Findings
 	// Shared counts objects whose ACL grants access to anyone other than
 	// the bucket owner now (effective public, authenticated or
 	// cross-account through the ACL, not the policy): what disabling ACLs
@@ -86,6 +94,19 @@ type Summary struct {
 	Failure *Error
 	// Buckets are the per-bucket summaries of a Total.
 	Buckets []*Summary
+	// AcceptRules is what became of the accepted-exposure rules (set by
+	// the shell once the run is over; nil without rules).
+	AcceptRules *AcceptRules
+}
+
+// AcceptRules is what became of a run's accepted-exposure rules.
+type AcceptRules struct {
+	File string
+	// Live is the number of rules that applied; Expired and Unmatched
+	// name the rules whose date had passed and those that accepted
+	// nothing.
+	Live               int
+	Expired, Unmatched []string
 }
 
 // Count returns the number of results with status s.
@@ -142,6 +163,12 @@ func (s *Summary) add(r *Result) {
 			if r.Effective.Has(k) {
 				s.ByEffective[k]++
 			}
+			if r.Accepted.Has(k) {
+				s.ByAccepted[k]++
+				if r.Effective.Has(k) {
+					s.ByAcceptedEffective[k]++
+				}
+			}
 		}
 		if r.ViaACL.Any(sharedKinds) {
 			s.Shared++
@@ -176,6 +203,13 @@ func (s *Summary) Effective() acl.Findings {
 	return f
 }
 
+// Unaccepted returns the number of results whose effective finding k no
+// rule accepts: the exposure nobody said was intended.
+func (s *Summary) Unaccepted(k acl.Kind) int64 { return s.ByEffective[k] - s.ByAcceptedEffective[k] }
+
+// UnacceptedLatent is Found(k) less the accepted ones.
+func (s *Summary) UnacceptedLatent(k acl.Kind) int64 { return s.ByKind[k] - s.ByAccepted[k] }
+
 // FoundEffective returns the number of results whose kind k grants
 // access now.
 func (s *Summary) FoundEffective(k acl.Kind) int64 { return s.ByEffective[k] }
@@ -205,6 +239,8 @@ func Total(sums []*Summary) *Summary {
 		for i := range s.ByKind {
 			t.ByKind[i] += s.ByKind[i]
 			t.ByEffective[i] += s.ByEffective[i]
+			t.ByAccepted[i] += s.ByAccepted[i]
+			t.ByAcceptedEffective[i] += s.ByAcceptedEffective[i]
 		}
 		t.Complete = t.Complete && s.Complete && s.Failure == nil
 	}

@@ -68,6 +68,7 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 		run.Checkpoint = outs.resume.bucketsSaver(outs.writer, outs.out)
 		run.CheckpointInterval = f.ckptEvery
 	}
+	sh.announceAccepted(cfg.Accept)
 	sums, runErr := scan.RunBuckets(ctx, run, sink, progress)
 	bar.stop()
 	total := scan.Total(sums)
@@ -78,6 +79,7 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 		total.Retries += c.Retries()
 		total.Throttles += c.Throttles()
 	}
+	total.AcceptRules = acceptOutcome(cfg.Accept)
 	resumeHint, err := outs.finish(total, sh.stderr)
 	if err != nil && runErr == nil {
 		runErr, total.Complete = err, false

@@ -317,3 +317,21 @@ func TestTerminalSafe(t *testing.T) {
 		}
 	}
 }
+
+// The working directory's .aclscan.yaml is read by default: a malformed
+// one stops the run before any request, naming the file, the rule and the
+// field (exit 2); --no-accept leaves it alone.
+func TestAcceptDefaultFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile(".aclscan.yaml", []byte("rules:\n  - id: site\n    bucket: b\n    findings: [public]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, "scan", "s3://bucket", "--endpoint-url", "http://127.0.0.1:1")
+	if code != exitUsage || !strings.Contains(stderr, ".aclscan.yaml: rule site: reason: required") {
+		t.Errorf("exit %d, %q; want 2 naming the file, the rule and the field", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "scan", "s3://bucket", "--endpoint-url", "http://127.0.0.1:1", "--no-accept", "--max-attempts", "1")
+	if code == exitUsage || strings.Contains(stderr, "aclscan.yaml") {
+		t.Errorf("--no-accept: exit %d, %q; want the file left alone", code, stderr)
+	}
+}

@@ -124,10 +124,14 @@ func (sh *shell) runOne(ctx context.Context, f *scanFlags, cfg scan.Config, s3op
 		draft = readiness.NewDraft(cfg.Bucket)
 		sink = tee{Writer: outs.writer, also: draft}
 	}
+	sh.announceAccepted(cfg.Accept)
 	sum, scanErr := scan.Run(ctx, client, cfg, sink, progress)
 	bar.stop()
 	if sum == nil {
 		return &exitError{code: exitIncomplete, msg: scanErr.Error()}
+	}
+	if sum != nil {
+		sum.AcceptRules = acceptOutcome(cfg.Accept)
 	}
 	resumeHint, err := outs.finish(sum, sh.stderr)
 	if err != nil && scanErr == nil {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"os"
 	"path"
 	"strings"
 	"time"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
@@ -16,11 +18,16 @@ import (
 // scanFlags are the scan command's flags: the shared settings, plus what
 // only the command line has (report, progress, profiling).
 type scanFlags struct {
-	set         settings.Scan
-	format      string
-	output      string
-	failOn      string
-	failLatent  string
+	set        settings.Scan
+	format     string
+	output     string
+	failOn     string
+	failLatent string
+	// acceptFile is --accept; noAccept turns the default file off;
+	// accepted is what was loaded (nil: no rules).
+	acceptFile  string
+	noAccept    bool
+	accepted    *accept.Rules
 	noProgress  bool
 	tableRows   int
 	cpuProfile  string
@@ -75,6 +82,8 @@ func addReportFlags(fl *pflag.FlagSet, f *scanFlags, what string) {
 	fl.BoolVar(&f.overwrite, "overwrite", false, "let -o s3://... and --summary-json s3://... replace an object already there")
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete "+what+" finds any of these kinds granting access now (effective, given Block Public Access and Object Ownership): comma list of public, authenticated, cross-account, foreign-owner, unreadable, conditional, policy-unjudged, or any")
 	fl.StringVar(&f.failLatent, "fail-on-latent", "", "exit 3 when any ACL says one of these kinds, even where the bucket's settings block it now (latent: it comes back if they are turned off); same list as --fail-on")
+	fl.StringVar(&f.acceptFile, "accept", "", "accepted exposures: findings the rules of FILE match are reported as accepted, with their reason, and do not fail --fail-on (default: "+accept.DefaultFile+" in the working directory, when there is one; docs/accepted.md)")
+	fl.BoolVar(&f.noAccept, "no-accept", false, "ignore "+accept.DefaultFile+": report every finding as found")
 	fl.StringVar(&f.readinessPolicy, "readiness-policy", "", "write a draft bucket policy that keeps the access ACLs give today to FILE (with --all-buckets: a directory, one BUCKET.json per bucket); nothing is changed")
 	fl.StringVar(&f.set.BucketOwner, "bucket-owner", "", "bucket owner's canonical ID, used when GetBucketAcl is denied")
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "also write the "+what+"'s summary (counts, completeness, requests, retries) as JSON to FILE")
@@ -157,6 +166,37 @@ func (f *scanFlags) finishConfig(cfg scan.Config, opts s3access.Options) (scan.C
 	if fail.effective, err = parseFailOn("--fail-on", f.failOn); err != nil {
 		return cfg, opts, fail, err
 	}
-	fail.latent, err = parseFailOn("--fail-on-latent", f.failLatent)
-	return cfg, opts, fail, err
+	if fail.latent, err = parseFailOn("--fail-on-latent", f.failLatent); err != nil {
+		return cfg, opts, fail, err
+	}
+	if cfg.Accept, err = f.loadAccepted(time.Now()); err != nil {
+		return cfg, opts, fail, err
+	}
+	return cfg, opts, fail, nil
+}
+
+// loadAccepted reads the accepted-exposure rules: --accept FILE, or the
+// working directory's default file when there is one.
+func (f *scanFlags) loadAccepted(now time.Time) (*accept.Rules, error) {
+	if f.accepted != nil {
+		return f.accepted, nil
+	}
+	name := f.acceptFile
+	switch {
+	case f.noAccept && name != "":
+		return nil, usageErrorf("--accept and --no-accept contradict each other: drop one")
+	case f.noAccept:
+		return nil, nil
+	case name == "":
+		if _, err := os.Stat(accept.DefaultFile); err != nil {
+			return nil, nil
+		}
+		name = accept.DefaultFile
+	}
+	rules, err := accept.Load(name, now)
+	if err != nil {
+		return nil, usageErrorf("--accept: %v", err)
+	}
+	f.accepted = rules
+	return rules, nil
 }

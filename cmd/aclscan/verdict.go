@@ -77,11 +77,14 @@ func verdict(sum *scan.Summary, scanErr error, fail failPolicy, resumeHint strin
 		}
 	}
 	var counts []string
+	// Findings an accepted-exposure rule accepts do not fail the run.
 	for _, k := range (sum.Effective() & fail.effective).Kinds() {
-		counts = append(counts, fmt.Sprintf("%s %d", k, sum.FoundEffective(k)))
+		if n := sum.Unaccepted(k); n > 0 {
+			counts = append(counts, fmt.Sprintf("%s %d", k, n))
+		}
 	}
-	doors, _, doorsEffective := sum.BucketDoors()
-	for _, k := range (doorsEffective & fail.effective).Kinds() {
+	doors, _, _ := sum.BucketDoors()
+	for _, k := range (sum.UnacceptedBucketDoors() & fail.effective).Kinds() {
 		n := 0
 		for _, d := range doors {
 			if d.Effective && d.Finding == k.String() {
@@ -91,7 +94,9 @@ func verdict(sum *scan.Summary, scanErr error, fail failPolicy, resumeHint strin
 		counts = append(counts, fmt.Sprintf("%s in %d bucket policy statements (bucket-level)", k, n))
 	}
 	for _, k := range (sum.Findings() & fail.latent).Kinds() {
-		counts = append(counts, fmt.Sprintf("%s %d in ACLs (%d effective)", k, sum.Found(k), sum.FoundEffective(k)))
+		if n := sum.UnacceptedLatent(k); n > 0 {
+			counts = append(counts, fmt.Sprintf("%s %d in ACLs (%d effective)", k, n, sum.Unaccepted(k)))
+		}
 	}
 	if len(counts) > 0 {
 		return &exitError{code: exitFindings, msg: "findings matching --fail-on: " + strings.Join(counts, ", ")}

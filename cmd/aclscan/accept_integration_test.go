@@ -1,0 +1,104 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/internal/testkit"
+	"github.com/aclscan/aclscan/report"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Intended exposure against radosgw: a bucket with public objects under
+// assets/ (a rule accepts them, with its reason) and an accidental one
+// elsewhere. --fail-on public fails on the accidental one alone, and the
+// report shows both kinds; once the rule has expired, all of them fail.
+func TestIntegrationAcceptedExposures(t *testing.T) {
+	t.Parallel()
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	bucket := locals3.NewBucket(t, env, "accepted")
+	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
+	if err := locals3.PutObjects(ctx, env.Client(env.A), bucket, []string{"assets/logo.png", "assets/css/site.css", "drafts/leak.txt"}, publicRead); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.PutObjects(ctx, env.Client(env.A), bucket, []string{"drafts/private.txt"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rules := func(expires string) string {
+		path := filepath.Join(dir, "accept-"+expires+".yaml")
+		doc := "rules:\n  - id: website-assets\n    bucket: \"it-accepted-*\"\n    key: \"assets/**\"\n    findings: [public]\n" +
+			"    reason: the website's images and styles\n    expires: " + expires + "\n  - id: stale\n    bucket: elsewhere\n    findings: [public]\n    reason: a bucket long gone\n"
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	reportPath := filepath.Join(dir, "report.jsonl")
+	summary := filepath.Join(dir, "summary.json")
+
+	code, _, stderr := runLocal(t, env, "scan", "s3://"+bucket, "--accept", rules("2099-12-31"), "--fail-on", "public",
+		"-o", reportPath, "--summary-json", summary)
+	if code != exitFindings || !strings.Contains(stderr, "findings matching --fail-on: public 1") {
+		t.Fatalf("with the rule: exit %d, stderr %q; want 3 for the accidental object alone", code, stderr)
+	}
+	if !strings.Contains(stderr, "accepted exposures from ") || !strings.Contains(stderr, "2 rules apply") {
+		t.Errorf("the rules in use are not said: %q", stderr)
+	}
+	accepted := map[string]string{}
+	for _, rec := range testkit.Records(t, reportPath) {
+		if len(rec.Effective) > 0 {
+			rule := ""
+			if rec.AcceptedRule != nil {
+				rule = *rec.AcceptedRule + ": " + *rec.AcceptedReason
+			}
+			accepted[rec.Key] = rule
+		}
+	}
+	want := map[string]string{
+		"assets/logo.png":     "website-assets: the website's images and styles",
+		"assets/css/site.css": "website-assets: the website's images and styles",
+		"drafts/leak.txt":     "",
+	}
+	if len(accepted) != len(want) {
+		t.Errorf("public objects in the report %v; want %v", accepted, want)
+	}
+	for key, rule := range want {
+		if got, ok := accepted[key]; !ok || got != rule {
+			t.Errorf("%s: accepted by %q; want %q", key, got, rule)
+		}
+	}
+	raw, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum report.SummaryRecord
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.ByEffective["public"] != 3 || sum.ByAccepted["public"] != 2 || sum.Accept == nil || strings.Join(sum.Accept.Unmatched, ",") != "stale" {
+		t.Errorf("summary: effective %v, accepted %v, rules %+v; want 3 public, 2 accepted, the stale rule unmatched", sum.ByEffective, sum.ByAccepted, sum.Accept)
+	}
+
+	code, stdout, stderr := runLocal(t, env, "scan", "s3://"+bucket, "--accept", rules("2026-01-31"), "--fail-on", "public", "--format", "table")
+	if code != exitFindings || !strings.Contains(stderr, "findings matching --fail-on: public 3") {
+		t.Errorf("with the rule expired: exit %d, stderr %q; want 3 for all three", code, stderr)
+	}
+	if !strings.Contains(stdout, "expired, no longer applied: website-assets (expired 2026-01-31)") {
+		t.Errorf("the table does not name the expired rule:\n%s", stdout)
+	}
+
+	code, _, stderr = runLocal(t, env, "scan", "s3://"+bucket, "--accept", filepath.Join(dir, "missing.yaml"))
+	if code != exitUsage || !strings.Contains(stderr, "--accept") {
+		t.Errorf("a missing rules file: exit %d, %q; want 2", code, stderr)
+	}
+}
