@@ -15,7 +15,10 @@ import (
 )
 
 func newReportCommand(sh *shell) *cobra.Command {
-	f := scanFlags{set: settings.Defaults(), ckptEvery: scan.DefaultCheckpointInterval}
+	// Accepted exposures are judged where objects are judged (the scan);
+	// a merge reports what the run's records say, so the working
+	// directory's rules file is not read here.
+	f := scanFlags{set: settings.Defaults(), ckptEvery: scan.DefaultCheckpointInterval, noAccept: true}
 	cmd := &cobra.Command{
 		Use:   "report RUN",
 		Short: "Merge the batch reports of a Step Functions, Batch Operations or async run into one report",
