@@ -56,6 +56,13 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	if a := r.Acceptance; a != nil {
 		row[17], row[18] = a.Rule, a.Reason
 	}
+	row[19], row[20] = "", ""
+	if r.Compared {
+		row[19] = "known"
+		if r.New != 0 {
+			row[19], row[20] = "new", strings.Join(r.New.Names(), ";")
+		}
+	}
 	// Every text column may hold what a server or a policy chose (an
 	// owner ID, an error message, a version ID, a grantee): each is
 	// defused, not only the key.

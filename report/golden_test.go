@@ -39,12 +39,18 @@ func TestGolden(t *testing.T) {
 	sum.ByEffective[acl.Public] = 2
 	sum.ByAccepted[acl.Public] = 1
 	sum.ByAcceptedEffective[acl.Public] = 1
+	sum.ByKind[acl.Public] += 2
+	sum.ByEffective[acl.Public] += 2
+	sum.ByNewEffective[acl.Public] = 1
+	sum.Baseline = &scan.BaselineOutcome{Name: "last-week.jsonl", Closed: 1,
+		Listed: []scan.ClosedObject{{Bucket: "b", Key: "fixed/report.pdf", Findings: []string{"public"}}}}
 	sum.ByKind[acl.Authenticated] = 1
 	sum.ByKind[acl.Unreadable] = 1
 	sum.ByEffective[acl.Unreadable] = 1
 	for _, format := range []Format{FormatJSONL, FormatCSV, FormatTable} {
 		t.Run(string(format), func(t *testing.T) {
-			got := writeAll(t, format, append(append(policySamples(), sampleResults()...), acceptedSample()), sum)
+			results := append(append(policySamples(), sampleResults()...), acceptedSample())
+			got := writeAll(t, format, append(results, baselineSamples()...), sum)
 			path := filepath.Join("testdata", string(format)+".golden")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -85,5 +91,31 @@ func TestAcceptedReadBack(t *testing.T) {
 	want := acceptedSample()
 	if err != nil || len(got) != 1 || got[0].Accepted != want.Accepted || got[0].Acceptance == nil || *got[0].Acceptance != *want.Acceptance {
 		t.Errorf("read back %+v, %v; want the acceptance %+v", got, err, want.Acceptance)
+	}
+}
+
+// baselineSamples are public objects compared with a baseline: one it
+// had (known), one it did not (new).
+func baselineSamples() []scan.Result {
+	public := acl.Findings(0).With(acl.Public)
+	grants := []acl.Grant{{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"}}
+	return []scan.Result{
+		{Bucket: "b", Key: "shared/known.pdf", OwnerID: "a", Grants: grants, Findings: public, Effective: public, ViaACL: public, Compared: true},
+		{Bucket: "b", Key: "shared/new.pdf", OwnerID: "a", Grants: grants, Findings: public, Effective: public, ViaACL: public, Compared: true, New: public},
+	}
+}
+
+// The table says which findings are accepted and which are new since the
+// baseline.
+func TestTableMarksAcceptedAndNew(t *testing.T) {
+	t.Parallel()
+	out := writeWith(t, FormatTable, Options{TableRows: 10}, append([]scan.Result{acceptedSample()}, baselineSamples()...), &scan.Summary{Objects: 3})
+	for _, want := range []string{"public(accepted)", "public(new)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "public(") != 2 {
+		t.Errorf("the known finding is marked too:\n%s", out)
 	}
 }

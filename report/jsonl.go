@@ -47,6 +47,11 @@ type Record struct {
 	Accepted       []string `json:"accepted"`
 	AcceptedRule   *string  `json:"accepted_rule"`
 	AcceptedReason *string  `json:"accepted_reason"`
+	// Baseline is "new" when a finding is not in the baseline report,
+	// "known" when all are (null without a baseline, or without
+	// findings); NewFindings are the new ones.
+	Baseline    *string  `json:"baseline"`
+	NewFindings []string `json:"new_findings"`
 }
 
 // ResultSources explains a result door by door: the engine's verdict,
@@ -63,6 +68,12 @@ func ResultSources(r *scan.Result) []acl.Source {
 }
 
 var noSources = []acl.Source{}
+
+// The baseline field's values (shared: records point at them).
+var (
+	baselineNew   = "new"
+	baselineKnown = "known"
+)
 
 // noReasons is the blocked_by of a record with nothing blocked: [] rather
 // than null, one schema.
@@ -91,6 +102,13 @@ func NewRecord(r *scan.Result) Record {
 	}
 	if a := r.Acceptance; a != nil {
 		rec.AcceptedRule, rec.AcceptedReason = &a.Rule, &a.Reason
+	}
+	rec.NewFindings = noReasons
+	if r.Compared {
+		rec.Baseline = &baselineKnown
+		if r.New != 0 {
+			rec.Baseline, rec.NewFindings = &baselineNew, r.New.Names()
+		}
 	}
 	if r.Verified != scan.NotVerified {
 		served := r.Verified == scan.Served
@@ -179,6 +197,12 @@ func (rec *Record) Result() (scan.Result, error) {
 	}
 	if r.Accepted, err = parseFindings(rec.Accepted); err != nil {
 		return r, fmt.Errorf("record of %q: %w", rec.Key, err)
+	}
+	if rec.Baseline != nil {
+		r.Compared = true
+		if r.New, err = parseFindings(rec.NewFindings); err != nil {
+			return r, fmt.Errorf("record of %q: %w", rec.Key, err)
+		}
 	}
 	if rec.AcceptedRule != nil {
 		r.Acceptance = &accept.Acceptance{Rule: *rec.AcceptedRule}

@@ -1,8 +1,10 @@
 package report
 
 import (
+	"fmt"
 	"io"
 
+	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/scan"
 	"github.com/parquet-go/parquet-go"
 )
@@ -30,6 +32,8 @@ type parquetRecord struct {
 	Accepted           []string        `parquet:"accepted,list"`
 	AcceptedRule       *string         `parquet:"accepted_rule,optional"`
 	AcceptedReason     *string         `parquet:"accepted_reason,optional"`
+	Baseline           *string         `parquet:"baseline,optional,dict"`
+	NewFindings        []string        `parquet:"new_findings,list"`
 }
 
 // parquetSource is acl.Source's Parquet form.
@@ -74,7 +78,8 @@ func (p *parquetWriter) Write(r *scan.Result) error {
 	pr := parquetRecord{Bucket: rec.Bucket, Key: rec.Key, VersionID: rec.VersionID, IsLatest: rec.IsLatest, OwnerID: rec.OwnerID,
 		Status: rec.Status, Error: rec.Error, Findings: rec.Findings, Effective: rec.Effective, BlockedBy: rec.BlockedBy,
 		VerifiedPublic: rec.VerifiedPublic, Source: rec.Source, ReportDate: rec.ReportDate, ChangedSinceReport: rec.ChangedSinceReport,
-		Accepted: rec.Accepted, AcceptedRule: rec.AcceptedRule, AcceptedReason: rec.AcceptedReason}
+		Accepted: rec.Accepted, AcceptedRule: rec.AcceptedRule, AcceptedReason: rec.AcceptedReason,
+		Baseline: rec.Baseline, NewFindings: rec.NewFindings}
 	pr.Grants = make([]parquetGrant, len(rec.Grants)) // r's grants are not kept past Write
 	for i, g := range rec.Grants {
 		pr.Grants[i] = parquetGrant{Type: g.Type, ID: g.ID, URI: g.URI, Email: g.Email, Permission: g.Permission}
@@ -122,4 +127,47 @@ func (p *parquetWriter) Flush() error {
 	}
 	p.rows = 0
 	return p.pw.Flush()
+}
+
+// ReadParquet reads a Parquet report back, record by record, in constant
+// memory (a row group at a time).
+func ReadParquet(r io.ReaderAt, size int64, fn func(Record) error) error {
+	f, err := parquet.OpenFile(r, size)
+	if err != nil {
+		return fmt.Errorf("not a Parquet report: %w", err)
+	}
+	rows := parquet.NewGenericReader[parquetRecord](f)
+	defer rows.Close()
+	buf := make([]parquetRecord, 256)
+	for {
+		n, err := rows.Read(buf)
+		for i := range buf[:n] {
+			if ferr := fn(buf[i].record()); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read Parquet report: %w", err)
+		}
+	}
+}
+
+// record is the row as the contract's Record.
+func (p *parquetRecord) record() Record {
+	rec := Record{Bucket: p.Bucket, Key: p.Key, VersionID: p.VersionID, IsLatest: p.IsLatest, OwnerID: p.OwnerID, Status: p.Status,
+		Error: p.Error, Findings: p.Findings, Effective: p.Effective, BlockedBy: p.BlockedBy, VerifiedPublic: p.VerifiedPublic,
+		Source: p.Source, ReportDate: p.ReportDate, ChangedSinceReport: p.ChangedSinceReport, Accepted: p.Accepted,
+		AcceptedRule: p.AcceptedRule, AcceptedReason: p.AcceptedReason, Baseline: p.Baseline, NewFindings: p.NewFindings}
+	rec.Grants = make([]acl.Grant, len(p.Grants))
+	for i, g := range p.Grants {
+		rec.Grants[i] = acl.Grant{Type: g.Type, ID: g.ID, URI: g.URI, Email: g.Email, Permission: g.Permission}
+	}
+	for _, s := range p.Sources {
+		rec.Sources = append(rec.Sources, acl.Source{Finding: s.Finding, Door: s.Door, Ref: s.Ref, Principal: s.Principal, Actions: s.Actions,
+			Condition: s.Condition, Effective: s.Effective, Note: s.Note})
+	}
+	return rec
 }

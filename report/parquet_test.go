@@ -38,3 +38,26 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// ReadParquet gives back the records written, as JSONL's reader does.
+func TestReadParquet(t *testing.T) {
+	t.Parallel()
+	results := sampleResults()
+	file := writeAll(t, FormatParquet, results, nil)
+	var got []Record
+	if err := ReadParquet(strings.NewReader(file), int64(len(file)), func(r Record) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(results) {
+		t.Fatalf("%d records, want %d", len(got), len(results))
+	}
+	for i := range results {
+		want := NewRecord(&results[i])
+		if got[i].Key != want.Key || got[i].Status != want.Status || len(got[i].Grants) != len(want.Grants) || !reflect.DeepEqual(nonNil(got[i].Findings), want.Findings) {
+			t.Errorf("record %d: %+v\nwant %+v", i, got[i], want)
+		}
+	}
+	if err := ReadParquet(strings.NewReader("not parquet"), 11, func(Record) error { return nil }); err == nil {
+		t.Error("a file that is not Parquet was read")
+	}
+}

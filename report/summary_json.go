@@ -25,6 +25,11 @@ type SummaryRecord struct {
 	// says what became of the rules (null without a rules file).
 	ByAccepted map[string]int64 `json:"by_accepted"`
 	Accept     *AcceptRecord    `json:"accept,omitempty"`
+	// ByNew counts the effective findings a baseline did not have and no
+	// rule accepts (what --fail-on-new fails on); Baseline names the
+	// baseline and the objects whose findings are gone since (closed).
+	ByNew    map[string]int64 `json:"by_new,omitempty"`
+	Baseline *BaselineRecord  `json:"baseline,omitempty"`
 	// Unjudged lists finding kinds that could not be judged (bucket owner unknown).
 	Unjudged     []string `json:"unjudged"`
 	BucketOwner  string   `json:"bucket_owner"`
@@ -137,6 +142,20 @@ func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord 
 	if sum.Failure != nil {
 		rec.Error = sum.Failure.Explain(spell)
 	}
+	if b := sum.Baseline; b != nil {
+		rec.ByNew = map[string]int64{}
+		for _, k := range acl.AllKinds() {
+			rec.ByNew[k.String()] = sum.ByNewEffective[k]
+		}
+		rec.Baseline = &BaselineRecord{Name: b.Name, Closed: b.Closed, ClosedObjects: make([]ClosedRecord, len(b.Listed))}
+		for i, c := range b.Listed {
+			rec.Baseline.ClosedObjects[i] = ClosedRecord{Bucket: c.Bucket, Key: c.Key, Findings: c.Findings}
+			if c.VersionID != "" {
+				v := c.VersionID
+				rec.Baseline.ClosedObjects[i].VersionID = &v
+			}
+		}
+	}
 	if a := sum.AcceptRules; a != nil {
 		rec.Accept = &AcceptRecord{File: a.File, Rules: a.Live, Expired: a.Expired, Unmatched: a.Unmatched}
 	}
@@ -228,4 +247,21 @@ type AcceptRecord struct {
 	Rules     int      `json:"rules"`
 	Expired   []string `json:"expired"`
 	Unmatched []string `json:"unmatched"`
+}
+
+// BaselineRecord is a run compared with a baseline report.
+type BaselineRecord struct {
+	Name string `json:"name"`
+	// Closed counts the baseline's objects in the run's scope whose
+	// findings are gone; ClosedObjects lists the first of them.
+	Closed        int            `json:"closed"`
+	ClosedObjects []ClosedRecord `json:"closed_objects"`
+}
+
+// ClosedRecord is an object whose findings are gone since the baseline.
+type ClosedRecord struct {
+	Bucket    string   `json:"bucket"`
+	Key       string   `json:"key"`
+	VersionID *string  `json:"version_id"`
+	Findings  []string `json:"findings"`
 }

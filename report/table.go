@@ -97,6 +97,8 @@ func findingsCell(rec *Record) string {
 	for _, f := range rec.Effective {
 		if slices.Contains(rec.Accepted, f) {
 			f += "(accepted)"
+		} else if slices.Contains(rec.NewFindings, f) {
+			f += "(new)"
 		}
 		parts = append(parts, f)
 	}
@@ -225,6 +227,7 @@ func WriteSummary(w io.Writer, sum *scan.Summary, spell s3access.Spelling) {
 		fmt.Fprintf(w, "  note: %s\n", note)
 	}
 	writeAcceptRules(w, sum)
+	writeBaseline(w, sum)
 }
 
 // writeTotal is the summary of a run over many buckets.
@@ -241,6 +244,7 @@ func writeTotal(w io.Writer, sum *scan.Summary, spell s3access.Spelling) {
 	writeStatuses(w, sum)
 	writeFindings(w, sum)
 	writeAcceptRules(w, sum)
+	writeBaseline(w, sum)
 	for _, b := range sum.Buckets {
 		if b == nil {
 			continue
@@ -386,6 +390,33 @@ func writeAcceptRules(w io.Writer, sum *scan.Summary) {
 	}
 	if len(a.Unmatched) > 0 {
 		fmt.Fprintf(w, "; matched nothing (stale?): %s", strings.Join(a.Unmatched, ", "))
+	}
+	fmt.Fprintln(w)
+}
+
+// writeBaseline says what changed since the baseline: new effective
+// findings, and the objects whose findings are gone (closed).
+func writeBaseline(w io.Writer, sum *scan.Summary) {
+	b := sum.Baseline
+	if b == nil {
+		return
+	}
+	var fresh []string
+	for _, k := range acl.AllKinds() {
+		if n := sum.ByNewEffective[k]; n > 0 {
+			fresh = append(fresh, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	if len(fresh) == 0 {
+		fresh = []string{"none"}
+	}
+	fmt.Fprintf(w, "  since the baseline %s: new %s; closed %d", printable(b.Name), strings.Join(fresh, ", "), b.Closed)
+	for i, c := range b.Listed {
+		if i == 5 {
+			fmt.Fprintf(w, ", ... (--summary-json lists %d)", len(b.Listed))
+			break
+		}
+		fmt.Fprintf(w, ", %s (%s)", printable("s3://"+c.Bucket+"/"+c.Key), strings.Join(c.Findings, ","))
 	}
 	fmt.Fprintln(w)
 }

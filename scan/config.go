@@ -58,6 +58,9 @@ type Config struct {
 	// Accept, when set, marks the findings a team accepted (package
 	// accept's rules) on each result before it is counted and written.
 	Accept *accept.Rules
+	// Baseline, when set, marks which of each result's findings an
+	// earlier report did not have (package baseline).
+	Baseline Baseline
 	// Context, when set, is the bucket's context to judge with, instead of
 	// reading it (a shell that already read it, or a source that carries
 	// it).
@@ -189,3 +192,10 @@ const DefaultCheckpointInterval = 2 * time.Second
 // DefaultOutageWait rides out a network blip or a server restart; a
 // longer outage stops the scan, resumable with a checkpoint.
 const DefaultOutageWait = 30 * time.Second
+
+// Baseline compares findings with an earlier report's (package baseline
+// implements it): Compare returns those the report did not have for the
+// object.
+type Baseline interface {
+	Compare(bucket, key, versionID string, findings acl.Findings) acl.Findings
+}

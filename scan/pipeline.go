@@ -332,6 +332,9 @@ func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
 			return accept.CrossAccountPrincipals(sources)
 		})
 	}
+	if b := s.cfg.Baseline; b != nil && r.Findings != 0 {
+		r.Compared, r.New = true, b.Compare(r.Bucket, r.Key, r.VersionID, r.Findings)
+	}
 	if err := sink.Write(r); err != nil {
 		s.unchecked.Add(1)
 		return fmt.Errorf("write result for %q: %w", r.Key, err)

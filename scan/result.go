@@ -74,6 +74,10 @@ type Result struct {
 	// modify).
 	Accepted   acl.Findings
 	Acceptance *accept.Acceptance
+	// Compared is true when the findings were compared with a baseline
+	// (Config.Baseline); New are those it did not have.
+	Compared bool
+	New      acl.Findings
 
 	// Where the source's entry is, to mark it reported.
 	place place

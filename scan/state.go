@@ -39,6 +39,7 @@ type State struct {
 	// ByAccepted and ByAcceptedEffective count the findings rules accepted.
 	ByAccepted          map[string]int64 `json:"byAccepted,omitempty"`
 	ByAcceptedEffective map[string]int64 `json:"byAcceptedEffective,omitempty"`
+	ByNewEffective      map[string]int64 `json:"byNewEffective,omitempty"`
 	Shared              int64            `json:"shared,omitempty"`
 	Verified            map[string]int64 `json:"verified,omitempty"`
 	Rechecked           map[string]int64 `json:"rechecked,omitempty"`
@@ -72,6 +73,7 @@ func (s *Summary) restore(st *State) {
 		s.ByEffective[k] = st.ByEffective[k.String()]
 		s.ByAccepted[k] = st.ByAccepted[k.String()]
 		s.ByAcceptedEffective[k] = st.ByAcceptedEffective[k.String()]
+		s.ByNewEffective[k] = st.ByNewEffective[k.String()]
 	}
 	s.Shared = st.Shared
 	s.Served, s.NotServed, s.VerifyFailed = st.Verified["served"], st.Verified["not_served"], st.Verified["failed"]
@@ -91,6 +93,7 @@ func (s *Summary) save(st *State) {
 	st.ByEffective = countsByKind(&s.ByEffective)
 	st.ByAccepted = countsByKind(&s.ByAccepted)
 	st.ByAcceptedEffective = countsByKind(&s.ByAcceptedEffective)
+	st.ByNewEffective = countsByKind(&s.ByNewEffective)
 	st.Shared = s.Shared
 	st.Verified = map[string]int64{"served": s.Served, "not_served": s.NotServed, "failed": s.VerifyFailed}
 	st.Rechecked = map[string]int64{"changed": s.Changed, "unchanged": s.Unchanged, "failed": s.RecheckFailed}

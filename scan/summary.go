@@ -56,6 +56,10 @@ type Summary struct {
 	// intended exposure, apart from the rest (Unaccepted).
 	ByAccepted          [acl.NumKinds]int64
 	ByAcceptedEffective [acl.NumKinds]int64
+	// ByNewEffective counts, by kind, the results whose effective finding
+	// the baseline did not have and no rule accepts (what --fail-on-new
+	// fails on).
+	ByNewEffective [acl.NumKinds]int64
 	// AcceptedBucket are the kinds rules accept on the whole bucket (for
 	// bucket-level doors, which have no key).
 	AcceptedBucket acl.Findings
@@ -97,6 +101,26 @@ type Summary struct {
 	// AcceptRules is what became of the accepted-exposure rules (set by
 	// the shell once the run is over; nil without rules).
 	AcceptRules *AcceptRules
+	// Baseline is what the comparison with a baseline found beyond the
+	// records (set by the shell once the run is over; nil without one).
+	Baseline *BaselineOutcome
+}
+
+// BaselineOutcome is a run compared with a baseline: the objects whose
+// findings are gone since (the first MaxClosedListed of them listed).
+type BaselineOutcome struct {
+	Name   string
+	Closed int
+	Listed []ClosedObject
+}
+
+// MaxClosedListed bounds the closed objects a summary lists.
+const MaxClosedListed = 1000
+
+// ClosedObject is an object of the baseline whose findings are gone.
+type ClosedObject struct {
+	Bucket, Key, VersionID string
+	Findings               []string
 }
 
 // AcceptRules is what became of a run's accepted-exposure rules.
@@ -162,6 +186,9 @@ func (s *Summary) add(r *Result) {
 			}
 			if r.Effective.Has(k) {
 				s.ByEffective[k]++
+			}
+			if r.Compared && r.New.Has(k) && r.Effective.Has(k) && !r.Accepted.Has(k) {
+				s.ByNewEffective[k]++
 			}
 			if r.Accepted.Has(k) {
 				s.ByAccepted[k]++
@@ -241,6 +268,7 @@ func Total(sums []*Summary) *Summary {
 			t.ByEffective[i] += s.ByEffective[i]
 			t.ByAccepted[i] += s.ByAccepted[i]
 			t.ByAcceptedEffective[i] += s.ByAcceptedEffective[i]
+			t.ByNewEffective[i] += s.ByNewEffective[i]
 		}
 		t.Complete = t.Complete && s.Complete && s.Failure == nil
 	}

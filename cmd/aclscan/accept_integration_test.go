@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,5 +101,59 @@ func TestIntegrationAcceptedExposures(t *testing.T) {
 	code, _, stderr = runLocal(t, env, "scan", "s3://"+bucket, "--accept", filepath.Join(dir, "missing.yaml"))
 	if code != exitUsage || !strings.Contains(stderr, "--accept") {
 		t.Errorf("a missing rules file: exit %d, %q; want 2", code, stderr)
+	}
+}
+
+// A baseline from a first run, then one new public object and one fixed:
+// --fail-on-new fails on the new one alone, the report marks it new and
+// the other public ones known, and the fixed one is listed as closed.
+func TestIntegrationBaseline(t *testing.T) {
+	t.Parallel()
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	bucket := locals3.NewBucket(t, env, "baseline")
+	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"old/a.txt", "old/b.txt", "old/fixed.txt"}, publicRead); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	first := filepath.Join(dir, "first.jsonl")
+	if code, _, stderr := runLocal(t, env, "scan", "s3://"+bucket, "-o", first, "--no-accept"); code != exitOK {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"new/leak.txt"}, publicRead); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"old/fixed.txt"}, nil); err != nil { // private now
+		t.Fatal(err)
+	}
+	second, summary := filepath.Join(dir, "second.jsonl"), filepath.Join(dir, "second.json")
+	code, _, stderr := runLocal(t, env, "scan", "s3://"+bucket, "--baseline", first, "--fail-on", "public", "--fail-on-new",
+		"-o", second, "--summary-json", summary, "--no-accept")
+	if code != exitFindings || !strings.Contains(stderr, "findings matching --fail-on: public 1 new") {
+		t.Fatalf("second run: exit %d, %q; want 3 for the one new object", code, stderr)
+	}
+	states := map[string]string{}
+	for _, rec := range testkit.Records(t, second) {
+		if rec.Baseline != nil {
+			states[rec.Key] = *rec.Baseline
+		}
+	}
+	want := map[string]string{"old/a.txt": "known", "old/b.txt": "known", "new/leak.txt": "new"}
+	if fmt.Sprint(states) != fmt.Sprint(want) {
+		t.Errorf("baseline states %v; want %v", states, want)
+	}
+	var sum report.SummaryRecord
+	raw, _ := os.ReadFile(summary)
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Baseline == nil || sum.Baseline.Closed != 1 || sum.Baseline.ClosedObjects[0].Key != "old/fixed.txt" || sum.ByNew["public"] != 1 {
+		t.Errorf("summary: baseline %+v, by_new %v; want old/fixed.txt closed and 1 new public", sum.Baseline, sum.ByNew)
+	}
+	// Without --fail-on-new, everything public fails as before.
+	if code, _, stderr := runLocal(t, env, "scan", "s3://"+bucket, "--baseline", first, "--fail-on", "public", "--no-accept"); code != exitFindings || !strings.Contains(stderr, "public 3") {
+		t.Errorf("without --fail-on-new: exit %d, %q; want 3 for all three", code, stderr)
 	}
 }

@@ -33,6 +33,9 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 		return err
 	}
 	defer outs.closeFiles()
+	if err := f.prepareBaseline(ctx, base, &cfg); err != nil {
+		return err
+	}
 	start := time.Now()
 	buckets, err := base.ListBuckets(ctx)
 	if err != nil {
@@ -80,6 +83,13 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 		total.Throttles += c.Throttles()
 	}
 	total.AcceptRules = acceptOutcome(cfg.Accept)
+	if runErr == nil {
+		scanned := map[string]bool{}
+		for _, sc := range scans {
+			scanned[sc.Config.Bucket] = true
+		}
+		total.Baseline = baselineOutcome(f.base, outs.resumeBuckets != nil, func(bucket, _ string) bool { return scanned[bucket] }, sh.stderr)
+	}
 	resumeHint, err := outs.finish(total, sh.stderr)
 	if err != nil && runErr == nil {
 		runErr, total.Complete = err, false

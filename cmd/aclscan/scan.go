@@ -102,6 +102,10 @@ func (sh *shell) runOne(ctx context.Context, f *scanFlags, cfg scan.Config, s3op
 			return err
 		}
 	}
+	if err := f.prepareBaseline(ctx, client, &cfg); err != nil {
+		return err
+	}
+	sh.announceAccepted(cfg.Accept)
 	if !f.inventory {
 		// A report is read and decoded, not waited for: every core helps.
 		sizeProcessors(cfg)
@@ -124,7 +128,6 @@ func (sh *shell) runOne(ctx context.Context, f *scanFlags, cfg scan.Config, s3op
 		draft = readiness.NewDraft(cfg.Bucket)
 		sink = tee{Writer: outs.writer, also: draft}
 	}
-	sh.announceAccepted(cfg.Accept)
 	sum, scanErr := scan.Run(ctx, client, cfg, sink, progress)
 	bar.stop()
 	if sum == nil {
@@ -132,6 +135,9 @@ func (sh *shell) runOne(ctx context.Context, f *scanFlags, cfg scan.Config, s3op
 	}
 	if sum != nil {
 		sum.AcceptRules = acceptOutcome(cfg.Accept)
+		if scanErr == nil {
+			sum.Baseline = baselineOutcome(f.base, sum.Resumed, inTarget(cfg), sh.stderr)
+		}
 	}
 	resumeHint, err := outs.finish(sum, sh.stderr)
 	if err != nil && scanErr == nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/accept"
+	"github.com/aclscan/aclscan/baseline"
 	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
@@ -25,15 +26,20 @@ type scanFlags struct {
 	failLatent string
 	// acceptFile is --accept; noAccept turns the default file off;
 	// accepted is what was loaded (nil: no rules).
-	acceptFile  string
-	noAccept    bool
-	accepted    *accept.Rules
-	noProgress  bool
-	tableRows   int
-	cpuProfile  string
-	checkpoint  string
-	ckptEvery   time.Duration
-	summaryJSON string
+	acceptFile string
+	noAccept   bool
+	accepted   *accept.Rules
+	// baselinePath is --baseline; failOnNew --fail-on-new; base the
+	// baseline loaded (a local file at once, s3:// once there is a client).
+	baselinePath string
+	failOnNew    bool
+	base         *baseline.Baseline
+	noProgress   bool
+	tableRows    int
+	cpuProfile   string
+	checkpoint   string
+	ckptEvery    time.Duration
+	summaryJSON  string
 	// overwrite lets -o and --summary-json replace an S3 object.
 	overwrite bool
 	// expectedOwner is the account the buckets read from (reports,
@@ -83,6 +89,8 @@ func addReportFlags(fl *pflag.FlagSet, f *scanFlags, what string) {
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 3 when a complete "+what+" finds any of these kinds granting access now (effective, given Block Public Access and Object Ownership): comma list of public, authenticated, cross-account, foreign-owner, unreadable, conditional, policy-unjudged, or any")
 	fl.StringVar(&f.failLatent, "fail-on-latent", "", "exit 3 when any ACL says one of these kinds, even where the bucket's settings block it now (latent: it comes back if they are turned off); same list as --fail-on")
 	fl.StringVar(&f.acceptFile, "accept", "", "accepted exposures: findings the rules of FILE match are reported as accepted, with their reason, and do not fail --fail-on (default: "+accept.DefaultFile+" in the working directory, when there is one; docs/accepted.md)")
+	fl.StringVar(&f.baselinePath, "baseline", "", "compare with an earlier report (jsonl or parquet file, or s3://BUCKET/KEY of a jsonl report): each finding is new or known, and objects whose findings are gone are listed as closed")
+	fl.BoolVar(&f.failOnNew, "fail-on-new", false, "with --baseline: --fail-on counts only findings the baseline did not have")
 	fl.BoolVar(&f.noAccept, "no-accept", false, "ignore "+accept.DefaultFile+": report every finding as found")
 	fl.StringVar(&f.readinessPolicy, "readiness-policy", "", "write a draft bucket policy that keeps the access ACLs give today to FILE (with --all-buckets: a directory, one BUCKET.json per bucket); nothing is changed")
 	fl.StringVar(&f.set.BucketOwner, "bucket-owner", "", "bucket owner's canonical ID, used when GetBucketAcl is denied")
@@ -172,6 +180,17 @@ func (f *scanFlags) finishConfig(cfg scan.Config, opts s3access.Options) (scan.C
 	if cfg.Accept, err = f.loadAccepted(time.Now()); err != nil {
 		return cfg, opts, fail, err
 	}
+	switch {
+	case f.failOnNew && f.baselinePath == "":
+		return cfg, opts, fail, usageErrorf("--fail-on-new needs --baseline REPORT: new is new since a baseline")
+	case f.failOnNew && f.failOn == "":
+		return cfg, opts, fail, usageErrorf("--fail-on-new narrows --fail-on to new findings: give --fail-on KINDS too")
+	case f.baselinePath != "" && !strings.HasPrefix(f.baselinePath, "s3://") && f.base == nil:
+		if f.base, err = baseline.Open(f.baselinePath); err != nil {
+			return cfg, opts, fail, usageErrorf("--baseline: %v", err)
+		}
+	}
+	fail.onlyNew = f.failOnNew
 	return cfg, opts, fail, nil
 }
 

@@ -12,7 +12,12 @@ import (
 
 // failPolicy are the finding kinds that make a complete scan exit 3:
 // effective ones (--fail-on), and any an ACL says (--fail-on-latent).
-type failPolicy struct{ effective, latent acl.Findings }
+type failPolicy struct {
+	effective, latent acl.Findings
+	// onlyNew counts only the effective findings a baseline did not have
+	// (--fail-on-new).
+	onlyNew bool
+}
 
 func (p failPolicy) kinds() acl.Findings { return p.effective | p.latent }
 
@@ -79,12 +84,20 @@ func verdict(sum *scan.Summary, scanErr error, fail failPolicy, resumeHint strin
 	var counts []string
 	// Findings an accepted-exposure rule accepts do not fail the run.
 	for _, k := range (sum.Effective() & fail.effective).Kinds() {
-		if n := sum.Unaccepted(k); n > 0 {
-			counts = append(counts, fmt.Sprintf("%s %d", k, n))
+		n, what := sum.Unaccepted(k), ""
+		if fail.onlyNew {
+			n, what = sum.ByNewEffective[k], " new"
+		}
+		if n > 0 {
+			counts = append(counts, fmt.Sprintf("%s %d%s", k, n, what))
 		}
 	}
 	doors, _, _ := sum.BucketDoors()
-	for _, k := range (sum.UnacceptedBucketDoors() & fail.effective).Kinds() {
+	bucketDoors := sum.UnacceptedBucketDoors()
+	if fail.onlyNew {
+		bucketDoors = 0 // statements are not in the baseline's records: only objects are compared
+	}
+	for _, k := range (bucketDoors & fail.effective).Kinds() {
 		n := 0
 		for _, d := range doors {
 			if d.Effective && d.Finding == k.String() {
