@@ -8,7 +8,6 @@ package baseline
 import (
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -45,26 +44,9 @@ func ReadParquet(name string, r io.ReaderAt, size int64) (*Baseline, error) {
 	return read(name, func(fn func(report.Record) error) error { return report.ReadParquet(r, size, fn) })
 }
 
-// Open loads a report file, JSON lines or Parquet (told by its first
-// bytes).
+// Open loads a report file, JSON lines or Parquet.
 func Open(name string) (*Baseline, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	head := make([]byte, 4)
-	if n, _ := io.ReadFull(f, head); n == 4 && string(head) == "PAR1" {
-		info, err := f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		return ReadParquet(name, f, info.Size())
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	return ReadJSONL(name, f)
+	return read(name, func(fn func(report.Record) error) error { return report.ReadFile(name, fn) })
 }
 
 func read(name string, records func(func(report.Record) error) error) (*Baseline, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
@@ -177,6 +178,28 @@ func ReadJSONL(r io.Reader, fn func(Record) error) error {
 			return err
 		}
 	}
+}
+
+// ReadFile reads a report file back, JSON lines or Parquet (told by its
+// first bytes), record by record.
+func ReadFile(name string, fn func(Record) error) error {
+	file, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	head := make([]byte, 4)
+	if n, _ := io.ReadFull(file, head); n == 4 && string(head) == "PAR1" {
+		info, err := file.Stat()
+		if err != nil {
+			return err
+		}
+		return ReadParquet(file, info.Size(), fn)
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	return ReadJSONL(file, fn)
 }
 
 // Result is the record as the engine's result again (a report read back

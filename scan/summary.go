@@ -176,6 +176,10 @@ func (s *Summary) RequestsPerSecond() float64 {
 	return float64(s.Requests) / s.Duration.Seconds()
 }
 
+// Add counts a result that did not come from Run: a shell reading a
+// report back (aclscan report --diff).
+func (s *Summary) Add(r *Result) { s.add(r) }
+
 func (s *Summary) add(r *Result) {
 	s.Objects++
 	s.ByStatus[r.Status]++

@@ -152,6 +152,12 @@ func TestIntegrationBaseline(t *testing.T) {
 	if sum.Baseline == nil || sum.Baseline.Closed != 1 || sum.Baseline.ClosedObjects[0].Key != "old/fixed.txt" || sum.ByNew["public"] != 1 {
 		t.Errorf("summary: baseline %+v, by_new %v; want old/fixed.txt closed and 1 new public", sum.Baseline, sum.ByNew)
 	}
+	// The same comparison of the two reports, afterwards.
+	code, stdout, stderr := runLocal(t, env, "report", "--diff", first, second, "--format", "table", "--fail-on", "public", "--fail-on-new")
+	if code != exitFindings || !strings.Contains(stderr, "public 1 new") || !strings.Contains(stdout, "public(new)") ||
+		!strings.Contains(stdout, "closed 1, s3://"+bucket+"/old/fixed.txt (public)") {
+		t.Errorf("report --diff: exit %d\n%s%s", code, stdout, stderr)
+	}
 	// Without --fail-on-new, everything public fails as before.
 	if code, _, stderr := runLocal(t, env, "scan", "s3://"+bucket, "--baseline", first, "--fail-on", "public", "--no-accept"); code != exitFindings || !strings.Contains(stderr, "public 3") {
 		t.Errorf("without --fail-on-new: exit %d, %q; want 3 for all three", code, stderr)

@@ -60,7 +60,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"scan", "s3://bucket", "--format", "xml"}, "unknown format"},
 		{[]string{"scan", "s3://bucket", "--fail-on", "public", "--fail-on-new"}, "--fail-on-new needs --baseline REPORT"},
 		{[]string{"scan", "s3://bucket", "--baseline", "missing.jsonl", "--fail-on-new"}, "give --fail-on KINDS too"},
-		{[]string{"scan", "s3://bucket", "--baseline", "missing.jsonl"}, "--baseline: open missing.jsonl"},
+		{[]string{"scan", "s3://bucket", "--baseline", "missing.jsonl"}, "open missing.jsonl: no such file"},
 		{[]string{"scan", "s3://bucket", "--concurrency", "0"}, "--concurrency: must be at least 1"},
 		{[]string{"scan", "s3://bucket", "--fail-on", "public,secret"}, `unknown finding kind "secret"`},
 		{[]string{"scan", "s3://bucket", "--nope"}, "unknown flag: --nope"},

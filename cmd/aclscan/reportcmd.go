@@ -30,14 +30,24 @@ a ResultWriter manifest or an async scan's scan.json, batches that failed, are p
 are named and the exit code is 1.`,
 		Example: `  aclscan report s3://aclscan-reports/aclscan/my-execution/ --format table
   aclscan report s3://aclscan-reports/aclscan/scan-20261202T141500Z-1a2b3c4d/ -o report.html --format html
-  aclscan report ./downloaded-run/ --fail-on public`,
+  aclscan report ./downloaded-run/ --fail-on public
+  aclscan report --diff last-week.jsonl today.jsonl --format table --fail-on public --fail-on-new`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if diff, _ := cmd.Flags().GetBool("diff"); diff {
+				if len(args) != 2 {
+					return usageErrorf("report --diff takes two reports, OLD and NEW, got %d", len(args))
+				}
+				return nil
+			}
 			if len(args) != 1 {
 				return usageErrorf("report takes one RUN argument (s3://REPORT_BUCKET/REPORT_PREFIX/RUN_ID/ or a local folder), got %d (see aclscan report --help)", len(args))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if diff, _ := cmd.Flags().GetBool("diff"); diff {
+				return sh.runDiff(cmd.Context(), args[0], args[1], &f)
+			}
 			return sh.runReport(cmd.Context(), args[0], &f)
 		},
 	}
@@ -52,6 +62,8 @@ are named and the exit code is 1.`,
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "also write the merged summary as JSON to FILE or s3://BUCKET/KEY")
 	fl.IntVar(&f.tableRows, "table-rows", report.DefaultTableRows, "risky objects listed by the table format")
 	fl.BoolVar(&f.riskyOnly, "risky-only", false, "jsonl and csv: write only the objects with a finding or a status other than ok")
+	fl.Bool("diff", false, "compare two reports, OLD and NEW (jsonl or parquet files): NEW's records marked new or known, OLD's objects whose findings are gone listed as closed")
+	fl.BoolVar(&f.failOnNew, "fail-on-new", false, "with --diff: --fail-on counts only findings OLD did not have")
 	return cmd
 }
 
