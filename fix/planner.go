@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/scan"
@@ -38,6 +39,10 @@ type Planner struct {
 	// (inside this run's targets).
 	pending  map[string]*Record
 	reported map[string]bool
+	// accept are the accepted-exposure rules; acceptedKept counts, by
+	// rule, the objects whose accepted findings the plan leaves alone.
+	accept       *accept.Rules
+	acceptedKept map[string]int
 }
 
 // PlannerOptions configure a Planner.
@@ -49,12 +54,16 @@ type PlannerOptions struct {
 	// Journal, when applying, is the undo log whose unsettled changes
 	// must be settled by this run (AddUnsettled).
 	Journal *Journal
+	// Accept are the accepted-exposure rules: findings they accept are
+	// left as they are (a report's records are matched against them too,
+	// beside what the report says it accepted).
+	Accept *accept.Rules
 }
 
 // NewPlanner starts a plan read through api.
 func NewPlanner(api scan.API, opts PlannerOptions) *Planner {
 	p := &Planner{api: api, mode: opts.Mode, bucketOwner: opts.BucketOwner, contexts: map[string]*acl.BucketContext{},
-		pending: map[string]*Record{}, reported: map[string]bool{}}
+		pending: map[string]*Record{}, reported: map[string]bool{}, accept: opts.Accept, acceptedKept: map[string]int{}}
 	if j := opts.Journal; j != nil {
 		for _, rec := range j.Befores() {
 			if _, done := j.Earlier(RecordID(rec)); done == nil {
@@ -79,7 +88,17 @@ func (p *Planner) Entries() []Entry {
 }
 
 // Notes say what the plan cannot do or leaves exposed, one line each.
-func (p *Planner) Notes() []string { return append(slices.Clip(p.notes), p.policyNotes()...) }
+func (p *Planner) Notes() []string {
+	notes := append(slices.Clip(p.notes), p.policyNotes()...)
+	for _, rule := range slices.Sorted(maps.Keys(p.acceptedKept)) {
+		what := "their accepted findings are left as they are"
+		if p.mode.Canned != "" {
+			what = "they are left out (a canned ACL would replace the accepted grants too)"
+		}
+		notes = append(notes, fmt.Sprintf("%d objects have findings the accepted-exposures rule %s accepts: %s", p.acceptedKept[rule], rule, what))
+	}
+	return notes
+}
 
 // Reported reports whether a report read by FromReport named the record's
 // object.
@@ -153,8 +172,16 @@ func (p *Planner) bucketContext(ctx context.Context, bucket string) (*acl.Bucket
 	return &bc, nil
 }
 
-func (p *Planner) add(bucket string, bc *acl.BucketContext, key, versionID, owner string, grants []acl.Grant) {
-	e, ok := Plan(bc.Owner, owner, grants, p.mode)
+func (p *Planner) add(bucket string, bc *acl.BucketContext, key, versionID, owner string, grants []acl.Grant, accepted acl.Findings, rule string) {
+	mode := p.mode
+	if accepted&mode.Kinds != 0 {
+		p.acceptedKept[rule]++
+		if mode.Canned != "" {
+			return
+		}
+		mode.Kinds &^= accepted
+	}
+	e, ok := Plan(bc.Owner, owner, grants, mode)
 	if !ok {
 		return
 	}
@@ -173,7 +200,11 @@ func (p *Planner) FromScan(ctx context.Context, cfg scan.Config) error {
 	// The sink is called from one goroutine (the engine's contract).
 	sum, err := scan.Run(ctx, p.api, cfg, scan.SinkFunc(func(r *scan.Result) error {
 		if r.Status == scan.StatusOK && r.Findings&p.mode.Kinds != 0 {
-			p.add(r.Bucket, bc, r.Key, r.VersionID, r.OwnerID, r.Grants)
+			rule := ""
+			if r.Acceptance != nil {
+				rule = r.Acceptance.Rule
+			}
+			p.add(r.Bucket, bc, r.Key, r.VersionID, r.OwnerID, r.Grants, r.Accepted, rule)
 		}
 		if r.Effective&p.mode.Kinds != 0 {
 			p.keptByPolicy(r.Bucket, report.ResultSources(r))
@@ -210,9 +241,39 @@ func (p *Planner) FromReport(ctx context.Context, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		p.add(rec.Bucket, bc, rec.Key, version, rec.OwnerID, rec.Grants)
+		accepted, rule := p.recordAccepted(&rec)
+		p.add(rec.Bucket, bc, rec.Key, version, rec.OwnerID, rec.Grants, accepted, rule)
 		return nil
 	})
+}
+
+// recordAccepted is what a report's record says was accepted, with what
+// this run's rules accept: rules written since the report count too.
+func (p *Planner) recordAccepted(rec *report.Record) (acl.Findings, string) {
+	var accepted acl.Findings
+	rule := ""
+	for _, name := range rec.Accepted {
+		if k, ok := acl.ParseKind(name); ok {
+			accepted = accepted.With(k)
+		}
+	}
+	if rec.AcceptedRule != nil {
+		rule = *rec.AcceptedRule
+	}
+	if p.accept != nil {
+		var found acl.Findings
+		for _, name := range rec.Findings {
+			if k, ok := acl.ParseKind(name); ok {
+				found = found.With(k)
+			}
+		}
+		more, by := p.accept.Match(rec.Bucket, rec.Key, found, func() []string { return accept.CrossAccountPrincipals(rec.Sources) })
+		if more&^accepted != 0 && by != nil && rule == "" {
+			rule = by.Rule
+		}
+		accepted |= more
+	}
+	return accepted, rule
 }
 
 // AddBucketACLs plans a reset, to the owner alone, of every bucket ACL

@@ -102,6 +102,18 @@ func TestIntegrationAcceptedExposures(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, "--accept") {
 		t.Errorf("a missing rules file: exit %d, %q; want 2", code, stderr)
 	}
+
+	// fix leaves accepted findings alone, and its plan says why.
+	undo := filepath.Join(dir, "undo.jsonl")
+	code, stdout, stderr = runLocal(t, env, "fix", "s3://"+bucket, "--findings", "public", "--accept", rules("2099-12-31"), "--apply", "--undo-log", undo)
+	if code != exitOK || !strings.Contains(stdout, "1 ACLs") || !strings.Contains(stdout, "2 objects have findings the accepted-exposures rule website-assets accepts") {
+		t.Fatalf("fix: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for key, want := range map[string]int{"assets/logo.png": 200, "assets/css/site.css": 200, "drafts/leak.txt": 403} {
+		if got := anonymousGET(t, env, bucket, key); got != want {
+			t.Errorf("%s after the fix: anonymous GET %d, want %d", key, got, want)
+		}
+	}
 }
 
 // A baseline from a first run, then one new public object and one fixed:

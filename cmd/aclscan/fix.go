@@ -8,7 +8,9 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/fix"
 	"github.com/aclscan/aclscan/internal/settings"
@@ -88,6 +90,8 @@ interruption changes nothing twice; aclscan undo FILE puts every ACL back.`,
 	fl.BoolVar(&f.set.AllVersions, "all-versions", false, "fix every version of every object (PutObjectAcl with the version ID)")
 	fl.IntVarP(&f.set.Concurrency, "concurrency", "c", f.set.Concurrency, "requests in flight while scanning for the plan")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not show progress on a terminal")
+	fl.StringVar(&f.acceptFile, "accept", "", "accepted exposures: findings these rules accept are left as they are (default: "+accept.DefaultFile+" in the working directory, when there is one)")
+	fl.BoolVar(&f.noAccept, "no-accept", false, "ignore "+accept.DefaultFile+": fix every finding of --findings")
 	return cmd
 }
 
@@ -172,12 +176,16 @@ func (sh *shell) runFix(ctx context.Context, target string, f *fixFlags) error {
 	if err != nil {
 		return explainSetupError(err)
 	}
+	if cfg.Accept, err = f.loadAccepted(time.Now()); err != nil {
+		return err
+	}
+	sh.announceAccepted(cfg.Accept)
 	opts.Connections = max(opts.Connections, f.workers)
 	client, err := sh.newClient(ctx, opts)
 	if err != nil {
 		return err
 	}
-	p := fix.NewPlanner(client, fix.PlannerOptions{Mode: mode, BucketOwner: f.set.BucketOwner, Journal: journal})
+	p := fix.NewPlanner(client, fix.PlannerOptions{Mode: mode, BucketOwner: f.set.BucketOwner, Journal: journal, Accept: cfg.Accept})
 	if target != "" {
 		err = p.FromScan(ctx, cfg)
 	} else {
