@@ -107,9 +107,9 @@ type htmlPage struct {
 }
 
 type htmlKind struct {
-	Name              string
-	Effective, Latent int64
-	Judged            bool
+	Name                        string
+	Effective, Latent, Accepted int64
+	Judged                      bool
 }
 
 type htmlBucket struct {
@@ -126,7 +126,10 @@ type htmlBar struct {
 
 type htmlRow struct {
 	Bucket, Key, Version, Status, Owner, Grants, Findings, Latent, Verified, Via string
-	Effective                                                                    bool
+	// Accepted are the findings a rule accepts (AcceptedBy the rule and its
+	// reason); New those a baseline did not have.
+	Accepted, AcceptedBy, New string
+	Effective                 bool
 }
 
 func (h *htmlWriter) Close(sum *scan.Summary) error {
@@ -153,7 +156,8 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 		page.Scope = fmt.Sprintf("%d buckets", len(buckets))
 	}
 	for _, k := range acl.AllKinds() {
-		page.Kinds = append(page.Kinds, htmlKind{Name: k.String(), Effective: sum.FoundEffective(k), Latent: sum.Found(k) - sum.FoundEffective(k), Judged: sum.Judged(k)})
+		page.Kinds = append(page.Kinds, htmlKind{Name: k.String(), Effective: sum.FoundEffective(k), Latent: sum.Found(k) - sum.FoundEffective(k),
+			Accepted: sum.ByAcceptedEffective[k], Judged: sum.Judged(k)})
 	}
 	for _, st := range scan.AllStatuses() {
 		page.Statuses = append(page.Statuses, htmlKind{Name: st.String(), Effective: sum.Count(st)})
@@ -196,6 +200,10 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 			}
 		}
 		row.Latent = strings.Join(latent, ", ")
+		row.Accepted, row.New = strings.Join(rec.Accepted, ", "), strings.Join(rec.NewFindings, ", ")
+		if rec.AcceptedRule != nil {
+			row.AcceptedBy = printable(*rec.AcceptedRule + ": " + *rec.AcceptedReason)
+		}
 		if rec.VerifiedPublic != nil {
 			row.Verified = map[bool]string{true: "served to anyone", false: "refused"}[*rec.VerifiedPublic]
 		}

@@ -75,3 +75,17 @@ func TestHTMLChartByPrefix(t *testing.T) {
 		t.Errorf("chart:\n%s", page[strings.Index(page, "<svg"):strings.Index(page, "</svg>")])
 	}
 }
+
+// The page marks accepted findings with their rule and new ones, and
+// counts the accepted apart.
+func TestHTMLAcceptedAndNew(t *testing.T) {
+	t.Parallel()
+	sum := &scan.Summary{Bucket: "b", Objects: 3, Complete: true}
+	sum.ByKind[acl.Public], sum.ByEffective[acl.Public], sum.ByAcceptedEffective[acl.Public] = 3, 3, 1
+	page := htmlReport(t, 10, append([]scan.Result{acceptedSample()}, baselineSamples()...), sum)
+	for _, want := range []string{"(1 accepted)", `title="website-assets: the public website&#39;s images">public accepted`, "new: public"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}

@@ -39,6 +39,7 @@ type ocsfFinding struct {
 	Severity     string          `json:"severity"`
 	StatusID     int             `json:"status_id"`
 	Status       string          `json:"status"`
+	StatusDetail string          `json:"status_detail,omitempty"`
 	Time         int64           `json:"time"`
 	Message      string          `json:"message"`
 	Metadata     ocsfMetadata    `json:"metadata"`
@@ -165,6 +166,11 @@ func (o *ocsfWriter) Write(r *scan.Result) error {
 	sources := ResultSources(r)
 	for _, k := range r.Effective.Kinds() {
 		f := o.finding(r, k, sources)
+		if r.Accepted.Has(k) && r.Acceptance != nil {
+			// Intended exposure: reported, suppressed, no alert.
+			f.StatusID, f.Status, f.IsAlert = 3, "Suppressed", false
+			f.StatusDetail = "accepted by rule " + r.Acceptance.Rule + ": " + r.Acceptance.Reason
+		}
 		if err := o.enc.Encode(&f); err != nil {
 			return err
 		}

@@ -164,7 +164,8 @@ func TestOCSFAgainstTheSchema(t *testing.T) {
 	results := sampleResults()
 	results = append(results, scan.Result{Bucket: "b", Key: "shared", OwnerID: "a", Versioned: true, VersionID: "v9",
 		Grants:   []acl.Grant{{Type: acl.TypeCanonicalUser, ID: "a", Permission: "FULL_CONTROL"}, {Type: acl.TypeCanonicalUser, ID: "z", Permission: "READ"}},
-		Findings: acl.Findings(0).With(acl.CrossAccount).With(acl.ForeignOwner), Effective: acl.Findings(0).With(acl.CrossAccount).With(acl.ForeignOwner)})
+		Findings: acl.Findings(0).With(acl.CrossAccount).With(acl.ForeignOwner), Effective: acl.Findings(0).With(acl.CrossAccount).With(acl.ForeignOwner)},
+		acceptedSample())
 	for i := range results {
 		if err := w.Write(&results[i]); err != nil {
 			t.Fatal(err)
@@ -172,10 +173,16 @@ func TestOCSFAgainstTheSchema(t *testing.T) {
 	}
 	_ = w.Close(nil)
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	// public (served) + unreadable (denied) + cross-account + foreign-owner;
-	// the latent authenticated grant is not a finding to act on.
-	if len(lines) != 4 {
-		t.Fatalf("%d lines, want 4:\n%s", len(lines), buf.String())
+	// public (served) + unreadable (denied) + cross-account + foreign-owner
+	// + the accepted public asset; the latent authenticated grant is not
+	// a finding to act on.
+	if len(lines) != 5 {
+		t.Fatalf("%d lines, want 5:\n%s", len(lines), buf.String())
+	}
+	var accepted ocsfFinding
+	_ = json.Unmarshal([]byte(lines[4]), &accepted)
+	if accepted.StatusID != 3 || accepted.Status != "Suppressed" || accepted.IsAlert || !strings.Contains(accepted.StatusDetail, "accepted by rule website-assets: the public website's images") {
+		t.Errorf("the accepted finding: status %d %s, alert %v, detail %q; want Suppressed with the rule", accepted.StatusID, accepted.Status, accepted.IsAlert, accepted.StatusDetail)
 	}
 	for i, line := range lines {
 		var v map[string]any
