@@ -140,8 +140,8 @@ func Parse(data []byte, now time.Time) (*Rules, error) {
 	lines := ruleLines(&doc)
 	out := &Rules{byBucket: map[string][]*compiled{}}
 	for _, id := range f.TrustedAccounts {
-		if !isAccountID(id) {
-			return nil, fmt.Errorf("trusted_accounts: %q is not a 12-digit AWS account ID", id)
+		if err := CheckTrusted(id); err != nil {
+			return nil, fmt.Errorf("trusted_accounts: %w", err)
 		}
 	}
 	out.TrustedAccounts = f.TrustedAccounts
@@ -345,6 +345,56 @@ func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
 
 func isAccountID(s string) bool {
 	return len(s) == 12 && strings.Trim(s, "0123456789") == ""
+}
+
+// CheckTrusted accepts what can name an account in a zone of trust: a
+// 12-digit account ID (bucket policies name accounts so) or a canonical
+// user ID (ACL grants name them so: 64 hex digits on AWS, a user name on
+// radosgw and others). Digits alone must be an account ID's twelve: a
+// mistyped account ID is refused, not taken for a canonical ID.
+func CheckTrusted(id string) error {
+	switch {
+	case isAccountID(id):
+		return nil
+	case id == "" || len(id) > 128 || strings.Trim(id, "0123456789") == "":
+		return fmt.Errorf("%q is not a 12-digit AWS account ID or a canonical user ID", id)
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_.@$-", c)) {
+			return fmt.Errorf("%q is not a 12-digit AWS account ID or a canonical user ID", id)
+		}
+	}
+	return nil
+}
+
+// Trust is a zone of trust: the accounts whose access is not external.
+type Trust map[string]bool
+
+// NewTrust makes a zone of trust of account IDs and canonical user IDs.
+func NewTrust(ids ...[]string) Trust {
+	t := Trust{}
+	for _, list := range ids {
+		for _, id := range list {
+			t[strings.ToLower(id)] = true
+		}
+	}
+	if len(t) == 0 {
+		return nil
+	}
+	return t
+}
+
+// Split says which principals are trusted and whether every one is.
+func (t Trust) Split(principals []string) (trusted []string, all bool) {
+	all = len(principals) > 0
+	for _, p := range principals {
+		if t[strings.ToLower(p)] {
+			trusted = append(trusted, p)
+		} else {
+			all = false
+		}
+	}
+	return trusted, all
 }
 
 func kindNames() []string {

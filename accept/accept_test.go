@@ -124,7 +124,8 @@ func TestParseErrors(t *testing.T) {
 		"unknown field":   {rule("    bucket: b\n    findings: [public]\n    reason: x\n    prefix: a/\n"), "field prefix not found"},
 		"duplicate id":    {"rules:\n  - {id: a, bucket: b, findings: [public], reason: x}\n  - {id: a, bucket: c, findings: [public], reason: y}\n", "rule a: id: used by an earlier rule too"},
 		"no id, by line":  {"rules:\n  - bucket: b\n    findings: [public]\n", "rule the rule at line 2: reason: required"},
-		"trusted account": {"trusted_accounts: [\"12345\"]\n", `trusted_accounts: "12345" is not a 12-digit AWS account ID`},
+		"trusted account": {"trusted_accounts: [\"12345\"]\n", `trusted_accounts: "12345" is not a 12-digit AWS account ID or a canonical user ID`},
+		"trusted id":      {"trusted_accounts: [\"a b\"]\n", `trusted_accounts: "a b" is not`},
 		"not yaml":        {"rules: [\n", "not YAML"},
 	} {
 		_, err := Parse([]byte(tc.doc), today)
@@ -168,4 +169,32 @@ func BenchmarkMatch(b *testing.B) {
 			rs.Match("bucket-7", "prefix-7/a/b.png", public, nil)
 		}
 	})
+}
+
+// Who an object's cross-account sources reach, as a zone of trust or a
+// rule's principals compare them: the account of a policy's ARN, the
+// canonical ID of an ACL grantee; other findings' principals left out.
+func TestCrossAccountPrincipalsAndTrust(t *testing.T) {
+	t.Parallel()
+	sources := []acl.Source{
+		{Finding: "cross-account", Door: acl.DoorBucketPolicy, Principal: "arn:aws:iam::111122223333:root, 444455556666"},
+		{Finding: "cross-account", Door: acl.DoorACL, Principal: "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"},
+		{Finding: "public", Door: acl.DoorACL, Principal: "http://acs.amazonaws.com/groups/global/AllUsers"},
+	}
+	got := CrossAccountPrincipals(sources)
+	want := "111122223333,444455556666,79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("principals %v, want %s", got, want)
+	}
+	trust := NewTrust([]string{"111122223333", "444455556666"})
+	if trusted, all := trust.Split(got); all || len(trusted) != 2 {
+		t.Errorf("split %v %v; want two trusted, not all", trusted, all)
+	}
+	trust = NewTrust([]string{"111122223333", "444455556666"}, []string{"79A59DF900B949E55D96A1E698FBACEDFD6E09D98EACF8F8D5218E7CD47EF2BE"})
+	if _, all := trust.Split(got); !all {
+		t.Error("every principal is trusted (IDs compared without case), yet not all")
+	}
+	if NewTrust(nil, nil) != nil {
+		t.Error("an empty zone of trust is not nil")
+	}
 }

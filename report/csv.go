@@ -56,7 +56,7 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	if a := r.Acceptance; a != nil {
 		row[17], row[18] = a.Rule, a.Reason
 	}
-	row[19], row[20] = "", ""
+	row[19], row[20], row[21] = "", "", strings.Join(r.Trusted, ";")
 	if r.Compared {
 		row[19] = "known"
 		if r.New != 0 {

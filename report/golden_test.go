@@ -42,6 +42,7 @@ func TestGolden(t *testing.T) {
 	sum.ByKind[acl.Public] += 2
 	sum.ByEffective[acl.Public] += 2
 	sum.ByNewEffective[acl.Public] = 1
+	sum.Trusted = 1
 	sum.Baseline = &scan.BaselineOutcome{Name: "last-week.jsonl", Closed: 1,
 		Listed: []scan.ClosedObject{{Bucket: "b", Key: "fixed/report.pdf", Findings: []string{"public"}}}}
 	sum.ByKind[acl.Authenticated] = 1
@@ -50,7 +51,7 @@ func TestGolden(t *testing.T) {
 	for _, format := range []Format{FormatJSONL, FormatCSV, FormatTable} {
 		t.Run(string(format), func(t *testing.T) {
 			results := append(append(policySamples(), sampleResults()...), acceptedSample())
-			got := writeAll(t, format, append(results, baselineSamples()...), sum)
+			got := writeAll(t, format, append(append(results, baselineSamples()...), trustedSample()), sum)
 			path := filepath.Join("testdata", string(format)+".golden")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -118,4 +119,12 @@ func TestTableMarksAcceptedAndNew(t *testing.T) {
 	if strings.Count(out, "public(") != 2 {
 		t.Errorf("the known finding is marked too:\n%s", out)
 	}
+}
+
+// trustedSample is an object shared only with an account of the zone of
+// trust: not cross-account, and said so.
+func trustedSample() scan.Result {
+	return scan.Result{Bucket: "b", Key: "exchange/partner.csv", OwnerID: "a",
+		Grants:  []acl.Grant{{Type: acl.TypeCanonicalUser, ID: "a", Permission: "FULL_CONTROL"}, {Type: acl.TypeCanonicalUser, ID: "p", Permission: "READ"}},
+		Trusted: []string{"p"}}
 }

@@ -53,6 +53,9 @@ type Record struct {
 	// findings); NewFindings are the new ones.
 	Baseline    *string  `json:"baseline"`
 	NewFindings []string `json:"new_findings"`
+	// Trusted are the accounts of the zone of trust the object is shared
+	// with; when they are all, it is not cross-account.
+	Trusted []string `json:"trusted"`
 }
 
 // ResultSources explains a result door by door: the engine's verdict,
@@ -103,6 +106,10 @@ func NewRecord(r *scan.Result) Record {
 	}
 	if a := r.Acceptance; a != nil {
 		rec.AcceptedRule, rec.AcceptedReason = &a.Rule, &a.Reason
+	}
+	rec.Trusted = r.Trusted
+	if rec.Trusted == nil {
+		rec.Trusted = noReasons
 	}
 	rec.NewFindings = noReasons
 	if r.Compared {
@@ -220,6 +227,9 @@ func (rec *Record) Result() (scan.Result, error) {
 	}
 	if r.Accepted, err = parseFindings(rec.Accepted); err != nil {
 		return r, fmt.Errorf("record of %q: %w", rec.Key, err)
+	}
+	if len(rec.Trusted) > 0 {
+		r.Trusted = rec.Trusted
 	}
 	if rec.Baseline != nil {
 		r.Compared = true

@@ -34,6 +34,7 @@ type parquetRecord struct {
 	AcceptedReason     *string         `parquet:"accepted_reason,optional"`
 	Baseline           *string         `parquet:"baseline,optional,dict"`
 	NewFindings        []string        `parquet:"new_findings,list"`
+	Trusted            []string        `parquet:"trusted,list"`
 }
 
 // parquetSource is acl.Source's Parquet form.
@@ -79,7 +80,7 @@ func (p *parquetWriter) Write(r *scan.Result) error {
 		Status: rec.Status, Error: rec.Error, Findings: rec.Findings, Effective: rec.Effective, BlockedBy: rec.BlockedBy,
 		VerifiedPublic: rec.VerifiedPublic, Source: rec.Source, ReportDate: rec.ReportDate, ChangedSinceReport: rec.ChangedSinceReport,
 		Accepted: rec.Accepted, AcceptedRule: rec.AcceptedRule, AcceptedReason: rec.AcceptedReason,
-		Baseline: rec.Baseline, NewFindings: rec.NewFindings}
+		Baseline: rec.Baseline, NewFindings: rec.NewFindings, Trusted: rec.Trusted}
 	pr.Grants = make([]parquetGrant, len(rec.Grants)) // r's grants are not kept past Write
 	for i, g := range rec.Grants {
 		pr.Grants[i] = parquetGrant{Type: g.Type, ID: g.ID, URI: g.URI, Email: g.Email, Permission: g.Permission}
@@ -160,7 +161,8 @@ func (p *parquetRecord) record() Record {
 	rec := Record{Bucket: p.Bucket, Key: p.Key, VersionID: p.VersionID, IsLatest: p.IsLatest, OwnerID: p.OwnerID, Status: p.Status,
 		Error: p.Error, Findings: p.Findings, Effective: p.Effective, BlockedBy: p.BlockedBy, VerifiedPublic: p.VerifiedPublic,
 		Source: p.Source, ReportDate: p.ReportDate, ChangedSinceReport: p.ChangedSinceReport, Accepted: p.Accepted,
-		AcceptedRule: p.AcceptedRule, AcceptedReason: p.AcceptedReason, Baseline: p.Baseline, NewFindings: p.NewFindings}
+		AcceptedRule: p.AcceptedRule, AcceptedReason: p.AcceptedReason, Baseline: p.Baseline, NewFindings: p.NewFindings,
+		Trusted: p.Trusted}
 	rec.Grants = make([]acl.Grant, len(p.Grants))
 	for i, g := range p.Grants {
 		rec.Grants[i] = acl.Grant{Type: g.Type, ID: g.ID, URI: g.URI, Email: g.Email, Permission: g.Permission}

@@ -24,7 +24,9 @@ type SummaryRecord struct {
 	// accept (part of by_effective; they do not fail --fail-on); Accept
 	// says what became of the rules (null without a rules file).
 	ByAccepted map[string]int64 `json:"by_accepted"`
-	Accept     *AcceptRecord    `json:"accept,omitempty"`
+	// Trusted counts the objects shared only with the zone of trust.
+	Trusted int64         `json:"trusted"`
+	Accept  *AcceptRecord `json:"accept,omitempty"`
 	// ByNew counts the effective findings a baseline did not have and no
 	// rule accepts (what --fail-on-new fails on); Baseline names the
 	// baseline and the objects whose findings are gone since (closed).
@@ -121,6 +123,7 @@ func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord 
 		ByFinding:      map[string]int64{},
 		ByEffective:    map[string]int64{},
 		ByAccepted:     map[string]int64{},
+		Trusted:        sum.Trusted,
 		Unjudged:       []string{},
 		BucketOwner:    sum.BucketOwner,
 		OwnerProblem:   sum.OwnerProblem,

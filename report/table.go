@@ -380,6 +380,9 @@ func (t *tableWriter) Flush() error { return nil }
 // writeAcceptRules says which accepted-exposure rules applied, and the
 // ones to look at: expired, and those that matched nothing (stale).
 func writeAcceptRules(w io.Writer, sum *scan.Summary) {
+	if sum.Trusted > 0 {
+		fmt.Fprintf(w, "  trusted: %d objects shared only with the zone of trust (not cross-account)\n", sum.Trusted)
+	}
 	a := sum.AcceptRules
 	if a == nil {
 		return

@@ -58,6 +58,9 @@ type Config struct {
 	// Accept, when set, marks the findings a team accepted (package
 	// accept's rules) on each result before it is counted and written.
 	Accept *accept.Rules
+	// Trusted, when set, is the zone of trust: an object shared only with
+	// these accounts is not cross-account; the result names them.
+	Trusted accept.Trust
 	// Baseline, when set, marks which of each result's findings an
 	// earlier report did not have (package baseline).
 	Baseline Baseline

@@ -323,14 +323,26 @@ func (s *scanner) record(sink Sink, sum *Summary, r *Result) error {
 		r.place.done()
 		return s.maybeCheckpoint(sum)
 	}
-	if rules := s.cfg.Accept; rules != nil && r.Findings != 0 {
-		r.Accepted, r.Acceptance = rules.Match(r.Bucket, r.Key, r.Findings, func() []string {
+	var principals []string // who the object is shared with, read once when needed
+	crossPrincipals := func() []string {
+		if principals == nil {
 			sources := r.Sources
 			if sources == nil {
 				sources = r.Doors.Sources(r.OwnerID, r.Grants)
 			}
-			return accept.CrossAccountPrincipals(sources)
-		})
+			principals = accept.CrossAccountPrincipals(sources)
+		}
+		return principals
+	}
+	if trust := s.cfg.Trusted; trust != nil && r.Findings.Has(acl.CrossAccount) {
+		var all bool
+		if r.Trusted, all = trust.Split(crossPrincipals()); all {
+			r.Findings &^= 1 << acl.CrossAccount
+			r.Effective &^= 1 << acl.CrossAccount
+		}
+	}
+	if rules := s.cfg.Accept; rules != nil && r.Findings != 0 {
+		r.Accepted, r.Acceptance = rules.Match(r.Bucket, r.Key, r.Findings, crossPrincipals)
 	}
 	if b := s.cfg.Baseline; b != nil && r.Findings != 0 {
 		r.Compared, r.New = true, b.Compare(r.Bucket, r.Key, r.VersionID, r.Findings)

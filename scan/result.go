@@ -74,6 +74,10 @@ type Result struct {
 	// modify).
 	Accepted   acl.Findings
 	Acceptance *accept.Acceptance
+	// Trusted are the principals of the zone of trust (Config.Trusted) the
+	// object is shared with; when they are all it is shared with, it is
+	// not cross-account.
+	Trusted []string
 	// Compared is true when the findings were compared with a baseline
 	// (Config.Baseline); New are those it did not have.
 	Compared bool

@@ -41,6 +41,7 @@ type State struct {
 	ByAcceptedEffective map[string]int64 `json:"byAcceptedEffective,omitempty"`
 	ByNewEffective      map[string]int64 `json:"byNewEffective,omitempty"`
 	Shared              int64            `json:"shared,omitempty"`
+	Trusted             int64            `json:"trusted,omitempty"`
 	Verified            map[string]int64 `json:"verified,omitempty"`
 	Rechecked           map[string]int64 `json:"rechecked,omitempty"`
 	// Report and Source are the report a resumable source other than the
@@ -76,6 +77,7 @@ func (s *Summary) restore(st *State) {
 		s.ByNewEffective[k] = st.ByNewEffective[k.String()]
 	}
 	s.Shared = st.Shared
+	s.Trusted = st.Trusted
 	s.Served, s.NotServed, s.VerifyFailed = st.Verified["served"], st.Verified["not_served"], st.Verified["failed"]
 	s.Changed, s.Unchanged, s.RecheckFailed = st.Rechecked["changed"], st.Rechecked["unchanged"], st.Rechecked["failed"]
 }
@@ -95,6 +97,7 @@ func (s *Summary) save(st *State) {
 	st.ByAcceptedEffective = countsByKind(&s.ByAcceptedEffective)
 	st.ByNewEffective = countsByKind(&s.ByNewEffective)
 	st.Shared = s.Shared
+	st.Trusted = s.Trusted
 	st.Verified = map[string]int64{"served": s.Served, "not_served": s.NotServed, "failed": s.VerifyFailed}
 	st.Rechecked = map[string]int64{"changed": s.Changed, "unchanged": s.Unchanged, "failed": s.RecheckFailed}
 }

@@ -56,6 +56,9 @@ type Summary struct {
 	// intended exposure, apart from the rest (Unaccepted).
 	ByAccepted          [acl.NumKinds]int64
 	ByAcceptedEffective [acl.NumKinds]int64
+	// Trusted counts the objects shared only with the zone of trust (not
+	// cross-account).
+	Trusted int64
 	// ByNewEffective counts, by kind, the results whose effective finding
 	// the baseline did not have and no rule accepts (what --fail-on-new
 	// fails on).
@@ -182,6 +185,9 @@ func (s *Summary) Add(r *Result) { s.add(r) }
 
 func (s *Summary) add(r *Result) {
 	s.Objects++
+	if r.Trusted != nil && !r.Findings.Has(acl.CrossAccount) {
+		s.Trusted++
+	}
 	s.ByStatus[r.Status]++
 	if r.Findings != 0 {
 		for k := acl.Kind(0); k < acl.NumKinds; k++ {
@@ -260,6 +266,7 @@ func Total(sums []*Summary) *Summary {
 		t.DeleteMarkers += s.DeleteMarkers
 		t.Unchecked += s.Unchecked
 		t.Shared += s.Shared
+		t.Trusted += s.Trusted
 		t.Served += s.Served
 		t.NotServed += s.NotServed
 		t.VerifyFailed += s.VerifyFailed

@@ -175,3 +175,31 @@ func TestIntegrationBaseline(t *testing.T) {
 		t.Errorf("without --fail-on-new: exit %d, %q; want 3 for all three", code, stderr)
 	}
 }
+
+// A grant to an account of the zone of trust is no cross-account finding:
+// the record names the trusted account, and --fail-on cross-account passes.
+func TestIntegrationTrustedAccounts(t *testing.T) {
+	t.Parallel()
+	env := locals3.ForTest(t)
+	bucket := locals3.NewBucket(t, env, "trusted")
+	shareWithB := func(in *s3.PutObjectInput) { grant := "id=" + env.B.ID; in.GrantRead = &grant }
+	if err := locals3.PutObjects(context.Background(), env.Client(env.A), bucket, []string{"exchange/partner.csv"}, shareWithB); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "report.jsonl")
+	code, _, stderr := runLocal(t, env, "scan", "s3://"+bucket, "--fail-on", "cross-account", "--no-accept")
+	if code != exitFindings || !strings.Contains(stderr, "cross-account 1") {
+		t.Fatalf("without trust: exit %d, %q; want 3", code, stderr)
+	}
+	code, _, stderr = runLocal(t, env, "scan", "s3://"+bucket, "--fail-on", "cross-account", "--trusted-accounts", env.B.ID, "-o", out, "--no-accept")
+	if code != exitOK {
+		t.Fatalf("with %s trusted: exit %d, %q; want 0", env.B.ID, code, stderr)
+	}
+	recs := testkit.Records(t, out)
+	if len(recs) != 1 || len(recs[0].Findings) != 0 || strings.Join(recs[0].Trusted, ",") != env.B.ID {
+		t.Errorf("record %+v; want no finding and %s trusted", recs, env.B.ID)
+	}
+	if code, _, stderr := runLocal(t, env, "scan", "s3://"+bucket, "--trusted-accounts", "12345"); code != exitUsage || !strings.Contains(stderr, "--trusted-accounts") {
+		t.Errorf("a mistyped account ID: exit %d, %q; want 2", code, stderr)
+	}
+}

@@ -18,9 +18,6 @@ func (sh *shell) announceAccepted(rules *accept.Rules) {
 		fmt.Fprintf(sh.stderr, ", %d expired (no longer applied)", n)
 	}
 	fmt.Fprintln(sh.stderr)
-	if len(rules.TrustedAccounts) > 0 {
-		fmt.Fprintf(sh.stderr, "aclscan: warning: %s: trusted_accounts is read but not applied yet: grants to those accounts are still reported cross-account\n", rules.Path)
-	}
 }
 
 // acceptOutcome is what became of the rules in the run, for the summary.

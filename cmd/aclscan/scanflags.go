@@ -33,6 +33,8 @@ type scanFlags struct {
 	// baseline loaded (a local file at once, s3:// once there is a client).
 	baselinePath string
 	failOnNew    bool
+	// trusted is --trusted-accounts.
+	trusted []string
 	base         *baseline.Baseline
 	noProgress   bool
 	tableRows    int
@@ -90,6 +92,7 @@ func addReportFlags(fl *pflag.FlagSet, f *scanFlags, what string) {
 	fl.StringVar(&f.failLatent, "fail-on-latent", "", "exit 3 when any ACL says one of these kinds, even where the bucket's settings block it now (latent: it comes back if they are turned off); same list as --fail-on")
 	fl.StringVar(&f.acceptFile, "accept", "", "accepted exposures: findings the rules of FILE match are reported as accepted, with their reason, and do not fail --fail-on (default: "+accept.DefaultFile+" in the working directory, when there is one; docs/accepted.md)")
 	fl.StringVar(&f.baselinePath, "baseline", "", "compare with an earlier report (jsonl or parquet file, or s3://BUCKET/KEY of a jsonl report): each finding is new or known, and objects whose findings are gone are listed as closed")
+	fl.StringSliceVar(&f.trusted, "trusted-accounts", nil, "the zone of trust: account IDs (or canonical user IDs) whose access is not external; an object shared only with them is reported trusted, not cross-account (adds to the rules file's trusted_accounts)")
 	fl.BoolVar(&f.failOnNew, "fail-on-new", false, "with --baseline: --fail-on counts only findings the baseline did not have")
 	fl.BoolVar(&f.noAccept, "no-accept", false, "ignore "+accept.DefaultFile+": report every finding as found")
 	fl.StringVar(&f.readinessPolicy, "readiness-policy", "", "write a draft bucket policy that keeps the access ACLs give today to FILE (with --all-buckets: a directory, one BUCKET.json per bucket); nothing is changed")
@@ -180,6 +183,16 @@ func (f *scanFlags) finishConfig(cfg scan.Config, opts s3access.Options) (scan.C
 	if cfg.Accept, err = f.loadAccepted(time.Now()); err != nil {
 		return cfg, opts, fail, err
 	}
+	for _, id := range f.trusted {
+		if err := accept.CheckTrusted(id); err != nil {
+			return cfg, opts, fail, usageErrorf("--trusted-accounts: %v", err)
+		}
+	}
+	var fromFile []string
+	if cfg.Accept != nil {
+		fromFile = cfg.Accept.TrustedAccounts
+	}
+	cfg.Trusted = accept.NewTrust(f.trusted, fromFile)
 	switch {
 	case f.failOnNew && f.baselinePath == "":
 		return cfg, opts, fail, usageErrorf("--fail-on-new needs --baseline REPORT: new is new since a baseline")
