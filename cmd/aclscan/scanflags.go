@@ -34,14 +34,14 @@ type scanFlags struct {
 	baselinePath string
 	failOnNew    bool
 	// trusted is --trusted-accounts.
-	trusted []string
-	base         *baseline.Baseline
-	noProgress   bool
-	tableRows    int
-	cpuProfile   string
-	checkpoint   string
-	ckptEvery    time.Duration
-	summaryJSON  string
+	trusted     []string
+	base        *baseline.Baseline
+	noProgress  bool
+	tableRows   int
+	cpuProfile  string
+	checkpoint  string
+	ckptEvery   time.Duration
+	summaryJSON string
 	// overwrite lets -o and --summary-json replace an S3 object.
 	overwrite bool
 	// expectedOwner is the account the buckets read from (reports,
