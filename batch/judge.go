@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
@@ -26,6 +27,10 @@ type Request struct {
 	// stops (0: scan.DefaultOutageWait). An engine that redrives work is
 	// better served by a short wait and a temporary failure.
 	OutageWait time.Duration
+	// Accept and Trusted are the accepted-exposure rules and the zone of
+	// trust (scan.Config's).
+	Accept  *accept.Rules
+	Trusted accept.Trust
 }
 
 // Judge judges a batch's objects into sink: a GetObjectAcl request per
@@ -40,6 +45,8 @@ func Judge(ctx context.Context, api scan.API, req Request, sink scan.Sink) (*sca
 		Concurrency:  req.Concurrency,
 		VerifyPublic: req.VerifyPublic,
 		OutageWait:   req.OutageWait,
+		Accept:       req.Accept,
+		Trusted:      req.Trusted,
 	}
 	if req.Items.Kind == Inventoried {
 		cfg.Resolver, cfg.Inline, cfg.SourceName = scan.Given(), true, "inventory"

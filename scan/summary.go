@@ -1,9 +1,11 @@
 package scan
 
 import (
+	"fmt"
 	"sync/atomic"
 	"time"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
 )
 
@@ -124,6 +126,22 @@ const MaxClosedListed = 1000
 type ClosedObject struct {
 	Bucket, Key, VersionID string
 	Findings               []string
+}
+
+// AcceptOutcome is what became of the rules in a run, for its summary
+// (nil without rules): call it once the run is over.
+func AcceptOutcome(rules *accept.Rules) *AcceptRules {
+	if rules == nil {
+		return nil
+	}
+	out := &AcceptRules{File: rules.Path, Live: rules.Len(), Expired: []string{}, Unmatched: []string{}}
+	for _, r := range rules.Expired {
+		out.Expired = append(out.Expired, fmt.Sprintf("%s (expired %s)", r.Name(), r.Expires))
+	}
+	for _, r := range rules.Unmatched() {
+		out.Unmatched = append(out.Unmatched, r.Name())
+	}
+	return out
 }
 
 // AcceptRules is what became of a run's accepted-exposure rules.

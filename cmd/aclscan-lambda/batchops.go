@@ -165,7 +165,8 @@ func (h *handler) judgeTasks(ctx context.Context, ev *batchOpsEvent, bucket stri
 	// No wait for a failing S3 beyond the client's own retries: Batch
 	// Operations redrives a temporary failure later, which beats holding
 	// the invocation.
-	_, err = batch.Judge(ctx, h.client, batch.Request{Items: items, Context: bc, Concurrency: h.config.scan.Concurrency, OutageWait: -1}, sink)
+	_, err = batch.Judge(ctx, h.client, batch.Request{Items: items, Context: bc, Concurrency: h.config.scan.Concurrency, OutageWait: -1,
+		Accept: h.accept, Trusted: h.trusted}, sink)
 	if err != nil {
 		fail(fmt.Errorf("not judged: %w", err))
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/readiness"
@@ -59,6 +60,11 @@ type config struct {
 	allowAll                 bool
 	// batchTimeout bounds a Distributed Map batch (BATCH_SECONDS).
 	batchTimeout time.Duration
+	// acceptInline is ACCEPT_RULES (the rules themselves), acceptKey
+	// ACCEPT_RULES_KEY (their file in REPORT_BUCKET); trusted is
+	// TRUSTED_ACCOUNTS.
+	acceptInline, acceptKey string
+	trusted                 []string
 }
 
 // Bounds on what whoever may invoke the function can ask of it.
@@ -185,6 +191,21 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		return c, explainSetting(err)
 	}
 	c.batchTimeout = time.Duration(batchSeconds) * time.Second
+	c.acceptInline, c.acceptKey = getenv("ACCEPT_RULES"), getenv("ACCEPT_RULES_KEY")
+	switch {
+	case c.acceptInline != "" && c.acceptKey != "":
+		return c, fail("ACCEPT_RULES and ACCEPT_RULES_KEY both set: give the rules, or their file in REPORT_BUCKET, not both")
+	case c.acceptKey != "" && c.reportBucket == "":
+		return c, fail("ACCEPT_RULES_KEY names a file in REPORT_BUCKET, which is not set")
+	}
+	for _, id := range strings.Split(getenv("TRUSTED_ACCOUNTS"), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			if err := accept.CheckTrusted(id); err != nil {
+				return c, fail("TRUSTED_ACCOUNTS: %v", err)
+			}
+			c.trusted = append(c.trusted, id)
+		}
+	}
 	return c, nil
 }
 
@@ -222,8 +243,12 @@ func defaultConcurrency(memoryMB string) int {
 }
 
 type handler struct {
-	client   *s3access.Client
-	config   config
+	client *s3access.Client
+	config config
+	// accept are the accepted-exposure rules and trusted the zone of
+	// trust (nil: none), read when the environment starts.
+	accept   *accept.Rules
+	trusted  accept.Trust
 	contexts *batch.Contexts
 	// invoke starts the function again asynchronously with an event (an
 	// async scan's next part).
@@ -263,6 +288,7 @@ func (h *handler) scanConfig(ev Event) (scan.Config, error) {
 	if err != nil {
 		return cfg, explainSetting(err)
 	}
+	cfg.Accept, cfg.Trusted = h.accept, h.trusted
 	return cfg, h.config.checkBucket(cfg.Bucket)
 }
 
@@ -280,6 +306,11 @@ func (h *handler) handle(ctx context.Context, ev Event) (*Response, error) {
 	sum, err := scan.Run(ctx, h.client, cfg, risky, nil)
 	if sum == nil {
 		return nil, err
+	}
+	if sum.AcceptRules = scan.AcceptOutcome(h.accept); sum.AcceptRules != nil {
+		// The environment's rules serve many invocations: which matched
+		// nothing is not this scan's to say.
+		sum.AcceptRules.Unmatched = []string{}
 	}
 	resp := &Response{
 		SummaryRecord: report.NewSummaryRecord(sum, envSpelling),

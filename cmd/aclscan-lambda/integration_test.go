@@ -25,6 +25,7 @@ import (
 	"github.com/aclscan/aclscan/inventory/aclfield"
 	"github.com/aclscan/aclscan/scan"
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
@@ -415,4 +416,47 @@ func runAsyncScan(t *testing.T, h *handler, deadline time.Duration) (*batch.Scan
 	}
 	t.Fatalf("the async scan did not finish in time; answers: %v", double.bodies)
 	return nil, nil, nil
+}
+
+// Accepted exposures in the function: ACCEPT_RULES (the YAML itself) or
+// ACCEPT_RULES_KEY (a file in REPORT_BUCKET) is read when the environment
+// starts; a scan's answer marks the accepted finding with its rule and
+// counts it apart; a malformed file stops the environment with one line.
+func TestAcceptedExposuresInTheFunction(t *testing.T) {
+	env := locals3.ForTest(t)
+	seedDemo(t, env)
+	rules := "rules:\n  - id: press\n    bucket: demo\n    key: \"shared/**\"\n    findings: [public]\n    reason: the press kit is public on purpose\n"
+	if _, err := env.Client(env.A).PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(reportBucket), Key: aws.String("config/accept.yaml"),
+		Body: strings.NewReader(rules)}); err != nil {
+		t.Fatal(err)
+	}
+	for name, vars := range map[string]map[string]string{
+		"inline":     {"BUCKET_NAME": locals3.DemoBucket, "ACCEPT_RULES": rules},
+		"from a key": {"BUCKET_NAME": locals3.DemoBucket, "ACCEPT_RULES_KEY": "config/accept.yaml"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newTestHandler(t, env, env.HTTPURL, vars)
+			out, err := invoke(t, h, map[string]any{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := out.(*Response)
+			if resp.ByAccepted["public"] != 1 || resp.ByEffective["public"] < 1 || resp.Accept == nil || resp.Accept.Rules != 1 {
+				t.Errorf("%s: by_accepted %v, by_effective %v, accept %+v; want the press kit accepted", name, resp.ByAccepted, resp.ByEffective, resp.Accept)
+			}
+			found := false
+			for _, rec := range resp.Risky {
+				if rec.Key == "shared/public-report.pdf" {
+					found = rec.AcceptedRule != nil && *rec.AcceptedRule == "press"
+				}
+			}
+			if !found {
+				t.Errorf("%s: the risky records do not mark shared/public-report.pdf accepted by press", name)
+			}
+		})
+	}
+	t.Setenv("ACCEPT_RULES", "rules:\n  - id: broken\n    bucket: demo\n    findings: [public]\n")
+	if _, err := newHandler(context.Background(), os.Getenv); err == nil || !strings.Contains(err.Error(), "ACCEPT_RULES: rule broken: reason: required") {
+		t.Errorf("a malformed rules file: %v; want one line naming the rule and field", err)
+	}
 }

@@ -20,13 +20,17 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"runtime/debug"
 	"strconv"
+	"time"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/s3access"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 func main() {
@@ -55,6 +59,14 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 		return nil, explainSetting(err)
 	}
 	h := &handler{client: client, config: cfg, contexts: &batch.Contexts{Read: client.BucketContext}}
+	if h.accept, err = loadAccepted(ctx, client, cfg, time.Now()); err != nil {
+		return nil, err
+	}
+	var fromFile []string
+	if h.accept != nil {
+		fromFile = h.accept.TrustedAccounts
+	}
+	h.trusted = accept.NewTrust(cfg.trusted, fromFile)
 	h.invoke = selfInvoker(getenv("AWS_LAMBDA_FUNCTION_NAME"), client.AWSConfig(), getenv("AWS_ENDPOINT_URL_LAMBDA"))
 	return h, nil
 }
@@ -74,3 +86,42 @@ func tuneGC(memoryMB string) {
 
 // fail formats an invocation error.
 func fail(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// loadAccepted reads the accepted-exposure rules the environment names:
+// ACCEPT_RULES (the YAML itself) or ACCEPT_RULES_KEY (a file in
+// REPORT_BUCKET), once per environment; expiry dates are judged then. A
+// rules file that cannot be read or is malformed stops the environment
+// with one line: a function that ignored it would fail on accepted
+// exposure, or worse, let a changed file go unnoticed.
+func loadAccepted(ctx context.Context, client *s3access.Client, cfg config, now time.Time) (*accept.Rules, error) {
+	var data []byte
+	name := "ACCEPT_RULES"
+	switch {
+	case cfg.acceptInline != "":
+		data = []byte(cfg.acceptInline)
+	case cfg.acceptKey != "":
+		name = "s3://" + cfg.reportBucket + "/" + cfg.acceptKey
+		out, err := client.SDK().GetObject(ctx, &s3.GetObjectInput{Bucket: &cfg.reportBucket, Key: &cfg.acceptKey})
+		if err != nil {
+			return nil, fail("ACCEPT_RULES_KEY: %s", s3access.Explain("read "+name, err, envSpelling))
+		}
+		defer out.Body.Close()
+		if data, err = io.ReadAll(io.LimitReader(out.Body, maxRulesBytes+1)); err != nil {
+			return nil, fail("ACCEPT_RULES_KEY: read %s: %v", name, err)
+		}
+		if len(data) > maxRulesBytes {
+			return nil, fail("ACCEPT_RULES_KEY: %s is larger than %d bytes: not a rules file", name, maxRulesBytes)
+		}
+	default:
+		return nil, nil
+	}
+	rules, err := accept.Parse(data, now)
+	if err != nil {
+		return nil, fail("%s: %v", name, err)
+	}
+	rules.Path = name
+	return rules, nil
+}
+
+// maxRulesBytes bounds a rules file read from S3.
+const maxRulesBytes = 1 << 20

@@ -113,7 +113,7 @@ func (h *handler) mapBatch(ctx context.Context, raw []byte) (*mapResponse, error
 	}
 	out := batch.NewOutput(riskyOnly)
 	sum, err := batch.Judge(ctx, h.client, batch.Request{
-		Items: items, Context: bc, Concurrency: h.config.scan.Concurrency,
+		Items: items, Context: bc, Concurrency: h.config.scan.Concurrency, Accept: h.accept, Trusted: h.trusted,
 		VerifyPublic: verify, OutageWait: 10 * time.Second,
 	}, out)
 	if sum == nil {

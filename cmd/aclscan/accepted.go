@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/aclscan/aclscan/accept"
-	"github.com/aclscan/aclscan/scan"
 )
 
 // announceAccepted says which accepted-exposure rules apply, so that a
@@ -18,19 +17,4 @@ func (sh *shell) announceAccepted(rules *accept.Rules) {
 		fmt.Fprintf(sh.stderr, ", %d expired (no longer applied)", n)
 	}
 	fmt.Fprintln(sh.stderr)
-}
-
-// acceptOutcome is what became of the rules in the run, for the summary.
-func acceptOutcome(rules *accept.Rules) *scan.AcceptRules {
-	if rules == nil {
-		return nil
-	}
-	out := &scan.AcceptRules{File: rules.Path, Live: rules.Len(), Expired: []string{}, Unmatched: []string{}}
-	for _, r := range rules.Expired {
-		out.Expired = append(out.Expired, fmt.Sprintf("%s (expired %s)", r.Name(), r.Expires))
-	}
-	for _, r := range rules.Unmatched() {
-		out.Unmatched = append(out.Unmatched, r.Name())
-	}
-	return out
 }

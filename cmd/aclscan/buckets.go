@@ -82,7 +82,7 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 		total.Retries += c.Retries()
 		total.Throttles += c.Throttles()
 	}
-	total.AcceptRules = acceptOutcome(cfg.Accept)
+	total.AcceptRules = scan.AcceptOutcome(cfg.Accept)
 	if runErr == nil {
 		scanned := map[string]bool{}
 		for _, sc := range scans {

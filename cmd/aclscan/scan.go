@@ -134,7 +134,7 @@ func (sh *shell) runOne(ctx context.Context, f *scanFlags, cfg scan.Config, s3op
 		return &exitError{code: exitIncomplete, msg: scanErr.Error()}
 	}
 	if sum != nil {
-		sum.AcceptRules = acceptOutcome(cfg.Accept)
+		sum.AcceptRules = scan.AcceptOutcome(cfg.Accept)
 		if scanErr == nil {
 			sum.Baseline = baselineOutcome(f.base, sum.Resumed, inTarget(cfg), sh.stderr)
 		}
