@@ -48,10 +48,13 @@ func TestGolden(t *testing.T) {
 	sum.ByKind[acl.Authenticated] = 1
 	sum.ByKind[acl.Unreadable] = 1
 	sum.ByEffective[acl.Unreadable] = 1
-	for _, format := range []Format{FormatJSONL, FormatCSV, FormatTable} {
+	sum.AcceptRules = &scan.AcceptRules{File: ".aclscan.yaml", Live: 2, Expired: []string{"campaign-2025 (expired 2026-01-31)"}, Unmatched: []string{"old-bucket"}}
+	written := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, format := range []Format{FormatJSONL, FormatCSV, FormatTable, FormatHTML, FormatOCSF} {
 		t.Run(string(format), func(t *testing.T) {
 			results := append(append(policySamples(), sampleResults()...), acceptedSample())
-			got := writeAll(t, format, append(append(results, baselineSamples()...), trustedSample()), sum)
+			opts := Options{TableRows: 2, HTMLRows: 20, Spell: testFlags, Version: "1.2.3", Now: func() time.Time { return written }}
+			got := writeWith(t, format, opts, append(append(results, baselineSamples()...), trustedSample()), sum)
 			path := filepath.Join("testdata", string(format)+".golden")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {

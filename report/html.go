@@ -104,6 +104,22 @@ type htmlPage struct {
 	// EveryObject says how to get every object (the page lists some).
 	EveryObject string
 	Statuses    []htmlKind
+	// Baseline and Accept say what changed since a baseline and what
+	// became of the accepted-exposure rules (nil when not asked).
+	Baseline *htmlBaseline
+	Accept   *htmlAccept
+}
+
+type htmlBaseline struct {
+	Name, New string
+	Closed    int
+	Listed    []string
+}
+
+type htmlAccept struct {
+	File               string
+	Live               int
+	Expired, Unmatched string
 }
 
 type htmlKind struct {
@@ -174,6 +190,26 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 			hb.Readiness, hb.Reasons = r.Verdict, r.Reasons
 		}
 		page.Buckets = append(page.Buckets, hb)
+	}
+	if b := sum.Baseline; b != nil {
+		hb := &htmlBaseline{Name: printable(b.Name), Closed: b.Closed}
+		var fresh []string
+		for _, k := range acl.AllKinds() {
+			if n := sum.ByNewEffective[k]; n > 0 {
+				fresh = append(fresh, fmt.Sprintf("%s %d", k, n))
+			}
+		}
+		hb.New = strings.Join(fresh, ", ")
+		for i, c := range b.Listed {
+			if i == h.risky.Limit {
+				break
+			}
+			hb.Listed = append(hb.Listed, printable("s3://"+c.Bucket+"/"+c.Key)+" ("+strings.Join(c.Findings, ", ")+")")
+		}
+		page.Baseline = hb
+	}
+	if a := sum.AcceptRules; a != nil {
+		page.Accept = &htmlAccept{File: printable(a.File), Live: a.Live, Expired: strings.Join(a.Expired, ", "), Unmatched: strings.Join(a.Unmatched, ", ")}
 	}
 	page.Chart = h.chart()
 	page.ChartHeight = 26*len(page.Chart) + 6

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
@@ -38,6 +39,9 @@ type Options struct {
 	// Spell names the settings that notes and hints point at, in the
 	// shell's words (nil: plain words).
 	Spell s3access.Spelling
+	// Now is the clock of the formats that say when they were written
+	// (html, ocsf); nil is time.Now (tests fix it for golden files).
+	Now func() time.Time
 }
 
 // Settings the human formats' hints point at (besides the engine's).
@@ -68,9 +72,17 @@ func New(format Format, w io.Writer, opts Options) (Writer, error) {
 	case FormatTable:
 		return newTable(w, opts.TableRows, opts.Spell), nil // lists risky objects only anyway
 	case FormatOCSF:
-		return newOCSF(w, opts.Version), nil // effective findings only anyway
+		o := newOCSF(w, opts.Version) // effective findings only anyway
+		if opts.Now != nil {
+			o.now = opts.Now
+		}
+		return o, nil
 	case FormatHTML:
-		return newHTML(w, opts.HTMLRows, opts.Spell), nil
+		h := newHTML(w, opts.HTMLRows, opts.Spell)
+		if opts.Now != nil {
+			h.now = opts.Now
+		}
+		return h, nil
 	case FormatParquet:
 		writer = newParquet(w)
 	default:
