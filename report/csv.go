@@ -56,7 +56,10 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	if a := r.Acceptance; a != nil {
 		row[17], row[18] = a.Rule, a.Reason
 	}
-	row[19], row[20], row[21] = "", "", strings.Join(r.Trusted, ";")
+	row[19], row[20], row[21], row[22] = "", "", strings.Join(r.Trusted, ";"), ""
+	if c := r.Cause; c != nil {
+		row[22] = c.Source + " " + c.Name + " " + c.ID
+	}
 	if r.Compared {
 		row[19] = "known"
 		if r.New != 0 {

@@ -54,7 +54,7 @@ func TestGolden(t *testing.T) {
 		t.Run(string(format), func(t *testing.T) {
 			results := append(append(policySamples(), sampleResults()...), acceptedSample())
 			opts := Options{TableRows: 2, HTMLRows: 20, Spell: testFlags, Version: "1.2.3", Now: func() time.Time { return written }}
-			got := writeWith(t, format, opts, append(append(results, baselineSamples()...), trustedSample()), sum)
+			got := writeWith(t, format, opts, append(append(results, baselineSamples()...), trustedSample(), watchedSample()), sum)
 			path := filepath.Join("testdata", string(format)+".golden")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -130,4 +130,13 @@ func trustedSample() scan.Result {
 	return scan.Result{Bucket: "b", Key: "exchange/partner.csv", OwnerID: "a",
 		Grants:  []acl.Grant{{Type: acl.TypeCanonicalUser, ID: "a", Permission: "FULL_CONTROL"}, {Type: acl.TypeCanonicalUser, ID: "p", Permission: "READ"}},
 		Trusted: []string{"p"}}
+}
+
+// watchedSample is an object a watch judged when S3 said it was created.
+func watchedSample() scan.Result {
+	public := acl.Findings(0).With(acl.Public)
+	return scan.Result{Bucket: "b", Key: "uploads/new.png", OwnerID: "a",
+		Grants:   []acl.Grant{{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"}},
+		Findings: public, Effective: public, ViaACL: public,
+		Cause: &scan.Cause{Source: "aws:s3", Name: "ObjectCreated:Put", ID: "0055AED6DCD90281E5", Time: time.Date(2026, 12, 7, 11, 59, 0, 0, time.UTC)}}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
@@ -56,6 +57,17 @@ type Record struct {
 	// Trusted are the accounts of the zone of trust the object is shared
 	// with; when they are all, it is not cross-account.
 	Trusted []string `json:"trusted"`
+	// Event is the announced change that made a watch judge the object
+	// (null in a scan).
+	Event *EventRecord `json:"event"`
+}
+
+// EventRecord is what a record says of the event behind it.
+type EventRecord struct {
+	Source string `json:"source" parquet:"source,dict"`
+	Name   string `json:"name" parquet:"name,dict"`
+	ID     string `json:"id" parquet:"id"`
+	Time   string `json:"time" parquet:"time"`
 }
 
 // ResultSources explains a result door by door: the engine's verdict,
@@ -110,6 +122,12 @@ func NewRecord(r *scan.Result) Record {
 	rec.Trusted = r.Trusted
 	if rec.Trusted == nil {
 		rec.Trusted = noReasons
+	}
+	if c := r.Cause; c != nil {
+		rec.Event = &EventRecord{Source: c.Source, Name: c.Name, ID: c.ID}
+		if !c.Time.IsZero() {
+			rec.Event.Time = c.Time.UTC().Format(time.RFC3339Nano)
+		}
 	}
 	rec.NewFindings = noReasons
 	if r.Compared {
@@ -230,6 +248,10 @@ func (rec *Record) Result() (scan.Result, error) {
 	}
 	if len(rec.Trusted) > 0 {
 		r.Trusted = rec.Trusted
+	}
+	if e := rec.Event; e != nil {
+		r.Cause = &scan.Cause{Source: e.Source, Name: e.Name, ID: e.ID}
+		r.Cause.Time, _ = time.Parse(time.RFC3339Nano, e.Time)
 	}
 	if rec.Baseline != nil {
 		r.Compared = true

@@ -35,6 +35,7 @@ type parquetRecord struct {
 	Baseline           *string         `parquet:"baseline,optional,dict"`
 	NewFindings        []string        `parquet:"new_findings,list"`
 	Trusted            []string        `parquet:"trusted,list"`
+	Event              *EventRecord    `parquet:"event,optional"`
 }
 
 // parquetSource is acl.Source's Parquet form.
@@ -80,7 +81,7 @@ func (p *parquetWriter) Write(r *scan.Result) error {
 		Status: rec.Status, Error: rec.Error, Findings: rec.Findings, Effective: rec.Effective, BlockedBy: rec.BlockedBy,
 		VerifiedPublic: rec.VerifiedPublic, Source: rec.Source, ReportDate: rec.ReportDate, ChangedSinceReport: rec.ChangedSinceReport,
 		Accepted: rec.Accepted, AcceptedRule: rec.AcceptedRule, AcceptedReason: rec.AcceptedReason,
-		Baseline: rec.Baseline, NewFindings: rec.NewFindings, Trusted: rec.Trusted}
+		Baseline: rec.Baseline, NewFindings: rec.NewFindings, Trusted: rec.Trusted, Event: rec.Event}
 	pr.Grants = make([]parquetGrant, len(rec.Grants)) // r's grants are not kept past Write
 	for i, g := range rec.Grants {
 		pr.Grants[i] = parquetGrant{Type: g.Type, ID: g.ID, URI: g.URI, Email: g.Email, Permission: g.Permission}
@@ -162,7 +163,7 @@ func (p *parquetRecord) record() Record {
 		Error: p.Error, Findings: p.Findings, Effective: p.Effective, BlockedBy: p.BlockedBy, VerifiedPublic: p.VerifiedPublic,
 		Source: p.Source, ReportDate: p.ReportDate, ChangedSinceReport: p.ChangedSinceReport, Accepted: p.Accepted,
 		AcceptedRule: p.AcceptedRule, AcceptedReason: p.AcceptedReason, Baseline: p.Baseline, NewFindings: p.NewFindings,
-		Trusted: p.Trusted}
+		Trusted: p.Trusted, Event: p.Event}
 	rec.Grants = make([]acl.Grant, len(p.Grants))
 	for i, g := range p.Grants {
 		rec.Grants[i] = acl.Grant{Type: g.Type, ID: g.ID, URI: g.URI, Email: g.Email, Permission: g.Permission}

@@ -78,6 +78,9 @@ type Result struct {
 	// object is shared with; when they are all it is shared with, it is
 	// not cross-account.
 	Trusted []string
+	// Cause is the event that made a watch judge the object (nil in a
+	// scan).
+	Cause *Cause
 	// Compared is true when the findings were compared with a baseline
 	// (Config.Baseline); New are those it did not have.
 	Compared bool
@@ -99,6 +102,13 @@ type Result struct {
 // is still the source's).
 func (r *Result) object() Object {
 	return Object{Key: r.Key, VersionID: r.VersionID, OwnerID: r.OwnerID, IsLatest: r.IsLatest, place: r.place}
+}
+
+// Cause is an announced change of an object: where it came from (the
+// source's name: aws:s3, ceph:s3, aws.s3), what happened, its id, when.
+type Cause struct {
+	Source, Name, ID string
+	Time             time.Time
 }
 
 // Verification is what an anonymous request for an object showed.

@@ -85,7 +85,7 @@ func (sh *shell) run(ctx context.Context, args []string) int {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newScanCommand(sh), newInventoryCommand(sh), newReportCommand(sh), newFixCommand(sh), newUndoCommand(sh), newVersionCommand(sh))
+	root.AddCommand(newScanCommand(sh), newInventoryCommand(sh), newReportCommand(sh), newFixCommand(sh), newUndoCommand(sh), newWatchCommand(sh), newVersionCommand(sh))
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -1,0 +1,137 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aclscan/aclscan/internal/locals3"
+	"github.com/aclscan/aclscan/internal/testkit"
+	"github.com/aclscan/aclscan/report"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// The watch against radosgw's own push notifications: a topic whose push
+// endpoint is the watch, a bucket that notifies it of every created
+// object. A public upload is judged from its event and written with it;
+// a private one too (its record is clean); SIGTERM ends the watch with
+// every record flushed.
+func TestIntegrationWatchRadosgwPush(t *testing.T) {
+	t.Parallel()
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	bucket := locals3.NewBucket(t, env, "watched")
+	dir := t.TempDir()
+	out, errFile := filepath.Join(dir, "watch.jsonl"), filepath.Join(dir, "stderr")
+	stderr, err := os.Create(errFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	cmd := localCommand(t, buildCLI(t), "watch", "--listen", "127.0.0.1:0", "-o", out, "--no-accept")
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	endpoint := waitFor(t, func() string {
+		b, _ := os.ReadFile(errFile)
+		return regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(string(b))
+	})
+
+	topic := createTopic(t, env, "aclscan-"+strings.TrimPrefix(bucket, "it-"), endpoint)
+	if _, err := a.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: &bucket,
+		NotificationConfiguration: &types.NotificationConfiguration{TopicConfigurations: []types.TopicConfiguration{{
+			Id: aws("aclscan-watch"), TopicArn: &topic, Events: []types.Event{types.EventS3ObjectCreated}}}}}); err != nil {
+		t.Fatalf("notification configuration: %v", err)
+	}
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"uploads/a b+c.png"}, func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"uploads/private.txt"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() string {
+		if recs, err := testkit.ReadReport(out); err == nil && len(recs) >= 2 {
+			return "both"
+		}
+		return ""
+	})
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		b, _ := os.ReadFile(errFile)
+		t.Fatalf("the watch ended with %v:\n%s", err, b)
+	}
+	byKey := map[string]report.Record{}
+	for _, rec := range testkit.Records(t, out) {
+		byKey[rec.Key] = rec
+	}
+	pub, priv := byKey["uploads/a b+c.png"], byKey["uploads/private.txt"]
+	if strings.Join(pub.Effective, ",") != "public" || pub.Event == nil || pub.Event.Source != "ceph:s3" || !strings.HasPrefix(pub.Event.Name, "ObjectCreated") {
+		t.Errorf("the public upload (its key raw in radosgw's record): %+v, event %+v", pub, pub.Event)
+	}
+	if priv.Status != "ok" || len(priv.Findings) != 0 || priv.Event == nil {
+		t.Errorf("the private upload: %+v", priv)
+	}
+	if b, _ := os.ReadFile(errFile); !strings.Contains(string(b), "watch ended: 2 records written") {
+		t.Errorf("stderr: %s", b)
+	}
+}
+
+// waitFor polls until get returns something (30 s at most).
+func waitFor(t *testing.T, get func() string) string {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if v := get(); v != "" {
+			return v
+		}
+	}
+	t.Fatal("gave up waiting")
+	return ""
+}
+
+// createTopic makes a radosgw topic that pushes to endpoint, with the
+// SNS-style call radosgw serves on its S3 endpoint (test-stack.md), and
+// returns its ARN.
+func createTopic(t *testing.T, env locals3.Env, name, endpoint string) string {
+	t.Helper()
+	form := url.Values{"Action": {"CreateTopic"}, "Name": {name},
+		"Attributes.entry.1.key": {"push-endpoint"}, "Attributes.entry.1.value": {endpoint}}
+	body := form.Encode()
+	req, _ := http.NewRequest(http.MethodPost, env.HTTPURL+"/", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sum := sha256.Sum256([]byte(body))
+	creds, err := env.A.Credentials().Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sns", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	arn := regexp.MustCompile(`<TopicArn>([^<]+)</TopicArn>`).FindSubmatch(answer)
+	if resp.StatusCode != http.StatusOK || arn == nil {
+		t.Fatalf("CreateTopic: HTTP %d: %s", resp.StatusCode, answer)
+	}
+	return string(arn[1])
+}

@@ -1,0 +1,167 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aclscan/aclscan/accept"
+	"github.com/aclscan/aclscan/batch"
+	"github.com/aclscan/aclscan/scan"
+)
+
+// Watcher judges announced objects as they are now. Safe for use by many
+// goroutines; Judge's sink is called from one goroutine per call.
+type Watcher struct {
+	API scan.API
+	// Contexts caches each bucket's context (read through API when nil).
+	Contexts *batch.Contexts
+	// Allowed says which buckets may be judged (nil: all): an event
+	// naming another is counted and left alone.
+	Allowed func(bucket string) bool
+	Accept  *accept.Rules
+	Trusted accept.Trust
+
+	once sync.Once
+	mu   sync.Mutex
+	// last is what each object's last record said, so that an event
+	// delivered again for an unchanged ACL writes nothing new.
+	last map[objectID]string
+}
+
+type objectID struct{ bucket, key, version string }
+
+// maxRemembered bounds what the watcher remembers of objects it judged:
+// past it the memory starts over (an object may then be written again).
+const maxRemembered = 100_000
+
+// Outcome counts what became of one delivery's events.
+type Outcome struct {
+	// Judged objects were read and written; Unchanged were read and found
+	// as their last record said (written nothing); Ignored were events of
+	// no interest (removals, restores) or of buckets not allowed.
+	Judged, Unchanged, Ignored int
+}
+
+// Judge reads and judges the objects the events announce, writing a
+// record per object whose judgement changed. An error means some objects
+// could not be judged (S3 failing): the delivery should be tried again.
+func (w *Watcher) Judge(ctx context.Context, events []Event, sink scan.Sink) (Outcome, error) {
+	w.once.Do(func() {
+		w.last = map[objectID]string{}
+		if w.Contexts == nil {
+			w.Contexts = &batch.Contexts{Read: w.API.BucketContext}
+		}
+	})
+	var out Outcome
+	byBucket := map[string][]Event{}
+	var order []string
+	for _, e := range events {
+		if !e.Judged() || (w.Allowed != nil && !w.Allowed(e.Bucket)) {
+			out.Ignored++
+			continue
+		}
+		if byBucket[e.Bucket] == nil {
+			order = append(order, e.Bucket)
+		}
+		byBucket[e.Bucket] = append(byBucket[e.Bucket], e)
+	}
+	var errs []error
+	for _, bucket := range order {
+		if err := w.judgeBucket(ctx, bucket, byBucket[bucket], sink, &out); err != nil {
+			errs = append(errs, fmt.Errorf("bucket %q: %w", bucket, err))
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func (w *Watcher) judgeBucket(ctx context.Context, bucket string, events []Event, sink scan.Sink, out *Outcome) error {
+	bc, err := w.Contexts.Get(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	causes := map[objectID]*scan.Cause{}
+	var objects []scan.Object
+	var retry []Event // keys EventBridge may have encoded, tried decoded if missing
+	for _, e := range events {
+		id := objectID{bucket, e.Key, e.VersionID}
+		if causes[id] != nil {
+			continue // the same object twice in one delivery: judged once
+		}
+		causes[id] = &scan.Cause{Source: e.Source, Name: e.Name, ID: e.ID, Time: e.Time}
+		objects = append(objects, scan.Object{Key: e.Key, VersionID: e.VersionID, IsLatest: e.VersionID == ""})
+		if e.KeyMaybeEncoded {
+			if decoded, err := url.QueryUnescape(e.Key); err == nil && decoded != e.Key {
+				retry = append(retry, e)
+			}
+		}
+	}
+	maybe := map[objectID]bool{}
+	for _, e := range retry {
+		maybe[objectID{bucket, e.Key, e.VersionID}] = true
+	}
+	missing := map[objectID]bool{}
+	record := scan.SinkFunc(func(r *scan.Result) error {
+		id := objectID{bucket, r.Key, r.VersionID}
+		r.Cause = causes[id]
+		if r.Status == scan.StatusMissing && maybe[id] {
+			missing[id] = true // judged again under its decoded key
+			return nil
+		}
+		if w.unchanged(id, r) {
+			out.Unchanged++
+			return nil
+		}
+		out.Judged++
+		return sink.Write(r)
+	})
+	req := batch.Request{Items: batch.Items{Kind: batch.Listed, Bucket: bucket, Objects: objects}, Context: bc, Accept: w.Accept, Trusted: w.Trusted}
+	if _, err := batch.Judge(ctx, w.API, req, record); err != nil {
+		return err
+	}
+	var again []scan.Object
+	for _, e := range retry {
+		if missing[objectID{bucket, e.Key, e.VersionID}] {
+			decoded, _ := url.QueryUnescape(e.Key)
+			causes[objectID{bucket, decoded, e.VersionID}] = causes[objectID{bucket, e.Key, e.VersionID}]
+			again = append(again, scan.Object{Key: decoded, VersionID: e.VersionID, IsLatest: e.VersionID == ""})
+		}
+	}
+	if len(again) > 0 {
+		retry = nil
+		req.Items.Objects = again
+		_, err = batch.Judge(ctx, w.API, req, record)
+	}
+	return err
+}
+
+// unchanged reports whether r says what the object's last record said,
+// and remembers r.
+func (w *Watcher) unchanged(id objectID, r *scan.Result) bool {
+	fp := fingerprint(r)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.last[id] == fp {
+		return true
+	}
+	if len(w.last) >= maxRemembered {
+		clear(w.last)
+	}
+	w.last[id] = fp
+	return false
+}
+
+// fingerprint is what a record says of an object's exposure: a repeated
+// event for an object whose ACL and verdict did not change has the same.
+func fingerprint(r *scan.Result) string {
+	grants := make([]string, len(r.Grants))
+	for i, g := range r.Grants {
+		grants[i] = g.Type + ":" + g.ID + g.URI + g.Email + ":" + g.Permission
+	}
+	slices.Sort(grants)
+	return fmt.Sprintf("%s|%s|%s|%d|%d|%d|%s", r.Status, r.OwnerID, strings.Join(grants, ","), r.Findings, r.Effective, r.Accepted, strings.Join(r.BlockedBy, ","))
+}

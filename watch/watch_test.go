@@ -1,0 +1,58 @@
+package watch
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/batch"
+	"github.com/aclscan/aclscan/internal/testkit/fakes3"
+	"github.com/aclscan/aclscan/s3access"
+	"github.com/aclscan/aclscan/scan"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+)
+
+const (
+	publicACL  = `<AccessControlPolicy><Owner><ID>owner</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>owner</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>`
+	privateACL = `<AccessControlPolicy><Owner><ID>owner</ID></Owner><AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>owner</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant></AccessControlList></AccessControlPolicy>`
+)
+
+// One judge per event, from the ACL as it is now, not the event's: a
+// delivery sent twice writes nothing new while the ACL stays; a change
+// writes again; removals and other buckets are left alone; an
+// EventBridge key that is not found is tried decoded. The fake S3 gives
+// answers on demand (the integration test runs radosgw's push).
+func TestWatcher(t *testing.T) {
+	t.Parallel()
+	fake := fakes3.New()
+	fake.BucketACL = fakes3.Answer{Status: 200, Body: privateACL}
+	fake.Put("uploads/a.png", 200, publicACL)
+	fake.Put("uploads/b c.png", 200, privateACL)
+	client, err := s3access.New(context.Background(), s3access.Options{EndpointURL: fake.URL(t), MaxAttempts: 1,
+		Credentials: s3access.StaticCredentials("AKIDTEST", "test-secret", ""),
+		Backoff:     retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &Watcher{API: client, Allowed: func(b string) bool { return b == "b" }, Contexts: &batch.Contexts{Read: client.BucketContext}}
+	var written []scan.Result
+	sink := scan.SinkFunc(func(r *scan.Result) error { written = append(written, *r); return nil })
+	created := Event{Bucket: "b", Key: "uploads/a.png", Name: "ObjectCreated:Put", Source: "ceph:s3", ID: "1"}
+
+	out, err := w.Judge(context.Background(), []Event{created, created, {Bucket: "b", Key: "x", Name: "ObjectRemoved:Delete"}, {Bucket: "other", Key: "y", Name: "ObjectCreated:Put"}}, sink)
+	if err != nil || out.Judged != 1 || out.Ignored != 2 || len(written) != 1 || !written[0].Effective.Has(acl.Public) || written[0].Cause == nil || written[0].Cause.ID != "1" {
+		t.Fatalf("first delivery: %+v, %v, %d written %+v", out, err, len(written), written)
+	}
+	if out, err := w.Judge(context.Background(), []Event{created}, sink); err != nil || out.Unchanged != 1 || len(written) != 1 {
+		t.Errorf("the same delivery again: %+v, %v, %d written; want nothing new", out, err, len(written))
+	}
+	fake.Change(func() { fake.ObjectACL["uploads/a.png"] = fakes3.Answer{Status: 200, Body: privateACL} })
+	if out, err := w.Judge(context.Background(), []Event{{Bucket: "b", Key: "uploads/a.png", Name: "ObjectAcl:Put", Source: "aws:s3"}}, sink); err != nil || out.Judged != 1 || len(written) != 2 || written[1].Findings != 0 {
+		t.Errorf("after the ACL changed: %+v, %v, %+v; want a new, clean record", out, err, written)
+	}
+	bridged := Event{Bucket: "b", Key: "uploads/b%20c.png", Name: "Object Created", Source: "aws.s3", KeyMaybeEncoded: true}
+	if out, err := w.Judge(context.Background(), []Event{bridged}, sink); err != nil || len(written) != 3 || written[2].Key != "uploads/b c.png" || written[2].Status != scan.StatusOK {
+		t.Errorf("an EventBridge key not found as given: %+v, %v, %+v; want the decoded key judged, and no missing record", out, err, written[2:])
+	}
+}
