@@ -20,12 +20,14 @@ func refuse(format string, args ...any) error { return &badEvent{msg: fmt.Sprint
 // eventShape is what tells the event kinds apart.
 type eventShape struct {
 	Async         bool            `json:"async"`
+	Records       json.RawMessage `json:"Records"`
+	Source        string          `json:"source"`
 	Items         json.RawMessage `json:"Items"`
 	SchemaVersion string          `json:"invocationSchemaVersion"`
 	Tasks         json.RawMessage `json:"tasks"`
 }
 
-const eventKinds = `a scan {"bucket", "prefix", "strategy", "concurrency"}, an async scan {"async": true, "bucket", ...}, a Step Functions Distributed Map batch {"BatchInput", "Items"} or an S3 Batch Operations event {"invocationSchemaVersion", "tasks"}`
+const eventKinds = `a scan {"bucket", "prefix", "strategy", "concurrency"}, an async scan {"async": true, "bucket", ...}, a Step Functions Distributed Map batch {"BatchInput", "Items"}, an S3 Batch Operations event {"invocationSchemaVersion", "tasks"}, S3 event notification records {"Records"}, an SQS batch of them or an EventBridge S3 event`
 
 // dispatch hands the event to the handler of its kind.
 func (h *handler) dispatch(ctx context.Context, inv *invocation) (outcome, error) {
@@ -46,6 +48,12 @@ func (h *handler) dispatch(ctx context.Context, inv *invocation) (outcome, error
 		return outcome{response: resp}, err
 	case shape.Async:
 		return h.asyncScan(ctx, inv, raw)
+	case shape.Records != nil && isSQS(raw):
+		resp, err := h.sqsBatch(ctx, inv, raw)
+		return outcome{response: resp}, err
+	case shape.Records != nil || shape.Source == "aws.s3":
+		resp, err := h.watchEvents(ctx, inv, raw)
+		return outcome{response: resp}, err
 	}
 	var ev Event
 	if err := decodeStrict(raw, &ev); err != nil {

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aclscan/aclscan/accept"
@@ -15,6 +16,7 @@ import (
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
+	"github.com/aclscan/aclscan/watch"
 )
 
 // Event is the invocation payload; every field is optional.
@@ -247,9 +249,13 @@ type handler struct {
 	config config
 	// accept are the accepted-exposure rules and trusted the zone of
 	// trust (nil: none), read when the environment starts.
-	accept   *accept.Rules
-	trusted  accept.Trust
-	contexts *batch.Contexts
+	accept  *accept.Rules
+	trusted accept.Trust
+	// watcher judges announced objects, remembering across invocations
+	// what each object's last record said.
+	watchOnce sync.Once
+	watcher   *watch.Watcher
+	contexts  *batch.Contexts
 	// invoke starts the function again asynchronously with an event (an
 	// async scan's next part).
 	invoke func(ctx context.Context, event []byte) error

@@ -102,12 +102,14 @@ func TestDispatchRefusesUnknownEvents(t *testing.T) {
 		`[1, 2]`:             "not a JSON object",
 		`{"bukcet": "typo"}`: `unknown field "bukcet"`,
 		`{"bucket": 7}`:      "cannot unmarshal number",
-		`{"invocationSchemaVersion": "3.0", "tasks": [{}]}`: "reads 1.0 and 2.0",
-		`{"invocationSchemaVersion": "1.0", "tasks": []}`:   "has no tasks",
-		`{"Items": [], "BatchInput": {"run_id": "r"}}`:      "no items",
-		`{"Items": [{"Key": "k"}], "BatchInput": {}}`:       "no run_id",
-		`{"async": true, "scan_id": "../etc", "part": 2}`:   "a continuation needs the scan_id",
-		`{"async": true, "surprise": 1}`:                    `unknown field "surprise"`,
+		`{"invocationSchemaVersion": "3.0", "tasks": [{}]}`:                                       "reads 1.0 and 2.0",
+		`{"invocationSchemaVersion": "1.0", "tasks": []}`:                                         "has no tasks",
+		`{"Items": [], "BatchInput": {"run_id": "r"}}`:                                            "no items",
+		`{"Items": [{"Key": "k"}], "BatchInput": {}}`:                                             "no run_id",
+		`{"async": true, "scan_id": "../etc", "part": 2}`:                                         "a continuation needs the scan_id",
+		`{"async": true, "surprise": 1}`:                                                          `unknown field "surprise"`,
+		`{"source": "aws.s3", "detail-type": "Object Created", "detail": {}}`:                     "without detail.bucket.name",
+		`{"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": "b"}, "object": {}}}]}`: "no s3.bucket.name or s3.object.key",
 	} {
 		_, err := h.dispatch(context.Background(), &invocation{id: "r", event: []byte(event)})
 		var bad *badEvent

@@ -460,3 +460,46 @@ func TestAcceptedExposuresInTheFunction(t *testing.T) {
 		t.Errorf("a malformed rules file: %v; want one line naming the rule and field", err)
 	}
 }
+
+// Events of changed objects, as AWS delivers them to the function: S3
+// notification records (keys URL-encoded) and an SQS batch of an
+// EventBridge event, a message that is not events, and one whose bucket
+// cannot be read. Each object is read as it is now; a delivery sent again
+// for an unchanged ACL writes nothing; only the failed message comes back.
+func TestWatchEventsInTheFunction(t *testing.T) {
+	env := locals3.ForTest(t)
+	seedDemo(t, env)
+	h := newTestHandler(t, env, env.HTTPURL, map[string]string{"ALLOWED_BUCKETS": "demo*,no-such-bucket-*"})
+	records := `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","eventTime":"2026-12-07T12:00:00.000Z",` +
+		`"s3":{"bucket":{"name":"demo"},"object":{"key":"shared%2Fpublic-report.pdf","sequencer":"0A1B"}}}]}`
+	out, err := invoke(t, h, json.RawMessage(records))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := out.(*watchResponse)
+	if resp.Judged != 1 || len(resp.Risky) != 1 || resp.Risky[0].Key != "shared/public-report.pdf" || resp.Risky[0].Event == nil ||
+		resp.Risky[0].Event.ID != "0A1B" || !strings.HasPrefix(resp.Records, "s3://"+reportBucket+"/aclscan/watch/") {
+		t.Fatalf("S3 records: %+v", resp)
+	}
+	if out, err := invoke(t, h, json.RawMessage(records)); err != nil || out.(*watchResponse).Unchanged != 1 || out.(*watchResponse).Judged != 0 {
+		t.Errorf("the same records again: %+v, %v; want the object unchanged, nothing written", out, err)
+	}
+
+	bridge := `{"version":"0","id":"e1","detail-type":"Object Created","source":"aws.s3","time":"2026-12-07T12:00:00Z",` +
+		`"detail":{"bucket":{"name":"demo"},"object":{"key":"experiment/object-000001"}}}`
+	broken := `{"version":"0","id":"e2","detail-type":"Object Created","source":"aws.s3",` +
+		`"detail":{"bucket":{"name":"no-such-bucket-here"},"object":{"key":"k"}}}`
+	body := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	sqs := `{"Records":[` +
+		`{"messageId":"m1","eventSource":"aws:sqs","body":` + body(bridge) + `},` +
+		`{"messageId":"m2","eventSource":"aws:sqs","body":"hello"},` +
+		`{"messageId":"m3","eventSource":"aws:sqs","body":` + body(broken) + `}]}`
+	out, err = invoke(t, h, json.RawMessage(sqs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp = out.(*watchResponse)
+	if resp.Judged != 1 || resp.Ignored != 1 || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m3" {
+		t.Errorf("SQS batch: %+v; want m1 judged, m2 ignored, m3 to come back", resp)
+	}
+}

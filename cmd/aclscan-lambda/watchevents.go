@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aclscan/aclscan/report"
+	"github.com/aclscan/aclscan/scan"
+	"github.com/aclscan/aclscan/watch"
+)
+
+// watchResponse is the answer to an event of changed objects: what was
+// judged, where the records went, the first risky ones; for an SQS batch,
+// the messages to deliver again (batchItemFailures, so that only those
+// come back).
+type watchResponse struct {
+	Judged    int             `json:"judged"`
+	Unchanged int             `json:"unchanged"`
+	Ignored   int             `json:"ignored"`
+	Records   string          `json:"records,omitempty"`
+	Risky     []report.Record `json:"risky"`
+	// BatchItemFailures names the SQS messages not judged whole.
+	BatchItemFailures []sqsFailure `json:"batchItemFailures"`
+}
+
+type sqsFailure struct {
+	ItemIdentifier string `json:"itemIdentifier"`
+}
+
+// sqsEvent is an SQS batch as Lambda delivers it.
+type sqsEvent struct {
+	Records []struct {
+		MessageID   string `json:"messageId"`
+		Body        string `json:"body"`
+		EventSource string `json:"eventSource"`
+	} `json:"Records"`
+}
+
+// isSQS tells an SQS batch from S3 notification records sent to the
+// function directly: both hold "Records".
+func isSQS(raw []byte) bool {
+	var ev sqsEvent
+	return json.Unmarshal(raw, &ev) == nil && len(ev.Records) > 0 && ev.Records[0].EventSource == "aws:sqs"
+}
+
+// watchEvents judges the objects of S3 notification records or an
+// EventBridge S3 event sent to the function directly. An error makes
+// Lambda deliver the event again.
+func (h *handler) watchEvents(ctx context.Context, inv *invocation, raw []byte) (*watchResponse, error) {
+	events, err := watch.Decode(raw)
+	if err != nil {
+		return nil, refuse("%v", err)
+	}
+	resp := &watchResponse{BatchItemFailures: []sqsFailure{}}
+	var records []scan.Result
+	if err := h.judgeEvents(ctx, events, resp, &records); err != nil {
+		return nil, err
+	}
+	return resp, h.saveWatchRecords(ctx, inv, records, resp)
+}
+
+// sqsBatch judges each message of an SQS batch (an EventBridge event, S3
+// notification records, or either inside an SNS notification) and names
+// the messages to deliver again.
+func (h *handler) sqsBatch(ctx context.Context, inv *invocation, raw []byte) (*watchResponse, error) {
+	var ev sqsEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, refuse("an SQS batch: %v", err)
+	}
+	resp := &watchResponse{BatchItemFailures: []sqsFailure{}}
+	var records []scan.Result
+	for _, m := range ev.Records {
+		events, err := watch.Decode(unwrapSNS([]byte(m.Body)))
+		if errors.Is(err, watch.ErrNotEvents) {
+			resp.Ignored++ // not ours to judge; delivering it again changes nothing
+			continue
+		}
+		if err == nil {
+			err = h.judgeEvents(ctx, events, resp, &records)
+		}
+		if err != nil {
+			fmt.Printf("aclscan: message %s not judged whole: %v\n", m.MessageID, err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, sqsFailure{ItemIdentifier: m.MessageID})
+		}
+	}
+	if err := h.saveWatchRecords(ctx, inv, records, resp); err != nil {
+		// The records of every message are lost with the save: all again.
+		resp.BatchItemFailures = resp.BatchItemFailures[:0]
+		for _, m := range ev.Records {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, sqsFailure{ItemIdentifier: m.MessageID})
+		}
+		fmt.Printf("aclscan: %v; every message of the batch will be delivered again\n", err)
+	}
+	return resp, nil
+}
+
+// unwrapSNS returns the message of an SNS notification (S3 -> SNS -> SQS
+// without raw delivery), or body as it is.
+func unwrapSNS(body []byte) []byte {
+	var n struct {
+		Type    string `json:"Type"`
+		Message string `json:"Message"`
+	}
+	if json.Unmarshal(body, &n) == nil && n.Type == "Notification" && n.Message != "" {
+		return []byte(n.Message)
+	}
+	return body
+}
+
+// judgeEvents judges events with the environment's watcher, keeping the
+// records to save.
+func (h *handler) judgeEvents(ctx context.Context, events []watch.Event, resp *watchResponse, records *[]scan.Result) error {
+	h.watchOnce.Do(func() {
+		h.watcher = &watch.Watcher{API: h.client, Contexts: h.contexts, Accept: h.accept, Trusted: h.trusted,
+			Allowed: func(bucket string) bool { return h.config.checkBucket(bucket) == nil }}
+	})
+	out, err := h.watcher.Judge(ctx, events, scan.SinkFunc(func(r *scan.Result) error {
+		copied := *r
+		copied.Grants = append(copied.Grants[:0:0], r.Grants...)
+		*records = append(*records, copied)
+		return nil
+	}))
+	resp.Judged += out.Judged
+	resp.Unchanged += out.Unchanged
+	resp.Ignored += out.Ignored
+	return err
+}
+
+// saveWatchRecords writes an invocation's records to REPORT_BUCKET (when
+// set) as JSON lines, and puts the first risky ones in the answer.
+func (h *handler) saveWatchRecords(ctx context.Context, inv *invocation, records []scan.Result, resp *watchResponse) error {
+	risky := &report.Risky{Limit: h.config.riskyLimit, MaxBytes: riskyMaxBytes}
+	for i := range records {
+		_ = risky.Write(&records[i])
+	}
+	resp.Risky = risky.Records
+	if resp.Risky == nil {
+		resp.Risky = []report.Record{}
+	}
+	if len(records) == 0 || h.config.reportBucket == "" {
+		return nil
+	}
+	var buf bytes.Buffer
+	w := report.NewJSONL(&buf, report.Options{})
+	for i := range records {
+		if err := w.Write(&records[i]); err != nil {
+			return err
+		}
+	}
+	if err := w.Close(nil); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	store, where, err := h.runStore("", "", "watch")
+	if err != nil {
+		return err
+	}
+	key := now.Format("2006/01/02/150405.000000000") + "-" + inv.id + ".jsonl"
+	if err := store.Put(ctx, key, buf.Bytes()); err != nil {
+		return fmt.Errorf("save the records to %s%s: %w", where, key, err)
+	}
+	resp.Records = where + key
+	return nil
+}
