@@ -11,6 +11,7 @@ import (
 
 	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/batch"
+	"github.com/aclscan/aclscan/fix"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -25,6 +26,9 @@ type Watcher struct {
 	Allowed func(bucket string) bool
 	Accept  *accept.Rules
 	Trusted accept.Trust
+	// Remediate, when set, closes what it names on the objects found
+	// exposed, through the fix path.
+	Remediate *Remediation
 
 	once sync.Once
 	mu   sync.Mutex
@@ -45,6 +49,25 @@ type Outcome struct {
 	// as their last record said (written nothing); Ignored were events of
 	// no interest (removals, restores) or of buckets not allowed.
 	Judged, Unchanged, Ignored int
+	// Remediated ACLs were changed by Remediate; RemediationFailed were
+	// not (skipped, because they changed meanwhile, or failed).
+	Remediated, RemediationFailed int
+}
+
+// Remediation closes, through the fix path, the findings of Mode's kinds
+// (not those an accepted-exposure rule accepts) on objects a watch finds
+// exposed: each ACL saved to an undo log before it changes, the owners'
+// FULL_CONTROL never touched, the ACL read again and skipped if it
+// changed since it was judged. A delivery sent again finds the object
+// clean and changes nothing.
+type Remediation struct {
+	Mode fix.Mode
+	API  fix.API
+	// Journal opens the undo log of one delivery's changes: a new one
+	// each time, since the same object may need closing again later.
+	Journal func() (*fix.Journal, error)
+	// Done is told of a delivery's closed undo log (the Lambda uploads it).
+	Done func(j *fix.Journal) error
 }
 
 // Judge reads and judges the objects the events announce, writing a
@@ -71,15 +94,52 @@ func (w *Watcher) Judge(ctx context.Context, events []Event, sink scan.Sink) (Ou
 		byBucket[e.Bucket] = append(byBucket[e.Bucket], e)
 	}
 	var errs []error
+	var fixes []fix.Entry
 	for _, bucket := range order {
-		if err := w.judgeBucket(ctx, bucket, byBucket[bucket], sink, &out); err != nil {
+		if err := w.judgeBucket(ctx, bucket, byBucket[bucket], sink, &out, &fixes); err != nil {
 			errs = append(errs, fmt.Errorf("bucket %q: %w", bucket, err))
+		}
+	}
+	if len(fixes) > 0 {
+		if err := w.remediate(ctx, fixes, &out); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return out, errors.Join(errs...)
 }
 
-func (w *Watcher) judgeBucket(ctx context.Context, bucket string, events []Event, sink scan.Sink, out *Outcome) error {
+// remediate applies a delivery's fixes with their own undo log.
+func (w *Watcher) remediate(ctx context.Context, entries []fix.Entry, out *Outcome) error {
+	r := w.Remediate
+	j, err := r.Journal()
+	if err != nil {
+		return fmt.Errorf("open the undo log: %w", err)
+	}
+	var mu sync.Mutex
+	err = fix.Apply(ctx, r.API, j, entries, fix.Options{Workers: 4}, func(res fix.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if res.Outcome == fix.Changed {
+			out.Remediated++
+		} else {
+			out.RemediationFailed++
+		}
+	})
+	if cerr := j.Close(); err == nil {
+		err = cerr
+	}
+	if r.Done != nil {
+		if derr := r.Done(j); err == nil {
+			err = derr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("remediate: %w", err)
+	}
+	return nil
+}
+
+func (w *Watcher) judgeBucket(ctx context.Context, bucket string, events []Event, sink scan.Sink, out *Outcome, fixes *[]fix.Entry) error {
 	bc, err := w.Contexts.Get(ctx, bucket)
 	if err != nil {
 		return err
@@ -117,6 +177,16 @@ func (w *Watcher) judgeBucket(ctx context.Context, bucket string, events []Event
 			return nil
 		}
 		out.Judged++
+		if rm := w.Remediate; rm != nil && r.Status == scan.StatusOK && r.Effective&^r.Accepted&rm.Mode.Kinds != 0 {
+			mode := rm.Mode
+			mode.Kinds &^= r.Accepted
+			if e, ok := fix.Plan(bc.Owner, r.OwnerID, r.Grants, mode); ok {
+				e.Bucket, e.Key, e.VersionID = bucket, r.Key, r.VersionID
+				*fixes = append(*fixes, e)
+				// Fixed, the object's next record must be written again.
+				w.forget(id)
+			}
+		}
 		return sink.Write(r)
 	})
 	req := batch.Request{Items: batch.Items{Kind: batch.Listed, Bucket: bucket, Objects: objects}, Context: bc, Accept: w.Accept, Trusted: w.Trusted}
@@ -153,6 +223,13 @@ func (w *Watcher) unchanged(id objectID, r *scan.Result) bool {
 	}
 	w.last[id] = fp
 	return false
+}
+
+// forget drops what the watcher remembers of an object.
+func (w *Watcher) forget(id objectID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.last, id)
 }
 
 // fingerprint is what a record says of an object's exposure: a repeated

@@ -2,11 +2,17 @@ package watch
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/batch"
+	"github.com/aclscan/aclscan/fix"
 	"github.com/aclscan/aclscan/internal/testkit/fakes3"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
@@ -54,5 +60,54 @@ func TestWatcher(t *testing.T) {
 	bridged := Event{Bucket: "b", Key: "uploads/b%20c.png", Name: "Object Created", Source: "aws.s3", KeyMaybeEncoded: true}
 	if out, err := w.Judge(context.Background(), []Event{bridged}, sink); err != nil || len(written) != 3 || written[2].Key != "uploads/b c.png" || written[2].Status != scan.StatusOK {
 		t.Errorf("an EventBridge key not found as given: %+v, %v, %+v; want the decoded key judged, and no missing record", out, err, written[2:])
+	}
+}
+
+// Remediation through the fix path: a public upload is closed at once,
+// its ACL saved to the delivery's undo log first; the owner's grant
+// stays; the same delivery sent again changes nothing; an accepted
+// finding is left alone.
+func TestWatcherRemediates(t *testing.T) {
+	t.Parallel()
+	fake := fakes3.New()
+	fake.BucketACL = fakes3.Answer{Status: 200, Body: privateACL}
+	fake.Put("uploads/leak.png", 200, publicACL)
+	fake.Put("site/logo.png", 200, publicACL)
+	client, err := s3access.New(context.Background(), s3access.Options{EndpointURL: fake.URL(t), MaxAttempts: 1,
+		Credentials: s3access.StaticCredentials("AKIDTEST", "test-secret", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := accept.Parse([]byte("rules:\n  - {id: site, bucket: b, key: \"site/**\", findings: [public], reason: the website}\n"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var logs []string
+	w := &Watcher{API: client, Accept: rules, Remediate: &Remediation{Mode: fix.Mode{Kinds: acl.Findings(0).With(acl.Public)}, API: client,
+		Journal: func() (*fix.Journal, error) {
+			return fix.OpenJournal(filepath.Join(dir, fmt.Sprintf("undo-%d.jsonl", len(logs))))
+		},
+		Done: func(j *fix.Journal) error { logs = append(logs, j.Path()); return nil }}}
+	sink := scan.SinkFunc(func(*scan.Result) error { return nil })
+	events := []Event{{Bucket: "b", Key: "uploads/leak.png", Name: "ObjectCreated:Put"}, {Bucket: "b", Key: "site/logo.png", Name: "ObjectCreated:Put"}}
+	out, err := w.Judge(context.Background(), events, sink)
+	if err != nil || out.Remediated != 1 || out.RemediationFailed != 0 || len(logs) != 1 {
+		t.Fatalf("first delivery: %+v, %v, logs %v; want the leak closed, the site left", out, err, logs)
+	}
+	var leak, site string
+	fake.Change(func() { leak, site = fake.ObjectACL["uploads/leak.png"].Body, fake.ObjectACL["site/logo.png"].Body })
+	if strings.Contains(leak, "AllUsers") || !strings.Contains(leak, "owner") {
+		t.Errorf("the leak's ACL now: %s; want the owner's grant alone", leak)
+	}
+	if !strings.Contains(site, "AllUsers") {
+		t.Error("the accepted website asset was changed")
+	}
+	saved, _ := os.ReadFile(logs[0])
+	if !strings.Contains(string(saved), "AllUsers") {
+		t.Errorf("the undo log does not hold the ACL before the change: %s", saved)
+	}
+	if out, err := w.Judge(context.Background(), events[:1], sink); err != nil || out.Remediated != 0 || len(logs) != 1 || fake.Count("put-acl") != 1 {
+		t.Errorf("the delivery again: %+v, %v, %d logs, %d writes; want nothing changed", out, err, len(logs), fake.Count("put-acl"))
 	}
 }

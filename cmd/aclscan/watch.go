@@ -7,11 +7,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/aclscan/aclscan/acl"
+	"github.com/aclscan/aclscan/fix"
 	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/scan"
@@ -24,6 +30,10 @@ type watchFlags struct {
 	scanFlags
 	listen  string
 	buckets []string
+	// remediate are the kinds to close as soon as found; undoDir holds
+	// one undo log per delivery that changed something.
+	remediate string
+	undoDir   string
 }
 
 func newWatchCommand(sh *shell) *cobra.Command {
@@ -61,6 +71,8 @@ flight and flushes every record.`,
 	fl.BoolVar(&f.noAccept, "no-accept", false, "ignore .aclscan.yaml")
 	fl.StringSliceVar(&f.trusted, "trusted-accounts", nil, "the zone of trust (docs/accepted.md)")
 	fl.StringVar(&f.set.BucketOwner, "bucket-owner", "", "bucket owner's canonical ID, used when GetBucketAcl is denied")
+	fl.StringVar(&f.remediate, "remediate", "", "close these findings as soon as found, through the fix path (comma list of public, authenticated, cross-account): the grants go, the owners' FULL_CONTROL stays, accepted exposures are left alone")
+	fl.StringVar(&f.undoDir, "undo-dir", "", "with --remediate: the directory of the undo logs (one per delivery that changed an ACL; aclscan undo LOG restores)")
 	return cmd
 }
 
@@ -80,6 +92,10 @@ func (sh *shell) runWatch(ctx context.Context, f *watchFlags) error {
 		}
 	}
 	cfg, s3opts, _, err := f.configEach()
+	if err != nil {
+		return err
+	}
+	remediation, err := f.remediation()
 	if err != nil {
 		return err
 	}
@@ -103,7 +119,10 @@ func (sh *shell) runWatch(ctx context.Context, f *watchFlags) error {
 		listener.Close()
 		return usageErrorf("--format: %v", err)
 	}
-	w := &watch.Watcher{API: client, Accept: cfg.Accept, Trusted: cfg.Trusted}
+	w := &watch.Watcher{API: client, Accept: cfg.Accept, Trusted: cfg.Trusted, Remediate: remediation}
+	if remediation != nil {
+		remediation.API = client
+	}
 	if len(f.buckets) > 0 {
 		w.Allowed = func(bucket string) bool {
 			for _, pattern := range f.buckets {
@@ -156,6 +175,9 @@ func (sh *shell) runWatch(ctx context.Context, f *watchFlags) error {
 			err = ferr
 		}
 		mu.Unlock()
+		if outcome.Remediated+outcome.RemediationFailed > 0 {
+			fmt.Fprintf(sh.stderr, "aclscan: remediation: %d ACLs closed, %d not (changed meanwhile, or failed); undo logs in %s\n", outcome.Remediated, outcome.RemediationFailed, f.undoDir)
+		}
 		if err != nil {
 			fmt.Fprintf(sh.stderr, "aclscan: a delivery of %d events is not judged whole (%d written): %v; answered 503 so that it is sent again\n", len(events), len(records), err)
 			http.Error(rw, "not judged whole; send it again", http.StatusServiceUnavailable)
@@ -184,4 +206,36 @@ func (sh *shell) runWatch(ctx context.Context, f *watchFlags) error {
 		return &exitError{code: exitIncomplete, msg: "watch: " + err.Error()}
 	}
 	return nil
+}
+
+// remediation is what --remediate and --undo-dir ask (nil without them).
+func (f *watchFlags) remediation() (*watch.Remediation, error) {
+	switch {
+	case f.remediate == "" && f.undoDir != "":
+		return nil, usageErrorf("--undo-dir holds the undo logs of --remediate: give --remediate KINDS too")
+	case f.remediate == "":
+		return nil, nil
+	case f.undoDir == "":
+		return nil, usageErrorf("--remediate needs --undo-dir DIR: every ACL is saved there before it is changed")
+	}
+	if info, err := os.Stat(f.undoDir); err != nil || !info.IsDir() {
+		return nil, usageErrorf("--undo-dir %s is not a directory", f.undoDir)
+	}
+	var kinds []acl.Kind
+	for _, name := range strings.Split(f.remediate, ",") {
+		k, ok := acl.ParseKind(strings.TrimSpace(name))
+		if !ok {
+			return nil, usageErrorf("--remediate: unknown finding kind %q (public, authenticated or cross-account)", name)
+		}
+		kinds = append(kinds, k)
+	}
+	mode, err := fix.ParseMode(kinds, "")
+	if err != nil {
+		return nil, usageErrorf("--remediate: %v", err)
+	}
+	var n atomic.Int64
+	return &watch.Remediation{Mode: mode, Journal: func() (*fix.Journal, error) {
+		name := fmt.Sprintf("undo-%s-%d.jsonl", time.Now().UTC().Format("20060102T150405"), n.Add(1))
+		return fix.OpenJournal(filepath.Join(f.undoDir, name))
+	}}, nil
 }

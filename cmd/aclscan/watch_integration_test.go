@@ -27,9 +27,10 @@ import (
 
 // The watch against radosgw's own push notifications: a topic whose push
 // endpoint is the watch, a bucket that notifies it of every created
-// object. A public upload is judged from its event and written with it;
-// a private one too (its record is clean); SIGTERM ends the watch with
-// every record flushed.
+// object. A public upload is judged from its event, written with it, and
+// closed at once (--remediate public, its ACL saved to an undo log); a
+// private one is written clean; SIGTERM ends the watch with every record
+// flushed.
 func TestIntegrationWatchRadosgwPush(t *testing.T) {
 	t.Parallel()
 	env := locals3.ForTest(t)
@@ -43,7 +44,11 @@ func TestIntegrationWatchRadosgwPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stderr.Close()
-	cmd := localCommand(t, buildCLI(t), "watch", "--listen", "127.0.0.1:0", "-o", out, "--no-accept")
+	undo := filepath.Join(dir, "undo")
+	if err := os.Mkdir(undo, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cmd := localCommand(t, buildCLI(t), "watch", "--listen", "127.0.0.1:0", "-o", out, "--no-accept", "--remediate", "public", "--undo-dir", undo)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -88,8 +93,15 @@ func TestIntegrationWatchRadosgwPush(t *testing.T) {
 	if priv.Status != "ok" || len(priv.Findings) != 0 || priv.Event == nil {
 		t.Errorf("the private upload: %+v", priv)
 	}
-	if b, _ := os.ReadFile(errFile); !strings.Contains(string(b), "watch ended: 2 records written") {
+	if b, _ := os.ReadFile(errFile); !strings.Contains(string(b), "watch ended: 2 records written") || !strings.Contains(string(b), "remediation: 1 ACLs closed") {
 		t.Errorf("stderr: %s", b)
+	}
+	// Remediated at once: anyone is refused now, and the ACL before is in an undo log.
+	if code := anonymousGET(t, env, bucket, "uploads/a b+c.png"); code != http.StatusForbidden {
+		t.Errorf("the public upload after the watch: anonymous GET %d, want 403", code)
+	}
+	if logs, _ := filepath.Glob(filepath.Join(undo, "undo-*.jsonl")); len(logs) != 1 {
+		t.Errorf("undo logs %v; want one, of the delivery that changed an ACL", logs)
 	}
 }
 

@@ -5,6 +5,7 @@ package fakes3
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -120,6 +121,10 @@ func (f *Server) URL(t testing.TB) string {
 func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if key != "" && q.Has("acl") && r.Method == http.MethodPut {
+		f.putACL(w, r, key)
+		return
+	}
 	objectACL := key != "" && q.Has("acl")
 	f.mu.Lock()
 	served := f.requests["acl"] // before this request
@@ -169,6 +174,21 @@ func (f *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		reply(w, Answer{501, ErrorXML("NotImplemented")})
 	}
+}
+
+// putACL takes an object's new ACL (PutObjectAcl with a body): later
+// GetObjectAcl requests answer it.
+func (f *Server) putACL(w http.ResponseWriter, r *http.Request, key string) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests["put-acl"]++
+	if _, listed := f.ObjectACL[key]; err != nil || !listed {
+		reply(w, Answer{404, ErrorXML("NoSuchKey")})
+		return
+	}
+	f.ObjectACL[key] = Answer{200, string(body)}
+	reply(w, Answer{200, ""})
 }
 
 func reply(w http.ResponseWriter, resp Answer) {
