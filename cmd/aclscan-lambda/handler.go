@@ -7,10 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aclscan/aclscan/accept"
+	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/batch"
+	"github.com/aclscan/aclscan/fix"
 	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/readiness"
 	"github.com/aclscan/aclscan/report"
@@ -67,6 +70,9 @@ type config struct {
 	// TRUSTED_ACCOUNTS.
 	acceptInline, acceptKey string
 	trusted                 []string
+	// remediate is REMEDIATE: the findings a watch closes as soon as
+	// found (nil: none).
+	remediate *fix.Mode
 }
 
 // Bounds on what whoever may invoke the function can ask of it.
@@ -200,6 +206,24 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	case c.acceptKey != "" && c.reportBucket == "":
 		return c, fail("ACCEPT_RULES_KEY names a file in REPORT_BUCKET, which is not set")
 	}
+	if v := getenv("REMEDIATE"); v != "" {
+		var kinds []acl.Kind
+		for _, name := range strings.Split(v, ",") {
+			k, ok := acl.ParseKind(strings.TrimSpace(name))
+			if !ok {
+				return c, fail("REMEDIATE: unknown finding kind %q (public, authenticated or cross-account)", name)
+			}
+			kinds = append(kinds, k)
+		}
+		mode, err := fix.ParseMode(kinds, "")
+		if err != nil {
+			return c, fail("REMEDIATE: %v", err)
+		}
+		if c.reportBucket == "" {
+			return c, fail("REMEDIATE needs REPORT_BUCKET: every ACL is saved to an undo log there before it is changed")
+		}
+		c.remediate = &mode
+	}
 	for _, id := range strings.Split(getenv("TRUSTED_ACCOUNTS"), ",") {
 		if id = strings.TrimSpace(id); id != "" {
 			if err := accept.CheckTrusted(id); err != nil {
@@ -255,6 +279,7 @@ type handler struct {
 	// what each object's last record said.
 	watchOnce sync.Once
 	watcher   *watch.Watcher
+	undoLogs  atomic.Int64
 	contexts  *batch.Contexts
 	// invoke starts the function again asynchronously with an event (an
 	// async scan's next part).

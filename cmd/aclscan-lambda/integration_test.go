@@ -503,3 +503,48 @@ func TestWatchEventsInTheFunction(t *testing.T) {
 		t.Errorf("SQS batch: %+v; want m1 judged, m2 ignored, m3 to come back", resp)
 	}
 }
+
+// REMEDIATE closes what a watch event finds, each ACL saved first to an
+// undo log in REPORT_BUCKET; the same delivery again changes nothing.
+func TestWatchRemediationInTheFunction(t *testing.T) {
+	env := locals3.ForTest(t)
+	ctx := context.Background()
+	a := env.Client(env.A)
+	bucket := locals3.NewBucket(t, env, "remediate")
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"uploads/leak.txt"}, func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.CreateBucket(ctx, a, reportBucket); err != nil {
+		t.Fatal(err)
+	}
+	h := newTestHandler(t, env, env.HTTPURL, map[string]string{"ALLOWED_BUCKETS": "it-remediate-*", "REMEDIATE": "public"})
+	records := `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"` + bucket + `"},"object":{"key":"uploads/leak.txt"}}}]}`
+	out, err := invoke(t, h, json.RawMessage(records))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := out.(*watchResponse); resp.Remediated != 1 || resp.RemediationFailed != 0 {
+		t.Fatalf("remediation: %+v", resp)
+	}
+	acl, err := a.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: &bucket, Key: aws.String("uploads/leak.txt")})
+	if err != nil || len(acl.Grants) != 1 {
+		t.Errorf("the ACL after: %+v, %v; want the owner's grant alone", acl, err)
+	}
+	logs, err := a.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(reportBucket), Prefix: aws.String("aclscan/watch/undo/")})
+	found := 0
+	for _, o := range logs.Contents {
+		if strings.Contains(aws.ToString(o.Key), "aclscan-undo-") {
+			found++
+		}
+	}
+	if err != nil || found == 0 {
+		t.Errorf("no undo log in the report bucket (%v)", err)
+	}
+	if out, err := invoke(t, h, json.RawMessage(records)); err != nil || out.(*watchResponse).Remediated != 0 {
+		t.Errorf("the same delivery again: %+v, %v; want nothing changed", out, err)
+	}
+	t.Setenv("REMEDIATE", "foreign-owner")
+	if _, err := newHandler(ctx, os.Getenv); err == nil || !strings.Contains(err.Error(), "REMEDIATE: foreign-owner cannot be closed") {
+		t.Errorf("REMEDIATE of a kind no ACL change closes: %v", err)
+	}
+}

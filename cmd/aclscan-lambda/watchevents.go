@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/aclscan/aclscan/fix"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/scan"
 	"github.com/aclscan/aclscan/watch"
@@ -18,11 +21,14 @@ import (
 // the messages to deliver again (batchItemFailures, so that only those
 // come back).
 type watchResponse struct {
-	Judged    int             `json:"judged"`
-	Unchanged int             `json:"unchanged"`
-	Ignored   int             `json:"ignored"`
-	Records   string          `json:"records,omitempty"`
-	Risky     []report.Record `json:"risky"`
+	Judged    int `json:"judged"`
+	Unchanged int `json:"unchanged"`
+	Ignored   int `json:"ignored"`
+	// Remediated ACLs were closed (REMEDIATE); RemediationFailed were not.
+	Remediated        int             `json:"remediated,omitempty"`
+	RemediationFailed int             `json:"remediation_failed,omitempty"`
+	Records           string          `json:"records,omitempty"`
+	Risky             []report.Record `json:"risky"`
 	// BatchItemFailures names the SQS messages not judged whole.
 	BatchItemFailures []sqsFailure `json:"batchItemFailures"`
 }
@@ -117,6 +123,9 @@ func (h *handler) judgeEvents(ctx context.Context, events []watch.Event, resp *w
 	h.watchOnce.Do(func() {
 		h.watcher = &watch.Watcher{API: h.client, Contexts: h.contexts, Accept: h.accept, Trusted: h.trusted,
 			Allowed: func(bucket string) bool { return h.config.checkBucket(bucket) == nil }}
+		if mode := h.config.remediate; mode != nil {
+			h.watcher.Remediate = &watch.Remediation{Mode: *mode, API: h.client, Journal: h.openUndoLog, Done: h.saveUndoLog}
+		}
 	})
 	out, err := h.watcher.Judge(ctx, events, scan.SinkFunc(func(r *scan.Result) error {
 		copied := *r
@@ -127,7 +136,34 @@ func (h *handler) judgeEvents(ctx context.Context, events []watch.Event, resp *w
 	resp.Judged += out.Judged
 	resp.Unchanged += out.Unchanged
 	resp.Ignored += out.Ignored
+	resp.Remediated += out.Remediated
+	resp.RemediationFailed += out.RemediationFailed
 	return err
+}
+
+// openUndoLog opens a delivery's undo log in the function's /tmp.
+func (h *handler) openUndoLog() (*fix.Journal, error) {
+	name := fmt.Sprintf("aclscan-undo-%s-%d.jsonl", time.Now().UTC().Format("20060102T150405.000000000"), h.undoLogs.Add(1))
+	return fix.OpenJournal(filepath.Join(os.TempDir(), name))
+}
+
+// saveUndoLog copies a delivery's closed undo log to REPORT_BUCKET
+// (watch/undo/YYYY/MM/DD/), then removes it from /tmp.
+func (h *handler) saveUndoLog(j *fix.Journal) error {
+	body, err := os.ReadFile(j.Path())
+	if err != nil {
+		return fmt.Errorf("read the undo log: %w", err)
+	}
+	store, where, err := h.runStore("", "", "watch")
+	if err != nil {
+		return err
+	}
+	key := "undo/" + time.Now().UTC().Format("2006/01/02/") + filepath.Base(j.Path())
+	if err := store.Put(context.Background(), key, body); err != nil {
+		return fmt.Errorf("save the undo log to %s%s (it stays in %s): %w", where, key, j.Path(), err)
+	}
+	fmt.Printf("aclscan: undo log of %d bytes saved to %s%s\n", len(body), where, key)
+	return os.Remove(j.Path())
 }
 
 // saveWatchRecords writes an invocation's records to REPORT_BUCKET (when
