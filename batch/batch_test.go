@@ -382,3 +382,26 @@ func TestCheckReportPrefix(t *testing.T) {
 		}
 	}
 }
+
+// A bucket's context is read once while fresh, and again once forgotten
+// (its settings changed); "" forgets every bucket's.
+func TestContextsForget(t *testing.T) {
+	reads := map[string]int{}
+	c := &Contexts{Read: func(_ context.Context, bucket string) (acl.BucketContext, error) {
+		reads[bucket]++
+		return acl.BucketContext{Owner: "o"}, nil
+	}}
+	ctx := context.Background()
+	for range 2 {
+		_, _ = c.Get(ctx, "a")
+		_, _ = c.Get(ctx, "b")
+	}
+	c.Forget("a")
+	_, _ = c.Get(ctx, "a")
+	_, _ = c.Get(ctx, "b")
+	c.Forget("")
+	_, _ = c.Get(ctx, "b")
+	if reads["a"] != 2 || reads["b"] != 2 {
+		t.Errorf("reads %v; want a: 2 (once forgotten), b: 2 (all forgotten)", reads)
+	}
+}

@@ -82,6 +82,18 @@ func temporary(err error) bool {
 // after that.
 const DefaultContextTTL = 5 * time.Minute
 
+// Forget drops a bucket's context ("" drops every bucket's): its settings
+// changed, and the next Get reads them again.
+func (c *Contexts) Forget(bucket string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if bucket == "" {
+		clear(c.known)
+		return
+	}
+	delete(c.known, bucket)
+}
+
 // Get returns the bucket's context, read at most TTL ago.
 func (c *Contexts) Get(ctx context.Context, bucket string) (acl.BucketContext, error) {
 	ttl := c.TTL

@@ -51,6 +51,8 @@ func (h *handler) dispatch(ctx context.Context, inv *invocation) (outcome, error
 	case shape.Records != nil && isSQS(raw):
 		resp, err := h.sqsBatch(ctx, inv, raw)
 		return outcome{response: resp}, err
+	case shape.Source == "aws.s3" && isCloudTrail(raw):
+		return h.settingChanged(ctx, inv, raw)
 	case shape.Records != nil || shape.Source == "aws.s3":
 		resp, err := h.watchEvents(ctx, inv, raw)
 		return outcome{response: resp}, err

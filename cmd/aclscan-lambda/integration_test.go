@@ -548,3 +548,41 @@ func TestWatchRemediationInTheFunction(t *testing.T) {
 		t.Errorf("REMEDIATE of a kind no ACL change closes: %v", err)
 	}
 }
+
+// CloudTrail's record of a bucket-setting change (through EventBridge):
+// the bucket's cached context is dropped and the bucket scanned again
+// (an async scan), since the change can open objects no object event
+// announces; a failed call, another bucket or an account-level change
+// start none.
+func TestSettingEventsInTheFunction(t *testing.T) {
+	env := locals3.ForTest(t)
+	seedDemo(t, env)
+	h := newTestHandler(t, env, env.HTTPURL, map[string]string{"ALLOWED_BUCKETS": "demo*"})
+	trail := func(name, bucket, errorCode string) json.RawMessage {
+		params := `{}`
+		if bucket != "" {
+			params = `{"bucketName":"` + bucket + `"}`
+		}
+		return json.RawMessage(`{"version":"0","id":"t1","detail-type":"AWS API Call via CloudTrail","source":"aws.s3",` +
+			`"detail":{"eventSource":"s3.amazonaws.com","eventName":"` + name + `","errorCode":"` + errorCode + `","requestParameters":` + params + `}}`)
+	}
+	for _, tc := range []struct {
+		event json.RawMessage
+		want  string
+	}{
+		{trail("PutBucketPolicy", "demo", ""), "scan-"},
+		{trail("DeletePublicAccessBlock", "demo", ""), "scan-"},
+		{trail("PutBucketPolicy", "demo", "AccessDenied"), "none: the call failed"},
+		{trail("PutBucketPolicy", "secrets", ""), "none: bucket \"secrets\" is not one this function audits"},
+		{trail("PutAccountPublicAccessBlock", "", ""), "none: an account-level change"},
+		{trail("PutBucketTagging", "demo", ""), "none: not a change of S3 settings"},
+	} {
+		out, err := invoke(t, h, tc.event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp := out.(*settingResponse); !strings.HasPrefix(resp.Rescan, tc.want) {
+			t.Errorf("%s: rescan %q, want %q...", tc.event, resp.Rescan, tc.want)
+		}
+	}
+}

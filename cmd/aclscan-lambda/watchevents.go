@@ -202,3 +202,85 @@ func (h *handler) saveWatchRecords(ctx context.Context, inv *invocation, records
 	resp.Records = where + key
 	return nil
 }
+
+// settingEvents are the CloudTrail management events of S3 settings that
+// decide what objects' ACLs and the bucket's policy grant: each can open
+// objects (a policy put, a Deny deleted, Block Public Access turned off,
+// ACLs enabled again).
+var settingEvents = map[string]bool{
+	"PutBucketAcl": true, "PutBucketPolicy": true, "DeleteBucketPolicy": true,
+	"PutPublicAccessBlock": true, "DeletePublicAccessBlock": true,
+	"PutBucketOwnershipControls": true, "DeleteBucketOwnershipControls": true,
+	"PutAccountPublicAccessBlock": true, "DeleteAccountPublicAccessBlock": true,
+}
+
+// settingResponse is the answer to a bucket-setting event.
+type settingResponse struct {
+	Event  string `json:"event"`
+	Bucket string `json:"bucket,omitempty"`
+	// Rescan is the async scan started for the bucket (its scan_id), or
+	// why none was.
+	Rescan string `json:"rescan"`
+}
+
+// cloudTrailEvent is CloudTrail's record of an S3 API call, as
+// EventBridge delivers it ("AWS API Call via CloudTrail").
+type cloudTrailEvent struct {
+	Detail struct {
+		EventSource       string `json:"eventSource"`
+		EventName         string `json:"eventName"`
+		RequestParameters struct {
+			BucketName string `json:"bucketName"`
+		} `json:"requestParameters"`
+		ErrorCode string `json:"errorCode"`
+	} `json:"detail"`
+}
+
+// isCloudTrail tells a CloudTrail API call from an object event: both
+// come from source aws.s3 through EventBridge.
+func isCloudTrail(raw []byte) bool {
+	var ev struct {
+		DetailType string `json:"detail-type"`
+	}
+	return json.Unmarshal(raw, &ev) == nil && ev.DetailType == "AWS API Call via CloudTrail"
+}
+
+// settingChanged handles a change of a bucket's (or the account's)
+// settings: the cached context is dropped, and the bucket is scanned
+// again through the async path, since the change can open objects that
+// no object event announces. An account-level change drops every cached
+// context; scanning every bucket is --all-buckets' work, not one event's.
+func (h *handler) settingChanged(ctx context.Context, inv *invocation, raw []byte) (outcome, error) {
+	var ev cloudTrailEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return outcome{}, refuse("a CloudTrail event: %v", err)
+	}
+	d := ev.Detail
+	resp := &settingResponse{Event: d.EventName, Bucket: d.RequestParameters.BucketName}
+	switch {
+	case d.EventSource != "s3.amazonaws.com" || !settingEvents[d.EventName]:
+		resp.Rescan = "none: not a change of S3 settings that decide access"
+		return outcome{response: resp}, nil
+	case d.ErrorCode != "":
+		resp.Rescan = "none: the call failed (" + d.ErrorCode + "), nothing changed"
+		return outcome{response: resp}, nil
+	case resp.Bucket == "":
+		h.contexts.Forget("")
+		resp.Rescan = "none: an account-level change; every cached bucket context is read again (scan the account with --all-buckets)"
+		return outcome{response: resp}, nil
+	}
+	h.contexts.Forget(resp.Bucket)
+	if err := h.config.checkBucket(resp.Bucket); err != nil {
+		resp.Rescan = "none: " + err.Error()
+		return outcome{response: resp}, nil
+	}
+	out, err := h.startAsync(Event{Bucket: resp.Bucket}, inv)
+	if err != nil {
+		return outcome{}, err
+	}
+	if a, ok := out.response.(asyncResponse); ok {
+		resp.Rescan = a.ScanID
+	}
+	out.response = resp
+	return out, nil
+}
