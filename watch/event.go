@@ -144,3 +144,16 @@ func decodeRecord(raw json.RawMessage) (Event, error) {
 	return Event{Bucket: r.S3.Bucket.Name, Key: key, VersionID: r.S3.Object.VersionID, Name: r.EventName,
 		Source: r.EventSource, ID: id, Time: r.EventTime}, nil
 }
+
+// DecodeMessage reads the events of a queued message: what Decode reads,
+// also inside an SNS notification (S3 -> SNS -> SQS without raw delivery).
+func DecodeMessage(body []byte) ([]Event, error) {
+	var n struct {
+		Type    string `json:"Type"`
+		Message string `json:"Message"`
+	}
+	if json.Unmarshal(body, &n) == nil && n.Type == "Notification" && n.Message != "" {
+		body = []byte(n.Message)
+	}
+	return Decode(body)
+}

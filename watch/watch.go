@@ -165,7 +165,11 @@ func (w *Watcher) judgeBucket(ctx context.Context, bucket string, events []Event
 		maybe[objectID{bucket, e.Key, e.VersionID}] = true
 	}
 	missing := map[objectID]bool{}
+	failed := 0
 	record := scan.SinkFunc(func(r *scan.Result) error {
+		if r.Status == scan.StatusError {
+			failed++ // written, and the delivery comes again
+		}
 		id := objectID{bucket, r.Key, r.VersionID}
 		r.Cause = causes[id]
 		if r.Status == scan.StatusMissing && maybe[id] {
@@ -204,9 +208,14 @@ func (w *Watcher) judgeBucket(ctx context.Context, bucket string, events []Event
 	if len(again) > 0 {
 		retry = nil
 		req.Items.Objects = again
-		_, err = batch.Judge(ctx, w.API, req, record)
+		if _, err = batch.Judge(ctx, w.API, req, record); err != nil {
+			return err
+		}
 	}
-	return err
+	if failed > 0 {
+		return fmt.Errorf("%d objects could not be read (status error in their records)", failed)
+	}
+	return nil
 }
 
 // unchanged reports whether r says what the object's last record said,

@@ -80,7 +80,7 @@ func (h *handler) sqsBatch(ctx context.Context, inv *invocation, raw []byte) (*w
 	resp := &watchResponse{BatchItemFailures: []sqsFailure{}}
 	var records []scan.Result
 	for _, m := range ev.Records {
-		events, err := watch.Decode(unwrapSNS([]byte(m.Body)))
+		events, err := watch.DecodeMessage([]byte(m.Body))
 		if errors.Is(err, watch.ErrNotEvents) {
 			resp.Ignored++ // not ours to judge; delivering it again changes nothing
 			continue
@@ -102,19 +102,6 @@ func (h *handler) sqsBatch(ctx context.Context, inv *invocation, raw []byte) (*w
 		fmt.Printf("aclscan: %v; every message of the batch will be delivered again\n", err)
 	}
 	return resp, nil
-}
-
-// unwrapSNS returns the message of an SNS notification (S3 -> SNS -> SQS
-// without raw delivery), or body as it is.
-func unwrapSNS(body []byte) []byte {
-	var n struct {
-		Type    string `json:"Type"`
-		Message string `json:"Message"`
-	}
-	if json.Unmarshal(body, &n) == nil && n.Type == "Notification" && n.Message != "" {
-		return []byte(n.Message)
-	}
-	return body
 }
 
 // judgeEvents judges events with the environment's watcher, keeping the

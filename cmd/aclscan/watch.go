@@ -22,7 +22,9 @@ import (
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/scan"
 	"github.com/aclscan/aclscan/watch"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 )
 
 // watchFlags are the watch command's flags.
@@ -34,12 +36,15 @@ type watchFlags struct {
 	// one undo log per delivery that changed something.
 	remediate string
 	undoDir   string
+	// sqsURL is the queue to consume (AWS's S3 notifications or
+	// EventBridge events, through SQS).
+	sqsURL string
 }
 
 func newWatchCommand(sh *shell) *cobra.Command {
-	f := watchFlags{scanFlags: scanFlags{set: settings.Defaults(), ckptEvery: scan.DefaultCheckpointInterval}, listen: "127.0.0.1:8799"}
+	f := watchFlags{scanFlags: scanFlags{set: settings.Defaults(), ckptEvery: scan.DefaultCheckpointInterval}}
 	cmd := &cobra.Command{
-		Use:   "watch --listen HOST:PORT",
+		Use:   "watch --listen HOST:PORT | --sqs-url URL",
 		Short: "Judge every object the moment S3 says it was created or its ACL changed",
 		Long: `aclscan watch receives the S3 event notifications that S3-compatible servers push over HTTP (radosgw's
 push endpoint, MinIO's webhook; the AWS S3 event record shape) and judges each announced object as it is now:
@@ -63,7 +68,8 @@ flight and flushes every record.`,
 	}
 	fl := cmd.Flags()
 	addConnectionFlags(fl, &f.scanFlags)
-	fl.StringVar(&f.listen, "listen", f.listen, "the address to receive S3 event notifications on (HTTP POST)")
+	fl.StringVar(&f.listen, "listen", "", "the address to receive pushed S3 event notifications on (HTTP POST), e.g. 127.0.0.1:8799")
+	fl.StringVar(&f.sqsURL, "sqs-url", "", "the SQS queue to consume: S3 event notifications or EventBridge S3 events (also inside SNS)")
 	fl.StringSliceVar(&f.buckets, "bucket", nil, "judge only events of these buckets (names or globs; default: every bucket the events name)")
 	fl.StringVar(&f.format, "format", "jsonl", "output format: jsonl, ocsf or table (the table is written when the watch ends)")
 	fl.StringVarP(&f.output, "output", "o", "", "write the records to FILE (created owner-only) instead of stdout")
@@ -99,24 +105,34 @@ func (sh *shell) runWatch(ctx context.Context, f *watchFlags) error {
 	if err != nil {
 		return err
 	}
-	listener, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return usageErrorf("--listen %s: %v", f.listen, errors.Unwrap(err))
+	if f.listen == "" && f.sqsURL == "" {
+		return usageErrorf("watch needs --listen HOST:PORT (pushed notifications) or --sqs-url URL (a queue), or both")
+	}
+	var listener net.Listener
+	if f.listen != "" {
+		if listener, err = net.Listen("tcp", f.listen); err != nil {
+			return usageErrorf("--listen %s: %v", f.listen, errors.Unwrap(err))
+		}
+	}
+	closeListener := func() {
+		if listener != nil {
+			listener.Close()
+		}
 	}
 	client, err := sh.newClient(ctx, s3opts)
 	if err != nil {
-		listener.Close()
+		closeListener()
 		return err
 	}
 	out, err := openOutput(f.output, sh.stdout, -1)
 	if err != nil {
-		listener.Close()
+		closeListener()
 		return err
 	}
 	defer out.Close()
 	writer, err := report.New(report.Format(f.format), out.w, report.Options{Spell: flagSpelling, Version: buildVersion()})
 	if err != nil {
-		listener.Close()
+		closeListener()
 		return usageErrorf("--format: %v", err)
 	}
 	w := &watch.Watcher{API: client, Accept: cfg.Accept, Trusted: cfg.Trusted, Remediate: remediation}
@@ -134,76 +150,158 @@ func (sh *shell) runWatch(ctx context.Context, f *watchFlags) error {
 		}
 	}
 	sh.announceAccepted(cfg.Accept)
-	// One writer: deliveries are judged at once, their records written
-	// one delivery at a time, flushed before the delivery is answered.
-	var mu sync.Mutex
-	sum := &scan.Summary{Complete: true, Source: "watch"}
-	unchanged, ignored := 0, 0
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			http.Error(rw, "POST S3 event notifications here", http.StatusMethodNotAllowed)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, maxDelivery))
-		if err != nil {
-			http.Error(rw, "unreadable or too large: "+err.Error(), http.StatusRequestEntityTooLarge)
-			return
-		}
-		events, err := watch.Decode(body)
-		if err != nil {
-			fmt.Fprintf(sh.stderr, "aclscan: a delivery from %s refused: %v\n", r.RemoteAddr, err)
-			http.Error(rw, err.Error(), http.StatusBadRequest)
-			return
-		}
-		var records []scan.Result
-		outcome, err := w.Judge(r.Context(), events, scan.SinkFunc(func(res *scan.Result) error {
-			copied := *res
-			copied.Grants = slices.Clone(res.Grants) // res is not kept past Write
-			records = append(records, copied)
-			return nil
-		}))
-		mu.Lock()
-		unchanged += outcome.Unchanged
-		ignored += outcome.Ignored
-		for i := range records {
-			if werr := writer.Write(&records[i]); werr != nil && err == nil {
-				err = werr
+	run := &watchRun{sh: sh, w: w, writer: writer, undoDir: f.undoDir, sum: &scan.Summary{Complete: true, Source: "watch"}}
+	var servers errgroup.Group
+	var srv *http.Server
+	if listener != nil {
+		srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(run.serveHTTP)}
+		fmt.Fprintf(sh.stderr, "aclscan: watching: POST S3 event notifications to http://%s/ (radosgw push endpoint, MinIO webhook)\n", listener.Addr())
+		servers.Go(func() error {
+			if err := srv.Serve(listener); !errors.Is(err, http.ErrServerClosed) {
+				return err
 			}
-			sum.Add(&records[i])
-		}
-		if ferr := writer.Flush(); ferr != nil && err == nil {
-			err = ferr
-		}
-		mu.Unlock()
-		if outcome.Remediated+outcome.RemediationFailed > 0 {
-			fmt.Fprintf(sh.stderr, "aclscan: remediation: %d ACLs closed, %d not (changed meanwhile, or failed); undo logs in %s\n", outcome.Remediated, outcome.RemediationFailed, f.undoDir)
-		}
-		if err != nil {
-			fmt.Fprintf(sh.stderr, "aclscan: a delivery of %d events is not judged whole (%d written): %v; answered 503 so that it is sent again\n", len(events), len(records), err)
-			http.Error(rw, "not judged whole; send it again", http.StatusServiceUnavailable)
-			return
-		}
-		rw.WriteHeader(http.StatusOK)
-	})}
-	fmt.Fprintf(sh.stderr, "aclscan: watching: POST S3 event notifications to http://%s/ (radosgw push endpoint, MinIO webhook)\n", listener.Addr())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(listener) }()
-	select {
-	case err = <-served:
-	case <-ctx.Done():
+			return nil
+		})
+	}
+	if f.sqsURL != "" {
+		queue := sqs.NewFromConfig(client.AWSConfig())
+		fmt.Fprintf(sh.stderr, "aclscan: watching: consuming %s\n", f.sqsURL)
+		servers.Go(func() error { return run.consumeSQS(ctx, queue, f.sqsURL) })
+	}
+	<-ctx.Done()
+	if srv != nil {
 		// Finish the deliveries in flight; then every record is flushed.
 		shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = srv.Shutdown(shutdown)
+		_ = srv.Shutdown(shutdown)
 		cancel()
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if cerr := writer.Close(sum); cerr != nil && err == nil {
+	err = servers.Wait()
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if cerr := writer.Close(run.sum); cerr != nil && err == nil {
 		err = cerr
 	}
-	fmt.Fprintf(sh.stderr, "aclscan: watch ended: %d records written, %d events for objects unchanged since their last record, %d events ignored (removals, other buckets)\n", sum.Objects, unchanged, ignored)
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	fmt.Fprintf(sh.stderr, "aclscan: watch ended: %d records written, %d events for objects unchanged since their last record, %d events ignored (removals, other buckets)\n",
+		run.sum.Objects, run.unchanged, run.ignored)
+	if err != nil {
 		return &exitError{code: exitIncomplete, msg: "watch: " + err.Error()}
+	}
+	return nil
+}
+
+// watchRun is one watch: its watcher and the one writer its deliveries
+// share (records written one delivery at a time, flushed before the
+// delivery is acknowledged).
+type watchRun struct {
+	sh      *shell
+	w       *watch.Watcher
+	writer  report.Writer
+	undoDir string
+
+	mu                 sync.Mutex
+	sum                *scan.Summary
+	unchanged, ignored int
+}
+
+// deliver judges one delivery's events and writes their records, flushed.
+// An error means the delivery should come again. A delivery being judged
+// when the watch is asked to stop is finished first.
+func (r *watchRun) deliver(ctx context.Context, events []watch.Event) error {
+	var records []scan.Result
+	outcome, err := r.w.Judge(context.WithoutCancel(ctx), events, scan.SinkFunc(func(res *scan.Result) error {
+		copied := *res
+		copied.Grants = slices.Clone(res.Grants) // res is not kept past Write
+		records = append(records, copied)
+		return nil
+	}))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unchanged += outcome.Unchanged
+	r.ignored += outcome.Ignored
+	for i := range records {
+		if werr := r.writer.Write(&records[i]); werr != nil && err == nil {
+			err = werr
+		}
+		r.sum.Add(&records[i])
+	}
+	if ferr := r.writer.Flush(); ferr != nil && err == nil {
+		err = ferr
+	}
+	if outcome.Remediated+outcome.RemediationFailed > 0 {
+		fmt.Fprintf(r.sh.stderr, "aclscan: remediation: %d ACLs closed, %d not (changed meanwhile, or failed); undo logs in %s\n", outcome.Remediated, outcome.RemediationFailed, r.undoDir)
+	}
+	if err != nil {
+		fmt.Fprintf(r.sh.stderr, "aclscan: a delivery of %d events is not judged whole (%d written): %v; it will be delivered again\n", len(events), len(records), err)
+	}
+	return err
+}
+
+// serveHTTP takes a pushed delivery: 200 once its records are written,
+// 503 to have it sent again, 400 for what is not events.
+func (r *watchRun) serveHTTP(rw http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		http.Error(rw, "POST S3 event notifications here", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(rw, req.Body, maxDelivery))
+	if err != nil {
+		http.Error(rw, "unreadable or too large: "+err.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	events, err := watch.Decode(body)
+	if err != nil {
+		fmt.Fprintf(r.sh.stderr, "aclscan: a delivery from %s refused: %v\n", req.RemoteAddr, err)
+		http.Error(rw, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := r.deliver(req.Context(), events); err != nil {
+		http.Error(rw, "not judged whole; send it again", http.StatusServiceUnavailable)
+		return
+	}
+	rw.WriteHeader(http.StatusOK)
+}
+
+// sqsAPI is what the consumer needs of an SQS client.
+type sqsAPI interface {
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+}
+
+// consumeSQS receives messages (long polls of up to 10) until ctx ends. A
+// message judged whole, or one that holds no S3 event (S3's test event),
+// is deleted; one that failed is left, and SQS delivers it again after
+// its visibility timeout (then to its dead-letter queue, if it has one).
+func (r *watchRun) consumeSQS(ctx context.Context, queue sqsAPI, url string) error {
+	for ctx.Err() == nil {
+		out, err := queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 20})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			fmt.Fprintf(r.sh.stderr, "aclscan: receive from %s: %v; trying again in 5 s\n", url, err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Second):
+			}
+			continue
+		}
+		for _, m := range out.Messages {
+			events, err := watch.DecodeMessage([]byte(deref(m.Body)))
+			switch {
+			case errors.Is(err, watch.ErrNotEvents):
+				r.mu.Lock()
+				r.ignored++
+				r.mu.Unlock()
+			case err != nil:
+				fmt.Fprintf(r.sh.stderr, "aclscan: message %s refused: %v; left to the queue's redrive\n", deref(m.MessageId), err)
+				continue
+			case r.deliver(ctx, events) != nil:
+				continue
+			}
+			if _, err := queue.DeleteMessage(context.WithoutCancel(ctx), &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
+				fmt.Fprintf(r.sh.stderr, "aclscan: delete message %s: %v (it will come again)\n", deref(m.MessageId), err)
+			}
+		}
 	}
 	return nil
 }
@@ -238,4 +336,11 @@ func (f *watchFlags) remediation() (*watch.Remediation, error) {
 		name := fmt.Sprintf("undo-%s-%d.jsonl", time.Now().UTC().Format("20060102T150405"), n.Add(1))
 		return fix.OpenJournal(filepath.Join(f.undoDir, name))
 	}}, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
