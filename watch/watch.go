@@ -234,6 +234,10 @@ func (w *Watcher) unchanged(id objectID, r *scan.Result) bool {
 	return false
 }
 
+// Forget makes the watcher write the object's next record whatever its
+// last said (its alert could not be sent: the delivery comes again).
+func (w *Watcher) Forget(bucket, key, versionID string) { w.forget(objectID{bucket, key, versionID}) }
+
 // forget drops what the watcher remembers of an object.
 func (w *Watcher) forget(id objectID) {
 	w.mu.Lock()

@@ -73,6 +73,9 @@ type config struct {
 	// remediate is REMEDIATE: the findings a watch closes as soon as
 	// found (nil: none).
 	remediate *fix.Mode
+	// findingsBus and findingsTopic are where a watch's new findings are
+	// sent (FINDINGS_EVENT_BUS, FINDINGS_TOPIC_ARN).
+	findingsBus, findingsTopic string
 }
 
 // Bounds on what whoever may invoke the function can ask of it.
@@ -206,6 +209,10 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	case c.acceptKey != "" && c.reportBucket == "":
 		return c, fail("ACCEPT_RULES_KEY names a file in REPORT_BUCKET, which is not set")
 	}
+	c.findingsBus, c.findingsTopic = getenv("FINDINGS_EVENT_BUS"), getenv("FINDINGS_TOPIC_ARN")
+	if t := c.findingsTopic; t != "" && !strings.HasPrefix(t, "arn:") {
+		return c, fail("FINDINGS_TOPIC_ARN: %q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", t)
+	}
 	if v := getenv("REMEDIATE"); v != "" {
 		var kinds []acl.Kind
 		for _, name := range strings.Split(v, ",") {
@@ -279,6 +286,8 @@ type handler struct {
 	// what each object's last record said.
 	watchOnce sync.Once
 	watcher   *watch.Watcher
+	// publisher sends a watch's new findings (nil: not asked).
+	publisher *publisher
 	undoLogs  atomic.Int64
 	contexts  *batch.Contexts
 	// invoke starts the function again asynchronously with an event (an

@@ -11,7 +11,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -585,4 +587,82 @@ func TestSettingEventsInTheFunction(t *testing.T) {
 			t.Errorf("%s: rescan %q, want %q...", tc.event, resp.Rescan, tc.want)
 		}
 	}
+}
+
+// A watch's new findings go to an EventBridge bus and an SNS topic (fake
+// endpoints: no EventBridge or SNS runs here), each as its record, signed
+// as the function; an accepted finding raises no alert; when the bus
+// fails, the invocation fails and the delivery sent again alerts.
+func TestWatchAlertsInTheFunction(t *testing.T) {
+	env := locals3.ForTest(t)
+	seedDemo(t, env)
+	var mu sync.Mutex
+	var bus, topic []string
+	busFails := true
+	events := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("X-Amz-Target") != "AWSEvents.PutEvents" || !strings.Contains(r.Header.Get("Authorization"), "/events/aws4_request") {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if busFails {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		bus = append(bus, string(body))
+		_, _ = w.Write([]byte(`{"FailedEntryCount":0,"Entries":[{"EventId":"1"}]}`))
+	}))
+	defer events.Close()
+	sns := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		mu.Lock()
+		defer mu.Unlock()
+		topic = append(topic, r.Form.Get("Action")+" "+r.Form.Get("TopicArn")+" "+r.Form.Get("Message"))
+		_, _ = w.Write([]byte(`<PublishResponse><PublishResult><MessageId>m</MessageId></PublishResult></PublishResponse>`))
+	}))
+	defer sns.Close()
+	rules := "rules:\n  - {id: press, bucket: demo, key: \"shared/**\", findings: [public], reason: the press kit}\n"
+	h := newTestHandler(t, env, env.HTTPURL, map[string]string{"ALLOWED_BUCKETS": "demo*", "FINDINGS_EVENT_BUS": "security",
+		"FINDINGS_TOPIC_ARN": "arn:aws:sns:us-east-1:111122223333:alerts", "AWS_ENDPOINT_URL_EVENTBRIDGE": events.URL, "AWS_ENDPOINT_URL_SNS": sns.URL,
+		"ACCEPT_RULES": rules})
+	exposed := fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"demo"},"object":{"key":"%s"}}}]}`,
+		url.QueryEscape(firstDemoKeyWith(t, "authenticated")))
+	if _, err := invoke(t, h, json.RawMessage(exposed)); err == nil || !strings.Contains(err.Error(), "send the findings") {
+		t.Fatalf("with the bus failing: %v; want the invocation to fail", err)
+	}
+	mu.Lock()
+	busFails = false
+	mu.Unlock()
+	out, err := invoke(t, h, json.RawMessage(exposed))
+	if err != nil || out.(*watchResponse).Alerts != 1 {
+		t.Fatalf("delivered again: %+v, %v; want the alert sent", out, err)
+	}
+	accepted := `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"demo"},"object":{"key":"shared%2Fpublic-report.pdf"}}}]}`
+	if out, err := invoke(t, h, json.RawMessage(accepted)); err != nil || out.(*watchResponse).Alerts != 0 || out.(*watchResponse).Judged != 1 {
+		t.Errorf("an accepted finding: %+v, %v; want judged, no alert", out, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bus) != 1 || !strings.Contains(bus[0], `"DetailType":"aclscan Finding"`) || !strings.Contains(bus[0], `"EventBusName":"security"`) {
+		t.Errorf("the bus received %v", bus)
+	}
+	// The topic was reached on the failed attempt too: alerts are at
+	// least once, never lost.
+	if len(topic) != 2 || !strings.HasPrefix(topic[1], "Publish arn:aws:sns:us-east-1:111122223333:alerts {") {
+		t.Errorf("the topic received %v", topic)
+	}
+}
+
+// firstDemoKeyWith is a demo object whose finding is kind.
+func firstDemoKeyWith(t *testing.T, kind string) string {
+	t.Helper()
+	for key, kinds := range locals3.DemoRisky {
+		if slices.Contains(kinds, kind) {
+			return key
+		}
+	}
+	t.Fatalf("no demo object is %s", kind)
+	return ""
 }

@@ -67,6 +67,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 		fromFile = h.accept.TrustedAccounts
 	}
 	h.trusted = accept.NewTrust(cfg.trusted, fromFile)
+	h.publisher = newPublisher(client.AWSConfig(), cfg.findingsBus, cfg.findingsTopic, getenv("AWS_ENDPOINT_URL_EVENTBRIDGE"), getenv("AWS_ENDPOINT_URL_SNS"))
 	h.invoke = selfInvoker(getenv("AWS_LAMBDA_FUNCTION_NAME"), client.AWSConfig(), getenv("AWS_ENDPOINT_URL_LAMBDA"))
 	return h, nil
 }

@@ -25,10 +25,12 @@ type watchResponse struct {
 	Unchanged int `json:"unchanged"`
 	Ignored   int `json:"ignored"`
 	// Remediated ACLs were closed (REMEDIATE); RemediationFailed were not.
-	Remediated        int             `json:"remediated,omitempty"`
-	RemediationFailed int             `json:"remediation_failed,omitempty"`
-	Records           string          `json:"records,omitempty"`
-	Risky             []report.Record `json:"risky"`
+	Remediated        int `json:"remediated,omitempty"`
+	RemediationFailed int `json:"remediation_failed,omitempty"`
+	// Alerts counts the findings sent to FINDINGS_EVENT_BUS / FINDINGS_TOPIC_ARN.
+	Alerts  int             `json:"alerts,omitempty"`
+	Records string          `json:"records,omitempty"`
+	Risky   []report.Record `json:"risky"`
 	// BatchItemFailures names the SQS messages not judged whole.
 	BatchItemFailures []sqsFailure `json:"batchItemFailures"`
 }
@@ -66,7 +68,24 @@ func (h *handler) watchEvents(ctx context.Context, inv *invocation, raw []byte) 
 	if err := h.judgeEvents(ctx, events, resp, &records); err != nil {
 		return nil, err
 	}
-	return resp, h.saveWatchRecords(ctx, inv, records, resp)
+	if err := h.saveWatchRecords(ctx, inv, records, resp); err != nil {
+		return nil, err
+	}
+	return resp, h.alert(ctx, records, resp)
+}
+
+// alert sends the records' new findings; when it cannot, the objects are
+// forgotten, so that the delivery sent again writes and sends them.
+func (h *handler) alert(ctx context.Context, records []scan.Result, resp *watchResponse) error {
+	n, err := h.publisher.publish(ctx, records)
+	resp.Alerts += n
+	if err != nil {
+		for i := range records {
+			h.watcher.Forget(records[i].Bucket, records[i].Key, records[i].VersionID)
+		}
+		return fmt.Errorf("send the findings: %w", err)
+	}
+	return nil
 }
 
 // sqsBatch judges each message of an SQS batch (an EventBridge event, S3
@@ -93,7 +112,11 @@ func (h *handler) sqsBatch(ctx context.Context, inv *invocation, raw []byte) (*w
 			resp.BatchItemFailures = append(resp.BatchItemFailures, sqsFailure{ItemIdentifier: m.MessageID})
 		}
 	}
-	if err := h.saveWatchRecords(ctx, inv, records, resp); err != nil {
+	err := h.saveWatchRecords(ctx, inv, records, resp)
+	if err == nil {
+		err = h.alert(ctx, records, resp)
+	}
+	if err != nil {
 		// The records of every message are lost with the save: all again.
 		resp.BatchItemFailures = resp.BatchItemFailures[:0]
 		for _, m := range ev.Records {
