@@ -7,6 +7,7 @@ package fix
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aclscan/aclscan/acl"
 )
@@ -193,4 +194,18 @@ func ParseMode(kinds []acl.Kind, canned string) (Mode, error) {
 		return m, fmt.Errorf("unknown canned ACL %q (want private or bucket-owner-full-control)", canned)
 	}
 	return m, nil
+}
+
+// ParseKindList is ParseMode of a comma list of finding kind names
+// ("public,authenticated"), removing grants (no canned ACL).
+func ParseKindList(list string) (Mode, error) {
+	var kinds []acl.Kind
+	for _, name := range strings.Split(list, ",") {
+		k, ok := acl.ParseKind(strings.TrimSpace(name))
+		if !ok {
+			return Mode{}, fmt.Errorf("unknown finding kind %q (public, authenticated or cross-account)", strings.TrimSpace(name))
+		}
+		kinds = append(kinds, k)
+	}
+	return ParseMode(kinds, "")
 }

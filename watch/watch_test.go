@@ -35,12 +35,7 @@ func TestWatcher(t *testing.T) {
 	fake.BucketACL = fakes3.Answer{Status: 200, Body: privateACL}
 	fake.Put("uploads/a.png", 200, publicACL)
 	fake.Put("uploads/b c.png", 200, privateACL)
-	client, err := s3access.New(context.Background(), s3access.Options{EndpointURL: fake.URL(t), MaxAttempts: 1,
-		Credentials: s3access.StaticCredentials("AKIDTEST", "test-secret", ""),
-		Backoff:     retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := fakeClient(t, fake)
 	w := &Watcher{API: client, Allowed: func(b string) bool { return b == "b" }, Contexts: &batch.Contexts{Read: client.BucketContext}}
 	var written []scan.Result
 	sink := scan.SinkFunc(func(r *scan.Result) error { written = append(written, *r); return nil })
@@ -73,11 +68,7 @@ func TestWatcherRemediates(t *testing.T) {
 	fake.BucketACL = fakes3.Answer{Status: 200, Body: privateACL}
 	fake.Put("uploads/leak.png", 200, publicACL)
 	fake.Put("site/logo.png", 200, publicACL)
-	client, err := s3access.New(context.Background(), s3access.Options{EndpointURL: fake.URL(t), MaxAttempts: 1,
-		Credentials: s3access.StaticCredentials("AKIDTEST", "test-secret", "")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := fakeClient(t, fake)
 	rules, err := accept.Parse([]byte("rules:\n  - {id: site, bucket: b, key: \"site/**\", findings: [public], reason: the website}\n"), time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -110,4 +101,17 @@ func TestWatcherRemediates(t *testing.T) {
 	if out, err := w.Judge(context.Background(), events[:1], sink); err != nil || out.Remediated != 0 || len(logs) != 1 || fake.Count("put-acl") != 1 {
 		t.Errorf("the delivery again: %+v, %v, %d logs, %d writes; want nothing changed", out, err, len(logs), fake.Count("put-acl"))
 	}
+}
+
+// fakeClient is an aclscan client to the fake S3: one attempt, retries
+// at once.
+func fakeClient(t *testing.T, fake *fakes3.Server) *s3access.Client {
+	t.Helper()
+	client, err := s3access.New(context.Background(), s3access.Options{EndpointURL: fake.URL(t), MaxAttempts: 1,
+		Credentials: s3access.StaticCredentials("AKIDTEST", "test-secret", ""),
+		Backoff:     retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aclscan/aclscan/accept"
-	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/fix"
 	"github.com/aclscan/aclscan/internal/settings"
@@ -214,15 +213,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		return c, fail("FINDINGS_TOPIC_ARN: %q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", t)
 	}
 	if v := getenv("REMEDIATE"); v != "" {
-		var kinds []acl.Kind
-		for _, name := range strings.Split(v, ",") {
-			k, ok := acl.ParseKind(strings.TrimSpace(name))
-			if !ok {
-				return c, fail("REMEDIATE: unknown finding kind %q (public, authenticated or cross-account)", name)
-			}
-			kinds = append(kinds, k)
-		}
-		mode, err := fix.ParseMode(kinds, "")
+		mode, err := fix.ParseKindList(v)
 		if err != nil {
 			return c, fail("REMEDIATE: %v", err)
 		}

@@ -11,12 +11,10 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/fix"
 	"github.com/aclscan/aclscan/internal/settings"
 	"github.com/aclscan/aclscan/report"
@@ -319,15 +317,7 @@ func (f *watchFlags) remediation() (*watch.Remediation, error) {
 	if info, err := os.Stat(f.undoDir); err != nil || !info.IsDir() {
 		return nil, usageErrorf("--undo-dir %s is not a directory", f.undoDir)
 	}
-	var kinds []acl.Kind
-	for _, name := range strings.Split(f.remediate, ",") {
-		k, ok := acl.ParseKind(strings.TrimSpace(name))
-		if !ok {
-			return nil, usageErrorf("--remediate: unknown finding kind %q (public, authenticated or cross-account)", name)
-		}
-		kinds = append(kinds, k)
-	}
-	mode, err := fix.ParseMode(kinds, "")
+	mode, err := fix.ParseKindList(f.remediate)
 	if err != nil {
 		return nil, usageErrorf("--remediate: %v", err)
 	}
