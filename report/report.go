@@ -115,6 +115,16 @@ func NewJSONL(w io.Writer, opts Options) Writer {
 	return writer
 }
 
+// NewOCSF is the ocsf writer alone, for the same reason as NewJSONL (the
+// Lambda function's watch records).
+func NewOCSF(w io.Writer, opts Options) Writer {
+	o := newOCSF(w, opts.Version)
+	if opts.Now != nil {
+		o.now = opts.Now
+	}
+	return o
+}
+
 // riskyOnly passes on the risky results only.
 type riskyOnly struct{ Writer }
 

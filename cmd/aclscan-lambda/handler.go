@@ -73,8 +73,10 @@ type config struct {
 	// found (nil: none).
 	remediate *fix.Mode
 	// findingsBus and findingsTopic are where a watch's new findings are
-	// sent (FINDINGS_EVENT_BUS, FINDINGS_TOPIC_ARN).
+	// sent (FINDINGS_EVENT_BUS, FINDINGS_TOPIC_ARN); watchOCSF writes its
+	// records as OCSF Detection Findings (WATCH_FORMAT=ocsf).
 	findingsBus, findingsTopic string
+	watchOCSF                  bool
 }
 
 // Bounds on what whoever may invoke the function can ask of it.
@@ -209,6 +211,13 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		return c, fail("ACCEPT_RULES_KEY names a file in REPORT_BUCKET, which is not set")
 	}
 	c.findingsBus, c.findingsTopic = getenv("FINDINGS_EVENT_BUS"), getenv("FINDINGS_TOPIC_ARN")
+	switch v := getenv("WATCH_FORMAT"); v {
+	case "", "jsonl":
+	case "ocsf":
+		c.watchOCSF = true
+	default:
+		return c, fail("WATCH_FORMAT must be jsonl or ocsf, got %q", v)
+	}
 	if t := c.findingsTopic; t != "" && !strings.HasPrefix(t, "arn:") {
 		return c, fail("FINDINGS_TOPIC_ARN: %q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", t)
 	}

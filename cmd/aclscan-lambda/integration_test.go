@@ -666,3 +666,34 @@ func firstDemoKeyWith(t *testing.T, kind string) string {
 	t.Fatalf("no demo object is %s", kind)
 	return ""
 }
+
+// WATCH_FORMAT=ocsf: a watch's records are saved as OCSF Detection
+// Findings (one per effective finding), for Security Lake and SIEMs.
+func TestWatchRecordsInOCSF(t *testing.T) {
+	env := locals3.ForTest(t)
+	seedDemo(t, env)
+	h := newTestHandler(t, env, env.HTTPURL, map[string]string{"ALLOWED_BUCKETS": "demo*", "WATCH_FORMAT": "ocsf"})
+	records := `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"demo"},"object":{"key":"shared%2Fpublic-report.pdf"}}}]}`
+	out, err := invoke(t, h, json.RawMessage(records))
+	if err != nil {
+		t.Fatal(err)
+	}
+	where := out.(*watchResponse).Records
+	if !strings.HasSuffix(where, ".ocsf.jsonl") {
+		t.Fatalf("records at %q; want an .ocsf.jsonl object", where)
+	}
+	key := strings.TrimPrefix(where, "s3://"+reportBucket+"/")
+	got, err := env.Client(env.A).GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(reportBucket), Key: &key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Body.Close()
+	body, _ := io.ReadAll(got.Body)
+	if !strings.Contains(string(body), `"class_uid":2004`) || !strings.Contains(string(body), "shared/public-report.pdf") {
+		t.Errorf("saved %s", body)
+	}
+	t.Setenv("WATCH_FORMAT", "xml")
+	if _, err := newHandler(context.Background(), os.Getenv); err == nil || !strings.Contains(err.Error(), "WATCH_FORMAT must be jsonl or ocsf") {
+		t.Errorf("WATCH_FORMAT=xml: %v", err)
+	}
+}

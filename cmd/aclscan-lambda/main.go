@@ -126,3 +126,7 @@ func loadAccepted(ctx context.Context, client *s3access.Client, cfg config, now 
 
 // maxRulesBytes bounds a rules file read from S3.
 const maxRulesBytes = 1 << 20
+
+// version is the function's version, set by the build (-X main.version);
+// OCSF findings name it.
+var version = "dev"

@@ -191,7 +191,11 @@ func (h *handler) saveWatchRecords(ctx context.Context, inv *invocation, records
 		return nil
 	}
 	var buf bytes.Buffer
-	w := report.NewJSONL(&buf, report.Options{})
+	w, ext := report.NewJSONL(&buf, report.Options{}), ".jsonl"
+	if h.config.watchOCSF {
+		// One OCSF Detection Finding per effective finding, as JSON lines.
+		w, ext = report.NewOCSF(&buf, report.Options{Version: version}), ".ocsf.jsonl"
+	}
 	for i := range records {
 		if err := w.Write(&records[i]); err != nil {
 			return err
@@ -205,7 +209,10 @@ func (h *handler) saveWatchRecords(ctx context.Context, inv *invocation, records
 	if err != nil {
 		return err
 	}
-	key := now.Format("2006/01/02/150405.000000000") + "-" + inv.id + ".jsonl"
+	if buf.Len() == 0 {
+		return nil // OCSF: no effective finding, nothing to save
+	}
+	key := now.Format("2006/01/02/150405.000000000") + "-" + inv.id + ext
 	if err := store.Put(ctx, key, buf.Bytes()); err != nil {
 		return fmt.Errorf("save the records to %s%s: %w", where, key, err)
 	}
