@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-long test-compat unit integration lint validate-deploy local-s3 local-s3-stop bench-scan bench-fanout bench-exposure bench-inventory bench-fix release-snapshot bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
+.PHONY: build demo test test-long test-compat unit integration lint validate-deploy local-s3 local-s3-stop bench-scan bench-fanout bench-exposure bench-watch bench-inventory bench-fix release-snapshot bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -109,6 +109,10 @@ bench-fanout:
 	$(GO) run ./bench/benchfanout -runs 3
 
 # What the bucket's context and --verify-public cost (docs/benchmarks/exposure.md).
+# aclscan watch against radosgw's push: latency, a 10,000-upload burst.
+bench-watch:
+	$(GO) run ./bench/benchwatch
+
 bench-exposure:
 	@scripts/local-s3 start >/dev/null
 	$(GO) run ./bench/benchexposure -runs 5

@@ -4,11 +4,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,7 +16,6 @@ import (
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/internal/testkit"
 	"github.com/aclscan/aclscan/report"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
@@ -59,11 +54,8 @@ func TestIntegrationWatchRadosgwPush(t *testing.T) {
 		return regexp.MustCompile(`http://127\.0\.0\.1:\d+/`).FindString(string(b))
 	})
 
-	topic := createTopic(t, env, "aclscan-"+strings.TrimPrefix(bucket, "it-"), endpoint)
-	if _, err := a.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: &bucket,
-		NotificationConfiguration: &types.NotificationConfiguration{TopicConfigurations: []types.TopicConfiguration{{
-			Id: aws("aclscan-watch"), TopicArn: &topic, Events: []types.Event{types.EventS3ObjectCreated}}}}}); err != nil {
-		t.Fatalf("notification configuration: %v", err)
+	if err := locals3.PushTo(ctx, env, bucket, endpoint); err != nil {
+		t.Fatal(err)
 	}
 	if err := locals3.PutObjects(ctx, a, bucket, []string{"uploads/a b+c.png"}, func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }); err != nil {
 		t.Fatal(err)
@@ -115,35 +107,4 @@ func waitFor(t *testing.T, get func() string) string {
 	}
 	t.Fatal("gave up waiting")
 	return ""
-}
-
-// createTopic makes a radosgw topic that pushes to endpoint, with the
-// SNS-style call radosgw serves on its S3 endpoint (test-stack.md), and
-// returns its ARN.
-func createTopic(t *testing.T, env locals3.Env, name, endpoint string) string {
-	t.Helper()
-	form := url.Values{"Action": {"CreateTopic"}, "Name": {name},
-		"Attributes.entry.1.key": {"push-endpoint"}, "Attributes.entry.1.value": {endpoint}}
-	body := form.Encode()
-	req, _ := http.NewRequest(http.MethodPost, env.HTTPURL+"/", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	sum := sha256.Sum256([]byte(body))
-	creds, err := env.A.Credentials().Retrieve(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "sns", "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
-	arn := regexp.MustCompile(`<TopicArn>([^<]+)</TopicArn>`).FindSubmatch(answer)
-	if resp.StatusCode != http.StatusOK || arn == nil {
-		t.Fatalf("CreateTopic: HTTP %d: %s", resp.StatusCode, answer)
-	}
-	return string(arn[1])
 }
