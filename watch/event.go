@@ -50,10 +50,16 @@ var ErrNotEvents = errors.New("not S3 event notification records or an EventBrid
 // notification; a flood is refused, not held.
 const maxEvents = 1000
 
+// ErrBadRecords marks records of a delivery that could not be read: the
+// others are returned, and judged.
+var ErrBadRecords = errors.New("records not read")
+
 // Decode reads the events of one delivery: S3 event notification records
 // ({"Records": [...]}) or one EventBridge S3 event. Keys are decoded as
 // their source encodes them: URL-encoded (a space as "+") in AWS's
-// records, raw in radosgw's and MinIO's.
+// records, raw in radosgw's and MinIO's. A record that cannot be read is
+// named in an error wrapping ErrBadRecords, and the others are returned:
+// one bad record does not hold back the rest of its delivery.
 func Decode(body []byte) ([]Event, error) {
 	var shape struct {
 		Records    []json.RawMessage `json:"Records"`
@@ -72,12 +78,17 @@ func Decode(body []byte) ([]Event, error) {
 			return nil, fmt.Errorf("%d records in one delivery; at most %d are read", len(shape.Records), maxEvents)
 		}
 		events := make([]Event, 0, len(shape.Records))
+		var bad []error
 		for i, raw := range shape.Records {
 			e, err := decodeRecord(raw)
 			if err != nil {
-				return events, fmt.Errorf("record %d: %w", i+1, err)
+				bad = append(bad, fmt.Errorf("record %d: %w", i+1, err))
+				continue
 			}
 			events = append(events, e)
+		}
+		if len(bad) > 0 {
+			return events, fmt.Errorf("%w: %w", ErrBadRecords, errors.Join(bad...))
 		}
 		return events, nil
 	case shape.Source == "aws.s3" && shape.Detail != nil:

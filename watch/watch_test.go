@@ -3,9 +3,11 @@ package watch
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,4 +116,38 @@ func fakeClient(t *testing.T, fake *fakes3.Server) *s3access.Client {
 		t.Fatal(err)
 	}
 	return client
+}
+
+// Faults: an event for an object already deleted writes a missing record
+// (no crash, the delivery acknowledged); S3 asking to slow down is waited
+// out and the object judged.
+func TestWatcherFaults(t *testing.T) {
+	t.Parallel()
+	fake := fakes3.New()
+	fake.BucketACL = fakes3.Answer{Status: 200, Body: privateACL}
+	fake.Put("uploads/a.png", 200, publicACL)
+	var throttled atomic.Int64
+	fake.Hook = func(w http.ResponseWriter, r *http.Request, acls int) bool {
+		if acls == 1 { // the first GetObjectAcl: slow down
+			throttled.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(fakes3.ErrorXML("SlowDown")))
+			return true
+		}
+		return false
+	}
+	w := &Watcher{API: fakeClient(t, fake)}
+	var written []scan.Result
+	sink := scan.SinkFunc(func(r *scan.Result) error { written = append(written, *r); return nil })
+	out, err := w.Judge(context.Background(), []Event{
+		{Bucket: "b", Key: "uploads/a.png", Name: "ObjectCreated:Put"},
+		{Bucket: "b", Key: "deleted-since", Name: "ObjectCreated:Put"},
+	}, sink)
+	if err != nil || out.Judged != 2 || len(written) != 2 {
+		t.Fatalf("%+v, %v, %+v", out, err, written)
+	}
+	byKey := map[string]scan.Result{written[0].Key: written[0], written[1].Key: written[1]}
+	if byKey["deleted-since"].Status != scan.StatusMissing || !byKey["uploads/a.png"].Effective.Has(acl.Public) || throttled.Load() != 1 {
+		t.Errorf("records %+v after %d throttled answers; want the deleted object missing, the other judged public after the throttle", byKey, throttled.Load())
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aclscan/aclscan/fix"
@@ -60,7 +61,11 @@ func isSQS(raw []byte) bool {
 // Lambda deliver the event again.
 func (h *handler) watchEvents(ctx context.Context, inv *invocation, raw []byte) (*watchResponse, error) {
 	events, err := watch.Decode(raw)
-	if err != nil {
+	switch {
+	case errors.Is(err, watch.ErrBadRecords) && len(events) > 0:
+		// The others are judged; these would not read better sent again.
+		fmt.Printf("aclscan: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+	case err != nil:
 		return nil, refuse("%v", err)
 	}
 	resp := &watchResponse{BatchItemFailures: []sqsFailure{}}
@@ -100,6 +105,10 @@ func (h *handler) sqsBatch(ctx context.Context, inv *invocation, raw []byte) (*w
 	var records []scan.Result
 	for _, m := range ev.Records {
 		events, err := watch.DecodeMessage([]byte(m.Body))
+		if errors.Is(err, watch.ErrBadRecords) && len(events) > 0 {
+			fmt.Printf("aclscan: message %s: %s\n", m.MessageID, strings.ReplaceAll(err.Error(), "\n", "; "))
+			err = nil // the others are judged
+		}
 		if errors.Is(err, watch.ErrNotEvents) {
 			resp.Ignored++ // not ours to judge; delivering it again changes nothing
 			continue

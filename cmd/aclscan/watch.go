@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -248,9 +249,13 @@ func (r *watchRun) serveHTTP(rw http.ResponseWriter, req *http.Request) {
 	}
 	events, err := watch.Decode(body)
 	if err != nil {
-		fmt.Fprintf(r.sh.stderr, "aclscan: a delivery from %s refused: %v\n", req.RemoteAddr, err)
-		http.Error(rw, err.Error(), http.StatusBadRequest)
-		return
+		if len(events) == 0 {
+			fmt.Fprintf(r.sh.stderr, "aclscan: a delivery from %s refused: %v\n", req.RemoteAddr, err)
+			http.Error(rw, err.Error(), http.StatusBadRequest)
+			return
+		}
+		// The others are judged; these would not read better sent again.
+		fmt.Fprintf(r.sh.stderr, "aclscan: a delivery from %s: %v\n", req.RemoteAddr, oneLine(err))
 	}
 	if err := r.deliver(req.Context(), events); err != nil {
 		http.Error(rw, "not judged whole; send it again", http.StatusServiceUnavailable)
@@ -285,6 +290,10 @@ func (r *watchRun) consumeSQS(ctx context.Context, queue sqsAPI, url string) err
 		}
 		for _, m := range out.Messages {
 			events, err := watch.DecodeMessage([]byte(deref(m.Body)))
+			if errors.Is(err, watch.ErrBadRecords) {
+				fmt.Fprintf(r.sh.stderr, "aclscan: message %s: %v\n", deref(m.MessageId), oneLine(err))
+				err = nil // the others are judged
+			}
 			switch {
 			case errors.Is(err, watch.ErrNotEvents):
 				r.mu.Lock()
@@ -334,3 +343,6 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// oneLine joins an error's lines (errors.Join puts each on its own).
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
