@@ -370,6 +370,15 @@ func CheckTrusted(id string) error {
 // Trust is a zone of trust: the accounts whose access is not external.
 type Trust map[string]bool
 
+// Trust is the zone of trust of the rules file's trusted_accounts and
+// extra (a shell's own list); nil when both are empty. rs may be nil.
+func (rs *Rules) Trust(extra []string) Trust {
+	if rs == nil {
+		return NewTrust(extra)
+	}
+	return NewTrust(extra, rs.TrustedAccounts)
+}
+
 // NewTrust makes a zone of trust of account IDs and canonical user IDs.
 func NewTrust(ids ...[]string) Trust {
 	t := Trust{}

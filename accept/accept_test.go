@@ -194,7 +194,14 @@ func TestCrossAccountPrincipalsAndTrust(t *testing.T) {
 	if _, all := trust.Split(got); !all {
 		t.Error("every principal is trusted (IDs compared without case), yet not all")
 	}
-	if NewTrust(nil, nil) != nil {
+	if NewTrust(nil, nil) != nil || (*Rules)(nil).Trust(nil) != nil {
 		t.Error("an empty zone of trust is not nil")
+	}
+	rs, err := Parse([]byte(sample), today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z := rs.Trust([]string{"111122223333"}); !z["111122223333"] || !z["444455556666"] || len(z) != 2 {
+		t.Errorf("the file's zone with the shell's: %v", z)
 	}
 }

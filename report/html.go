@@ -192,14 +192,7 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 		page.Buckets = append(page.Buckets, hb)
 	}
 	if b := sum.Baseline; b != nil {
-		hb := &htmlBaseline{Name: printable(b.Name), Closed: b.Closed}
-		var fresh []string
-		for _, k := range acl.AllKinds() {
-			if n := sum.ByNewEffective[k]; n > 0 {
-				fresh = append(fresh, fmt.Sprintf("%s %d", k, n))
-			}
-		}
-		hb.New = strings.Join(fresh, ", ")
+		hb := &htmlBaseline{Name: printable(b.Name), Closed: b.Closed, New: newFindings(sum)}
 		for i, c := range b.Listed {
 			if i == h.risky.Limit {
 				break

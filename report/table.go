@@ -397,6 +397,18 @@ func writeAcceptRules(w io.Writer, sum *scan.Summary) {
 	fmt.Fprintln(w)
 }
 
+// newFindings counts the effective findings new since the baseline, by
+// kind ("public 2, cross-account 1"; "" when none).
+func newFindings(sum *scan.Summary) string {
+	var fresh []string
+	for _, k := range acl.AllKinds() {
+		if n := sum.ByNewEffective[k]; n > 0 {
+			fresh = append(fresh, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	return strings.Join(fresh, ", ")
+}
+
 // writeBaseline says what changed since the baseline: new effective
 // findings, and the objects whose findings are gone (closed).
 func writeBaseline(w io.Writer, sum *scan.Summary) {
@@ -404,16 +416,11 @@ func writeBaseline(w io.Writer, sum *scan.Summary) {
 	if b == nil {
 		return
 	}
-	var fresh []string
-	for _, k := range acl.AllKinds() {
-		if n := sum.ByNewEffective[k]; n > 0 {
-			fresh = append(fresh, fmt.Sprintf("%s %d", k, n))
-		}
+	fresh := newFindings(sum)
+	if fresh == "" {
+		fresh = "none"
 	}
-	if len(fresh) == 0 {
-		fresh = []string{"none"}
-	}
-	fmt.Fprintf(w, "  since the baseline %s: new %s; closed %d", printable(b.Name), strings.Join(fresh, ", "), b.Closed)
+	fmt.Fprintf(w, "  since the baseline %s: new %s; closed %d", printable(b.Name), fresh, b.Closed)
 	for i, c := range b.Listed {
 		if i == 5 {
 			fmt.Fprintf(w, ", ... (--summary-json lists %d)", len(b.Listed))

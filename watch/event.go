@@ -78,17 +78,17 @@ func Decode(body []byte) ([]Event, error) {
 			return nil, fmt.Errorf("%d records in one delivery; at most %d are read", len(shape.Records), maxEvents)
 		}
 		events := make([]Event, 0, len(shape.Records))
-		var bad []error
+		var bad []string // one line for all of them: it goes to a log
 		for i, raw := range shape.Records {
 			e, err := decodeRecord(raw)
 			if err != nil {
-				bad = append(bad, fmt.Errorf("record %d: %w", i+1, err))
+				bad = append(bad, fmt.Sprintf("record %d: %v", i+1, err))
 				continue
 			}
 			events = append(events, e)
 		}
 		if len(bad) > 0 {
-			return events, fmt.Errorf("%w: %w", ErrBadRecords, errors.Join(bad...))
+			return events, fmt.Errorf("%w: %s", ErrBadRecords, strings.Join(bad, "; "))
 		}
 		return events, nil
 	case shape.Source == "aws.s3" && shape.Detail != nil:

@@ -62,11 +62,7 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	if h.accept, err = loadAccepted(ctx, client, cfg, time.Now()); err != nil {
 		return nil, err
 	}
-	var fromFile []string
-	if h.accept != nil {
-		fromFile = h.accept.TrustedAccounts
-	}
-	h.trusted = accept.NewTrust(cfg.trusted, fromFile)
+	h.trusted = h.accept.Trust(cfg.trusted)
 	h.publisher = newPublisher(client.AWSConfig(), cfg.findingsBus, cfg.findingsTopic, getenv("AWS_ENDPOINT_URL_EVENTBRIDGE"), getenv("AWS_ENDPOINT_URL_SNS"))
 	h.invoke = selfInvoker(getenv("AWS_LAMBDA_FUNCTION_NAME"), client.AWSConfig(), getenv("AWS_ENDPOINT_URL_LAMBDA"))
 	return h, nil

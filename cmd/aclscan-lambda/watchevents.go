@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/aclscan/aclscan/fix"
@@ -64,7 +64,7 @@ func (h *handler) watchEvents(ctx context.Context, inv *invocation, raw []byte) 
 	switch {
 	case errors.Is(err, watch.ErrBadRecords) && len(events) > 0:
 		// The others are judged; these would not read better sent again.
-		fmt.Printf("aclscan: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		fmt.Printf("aclscan: %v\n", err)
 	case err != nil:
 		return nil, refuse("%v", err)
 	}
@@ -106,7 +106,7 @@ func (h *handler) sqsBatch(ctx context.Context, inv *invocation, raw []byte) (*w
 	for _, m := range ev.Records {
 		events, err := watch.DecodeMessage([]byte(m.Body))
 		if errors.Is(err, watch.ErrBadRecords) && len(events) > 0 {
-			fmt.Printf("aclscan: message %s: %s\n", m.MessageID, strings.ReplaceAll(err.Error(), "\n", "; "))
+			fmt.Printf("aclscan: message %s: %v\n", m.MessageID, err)
 			err = nil // the others are judged
 		}
 		if errors.Is(err, watch.ErrNotEvents) {
@@ -148,7 +148,7 @@ func (h *handler) judgeEvents(ctx context.Context, events []watch.Event, resp *w
 	})
 	out, err := h.watcher.Judge(ctx, events, scan.SinkFunc(func(r *scan.Result) error {
 		copied := *r
-		copied.Grants = append(copied.Grants[:0:0], r.Grants...)
+		copied.Grants = slices.Clone(r.Grants) // r is not kept past Write
 		*records = append(*records, copied)
 		return nil
 	}))

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/aclscan/aclscan/acl"
 	"github.com/aclscan/aclscan/fix"
 	"github.com/aclscan/aclscan/internal/locals3"
@@ -80,8 +82,8 @@ func TestIntegrationFixApplyUndo(t *testing.T) {
 	put("any-aws", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLAuthenticatedRead })
 	// Public and shared with B: only the public grant goes (B's stays).
 	put("open-and-shared", func(in *s3.PutObjectInput) {
-		in.GrantFullControl = aws("id=" + env.A.ID)
-		in.GrantRead = aws("uri=" + acl.AllUsersURI + ", id=" + env.B.ID)
+		in.GrantFullControl = aws.String("id=" + env.A.ID)
+		in.GrantRead = aws.String("uri=" + acl.AllUsersURI + ", id=" + env.B.ID)
 	})
 	put("private", nil)
 	if code := anonymousGET(t, env, bucket, "open"); code != 200 {
@@ -152,7 +154,7 @@ func TestIntegrationFixFromReportSkipsAndFails(t *testing.T) {
 	if code, _, stderr := runLocal(t, env, "inventory", manifest, "-o", reportPath); code != exitOK {
 		t.Fatalf("inventory: %d %s", code, stderr)
 	}
-	if _, err := a.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: &bucket, Key: aws("closed-meanwhile"), ACL: types.ObjectCannedACLAuthenticatedRead}); err != nil {
+	if _, err := a.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: &bucket, Key: aws.String("closed-meanwhile"), ACL: types.ObjectCannedACLAuthenticatedRead}); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runLocal(t, env, "fix", "--from-report", reportPath, "--apply", "--undo-log", filepath.Join(dir, "undo.jsonl"))
@@ -329,7 +331,7 @@ func TestIntegrationFixAgainAfterReExposure(t *testing.T) {
 			t.Errorf("run %d: anonymous GET %d after the fix", run, code)
 		}
 		// Someone opens it again.
-		if _, err := a.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: &bucket, Key: aws("doc"), ACL: types.ObjectCannedACLPublicRead}); err != nil {
+		if _, err := a.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: &bucket, Key: aws.String("doc"), ACL: types.ObjectCannedACLPublicRead}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -351,8 +353,8 @@ func TestIntegrationCannedPrivateKeepsTheBucketOwner(t *testing.T) {
 	}
 	// B's object: B full control, A full control, anyone may read.
 	if err := locals3.PutObjects(ctx, b, bucket, []string{"from-b"}, func(in *s3.PutObjectInput) {
-		in.GrantFullControl = aws("id=" + env.B.ID + ", id=" + env.A.ID)
-		in.GrantRead = aws("uri=" + acl.AllUsersURI)
+		in.GrantFullControl = aws.String("id=" + env.B.ID + ", id=" + env.A.ID)
+		in.GrantRead = aws.String("uri=" + acl.AllUsersURI)
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/aclscan/aclscan/internal/testkit"
 
 	"github.com/aclscan/aclscan/internal/invgen"
@@ -116,7 +118,7 @@ func TestIntegrationInventoryVersionsAndNewestReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := a.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: aws("doc one.txt")}); err != nil {
+	if _, err := a.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: aws.String("doc one.txt")}); err != nil {
 		t.Fatal(err)
 	}
 	old := time.Now().UTC().Add(-48 * time.Hour)
@@ -125,7 +127,7 @@ func TestIntegrationInventoryVersionsAndNewestReport(t *testing.T) {
 	// A newer report still being written: no checksum yet.
 	unfinished := newest
 	unfinished.Created = old.Add(47 * time.Hour)
-	if _, err := a.PutObject(ctx, &s3.PutObjectInput{Bucket: aws("inventory"), Key: aws(unfinished.ManifestKey()), Body: strings.NewReader("{}")}); err != nil {
+	if _, err := a.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("inventory"), Key: aws.String(unfinished.ManifestKey()), Body: strings.NewReader("{}")}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "inv.jsonl")
@@ -164,7 +166,7 @@ func TestIntegrationInventoryVerifyAndNoContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest, _ := writeReport(t, env, bucket, "CSV", "verify", false, time.Now().UTC())
-	if _, err := a.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: &bucket, Key: aws("open-then-closed"), ACL: types.ObjectCannedACLPrivate}); err != nil {
+	if _, err := a.PutObjectAcl(ctx, &s3.PutObjectAclInput{Bucket: &bucket, Key: aws.String("open-then-closed"), ACL: types.ObjectCannedACLPrivate}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "inv.jsonl")
@@ -207,5 +209,3 @@ func TestIntegrationInventoryWithoutACLFields(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
-
-func aws(s string) *string { return &s }

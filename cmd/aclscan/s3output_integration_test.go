@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/aclscan/aclscan/batch"
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/report"
@@ -67,7 +69,7 @@ func TestIntegrationReportToS3(t *testing.T) {
 	if code != exitIncomplete || !strings.Contains(stderr, "the report was not uploaded") {
 		t.Fatalf("interrupted: exit %d, stderr %q", code, stderr)
 	}
-	if _, err := a.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &dest, Key: aws("interrupted.jsonl")}); err == nil {
+	if _, err := a.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &dest, Key: aws.String("interrupted.jsonl")}); err == nil {
 		t.Error("an interrupted scan's report appeared")
 	}
 	uploads, err := a.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &dest})
@@ -123,7 +125,7 @@ func TestReportFromS3(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("report %s: exit %d: %s", loc, code, stderr)
 		}
-		out, err := a.GetObject(ctx, &s3.GetObjectInput{Bucket: aws(bucket), Key: aws("merged.jsonl")})
+		out, err := a.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("merged.jsonl")})
 		if err != nil {
 			t.Fatal(err)
 		}

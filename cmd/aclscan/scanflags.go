@@ -188,11 +188,7 @@ func (f *scanFlags) finishConfig(cfg scan.Config, opts s3access.Options) (scan.C
 			return cfg, opts, fail, usageErrorf("--trusted-accounts: %v", err)
 		}
 	}
-	var fromFile []string
-	if cfg.Accept != nil {
-		fromFile = cfg.Accept.TrustedAccounts
-	}
-	cfg.Trusted = accept.NewTrust(f.trusted, fromFile)
+	cfg.Trusted = cfg.Accept.Trust(f.trusted)
 	switch {
 	case f.failOnNew && f.baselinePath == "":
 		return cfg, opts, fail, usageErrorf("--fail-on-new needs --baseline REPORT: new is new since a baseline")

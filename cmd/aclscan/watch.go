@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/scan"
 	"github.com/aclscan/aclscan/watch"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
@@ -255,7 +255,7 @@ func (r *watchRun) serveHTTP(rw http.ResponseWriter, req *http.Request) {
 			return
 		}
 		// The others are judged; these would not read better sent again.
-		fmt.Fprintf(r.sh.stderr, "aclscan: a delivery from %s: %v\n", req.RemoteAddr, oneLine(err))
+		fmt.Fprintf(r.sh.stderr, "aclscan: a delivery from %s: %v\n", req.RemoteAddr, err)
 	}
 	if err := r.deliver(req.Context(), events); err != nil {
 		http.Error(rw, "not judged whole; send it again", http.StatusServiceUnavailable)
@@ -289,9 +289,9 @@ func (r *watchRun) consumeSQS(ctx context.Context, queue sqsAPI, url string) err
 			continue
 		}
 		for _, m := range out.Messages {
-			events, err := watch.DecodeMessage([]byte(deref(m.Body)))
+			events, err := watch.DecodeMessage([]byte(aws.ToString(m.Body)))
 			if errors.Is(err, watch.ErrBadRecords) {
-				fmt.Fprintf(r.sh.stderr, "aclscan: message %s: %v\n", deref(m.MessageId), oneLine(err))
+				fmt.Fprintf(r.sh.stderr, "aclscan: message %s: %v\n", aws.ToString(m.MessageId), err)
 				err = nil // the others are judged
 			}
 			switch {
@@ -300,13 +300,13 @@ func (r *watchRun) consumeSQS(ctx context.Context, queue sqsAPI, url string) err
 				r.ignored++
 				r.mu.Unlock()
 			case err != nil:
-				fmt.Fprintf(r.sh.stderr, "aclscan: message %s refused: %v; left to the queue's redrive\n", deref(m.MessageId), err)
+				fmt.Fprintf(r.sh.stderr, "aclscan: message %s refused: %v; left to the queue's redrive\n", aws.ToString(m.MessageId), err)
 				continue
 			case r.deliver(ctx, events) != nil:
 				continue
 			}
 			if _, err := queue.DeleteMessage(context.WithoutCancel(ctx), &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				fmt.Fprintf(r.sh.stderr, "aclscan: delete message %s: %v (it will come again)\n", deref(m.MessageId), err)
+				fmt.Fprintf(r.sh.stderr, "aclscan: delete message %s: %v (it will come again)\n", aws.ToString(m.MessageId), err)
 			}
 		}
 	}
@@ -336,13 +336,3 @@ func (f *watchFlags) remediation() (*watch.Remediation, error) {
 		return fix.OpenJournal(filepath.Join(f.undoDir, name))
 	}}, nil
 }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-// oneLine joins an error's lines (errors.Join puts each on its own).
-func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
