@@ -133,7 +133,7 @@ func TestIntegrationEveryFindingAndStatus(t *testing.T) {
 		}
 	}
 	put(a, "private", nil)
-	put(a, "public", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead })
+	put(a, "public", locals3.PublicRead)
 	put(a, "public-write", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicReadWrite })
 	put(a, "authenticated", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLAuthenticatedRead })
 	put(a, "shared-with-b", func(in *s3.PutObjectInput) {
@@ -254,7 +254,7 @@ func TestIntegrationVersions(t *testing.T) {
 	}
 	// "doc a+b" was public once, then made private, then deleted.
 	docKey := "doc a+b"
-	v1 := versionOf(docKey, func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead })
+	v1 := versionOf(docKey, locals3.PublicRead)
 	v2 := versionOf(docKey, nil)
 	if _, err := a.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &docKey}); err != nil {
 		t.Fatal(err)
@@ -568,10 +568,9 @@ func TestIntegrationExposure(t *testing.T) {
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	a := env.Client(env.A)
-	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
 	open, locked := locals3.NewBucket(t, env, "exposed"), locals3.NewBucket(t, env, "locked")
 	for _, bucket := range []string{open, locked} {
-		if err := locals3.PutObjects(ctx, a, bucket, []string{"public"}, publicRead); err != nil {
+		if err := locals3.PutObjects(ctx, a, bucket, []string{"public"}, locals3.PublicRead); err != nil {
 			t.Fatal(err)
 		}
 		if err := locals3.PutObjects(ctx, a, bucket, []string{"private"}, nil); err != nil {

@@ -18,8 +18,6 @@ import (
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/s3access"
 	"github.com/aclscan/aclscan/scan"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 const bucket = "bench-exposure-5000"
@@ -57,8 +55,7 @@ func run(runs, objects int, out string) error {
 		return err
 	}
 	if n, _ := locals3.CountObjects(ctx, a, bucket); n != objects {
-		publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
-		if err := locals3.PutObjects(ctx, a, bucket, locals3.Keys("p/", objects), publicRead); err != nil {
+		if err := locals3.PutObjects(ctx, a, bucket, locals3.Keys("p/", objects), locals3.PublicRead); err != nil {
 			return err
 		}
 	}

@@ -18,8 +18,6 @@ import (
 
 	"github.com/aclscan/aclscan/bench/internal/stats"
 	"github.com/aclscan/aclscan/internal/locals3"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 const bucket = "bench-fix-5000"
@@ -46,9 +44,8 @@ func run(runs, objects int, bin, out string) error {
 	if err := locals3.CreateBucket(ctx, a, bucket); err != nil {
 		return err
 	}
-	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
 	// (Re)written public each time: an earlier run may have stopped fixed.
-	if err := locals3.PutObjects(ctx, a, bucket, locals3.Keys("p/", objects), publicRead); err != nil {
+	if err := locals3.PutObjects(ctx, a, bucket, locals3.Keys("p/", objects), locals3.PublicRead); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "aclscan-benchfix-")

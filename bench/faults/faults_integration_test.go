@@ -31,7 +31,6 @@ import (
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 const faultKeys = 1500
@@ -56,7 +55,7 @@ func faultBucket(t *testing.T) (locals3.Env, string) {
 		groups[min(i%10, 2)] = append(groups[min(i%10, 2)], k)
 	}
 	edits := []func(*s3.PutObjectInput){
-		func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead },
+		locals3.PublicRead,
 		func(in *s3.PutObjectInput) { in.GrantRead = ptr("id=" + env.B.ID) },
 		nil,
 	}
@@ -321,7 +320,7 @@ func versionsBucket(t *testing.T) string {
 			deleted = append(deleted, k)
 		}
 	}
-	if err := locals3.PutObjects(ctx, a, bucket, public, func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }); err != nil {
+	if err := locals3.PutObjects(ctx, a, bucket, public, locals3.PublicRead); err != nil {
 		t.Fatal(err)
 	}
 	if err := locals3.PutObjects(ctx, a, bucket, private, nil); err != nil {

@@ -513,7 +513,7 @@ func TestWatchRemediationInTheFunction(t *testing.T) {
 	ctx := context.Background()
 	a := env.Client(env.A)
 	bucket := locals3.NewBucket(t, env, "remediate")
-	if err := locals3.PutObjects(ctx, a, bucket, []string{"uploads/leak.txt"}, func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }); err != nil {
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"uploads/leak.txt"}, locals3.PublicRead); err != nil {
 		t.Fatal(err)
 	}
 	if err := locals3.CreateBucket(ctx, a, reportBucket); err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/aclscan/aclscan/internal/testkit"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Intended exposure against radosgw: a bucket with public objects under
@@ -27,8 +26,7 @@ func TestIntegrationAcceptedExposures(t *testing.T) {
 	env := locals3.ForTest(t)
 	ctx := context.Background()
 	bucket := locals3.NewBucket(t, env, "accepted")
-	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
-	if err := locals3.PutObjects(ctx, env.Client(env.A), bucket, []string{"assets/logo.png", "assets/css/site.css", "drafts/leak.txt"}, publicRead); err != nil {
+	if err := locals3.PutObjects(ctx, env.Client(env.A), bucket, []string{"assets/logo.png", "assets/css/site.css", "drafts/leak.txt"}, locals3.PublicRead); err != nil {
 		t.Fatal(err)
 	}
 	if err := locals3.PutObjects(ctx, env.Client(env.A), bucket, []string{"drafts/private.txt"}, nil); err != nil {
@@ -125,8 +123,7 @@ func TestIntegrationBaseline(t *testing.T) {
 	ctx := context.Background()
 	a := env.Client(env.A)
 	bucket := locals3.NewBucket(t, env, "baseline")
-	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
-	if err := locals3.PutObjects(ctx, a, bucket, []string{"old/a.txt", "old/b.txt", "old/fixed.txt"}, publicRead); err != nil {
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"old/a.txt", "old/b.txt", "old/fixed.txt"}, locals3.PublicRead); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -134,7 +131,7 @@ func TestIntegrationBaseline(t *testing.T) {
 	if code, _, stderr := runLocal(t, env, "scan", "s3://"+bucket, "-o", first, "--no-accept"); code != exitOK {
 		t.Fatalf("first run: exit %d: %s", code, stderr)
 	}
-	if err := locals3.PutObjects(ctx, a, bucket, []string{"new/leak.txt"}, publicRead); err != nil {
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"new/leak.txt"}, locals3.PublicRead); err != nil {
 		t.Fatal(err)
 	}
 	if err := locals3.PutObjects(ctx, a, bucket, []string{"old/fixed.txt"}, nil); err != nil { // private now

@@ -78,7 +78,7 @@ func TestIntegrationFixApplyUndo(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put("open", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead })
+	put("open", locals3.PublicRead)
 	put("any-aws", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLAuthenticatedRead })
 	// Public and shared with B: only the public grant goes (B's stays).
 	put("open-and-shared", func(in *s3.PutObjectInput) {
@@ -138,14 +138,13 @@ func TestIntegrationFixFromReportSkipsAndFails(t *testing.T) {
 	ctx := context.Background()
 	a, b := env.Client(env.A), env.Client(env.B)
 	bucket := locals3.NewBucket(t, env, "fixrep")
-	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
-	if err := locals3.PutObjects(ctx, a, bucket, []string{"stays-open", "closed-meanwhile"}, publicRead); err != nil {
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"stays-open", "closed-meanwhile"}, locals3.PublicRead); err != nil {
 		t.Fatal(err)
 	}
 	if err := locals3.GrantBucketWrite(ctx, a, bucket, env.A, env.B); err != nil {
 		t.Fatal(err)
 	}
-	if err := locals3.PutObjects(ctx, b, bucket, []string{"bs-object"}, publicRead); err != nil {
+	if err := locals3.PutObjects(ctx, b, bucket, []string{"bs-object"}, locals3.PublicRead); err != nil {
 		t.Fatal(err)
 	}
 	manifest, _ := writeReport(t, env, bucket, "CSV", "fixrep", false, time.Now().UTC())
@@ -180,9 +179,8 @@ func TestIntegrationFixVersions(t *testing.T) {
 	ctx := context.Background()
 	a := env.Client(env.A)
 	bucket := locals3.NewVersionedBucket(t, env, "fixver")
-	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
 	for range 2 {
-		if err := locals3.PutObjects(ctx, a, bucket, []string{"doc"}, publicRead); err != nil {
+		if err := locals3.PutObjects(ctx, a, bucket, []string{"doc"}, locals3.PublicRead); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -210,8 +208,7 @@ func TestIntegrationFixKilledAndResumed(t *testing.T) {
 	a := env.Client(env.A)
 	bucket := locals3.NewBucket(t, env, "fixkill")
 	keys := locals3.Keys("k/", 600)
-	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
-	if err := locals3.PutObjects(ctx, a, bucket, keys, publicRead); err != nil {
+	if err := locals3.PutObjects(ctx, a, bucket, keys, locals3.PublicRead); err != nil {
 		t.Fatal(err)
 	}
 	bin := buildCLI(t)
@@ -316,8 +313,7 @@ func TestIntegrationFixAgainAfterReExposure(t *testing.T) {
 	ctx := context.Background()
 	a := env.Client(env.A)
 	bucket := locals3.NewBucket(t, env, "reexposed")
-	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
-	if err := locals3.PutObjects(ctx, a, bucket, []string{"doc"}, publicRead); err != nil {
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"doc"}, locals3.PublicRead); err != nil {
 		t.Fatal(err)
 	}
 	undo := filepath.Join(t.TempDir(), "undo.jsonl")

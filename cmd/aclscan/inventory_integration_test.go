@@ -161,8 +161,7 @@ func TestIntegrationInventoryVerifyAndNoContext(t *testing.T) {
 	ctx := context.Background()
 	a := env.Client(env.A)
 	bucket := locals3.NewBucket(t, env, "invverify")
-	publicRead := func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
-	if err := locals3.PutObjects(ctx, a, bucket, []string{"open-then-closed", "still-open"}, publicRead); err != nil {
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"open-then-closed", "still-open"}, locals3.PublicRead); err != nil {
 		t.Fatal(err)
 	}
 	manifest, _ := writeReport(t, env, bucket, "CSV", "verify", false, time.Now().UTC())

@@ -16,8 +16,6 @@ import (
 	"github.com/aclscan/aclscan/internal/locals3"
 	"github.com/aclscan/aclscan/internal/testkit"
 	"github.com/aclscan/aclscan/report"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // The watch against radosgw's own push notifications: a topic whose push
@@ -57,7 +55,7 @@ func TestIntegrationWatchRadosgwPush(t *testing.T) {
 	if err := locals3.PushTo(ctx, env, bucket, endpoint); err != nil {
 		t.Fatal(err)
 	}
-	if err := locals3.PutObjects(ctx, a, bucket, []string{"uploads/a b+c.png"}, func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }); err != nil {
+	if err := locals3.PutObjects(ctx, a, bucket, []string{"uploads/a b+c.png"}, locals3.PublicRead); err != nil {
 		t.Fatal(err)
 	}
 	if err := locals3.PutObjects(ctx, a, bucket, []string{"uploads/private.txt"}, nil); err != nil {

@@ -55,7 +55,7 @@ func SeedDemo(ctx context.Context, env Env) error {
 		key  string
 		edit func(*s3.PutObjectInput)
 	}{
-		{"shared/public-report.pdf", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }},
+		{"shared/public-report.pdf", PublicRead},
 		{"shared/all-aws-users.csv", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLAuthenticatedRead }},
 		{"shared/partner-feed.json", func(in *s3.PutObjectInput) {
 			in.GrantFullControl = aws.String("id=" + env.A.ID)
@@ -117,7 +117,7 @@ func seedLocked(ctx context.Context, a *s3.Client) error {
 	if err := PutObjects(ctx, a, bucket, Keys("archive/report-", 20), nil); err != nil {
 		return err
 	}
-	if err := PutObjects(ctx, a, bucket, []string{DemoLockedKey}, func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }); err != nil {
+	if err := PutObjects(ctx, a, bucket, []string{DemoLockedKey}, PublicRead); err != nil {
 		return err
 	}
 	_, err := a.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &bucket,

@@ -213,3 +213,7 @@ func Keys(prefix string, n int) []string {
 	}
 	return keys
 }
+
+// PublicRead is an edit for PutObjects that uploads with the canned ACL
+// public-read.
+func PublicRead(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }
