@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/aclscan/aclscan/s3access"
+	"github.com/aclscan/aclscan/watch"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -290,7 +291,8 @@ func TestReportBucketIsPrivate(t *testing.T) {
 		p := get(st, "Condition", "ArnNotEquals", "aws:PrincipalArn")
 		switch get(st, "Sid").Value {
 		case "OnlyAclscanWrites":
-			writers = p != nil && len(p.Content) == 4
+			// !If [Watching, the four roles and the watch's, the four roles]
+			writers = p != nil && p.Tag == "!If" && len(p.Content[1].Content) == 5 && len(p.Content[2].Content) == 4
 		case "OnlyAclscanAndTheReaderRead":
 			// !If [HasReader, the four roles and the reader, the four roles]
 			readers = p != nil && p.Tag == "!If" && len(p.Content[1].Content) == 5 && len(p.Content[2].Content) == 4 &&
@@ -333,7 +335,7 @@ func TestDeploymentIsLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
-	for _, logs := range []string{"FunctionLogs", "ListingStateMachineLogs", "InventoryStateMachineLogs"} {
+	for _, logs := range []string{"FunctionLogs", "ListingStateMachineLogs", "InventoryStateMachineLogs", "WatchFunctionLogs"} {
 		if v := get(res[logs], "Properties", "RetentionInDays"); v == nil {
 			t.Errorf("%s has no retention", logs)
 		}
@@ -428,5 +430,149 @@ func TestBatchTimeLimitsAgree(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// The watch (issue 27): what S3 and CloudTrail announce reaches the
+// queue through rules that match what the code reads; the queue has a
+// dead-letter queue, alarms and a visibility timeout Lambda's SQS guide
+// allows; the function answers partial batches, has its own reserved
+// concurrency, and its role grants what it calls: reading ACLs,
+// consuming its queue, writing records, starting rescans, and, only when
+// asked, changing ACLs and sending alerts.
+func TestWatchDeployment(t *testing.T) {
+	res := resources(t)
+	for name, r := range res {
+		if strings.HasPrefix(name, "Watch") {
+			if c := get(r, "Condition"); c == nil || !strings.HasPrefix(c.Value, "Watch") {
+				t.Errorf("%s exists without WatchedBuckets (no Watch* condition)", name)
+			}
+		}
+	}
+	objects := get(res["WatchObjectsRule"], "Properties", "EventPattern")
+	if !sameSet(strs(get(objects, "detail-type")), watch.ObjectDetailTypes) {
+		t.Errorf("the objects rule matches %v; the watch judges %v", strs(get(objects, "detail-type")), watch.ObjectDetailTypes)
+	}
+	if n := get(objects, "detail", "bucket", "name"); n == nil || n.Tag != "!Ref" || n.Value != "WatchedBuckets" {
+		t.Error("the objects rule must match the WatchedBuckets' names")
+	}
+	settings := get(res["WatchSettingsRule"], "Properties", "EventPattern")
+	var names []string
+	for _, branch := range get(settings, "detail", "$or").Content {
+		names = append(names, strs(get(branch, "eventName"))...)
+		if b := get(branch, "requestParameters", "bucketName"); b != nil && (b.Tag != "!Ref" || b.Value != "WatchedBuckets") {
+			t.Error("the settings rule's bucket-level calls must match the WatchedBuckets' names")
+		}
+	}
+	if !sameSet(names, watch.SettingEvents) {
+		t.Errorf("the settings rule matches %v; the function acts on %v", uniq(names), uniq(watch.SettingEvents))
+	}
+	for _, rule := range []string{"WatchObjectsRule", "WatchSettingsRule"} {
+		target := get(res[rule], "Properties", "Targets").Content[0]
+		if strs(get(target, "Arn"))[0] != "WatchQueue.Arn" {
+			t.Errorf("%s does not send to the watch queue", rule)
+		}
+	}
+	senders := get(res["WatchQueuePolicy"], "Properties", "PolicyDocument", "Statement").Content[0]
+	if !sameSet(strs(get(senders, "Condition", "ArnEquals", "aws:SourceArn")), []string{"WatchObjectsRule.Arn", "WatchSettingsRule.Arn"}) {
+		t.Error("the watch queue must take messages from the two rules only (aws:SourceArn)")
+	}
+
+	queue := get(res["WatchQueue"], "Properties")
+	if strs(get(queue, "RedrivePolicy", "deadLetterTargetArn"))[0] != "WatchDeadLetters.Arn" || get(queue, "RedrivePolicy", "maxReceiveCount") == nil {
+		t.Error("the watch queue has no dead-letter queue")
+	}
+	fn := get(res["WatchFunction"], "Properties")
+	timeout, _ := strconv.Atoi(get(fn, "Timeout").Value)
+	visibility, _ := strconv.Atoi(get(queue, "VisibilityTimeout").Value)
+	if timeout == 0 || visibility < 6*timeout {
+		t.Errorf("visibility timeout %d s under six times the function's timeout %d s: messages in flight come back", visibility, timeout)
+	}
+	mapping := get(fn, "Events", "Queue", "Properties")
+	if strs(get(mapping, "Queue"))[0] != "WatchQueue.Arn" || !slices.Contains(strs(get(mapping, "FunctionResponseTypes")), "ReportBatchItemFailures") {
+		t.Error("the watch function must consume the watch queue with ReportBatchItemFailures")
+	}
+	if c, r := get(mapping, "ScalingConfig", "MaximumConcurrency"), get(fn, "ReservedConcurrentExecutions"); c == nil || r == nil || c.Value != r.Value {
+		t.Error("the queue's maximum concurrency must be the function's reserved concurrency (more is throttled and retried)")
+	}
+	env := get(fn, "Environment", "Variables")
+	for k, want := range map[string]string{"RESCAN_FUNCTION": "Function", "REMEDIATE": "WatchRemediate", "REPORT_BUCKET": "ReportBucket"} {
+		if v := get(env, k); v == nil || v.Value != want {
+			t.Errorf("the watch function's %s is not !Ref %s", k, want)
+		}
+	}
+	if a := get(env, "ALLOWED_BUCKETS"); a == nil || !slices.Contains(strs(a), "WatchedBuckets") {
+		t.Error("the watch function's ALLOWED_BUCKETS must be the watched buckets")
+	}
+	alarmed := map[string]string{}
+	for _, r := range res {
+		if get(r, "Type").Value == "AWS::CloudWatch::Alarm" {
+			alarmed[strs(get(r, "Properties", "Dimensions").Content[0].Content[3])[0]] = get(r, "Properties", "MetricName").Value
+		}
+	}
+	if alarmed["WatchQueue.QueueName"] != "ApproximateAgeOfOldestMessage" || alarmed["WatchDeadLetters.QueueName"] != "ApproximateNumberOfMessagesVisible" {
+		t.Errorf("alarms: %v; want the queue's age and the dead-letter queue's messages", alarmed)
+	}
+
+	// The role: what the watch calls, nothing else; the opt-ins only
+	// under their conditions.
+	granted := map[string][]string{}
+	for _, st := range roleStatements(t, res["WatchFunctionRole"]) {
+		for _, a := range st.actions {
+			granted[a] = append(granted[a], st.resources...)
+		}
+	}
+	want := map[string]string{
+		"sqs:ReceiveMessage": "WatchQueue.Arn", "sqs:DeleteMessage": "WatchQueue.Arn", "sqs:GetQueueAttributes": "WatchQueue.Arn",
+		"s3:PutObject":          "${ReportBucket.Arn}/${ReportPrefix}/*",
+		"lambda:InvokeFunction": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-aclscan",
+	}
+	for _, p := range s3access.ReadPermissions {
+		if !p.LeftOut {
+			want[p.Action] = map[string]string{"bucket": "arn:${AWS::Partition}:s3:::${AuditedBuckets}", "object": "arn:${AWS::Partition}:s3:::${AuditedBuckets}/*", "*": "*",
+				"accesspoint": "arn:${AWS::Partition}:s3:${AWS::Region}:${AWS::AccountId}:accesspoint/*"}[p.On]
+		}
+	}
+	for action, resource := range want {
+		if got := granted[action]; !slices.Equal(got, []string{resource}) {
+			t.Errorf("the watch role grants %s on %v, want %s only", action, got, resource)
+		}
+	}
+	for action := range granted {
+		if _, ok := want[action]; !ok {
+			t.Errorf("the watch role grants %s, which the watch does not call", action)
+		}
+	}
+	optIns := map[string]struct {
+		condition string
+		actions   []string
+	}{
+		"WatchRemediationPolicy": {"WatchRemediates", []string{"s3:PutObjectAcl", "s3:PutObjectVersionAcl"}},
+		"WatchAlertsBusPolicy":   {"WatchAlertsBus", []string{"events:PutEvents"}},
+		"WatchAlertsTopicPolicy": {"WatchAlertsTopic", []string{"sns:Publish"}},
+	}
+	for name, r := range res {
+		if get(r, "Type").Value != "AWS::IAM::RolePolicy" {
+			continue
+		}
+		opt, ok := optIns[name]
+		if !ok {
+			t.Errorf("%s: a role policy the watch's opt-ins do not explain", name)
+			continue
+		}
+		delete(optIns, name)
+		if c := get(r, "Condition"); c == nil || c.Value != opt.condition {
+			t.Errorf("%s is granted without its condition %s", name, opt.condition)
+		}
+		var actions []string
+		for _, st := range get(r, "Properties", "PolicyDocument", "Statement").Content {
+			actions = append(actions, strs(get(st, "Action"))...)
+		}
+		if !sameSet(actions, opt.actions) {
+			t.Errorf("%s grants %v, want %v", name, actions, opt.actions)
+		}
+	}
+	for name := range optIns {
+		t.Errorf("%s is missing", name)
 	}
 }

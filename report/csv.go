@@ -30,9 +30,9 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	row := c.row // in the order of Columns (contract.go)
 	row[0] = r.Bucket
 	row[1] = r.Key
-	row[2], row[3] = "", ""
+	row[2], row[3] = r.VersionID, ""
 	if r.Versioned {
-		row[2], row[3] = r.VersionID, strconv.FormatBool(r.IsLatest)
+		row[3] = strconv.FormatBool(r.IsLatest)
 	}
 	row[4] = r.OwnerID
 	row[5] = r.Status.String()

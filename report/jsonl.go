@@ -155,9 +155,15 @@ func NewRecord(r *scan.Result) Record {
 	if rec.Grants == nil {
 		rec.Grants = []acl.Grant{} // [] rather than null: one schema
 	}
+	if r.Versioned || r.VersionID != "" {
+		// A watch's event can name a version outside a scan of versions:
+		// the version is said, whether it is the latest is not known.
+		versionID := r.VersionID
+		rec.VersionID = &versionID
+	}
 	if r.Versioned {
-		versionID, isLatest := r.VersionID, r.IsLatest
-		rec.VersionID, rec.IsLatest = &versionID, &isLatest
+		isLatest := r.IsLatest
+		rec.IsLatest = &isLatest
 	}
 	if r.Err != "" {
 		msg := r.Err

@@ -201,13 +201,16 @@ func (o *ocsfWriter) finding(r *scan.Result, k acl.Kind, sources []acl.Source) o
 	}
 	arn := "arn:aws:s3:::" + r.Bucket + "/" + r.Key
 	where := "s3://" + r.Bucket + "/" + r.Key
-	if r.Versioned {
+	if r.VersionID != "" {
 		where += " (version " + r.VersionID + ")"
 	}
 	id := sha256.Sum256([]byte(r.Bucket + "\x00" + r.Key + "\x00" + r.VersionID + "\x00" + k.String()))
 	data := map[string]any{"findings": r.Findings.Names(), "effective": r.Effective.Names(), "source": sourceName(r)}
+	if r.VersionID != "" {
+		data["version_id"] = r.VersionID
+	}
 	if r.Versioned {
-		data["version_id"], data["is_latest"] = r.VersionID, r.IsLatest
+		data["is_latest"] = r.IsLatest
 	}
 	if r.Verified != scan.NotVerified {
 		data["verified_public"] = r.Verified == scan.Served

@@ -84,21 +84,11 @@ func (h *handler) asyncScan(ctx context.Context, inv *invocation, raw []byte) (o
 }
 
 func (h *handler) startAsync(ev Event, inv *invocation) (outcome, error) {
-	cfg, err := h.scanConfig(ev)
+	cfg, store, st, where, err := h.newAsyncScan(ev)
 	if err != nil {
 		return outcome{}, err
 	}
-	var suffix [4]byte
-	_, _ = rand.Read(suffix[:])
-	now := time.Now().UTC()
-	id := "scan-" + now.Format("20060102T150405Z") + "-" + hex.EncodeToString(suffix[:])
-	store, where, err := h.runStore("", "", id)
-	if err != nil {
-		return outcome{}, err
-	}
-	settings, _ := json.Marshal(ev)
-	st := &batch.ScanState{ScanID: id, Settings: settings, Started: now, Checkpoint: scan.State{Bucket: cfg.Bucket, Prefix: cfg.Prefix, AllVersions: cfg.AllVersions}}
-	resp := asyncResponse{ScanID: id, Report: where, State: where + "scan.json"}
+	resp := asyncResponse{ScanID: st.ScanID, Report: where, State: where + "scan.json"}
 	return outcome{response: resp, after: func(ctx context.Context) {
 		err := batch.SaveScanState(ctx, store, st)
 		if err == nil {
@@ -107,10 +97,47 @@ func (h *handler) startAsync(ev Event, inv *invocation) (outcome, error) {
 		if err != nil {
 			// The answer is given: hand the part to a new invocation,
 			// which Lambda retries if it fails too.
-			log.Printf("aclscan-lambda: async scan %s: %v; continuing in a new invocation", id, err)
+			log.Printf("aclscan-lambda: async scan %s: %v; continuing in a new invocation", st.ScanID, err)
 			h.continueLater(ctx, st.ScanID, len(st.Parts)+1)
 		}
 	}}, nil
+}
+
+// handOffScan starts an async scan whose first part runs in another
+// invocation (of RESCAN_FUNCTION, or of this function): a watch answers
+// its SQS batch at once and does not scan buckets on its time.
+func (h *handler) handOffScan(ctx context.Context, ev Event) (string, error) {
+	_, store, st, _, err := h.newAsyncScan(ev)
+	if err != nil {
+		return "", err
+	}
+	if err := batch.SaveScanState(ctx, store, st); err != nil {
+		return "", err
+	}
+	first, _ := json.Marshal(asyncEvent{Async: true, ScanID: st.ScanID, Part: 1})
+	if err := h.rescan(ctx, first); err != nil {
+		return "", err
+	}
+	return st.ScanID, nil
+}
+
+// newAsyncScan names a new async scan and makes its first state.
+func (h *handler) newAsyncScan(ev Event) (scan.Config, batch.Store, *batch.ScanState, string, error) {
+	cfg, err := h.scanConfig(ev)
+	if err != nil {
+		return scan.Config{}, nil, nil, "", err
+	}
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	now := time.Now().UTC()
+	id := "scan-" + now.Format("20060102T150405Z") + "-" + hex.EncodeToString(suffix[:])
+	store, where, err := h.runStore("", "", id)
+	if err != nil {
+		return scan.Config{}, nil, nil, "", err
+	}
+	settings, _ := json.Marshal(ev)
+	st := &batch.ScanState{ScanID: id, Settings: settings, Started: now, Checkpoint: scan.State{Bucket: cfg.Bucket, Prefix: cfg.Prefix, AllVersions: cfg.AllVersions}}
+	return cfg, store, st, where, nil
 }
 
 // continueLater invokes the function asynchronously for the scan's part.

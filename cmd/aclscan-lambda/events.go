@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/aclscan/aclscan/watch"
 )
 
 // badEvent is an event the function refuses: no retry changes it.
@@ -22,12 +24,13 @@ type eventShape struct {
 	Async         bool            `json:"async"`
 	Records       json.RawMessage `json:"Records"`
 	Source        string          `json:"source"`
+	DetailType    string          `json:"detail-type"`
 	Items         json.RawMessage `json:"Items"`
 	SchemaVersion string          `json:"invocationSchemaVersion"`
 	Tasks         json.RawMessage `json:"tasks"`
 }
 
-const eventKinds = `a scan {"bucket", "prefix", "strategy", "concurrency"}, an async scan {"async": true, "bucket", ...}, a Step Functions Distributed Map batch {"BatchInput", "Items"}, an S3 Batch Operations event {"invocationSchemaVersion", "tasks"}, S3 event notification records {"Records"}, an SQS batch of them or an EventBridge S3 event`
+const eventKinds = `a scan {"bucket", "prefix", "strategy", "concurrency"}, an async scan {"async": true, "bucket", ...}, a Step Functions Distributed Map batch {"BatchInput", "Items"}, an S3 Batch Operations event {"invocationSchemaVersion", "tasks"}, S3 event notification records {"Records"}, an SQS batch of them, an EventBridge S3 event or CloudTrail's record of an S3 settings change`
 
 // dispatch hands the event to the handler of its kind.
 func (h *handler) dispatch(ctx context.Context, inv *invocation) (outcome, error) {
@@ -51,8 +54,9 @@ func (h *handler) dispatch(ctx context.Context, inv *invocation) (outcome, error
 	case shape.Records != nil && isSQS(raw):
 		resp, err := h.sqsBatch(ctx, inv, raw)
 		return outcome{response: resp}, err
-	case shape.Source == "aws.s3" && isCloudTrail(raw):
-		return h.settingChanged(ctx, inv, raw)
+	case shape.Source == "aws.s3" && shape.DetailType == watch.CloudTrailDetailType:
+		change, _ := watch.DecodeSettingChange(raw)
+		return h.settingChanged(ctx, inv, change, false)
 	case shape.Records != nil || shape.Source == "aws.s3":
 		resp, err := h.watchEvents(ctx, inv, raw)
 		return outcome{response: resp}, err

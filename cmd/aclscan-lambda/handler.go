@@ -77,6 +77,9 @@ type config struct {
 	// records as OCSF Detection Findings (WATCH_FORMAT=ocsf).
 	findingsBus, findingsTopic string
 	watchOCSF                  bool
+	// rescanFunction is RESCAN_FUNCTION: the function that scans a bucket
+	// again after a change of its settings (empty: this one).
+	rescanFunction string
 }
 
 // Bounds on what whoever may invoke the function can ask of it.
@@ -211,6 +214,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		return c, fail("ACCEPT_RULES_KEY names a file in REPORT_BUCKET, which is not set")
 	}
 	c.findingsBus, c.findingsTopic = getenv("FINDINGS_EVENT_BUS"), getenv("FINDINGS_TOPIC_ARN")
+	c.rescanFunction = getenv("RESCAN_FUNCTION")
 	switch v := getenv("WATCH_FORMAT"); v {
 	case "", "jsonl":
 	case "ocsf":
@@ -293,6 +297,9 @@ type handler struct {
 	// invoke starts the function again asynchronously with an event (an
 	// async scan's next part).
 	invoke func(ctx context.Context, event []byte) error
+	// rescan starts an async scan's first part in RESCAN_FUNCTION (or in
+	// this function) after a change of a bucket's settings.
+	rescan func(ctx context.Context, event []byte) error
 	// store is where a run's reports go (nil: an S3 store in REPORT_BUCKET).
 	store func(run string) batch.Store
 }

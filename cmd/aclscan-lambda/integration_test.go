@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -586,6 +587,56 @@ func TestSettingEventsInTheFunction(t *testing.T) {
 		if resp := out.(*settingResponse); !strings.HasPrefix(resp.Rescan, tc.want) {
 			t.Errorf("%s: rescan %q, want %q...", tc.event, resp.Rescan, tc.want)
 		}
+	}
+
+	// Through the deployment's queue: the watch function answers its
+	// batch at once and hands the rescan to RESCAN_FUNCTION, whose first
+	// part finds the scan's state saved; the object event beside it is
+	// judged as usual, and a change that fails to hand off comes back.
+	t.Setenv("RESCAN_FUNCTION", "stack-aclscan")
+	watcher := newTestHandler(t, env, env.HTTPURL, map[string]string{"ALLOWED_BUCKETS": "demo*"})
+	var handed [][]byte
+	failHandOff := false
+	watcher.rescan = func(_ context.Context, ev []byte) error {
+		if failHandOff {
+			return errors.New("Lambda answered 429")
+		}
+		handed = append(handed, ev)
+		return nil
+	}
+	objectEvent := fmt.Sprintf(`{"version":"0","id":"e1","detail-type":"Object Created","source":"aws.s3","detail":{"bucket":{"name":"demo"},"object":{"key":%q}}}`,
+		firstDemoKeyWith(t, "public"))
+	batch := func(bodies ...json.RawMessage) json.RawMessage {
+		var msgs []string
+		for i, b := range bodies {
+			msgs = append(msgs, fmt.Sprintf(`{"messageId":"m%d","eventSource":"aws:sqs","body":%q}`, i+1, b))
+		}
+		return json.RawMessage(`{"Records":[` + strings.Join(msgs, ",") + `]}`)
+	}
+	out, err := invoke(t, watcher, batch(trail("PutBucketPolicy", "demo", ""), json.RawMessage(objectEvent), trail("PutBucketTagging", "demo", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := out.(*watchResponse)
+	if len(resp.BatchItemFailures) != 0 || resp.Judged != 1 || len(resp.Rescans) != 2 || !strings.HasPrefix(resp.Rescans[0].Rescan, "scan-") ||
+		!strings.HasPrefix(resp.Rescans[1].Rescan, "none: not a change") {
+		t.Fatalf("SQS batch with a settings change: %+v", resp)
+	}
+	if len(handed) != 1 || !strings.Contains(string(handed[0]), `"scan_id":"`+resp.Rescans[0].Rescan+`"`) || !strings.Contains(string(handed[0]), `"part":1`) {
+		t.Fatalf("handed to RESCAN_FUNCTION: %s; want part 1 of %s", handed, resp.Rescans[0].Rescan)
+	}
+	// The scan function (here the first handler) runs the handed part.
+	part, err := invoke(t, h, json.RawMessage(handed[0]))
+	if err != nil || !strings.HasPrefix(part.(asyncResponse).Continuing, "part 1") {
+		t.Fatalf("the handed part in the scan function: %+v, %v", part, err)
+	}
+	failHandOff = true
+	out, err = invoke(t, watcher, batch(trail("DeleteBucketPolicy", "demo", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := out.(*watchResponse).BatchItemFailures; len(f) != 1 || f[0].ItemIdentifier != "m1" {
+		t.Errorf("a hand-off that failed: batchItemFailures %v, want [m1]", f)
 	}
 }
 

@@ -73,10 +73,11 @@ func (c *awsCall) post(ctx context.Context, path string, headers map[string]stri
 	return resp.StatusCode, bytes.TrimSpace(answer), nil
 }
 
-// selfInvoker invokes the function asynchronously (Lambda's Invoke,
-// InvocationType Event), signed with the client's identity.
+// asyncInvoker invokes a function (this one, or RESCAN_FUNCTION)
+// asynchronously (Lambda's Invoke, InvocationType Event), signed with the
+// client's identity.
 // AWS_ENDPOINT_URL_LAMBDA points it elsewhere (tests).
-func selfInvoker(function string, cfg aws.Config, endpoint string) func(ctx context.Context, event []byte) error {
+func asyncInvoker(function string, cfg aws.Config, endpoint string) func(ctx context.Context, event []byte) error {
 	call := newAWSCall(cfg, "lambda", endpoint)
 	return func(ctx context.Context, event []byte) error {
 		if function == "" {

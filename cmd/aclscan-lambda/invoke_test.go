@@ -28,7 +28,7 @@ func TestSelfInvokerSendsASignedEventInvoke(t *testing.T) {
 	}))
 	defer srv.Close()
 	cfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}
-	invoke := selfInvoker("stack-aclscan", cfg, srv.URL)
+	invoke := asyncInvoker("stack-aclscan", cfg, srv.URL)
 	if err := invoke(context.Background(), []byte(`{"async":true,"scan_id":"s","part":2}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestSelfInvokerSendsASignedEventInvoke(t *testing.T) {
 	if err := invoke(context.Background(), []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "denied") {
 		t.Errorf("a refused invoke: %v", err)
 	}
-	if err := selfInvoker("", cfg, srv.URL)(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "AWS_LAMBDA_FUNCTION_NAME") {
+	if err := asyncInvoker("", cfg, srv.URL)(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "AWS_LAMBDA_FUNCTION_NAME") {
 		t.Errorf("no function name: %v", err)
 	}
 }

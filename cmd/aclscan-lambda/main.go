@@ -64,7 +64,11 @@ func newHandler(ctx context.Context, getenv func(string) string) (*handler, erro
 	}
 	h.trusted = h.accept.Trust(cfg.trusted)
 	h.publisher = newPublisher(client.AWSConfig(), cfg.findingsBus, cfg.findingsTopic, getenv("AWS_ENDPOINT_URL_EVENTBRIDGE"), getenv("AWS_ENDPOINT_URL_SNS"))
-	h.invoke = selfInvoker(getenv("AWS_LAMBDA_FUNCTION_NAME"), client.AWSConfig(), getenv("AWS_ENDPOINT_URL_LAMBDA"))
+	h.invoke = asyncInvoker(getenv("AWS_LAMBDA_FUNCTION_NAME"), client.AWSConfig(), getenv("AWS_ENDPOINT_URL_LAMBDA"))
+	h.rescan = h.invoke
+	if cfg.rescanFunction != "" {
+		h.rescan = asyncInvoker(cfg.rescanFunction, client.AWSConfig(), getenv("AWS_ENDPOINT_URL_LAMBDA"))
+	}
 	return h, nil
 }
 

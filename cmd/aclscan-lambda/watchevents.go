@@ -32,6 +32,9 @@ type watchResponse struct {
 	Alerts  int             `json:"alerts,omitempty"`
 	Records string          `json:"records,omitempty"`
 	Risky   []report.Record `json:"risky"`
+	// Rescans are the settings changes of the batch and the scans they
+	// started (RESCAN_FUNCTION).
+	Rescans []settingResponse `json:"rescans,omitempty"`
 	// BatchItemFailures names the SQS messages not judged whole.
 	BatchItemFailures []sqsFailure `json:"batchItemFailures"`
 }
@@ -104,6 +107,18 @@ func (h *handler) sqsBatch(ctx context.Context, inv *invocation, raw []byte) (*w
 	resp := &watchResponse{BatchItemFailures: []sqsFailure{}}
 	var records []scan.Result
 	for _, m := range ev.Records {
+		if change, ok := watch.DecodeSettingChange([]byte(m.Body)); ok {
+			// A settings change routed through the queue: its rescan runs
+			// in another invocation; this batch is answered now.
+			out, err := h.settingChanged(ctx, inv, change, true)
+			if err != nil {
+				fmt.Printf("aclscan: message %s: %v\n", m.MessageID, err)
+				resp.BatchItemFailures = append(resp.BatchItemFailures, sqsFailure{ItemIdentifier: m.MessageID})
+			} else if s, ok := out.response.(*settingResponse); ok {
+				resp.Rescans = append(resp.Rescans, *s)
+			}
+			continue
+		}
 		events, err := watch.DecodeMessage([]byte(m.Body))
 		if errors.Is(err, watch.ErrBadRecords) && len(events) > 0 {
 			fmt.Printf("aclscan: message %s: %v\n", m.MessageID, err)
@@ -229,17 +244,6 @@ func (h *handler) saveWatchRecords(ctx context.Context, inv *invocation, records
 	return nil
 }
 
-// settingEvents are the CloudTrail management events of S3 settings that
-// decide what objects' ACLs and the bucket's policy grant: each can open
-// objects (a policy put, a Deny deleted, Block Public Access turned off,
-// ACLs enabled again).
-var settingEvents = map[string]bool{
-	"PutBucketAcl": true, "PutBucketPolicy": true, "DeleteBucketPolicy": true,
-	"PutPublicAccessBlock": true, "DeletePublicAccessBlock": true,
-	"PutBucketOwnershipControls": true, "DeleteBucketOwnershipControls": true,
-	"PutAccountPublicAccessBlock": true, "DeleteAccountPublicAccessBlock": true,
-}
-
 // settingResponse is the answer to a bucket-setting event.
 type settingResponse struct {
 	Event  string `json:"event"`
@@ -249,46 +253,23 @@ type settingResponse struct {
 	Rescan string `json:"rescan"`
 }
 
-// cloudTrailEvent is CloudTrail's record of an S3 API call, as
-// EventBridge delivers it ("AWS API Call via CloudTrail").
-type cloudTrailEvent struct {
-	Detail struct {
-		EventSource       string `json:"eventSource"`
-		EventName         string `json:"eventName"`
-		RequestParameters struct {
-			BucketName string `json:"bucketName"`
-		} `json:"requestParameters"`
-		ErrorCode string `json:"errorCode"`
-	} `json:"detail"`
-}
-
-// isCloudTrail tells a CloudTrail API call from an object event: both
-// come from source aws.s3 through EventBridge.
-func isCloudTrail(raw []byte) bool {
-	var ev struct {
-		DetailType string `json:"detail-type"`
-	}
-	return json.Unmarshal(raw, &ev) == nil && ev.DetailType == "AWS API Call via CloudTrail"
-}
-
 // settingChanged handles a change of a bucket's (or the account's)
 // settings: the cached context is dropped, and the bucket is scanned
 // again through the async path, since the change can open objects that
 // no object event announces. An account-level change drops every cached
 // context; scanning every bucket is --all-buckets' work, not one event's.
-func (h *handler) settingChanged(ctx context.Context, inv *invocation, raw []byte) (outcome, error) {
-	var ev cloudTrailEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return outcome{}, refuse("a CloudTrail event: %v", err)
-	}
-	d := ev.Detail
-	resp := &settingResponse{Event: d.EventName, Bucket: d.RequestParameters.BucketName}
+// With RESCAN_FUNCTION set (the watch function of the deployment), or
+// when the event came in an SQS batch (handOff), the scan is handed to
+// that function (or to this one, in a new invocation) instead of running
+// after this answer.
+func (h *handler) settingChanged(ctx context.Context, inv *invocation, change watch.SettingChange, handOff bool) (outcome, error) {
+	resp := &settingResponse{Event: change.EventName, Bucket: change.Bucket}
 	switch {
-	case d.EventSource != "s3.amazonaws.com" || !settingEvents[d.EventName]:
-		resp.Rescan = "none: not a change of S3 settings that decide access"
+	case change.ErrorCode != "":
+		resp.Rescan = "none: the call failed (" + change.ErrorCode + "), nothing changed"
 		return outcome{response: resp}, nil
-	case d.ErrorCode != "":
-		resp.Rescan = "none: the call failed (" + d.ErrorCode + "), nothing changed"
+	case !change.DecidesAccess():
+		resp.Rescan = "none: not a change of S3 settings that decide access"
 		return outcome{response: resp}, nil
 	case resp.Bucket == "":
 		h.contexts.Forget("")
@@ -298,6 +279,14 @@ func (h *handler) settingChanged(ctx context.Context, inv *invocation, raw []byt
 	h.contexts.Forget(resp.Bucket)
 	if err := h.config.checkBucket(resp.Bucket); err != nil {
 		resp.Rescan = "none: " + err.Error()
+		return outcome{response: resp}, nil
+	}
+	if handOff || h.config.rescanFunction != "" {
+		id, err := h.handOffScan(ctx, Event{Bucket: resp.Bucket})
+		if err != nil {
+			return outcome{}, fmt.Errorf("rescan bucket %q after %s: %w", resp.Bucket, change.EventName, err)
+		}
+		resp.Rescan = id
 		return outcome{response: resp}, nil
 	}
 	out, err := h.startAsync(Event{Bucket: resp.Bucket}, inv)
