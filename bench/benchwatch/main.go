@@ -32,8 +32,23 @@ func main() {
 	trickle := flag.Int("trickle", 200, "uploads one at a time, for the latency")
 	burst := flag.Int("burst", 10000, "uploads at once, for loss, duplicates and memory")
 	workers := flag.Int("workers", 16, "concurrent uploads of the burst")
-	out := flag.String("o", "docs/benchmarks/watch.md", "report file")
+	out := flag.String("o", "", "report file (docs/benchmarks/watch.md, or watch-lambda.md with -lambda)")
+	lambda := flag.Bool("lambda", false, "time the watch function under the Lambda emulator instead, and its cost per million events")
+	batches := flag.Int("batches", 100, "with -lambda: SQS batches of ten events per memory size")
 	flag.Parse()
+	if *lambda {
+		if *out == "" {
+			*out = "docs/benchmarks/watch-lambda.md"
+		}
+		if err := runLambda(*batches, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "benchwatch:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *out == "" {
+		*out = "docs/benchmarks/watch.md"
+	}
 	if err := run(*trickle, *burst, *workers, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "benchwatch:", err)
 		os.Exit(1)
@@ -144,7 +159,7 @@ func run(trickle, burst, workers int, out string) error {
 		}
 		alone = append(alone, took)
 	}
-	if err := locals3.PushTo(ctx, env, bucket, endpoint); err != nil {
+	if err := locals3.PushTo(ctx, env, locals3.Push{Bucket: bucket, Endpoint: endpoint}); err != nil {
 		return err
 	}
 	followCtx, stop := context.WithCancel(ctx)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aclscan/aclscan/fix"
@@ -97,43 +98,35 @@ func (h *handler) alert(ctx context.Context, records []scan.Result, resp *watchR
 }
 
 // sqsBatch judges each message of an SQS batch (an EventBridge event, S3
-// notification records, or either inside an SNS notification) and names
-// the messages to deliver again.
+// notification records, either inside an SNS notification, or a settings
+// change) and names the messages to deliver again. The messages are
+// judged at once: each waits on S3 for its ACL, and a batch's time is
+// what Lambda bills.
 func (h *handler) sqsBatch(ctx context.Context, inv *invocation, raw []byte) (*watchResponse, error) {
 	var ev sqsEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return nil, refuse("an SQS batch: %v", err)
 	}
+	parts := make([]messageResult, len(ev.Records))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxMessagesAtOnce)
+	for i := range ev.Records {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			parts[i] = h.judgeMessage(ctx, inv, ev.Records[i].MessageID, []byte(ev.Records[i].Body))
+		}()
+	}
+	wg.Wait()
 	resp := &watchResponse{BatchItemFailures: []sqsFailure{}}
 	var records []scan.Result
-	for _, m := range ev.Records {
-		if change, ok := watch.DecodeSettingChange([]byte(m.Body)); ok {
-			// A settings change routed through the queue: its rescan runs
-			// in another invocation; this batch is answered now.
-			out, err := h.settingChanged(ctx, inv, change, true)
-			if err != nil {
-				fmt.Printf("aclscan: message %s: %v\n", m.MessageID, err)
-				resp.BatchItemFailures = append(resp.BatchItemFailures, sqsFailure{ItemIdentifier: m.MessageID})
-			} else if s, ok := out.response.(*settingResponse); ok {
-				resp.Rescans = append(resp.Rescans, *s)
-			}
-			continue
-		}
-		events, err := watch.DecodeMessage([]byte(m.Body))
-		if errors.Is(err, watch.ErrBadRecords) && len(events) > 0 {
-			fmt.Printf("aclscan: message %s: %v\n", m.MessageID, err)
-			err = nil // the others are judged
-		}
-		if errors.Is(err, watch.ErrNotEvents) {
-			resp.Ignored++ // not ours to judge; delivering it again changes nothing
-			continue
-		}
-		if err == nil {
-			err = h.judgeEvents(ctx, events, resp, &records)
-		}
-		if err != nil {
-			fmt.Printf("aclscan: message %s not judged whole: %v\n", m.MessageID, err)
-			resp.BatchItemFailures = append(resp.BatchItemFailures, sqsFailure{ItemIdentifier: m.MessageID})
+	for i, p := range parts {
+		resp.add(&p.counts)
+		resp.Rescans = append(resp.Rescans, p.counts.Rescans...)
+		records = append(records, p.records...)
+		if p.failed {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, sqsFailure{ItemIdentifier: ev.Records[i].MessageID})
 		}
 	}
 	err := h.saveWatchRecords(ctx, inv, records, resp)
@@ -149,6 +142,58 @@ func (h *handler) sqsBatch(ctx context.Context, inv *invocation, raw []byte) (*w
 		fmt.Printf("aclscan: %v; every message of the batch will be delivered again\n", err)
 	}
 	return resp, nil
+}
+
+// maxMessagesAtOnce bounds the messages of a batch judged at once (a
+// batching window can gather thousands).
+const maxMessagesAtOnce = 16
+
+// messageResult is what one message of an SQS batch gave.
+type messageResult struct {
+	counts  watchResponse
+	records []scan.Result
+	failed  bool
+}
+
+// judgeMessage judges one queued message: its objects, or the settings
+// change it carries (whose rescan is handed to another invocation).
+func (h *handler) judgeMessage(ctx context.Context, inv *invocation, id string, body []byte) (res messageResult) {
+	if change, ok := watch.DecodeSettingChange(body); ok {
+		out, err := h.settingChanged(ctx, inv, change, true)
+		if err != nil {
+			fmt.Printf("aclscan: message %s: %v\n", id, err)
+			res.failed = true
+		} else if s, ok := out.response.(*settingResponse); ok {
+			res.counts.Rescans = append(res.counts.Rescans, *s)
+		}
+		return res
+	}
+	events, err := watch.DecodeMessage(body)
+	if errors.Is(err, watch.ErrBadRecords) && len(events) > 0 {
+		fmt.Printf("aclscan: message %s: %v\n", id, err)
+		err = nil // the others are judged
+	}
+	if errors.Is(err, watch.ErrNotEvents) {
+		res.counts.Ignored++ // not ours to judge; delivering it again changes nothing
+		return res
+	}
+	if err == nil {
+		err = h.judgeEvents(ctx, events, &res.counts, &res.records)
+	}
+	if err != nil {
+		fmt.Printf("aclscan: message %s not judged whole: %v\n", id, err)
+		res.failed = true
+	}
+	return res
+}
+
+// add adds another answer's counts.
+func (r *watchResponse) add(o *watchResponse) {
+	r.Judged += o.Judged
+	r.Unchanged += o.Unchanged
+	r.Ignored += o.Ignored
+	r.Remediated += o.Remediated
+	r.RemediationFailed += o.RemediationFailed
 }
 
 // judgeEvents judges events with the environment's watcher, keeping the
@@ -167,11 +212,7 @@ func (h *handler) judgeEvents(ctx context.Context, events []watch.Event, resp *w
 		*records = append(*records, copied)
 		return nil
 	}))
-	resp.Judged += out.Judged
-	resp.Unchanged += out.Unchanged
-	resp.Ignored += out.Ignored
-	resp.Remediated += out.Remediated
-	resp.RemediationFailed += out.RemediationFailed
+	resp.add(&watchResponse{Judged: out.Judged, Unchanged: out.Unchanged, Ignored: out.Ignored, Remediated: out.Remediated, RemediationFailed: out.RemediationFailed})
 	return err
 }
 

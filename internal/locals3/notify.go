@@ -17,15 +17,31 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
+// Push is a bucket's notifications pushed over HTTP.
+type Push struct {
+	Bucket string
+	// Endpoint is where radosgw POSTs the records (http://HOST:PORT/).
+	Endpoint string
+	// Persistent queues the records in radosgw and retries them until the
+	// endpoint takes them (persistent=true); otherwise radosgw pushes
+	// within the upload, once, and drops what the endpoint did not take.
+	Persistent bool
+}
+
 // PushTo makes radosgw push the S3 event records of every object created
-// in bucket to endpoint (http://HOST:PORT/): a topic with that push
-// endpoint, created with the SNS-style call radosgw serves on its S3
-// endpoint (service sns, region us-east-1), and the bucket's notification
-// configuration naming it for s3:ObjectCreated:*. test-stack.md has the
-// details; radosgw sends no event for an ACL change.
-func PushTo(ctx context.Context, env Env, bucket, endpoint string) error {
+// in p.Bucket to p.Endpoint: a topic with that push endpoint, created
+// with the SNS-style call radosgw serves on its S3 endpoint (service sns,
+// region us-east-1), and the bucket's notification configuration naming
+// it for s3:ObjectCreated:*. test-stack.md has the details; radosgw sends
+// no event for an ACL change.
+func PushTo(ctx context.Context, env Env, p Push) error {
+	bucket := p.Bucket
 	form := url.Values{"Action": {"CreateTopic"}, "Name": {"aclscan-" + bucket},
-		"Attributes.entry.1.key": {"push-endpoint"}, "Attributes.entry.1.value": {endpoint}}
+		"Attributes.entry.1.key": {"push-endpoint"}, "Attributes.entry.1.value": {p.Endpoint}}
+	if p.Persistent {
+		form.Set("Attributes.entry.2.key", "persistent")
+		form.Set("Attributes.entry.2.value", "true")
+	}
 	body := form.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, env.HTTPURL+"/", strings.NewReader(body))
 	if err != nil {
