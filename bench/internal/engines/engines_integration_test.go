@@ -39,16 +39,8 @@ func isPublic(key string) bool { return strings.HasSuffix(key, "7") }
 // emulators, user A's client and the local S3.
 func setUp(t *testing.T, rate float64, extraEnv ...string) ([]*Emulator, *s3.Client, locals3.Env) {
 	t.Helper()
-	env := locals3.ForTest(t)
+	env, _, bootstrap, rie := buildFunction(t)
 	ctx := context.Background()
-	repo, err := locals3.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootstrap, rie, err := Build(ctx, repo, t.TempDir(), filepath.Join(repo, "bin", "tools"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := env.Client(env.A)
 	if err := locals3.CreateBucket(ctx, a, reportsBucket); err != nil {
 		t.Fatal(err)
@@ -82,6 +74,22 @@ func setUp(t *testing.T, rate float64, extraEnv ...string) ([]*Emulator, *s3.Cli
 		t.Cleanup(em.Kill)
 	}
 	return ems, a, env
+}
+
+// buildFunction builds the function and the emulator for a test against
+// the local S3; it returns the repository's root too.
+func buildFunction(t *testing.T) (env locals3.Env, repo, bootstrap, rie string) {
+	t.Helper()
+	env = locals3.ForTest(t)
+	repo, err := locals3.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrap, rie, err = Build(context.Background(), repo, t.TempDir(), filepath.Join(repo, "bin", "tools"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, repo, bootstrap, rie
 }
 
 // mergeRun merges a run's folder and checks every key of the bucket is

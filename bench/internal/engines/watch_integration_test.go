@@ -43,16 +43,8 @@ func fixture(t *testing.T, repo, name string) []byte {
 // the scan function (a second emulator behind a stand-in of Lambda's
 // Invoke API), which scans the bucket.
 func TestWatchEventsUnderTheEmulator(t *testing.T) {
-	env := locals3.ForTest(t)
+	env, repo, bootstrap, rie := buildFunction(t)
 	ctx := context.Background()
-	repo, err := locals3.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootstrap, rie, err := Build(ctx, repo, t.TempDir(), filepath.Join(repo, "bin", "tools"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := env.Client(env.A)
 	// The buckets and keys AWS's samples name.
 	for _, b := range []string{"sourcebucket", "amzn-s3-demo-bucket1", reportsBucket} {
