@@ -56,7 +56,7 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	if a := r.Acceptance; a != nil {
 		row[17], row[18] = a.Rule, a.Reason
 	}
-	row[19], row[20], row[21], row[22] = "", "", strings.Join(r.Trusted, ";"), ""
+	row[19], row[20], row[21], row[22], row[23] = "", "", strings.Join(r.Trusted, ";"), "", r.Account
 	if c := r.Cause; c != nil {
 		row[22] = c.Source + " " + c.Name + " " + c.ID
 	}

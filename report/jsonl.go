@@ -60,6 +60,9 @@ type Record struct {
 	// Event is the announced change that made a watch judge the object
 	// (null in a scan).
 	Event *EventRecord `json:"event"`
+	// AccountID is the account of the bucket in a run over accounts
+	// (null in a run of one account).
+	AccountID *string `json:"account_id"`
 }
 
 // EventRecord is what a record says of the event behind it.
@@ -120,6 +123,10 @@ func NewRecord(r *scan.Result) Record {
 		rec.AcceptedRule, rec.AcceptedReason = &a.Rule, &a.Reason
 	}
 	rec.Trusted = r.Trusted
+	if r.Account != "" {
+		account := r.Account
+		rec.AccountID = &account
+	}
 	if rec.Trusted == nil {
 		rec.Trusted = noReasons
 	}
@@ -254,6 +261,9 @@ func (rec *Record) Result() (scan.Result, error) {
 	}
 	if len(rec.Trusted) > 0 {
 		r.Trusted = rec.Trusted
+	}
+	if rec.AccountID != nil {
+		r.Account = *rec.AccountID
 	}
 	if e := rec.Event; e != nil {
 		r.Cause = &scan.Cause{Source: e.Source, Name: e.Name, ID: e.ID}

@@ -93,7 +93,14 @@ type ocsfRemediation struct {
 }
 
 type ocsfCloud struct {
-	Provider string `json:"provider"`
+	Provider string       `json:"provider"`
+	Account  *ocsfAccount `json:"account,omitempty"`
+}
+
+// ocsfAccount is the cloud account of a finding in a run over accounts.
+type ocsfAccount struct {
+	UID  string `json:"uid"`
+	Type string `json:"type"`
 }
 
 // OCSF severities.
@@ -221,6 +228,7 @@ func (o *ocsfWriter) finding(r *scan.Result, k acl.Kind, sources []acl.Source) o
 		{UID: "arn:aws:s3:::" + r.Bucket, Name: r.Bucket, Type: "AWS::S3::Bucket", CloudPartition: "aws"},
 	}
 	f.Remediation = ocsfRemediation{Desc: kind.remediation}
+	f.Cloud.Account = ocsfAccountOf(r)
 	if r.OwnerID != "" {
 		f.Resources[0].Owner = &ocsfUser{UID: r.OwnerID}
 	}
@@ -325,3 +333,12 @@ func (o *ocsfWriter) bucketFinding(bucket string, d acl.Source) ocsfFinding {
 }
 
 func (o *ocsfWriter) Flush() error { return o.buf.Flush() }
+
+// ocsfAccountOf is the finding's cloud.account (OCSF Account object, type
+// "AWS Account"), in a run over accounts.
+func ocsfAccountOf(r *scan.Result) *ocsfAccount {
+	if r.Account == "" {
+		return nil
+	}
+	return &ocsfAccount{UID: r.Account, Type: "AWS Account"}
+}

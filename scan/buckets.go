@@ -15,6 +15,9 @@ type BucketScan struct {
 	Config Config
 	// Region is the bucket's region, for its summary.
 	Region string
+	// Group names the buckets that run together (an account's): with
+	// Buckets.GroupsAtOnce, at most that many groups have buckets running.
+	Group string
 }
 
 // Buckets is a run over many buckets (an account's): they are scanned a
@@ -34,6 +37,9 @@ type Buckets struct {
 	// started so far, consistent with everything given to the sink.
 	Checkpoint         func([]State) error
 	CheckpointInterval time.Duration
+	// GroupsAtOnce bounds the groups (accounts) with buckets running at
+	// once (0: no bound); Scans must list each group's buckets together.
+	GroupsAtOnce int
 }
 
 // DefaultParallelBuckets is how many buckets are scanned at once.
@@ -68,6 +74,7 @@ func RunBuckets(ctx context.Context, b Buckets, sink Sink, progress *Progress) (
 	var runErr error
 	var errOnce sync.Once
 	queue := make(chan int)
+	groups := newGroupGate(b)
 	var wg sync.WaitGroup
 	for range min(parallel, len(b.Scans)) {
 		wg.Go(func() {
@@ -98,10 +105,14 @@ func RunBuckets(ctx context.Context, b Buckets, sink Sink, progress *Progress) (
 				}
 				sums[i] = sum
 				progress.BucketsDone.Add(1)
+				groups.done(sc.Group)
 			}
 		})
 	}
 	for i := range b.Scans {
+		if !groups.enter(ctx, b.Scans[i].Group) {
+			break
+		}
 		select {
 		case queue <- i:
 		case <-ctx.Done():
@@ -177,4 +188,54 @@ func (cfg *Config) gate() chan struct{} {
 		return nil
 	}
 	return cfg.multi.slots
+}
+
+// groupGate lets at most GroupsAtOnce groups have buckets queued or
+// running: a group takes a place when its first bucket is queued and
+// gives it back when its last one ends.
+type groupGate struct {
+	places  chan struct{} // nil: no bound
+	mu      sync.Mutex
+	left    map[string]int // buckets of each group not ended
+	current string
+}
+
+func newGroupGate(b Buckets) *groupGate {
+	g := &groupGate{left: map[string]int{}}
+	if b.GroupsAtOnce <= 0 {
+		return g
+	}
+	g.places = make(chan struct{}, b.GroupsAtOnce)
+	for _, sc := range b.Scans {
+		g.left[sc.Group]++
+	}
+	return g
+}
+
+// enter waits for a place when group is a new one; false if ctx ended.
+func (g *groupGate) enter(ctx context.Context, group string) bool {
+	if g.places == nil || group == g.current {
+		return true
+	}
+	g.current = group
+	select {
+	case g.places <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// done counts one of group's buckets ended, freeing its place after the last.
+func (g *groupGate) done(group string) {
+	if g.places == nil {
+		return
+	}
+	g.mu.Lock()
+	g.left[group]--
+	last := g.left[group] == 0
+	g.mu.Unlock()
+	if last {
+		<-g.places
+	}
 }

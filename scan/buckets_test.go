@@ -128,3 +128,42 @@ func TestRunBucketsResumeFromCheckpoint(t *testing.T) {
 		t.Errorf("summaries count %d objects, %d distinct keys reported; want %d", counted, len(seen), total)
 	}
 }
+
+// GroupsAtOnce 1: an account's buckets all end before the next
+// account's start, although four buckets may run at once; every result
+// names its bucket's account.
+func TestRunBucketsGroupsAtOnce(t *testing.T) {
+	t.Parallel()
+	sizes := map[string]int{"alpha": 120, "bravo": 60, "charlie": 90, "delta": 30}
+	scans := bucketScans(t, sizes, "")
+	accountOf := map[string]string{"alpha": "111111111111", "bravo": "111111111111", "charlie": "222222222222", "delta": "222222222222"}
+	for i := range scans {
+		scans[i].Group = accountOf[scans[i].Config.Bucket]
+		scans[i].Config.Account = scans[i].Group
+	}
+	var mu sync.Mutex
+	var sequence []string // the account of each result, in order
+	sink := SinkFunc(func(r *Result) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Account != accountOf[r.Bucket] {
+			t.Errorf("%s/%s names account %q, want %s", r.Bucket, r.Key, r.Account, accountOf[r.Bucket])
+		}
+		sequence = append(sequence, r.Account)
+		return nil
+	})
+	if _, err := RunBuckets(context.Background(), Buckets{Scans: scans, Parallel: 4, GroupsAtOnce: 1}, sink, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(sequence) != 300 {
+		t.Fatalf("%d results, want 300", len(sequence))
+	}
+	for i := 1; i < len(sequence); i++ {
+		if sequence[i] == "111111111111" && sequence[i-1] == "222222222222" {
+			t.Fatalf("result %d of the first account came after the second account's", i)
+		}
+	}
+	if sequence[0] != "111111111111" {
+		t.Errorf("the first account to run is %s, want the first listed", sequence[0])
+	}
+}

@@ -195,6 +195,7 @@ func (s *scanner) fetch(ctx context.Context, obj Object) (r Result, done bool) {
 		place:      obj.place,
 		Source:     s.cfg.SourceName,
 		ReportDate: s.cfg.ReportDate,
+		Account:    s.cfg.Account,
 	}
 	if obj.DeleteMarker {
 		r.deleteMarker = true

@@ -67,6 +67,8 @@ type Result struct {
 	// ReportDate, for a report, when it was taken.
 	Source     string
 	ReportDate string
+	// Account is the account of the bucket in a run over accounts.
+	Account string
 	// Rechecked is what Config.Recheck found live.
 	Rechecked Recheck
 	// Accepted are the findings a rule of Config.Accept accepts (intended
