@@ -33,6 +33,9 @@ type Account struct {
 	// OUPath is where Organizations places it: the IDs of its root and
 	// organizational units, "r-ab12/ou-ab12-11111111/ou-ab12-22222222".
 	OUPath string
+	// Buckets, when set, are the account's buckets to scan (an accounts
+	// file's buckets), instead of those ListBuckets names.
+	Buckets []string
 	// Skip, when set, says why the account is listed but not scanned (an
 	// Organizations account that is not active).
 	Skip string

@@ -30,7 +30,8 @@ const maxFileAccounts = 100000
 //     lines starting with # are skipped;
 //   - YAML in c7n-org's shape: accounts: [{account_id, name, role,
 //     external_id, regions, tags}], where role is an ARN or a role name
-//     and tags are "key:value" strings (or a mapping).
+//     and tags are "key:value" strings (or a mapping); aclscan also reads
+//     buckets, the account's buckets to scan instead of all it lists.
 //
 // Errors name the line or the entry.
 func ParseFile(data []byte, d FileDefaults) ([]Account, error) {
@@ -122,6 +123,8 @@ type c7nAccount struct {
 	ExternalID string    `yaml:"external_id"`
 	Regions    []string  `yaml:"regions"`
 	Tags       yaml.Node `yaml:"tags"`
+	// Buckets is aclscan's own field: the account's buckets to scan.
+	Buckets []string `yaml:"buckets"`
 }
 
 func parseYAML(data []byte, d FileDefaults) ([]Account, error) {
@@ -159,7 +162,7 @@ func parseYAML(data []byte, d FileDefaults) ([]Account, error) {
 		if c.ExternalID != "" {
 			a.ExternalID = c.ExternalID
 		}
-		a.Regions = c.Regions
+		a.Regions, a.Buckets = c.Regions, c.Buckets
 		if a.Tags, err = tags(&c.Tags); err != nil {
 			return nil, fmt.Errorf("%s: tags: %w", where, err)
 		}

@@ -33,6 +33,9 @@ type File struct {
 	// then holds the state of each bucket it started.
 	AllBuckets bool         `json:"allBuckets,omitempty"`
 	Buckets    []scan.State `json:"buckets,omitempty"`
+	// Accounts are the accounts of a run over accounts (their buckets'
+	// states are in Buckets): a resumed run must be over the same ones.
+	Accounts []string `json:"accounts,omitempty"`
 }
 
 // Load reads a checkpoint; it returns nil and no error when path does not

@@ -107,6 +107,8 @@ type htmlPage struct {
 	// Baseline and Accept say what changed since a baseline and what
 	// became of the accepted-exposure rules (nil when not asked).
 	Baseline *htmlBaseline
+	// Accounts are a run over accounts' rows (nil otherwise).
+	Accounts []htmlAccount
 	Accept   *htmlAccept
 }
 
@@ -190,6 +192,20 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 			hb.Readiness, hb.Reasons = r.Verdict, r.Reasons
 		}
 		page.Buckets = append(page.Buckets, hb)
+	}
+	for _, a := range sum.Accounts {
+		ha := htmlAccount{ID: a.ID, Name: printable(a.Name), OUPath: a.OUPath, State: a.State, Reason: printable(a.Reason), Buckets: a.Buckets}
+		if t := a.Total; t != nil {
+			ha.Objects = t.Objects
+			var found []string
+			for _, k := range acl.AllKinds() {
+				if n := t.FoundEffective(k); n > 0 {
+					found = append(found, fmt.Sprintf("%s %d", k, n))
+				}
+			}
+			ha.Findings = strings.Join(found, ", ")
+		}
+		page.Accounts = append(page.Accounts, ha)
 	}
 	if b := sum.Baseline; b != nil {
 		hb := &htmlBaseline{Name: printable(b.Name), Closed: b.Closed, New: newFindings(sum)}
@@ -288,3 +304,11 @@ func (h *htmlWriter) chart() []htmlBar {
 
 // Flush does nothing: the page is written whole at Close.
 func (h *htmlWriter) Flush() error { return nil }
+
+// htmlAccount is an account's row in a run over accounts.
+type htmlAccount struct {
+	ID, Name, OUPath, State, Reason string
+	Buckets                         int
+	Objects                         int64
+	Findings                        string
+}

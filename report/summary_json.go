@@ -60,6 +60,23 @@ type SummaryRecord struct {
 	Region  string          `json:"region,omitempty"`
 	Error   string          `json:"error,omitempty"`
 	Buckets []SummaryRecord `json:"buckets,omitzero"`
+	// Accounts are a run over accounts' rows: every listed account, what
+	// became of it and its totals.
+	Accounts []AccountRecord `json:"accounts,omitzero"`
+}
+
+// AccountRecord is one account of a run over accounts.
+type AccountRecord struct {
+	ID              string           `json:"id"`
+	Name            string           `json:"name,omitempty"`
+	OUPath          string           `json:"ou_path,omitempty"`
+	State           string           `json:"state"`
+	Reason          string           `json:"reason,omitempty"`
+	Buckets         int              `json:"buckets"`
+	AssumeRoleCalls int              `json:"assume_role_calls"`
+	Complete        bool             `json:"complete"`
+	Objects         int64            `json:"objects"`
+	ByEffective     map[string]int64 `json:"by_effective"`
 }
 
 // ContextRecord is the bucket's context as read: each setting's value,
@@ -163,6 +180,17 @@ func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord 
 		rec.Accept = &AcceptRecord{File: a.File, Rules: a.Live, Expired: a.Expired, Unmatched: a.Unmatched}
 	}
 	rec.Region = sum.Region
+	for _, a := range sum.Accounts {
+		ar := AccountRecord{ID: a.ID, Name: a.Name, OUPath: a.OUPath, State: a.State, Reason: a.Reason, Buckets: a.Buckets,
+			AssumeRoleCalls: a.AssumeRoleCalls, ByEffective: map[string]int64{}}
+		if t := a.Total; t != nil {
+			ar.Complete, ar.Objects = t.Complete, t.Objects
+			for _, k := range acl.AllKinds() {
+				ar.ByEffective[k.String()] = t.FoundEffective(k)
+			}
+		}
+		rec.Accounts = append(rec.Accounts, ar)
+	}
 	if sum.Buckets != nil {
 		// A total: the context, readiness and notes are each bucket's.
 		rec.Buckets = make([]SummaryRecord, 0, len(sum.Buckets))

@@ -245,6 +245,7 @@ func writeTotal(w io.Writer, sum *scan.Summary, spell s3access.Spelling) {
 	writeFindings(w, sum)
 	writeAcceptRules(w, sum)
 	writeBaseline(w, sum)
+	writeAccounts(w, sum)
 	for _, b := range sum.Buckets {
 		if b == nil {
 			continue
@@ -429,4 +430,44 @@ func writeBaseline(w io.Writer, sum *scan.Summary) {
 		fmt.Fprintf(w, ", %s (%s)", printable("s3://"+c.Bucket+"/"+c.Key), strings.Join(c.Findings, ","))
 	}
 	fmt.Fprintln(w)
+}
+
+// writeAccounts is a run over accounts' rows: each listed account, what
+// became of it, and its totals.
+func writeAccounts(w io.Writer, sum *scan.Summary) {
+	if sum.Accounts == nil {
+		return
+	}
+	counts := map[string]int{}
+	for _, a := range sum.Accounts {
+		counts[a.State]++
+	}
+	fmt.Fprintf(w, "Accounts: %d listed: %d scanned, %d partial, %d denied, %d skipped\n", len(sum.Accounts),
+		counts["scanned"], counts["partial"], counts["denied"], counts["skipped"])
+	for _, a := range sum.Accounts {
+		name := a.ID
+		if a.Name != "" {
+			name += " (" + a.Name + ")"
+		}
+		if a.OUPath != "" {
+			name += " [" + a.OUPath + "]"
+		}
+		fmt.Fprintf(w, "  %s: %s", printable(name), a.State)
+		if t := a.Total; t != nil {
+			fmt.Fprintf(w, ", %d buckets, %d objects", a.Buckets, t.Objects)
+			var found []string
+			for _, k := range acl.AllKinds() {
+				if n := t.FoundEffective(k); n > 0 {
+					found = append(found, fmt.Sprintf("%s %d", k, n))
+				}
+			}
+			if len(found) > 0 {
+				fmt.Fprintf(w, ", %s", strings.Join(found, ", "))
+			}
+		}
+		if a.Reason != "" {
+			fmt.Fprintf(w, ": %s", printable(a.Reason))
+		}
+		fmt.Fprintln(w)
+	}
 }

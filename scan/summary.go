@@ -109,6 +109,9 @@ type Summary struct {
 	// Baseline is what the comparison with a baseline found beyond the
 	// records (set by the shell once the run is over; nil without one).
 	Baseline *BaselineOutcome
+	// Accounts are a run over accounts' rows, one per listed account
+	// (nil otherwise); Buckets then holds every account's buckets.
+	Accounts []AccountSummary
 }
 
 // BaselineOutcome is a run compared with a baseline: the objects whose
@@ -313,4 +316,19 @@ func (s *Summary) Failed() []*Summary {
 		}
 	}
 	return out
+}
+
+// AccountSummary is one account of a run over accounts: what became of
+// it, and its buckets' total.
+type AccountSummary struct {
+	ID, Name string
+	// OUPath is where Organizations places it (root and units' IDs).
+	OUPath string
+	// State is scanned, partial, denied or skipped; Reason says why.
+	State, Reason string
+	Buckets       int
+	// AssumeRoleCalls counts the STS sessions it took.
+	AssumeRoleCalls int
+	// Total is its buckets' total (nil when none was scanned).
+	Total *Summary
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aclscan/aclscan/accounts"
 	"github.com/aclscan/aclscan/readiness"
 	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/s3access"
@@ -37,22 +38,40 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 		return err
 	}
 	start := time.Now()
-	buckets, err := base.ListBuckets(ctx)
-	if err != nil {
-		se := &scan.Error{Op: "list the account's buckets (ListBuckets)", Err: err}
-		return &exitError{code: exitIncomplete, msg: se.Explain(flagSpelling)}
-	}
-	buckets = selectBuckets(buckets, f.include, f.exclude)
 	clients := map[string]*s3access.Client{base.Region: base, "": base}
-	scans := make([]scan.BucketScan, 0, len(buckets))
-	for _, b := range buckets {
-		client, err := sh.regionClient(ctx, clients, s3opts, b.Region)
-		if err != nil {
+	var scans []scan.BucketScan
+	var plan *accounts.Plan
+	var statuses []*accounts.Status
+	if f.acct.given() {
+		if plan, scans, statuses, err = sh.planAccounts(ctx, f, cfg, s3opts, base); err != nil {
 			return err
 		}
-		bcfg := cfg
-		bcfg.Bucket = b.Name
-		scans = append(scans, scan.BucketScan{API: client, Config: bcfg, Region: client.Region})
+		ids := make([]string, len(statuses))
+		for i, st := range statuses {
+			ids[i] = st.Account.ID
+		}
+		if err := outs.resume.checkAccounts(ids); err != nil {
+			return err
+		}
+	} else {
+		if err := outs.resume.checkAccounts(nil); err != nil {
+			return err
+		}
+		buckets, err := base.ListBuckets(ctx)
+		if err != nil {
+			se := &scan.Error{Op: "list the account's buckets (ListBuckets)", Err: err}
+			return &exitError{code: exitIncomplete, msg: se.Explain(flagSpelling)}
+		}
+		buckets = selectBuckets(buckets, f.include, f.exclude)
+		for _, b := range buckets {
+			client, err := sh.regionClient(ctx, clients, s3opts, b.Region)
+			if err != nil {
+				return err
+			}
+			bcfg := cfg
+			bcfg.Bucket = b.Name
+			scans = append(scans, scan.BucketScan{API: client, Config: bcfg, Region: client.Region})
+		}
 	}
 	sizeProcessors(cfg)
 	sink := report.Writer(outs.writer)
@@ -67,6 +86,9 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 		bar = startProgressBar(sh.stderr, progress, base)
 	}
 	run := scan.Buckets{Scans: scans, Parallel: f.parallelBuckets, InFlight: cfg.InFlight(), Resume: outs.resumeBuckets}
+	if plan != nil {
+		run.GroupsAtOnce = f.acct.concurrency
+	}
 	if outs.resume != nil {
 		run.Checkpoint = outs.resume.bucketsSaver(outs.writer, outs.out)
 		run.CheckpointInterval = f.ckptEvery
@@ -77,7 +99,16 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 	total := scan.Total(sums)
 	total.Duration = time.Since(start)
 	delete(clients, "") // the base client, counted under its region
+	all := make([]*s3access.Client, 0, len(clients))
 	for _, c := range clients {
+		all = append(all, c)
+	}
+	if plan != nil {
+		all = append(all, plan.Clients()...)
+		accounts.Finish(statuses, scans, sums, flagSpelling)
+		total.Accounts = accounts.Summaries(statuses)
+	}
+	for _, c := range all {
 		total.Requests += c.Requests()
 		total.Retries += c.Retries()
 		total.Throttles += c.Throttles()
@@ -108,6 +139,11 @@ func (sh *shell) runAllBuckets(ctx context.Context, f *scanFlags) error {
 				continue
 			}
 			sh.writeReadinessPolicy(drafts.For(sum.Bucket), sum, filepath.Join(f.readinessPolicy, sum.Bucket+".json"))
+		}
+	}
+	if runErr == nil && plan != nil {
+		if err := accountsVerdict(statuses); err != nil {
+			return err
 		}
 	}
 	if runErr == nil {

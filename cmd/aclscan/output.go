@@ -108,6 +108,28 @@ type resumption struct {
 	previous *checkpoint.File // nil for a new scan
 	report   string           // absolute path of the report
 	format   string
+	// accounts are a run over accounts' IDs, saved with its states.
+	accounts []string
+}
+
+// checkAccounts refuses to resume a run over other accounts (or one not
+// over accounts), and keeps ids for the checkpoints to come.
+func (r *resumption) checkAccounts(ids []string) error {
+	if r == nil {
+		return nil
+	}
+	r.accounts = ids
+	if r.previous == nil {
+		return nil
+	}
+	if strings.Join(r.previous.Accounts, ",") != strings.Join(ids, ",") {
+		was := "not over accounts"
+		if len(r.previous.Accounts) > 0 {
+			was = fmt.Sprintf("over %d other accounts (%s...)", len(r.previous.Accounts), r.previous.Accounts[0])
+		}
+		return usageErrorf("--checkpoint %s is of a run %s, not of these %d accounts; use another checkpoint file, or the same accounts", r.path, was, len(ids))
+	}
+	return nil
 }
 
 // loadCheckpoint reads --checkpoint and checks it continues this command
@@ -173,7 +195,7 @@ func (r *resumption) saver(w report.Writer, out *reportOutput) func(*scan.State)
 // bucketsSaver is saver for a run over many buckets.
 func (r *resumption) bucketsSaver(w report.Writer, out *reportOutput) func([]scan.State) error {
 	return func(states []scan.State) error {
-		return r.save(w, out, &checkpoint.File{AllBuckets: true, Buckets: states})
+		return r.save(w, out, &checkpoint.File{AllBuckets: true, Buckets: states, Accounts: r.accounts})
 	}
 }
 

@@ -29,6 +29,8 @@ func newScanCommand(sh *shell) *cobra.Command {
   aclscan scan s3://my-bucket --all-versions --fail-on public,authenticated
   aclscan scan s3://my-bucket --verify-public --readiness-policy policy.json
   aclscan scan --all-buckets --exclude 'logs-*' -o account.jsonl --summary-json account-summary.json
+  aclscan scan --all-buckets --org --org-role aclscan-audit -o org.jsonl --checkpoint org.ckpt
+  aclscan scan --all-buckets --accounts accounts.yml --external-id "$EXTERNAL_ID" --format html -o accounts.html
   aclscan scan s3://demo --endpoint-url http://127.0.0.1:7480`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
@@ -62,6 +64,7 @@ func newScanCommand(sh *shell) *cobra.Command {
 	fl.StringArrayVar(&f.include, "include", nil, "with --all-buckets, scan only buckets whose name matches this glob (repeatable), e.g. 'prod-*'")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "with --all-buckets, skip buckets whose name matches this glob (repeatable)")
 	fl.IntVar(&f.parallelBuckets, "parallel-buckets", scan.DefaultParallelBuckets, "with --all-buckets, how many buckets are scanned at once")
+	addAccountFlags(fl, &f.acct)
 	fl.Int32Var(&f.set.PageSize, "page-size", f.set.PageSize, "keys per list request (1-1000)")
 	_ = fl.MarkHidden("page-size")
 	fl.BoolVar(&f.set.S3.SDKObjectACL, "sdk-acl", false, "fetch ACLs through the AWS SDK's full middleware stack (slower; for comparison)")
@@ -75,6 +78,11 @@ func (sh *shell) runScan(ctx context.Context, target string, f *scanFlags) error
 	cfg, s3opts, fail, err := f.config(target)
 	if err != nil {
 		return err
+	}
+	if len(f.acct.roleARNs) == 1 {
+		if err := sh.sessionFor(ctx, f, &s3opts, &cfg); err != nil {
+			return err
+		}
 	}
 	return sh.runOne(ctx, f, cfg, s3opts, fail, nil)
 }
@@ -159,7 +167,9 @@ func (sh *shell) newClient(ctx context.Context, opts s3access.Options) (*s3acces
 	if opts.EndpointURL == "" {
 		opts.EndpointURL = sh.s3.EndpointURL
 	}
-	opts.Credentials = sh.s3.Credentials
+	if opts.Credentials == nil {
+		opts.Credentials = sh.s3.Credentials
+	}
 	if opts.InsecureSkipVerify {
 		fmt.Fprintln(sh.stderr, "aclscan: warning: --insecure-skip-verify: the server's TLS certificate is not checked; anyone on the network path can read and alter what this scan sees")
 	}

@@ -57,6 +57,8 @@ type scanFlags struct {
 	// inventory: the scan's bucket is known only once the report's
 	// manifest is read; the checkpoint is checked then.
 	inventory bool
+	// acct chooses the accounts of a run over accounts.
+	acct accountFlags
 }
 
 // addConnectionFlags registers how to reach S3: endpoint, credentials,
@@ -125,6 +127,9 @@ func checkConflicts(fl *pflag.FlagSet, f *scanFlags) error {
 		return usageErrorf("--include, --exclude and --parallel-buckets choose buckets for --all-buckets; give --all-buckets, or drop them")
 	case f.allBuckets && f.parallelBuckets < 1:
 		return usageErrorf("--parallel-buckets must be at least 1, got %d", f.parallelBuckets)
+	}
+	if err := f.acct.check(fl, f.allBuckets); err != nil {
+		return err
 	}
 	for _, pattern := range append(append([]string(nil), f.include...), f.exclude...) {
 		if _, err := path.Match(pattern, ""); err != nil {
