@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/aclscan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build demo test test-long test-compat unit integration lint validate-deploy local-s3 local-s3-stop bench-scan bench-fanout bench-exposure bench-watch bench-watch-lambda bench-inventory bench-fix release-snapshot bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
+.PHONY: build demo test test-long test-compat unit integration lint validate-deploy local-s3 local-s3-stop bench-scan bench-fanout bench-exposure bench-watch bench-watch-lambda bench-accounts bench-inventory bench-fix release-snapshot bench-scale bench-scale-quick lambda bench-lambda bench-lambda-quick fuzz soak clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/aclscan
@@ -117,6 +117,11 @@ bench-watch:
 # SQS batch of ten events and the cost per million events.
 bench-watch-lambda:
 	$(GO) run ./bench/benchwatch -lambda
+
+# A run over accounts (radosgw tenants entered through STS roles):
+# accounts per minute and AssumeRole calls per account.
+bench-accounts:
+	$(GO) run ./bench/benchaccounts
 
 bench-exposure:
 	@scripts/local-s3 start >/dev/null

@@ -576,3 +576,59 @@ func TestWatchDeployment(t *testing.T) {
 		t.Errorf("%s is missing", name)
 	}
 }
+
+// The member-account role (deploy/member-role.yaml, for StackSets):
+// trusts the central role only, with the external ID; grants what
+// aclscan reads (every permission the code calls, ListAllMyBuckets for
+// --all-buckets) and nothing that reads objects; writes ACLs only with
+// AllowFix.
+func TestMemberRole(t *testing.T) {
+	b, err := os.ReadFile("member-role.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	res := map[string]*node{}
+	r := get(doc.Content[0], "Resources")
+	for i := 0; i+1 < len(r.Content); i += 2 {
+		res[r.Content[i].Value] = r.Content[i+1]
+	}
+	role := res["AuditRole"]
+	trust := get(role, "Properties", "AssumeRolePolicyDocument", "Statement").Content
+	if len(trust) != 1 || get(trust[0], "Principal", "AWS").Value != "CentralRoleArn" || get(trust[0], "Condition", "StringEquals", "sts:ExternalId") == nil {
+		t.Error("the member role must trust the central role only, with the external ID")
+	}
+	if v := get(role, "Properties", "MaxSessionDuration"); v == nil || v.Value != "3600" {
+		t.Error("MaxSessionDuration: an hour, what aclscan asks for")
+	}
+	var granted []string
+	for _, st := range roleStatements(t, role) {
+		granted = append(granted, st.actions...)
+	}
+	want := []string{"s3:ListAllMyBuckets"}
+	for _, p := range s3access.ReadPermissions {
+		if !p.LeftOut {
+			want = append(want, p.Action)
+		}
+	}
+	if !sameSet(granted, want) {
+		t.Errorf("the member role grants %v, want %v", uniq(granted), uniq(want))
+	}
+	fix := res["FixPolicy"]
+	if c := get(fix, "Condition"); c == nil || c.Value != "FixAllowed" {
+		t.Error("ACL writes must be opt-in (Condition FixAllowed)")
+	}
+	var writes []string
+	for _, st := range get(fix, "Properties", "PolicyDocument", "Statement").Content {
+		writes = append(writes, strs(get(st, "Action"))...)
+	}
+	if !sameSet(writes, []string{"s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:PutBucketAcl"}) {
+		t.Errorf("the fix opt-in grants %v", writes)
+	}
+	if p := get(doc.Content[0], "Parameters", "ExternalId"); p == nil || get(p, "NoEcho").Value != "true" || get(p, "MinLength") == nil {
+		t.Error("ExternalId must be NoEcho with a minimum length")
+	}
+}
