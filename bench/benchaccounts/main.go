@@ -88,7 +88,8 @@ func run(n, objects, concurrency, runs int, out string) error {
 		return err
 	}
 	defer cleanup()
-	cliEnv := append(os.Environ(), "AWS_ENDPOINT_URL_S3="+env.HTTPURL, "AWS_ACCESS_KEY_ID="+env.A.AccessKey, "AWS_SECRET_ACCESS_KEY="+env.A.SecretKey, "AWS_REGION=us-east-1")
+	// Through the STS gateway: roles are assumed and their sessions used there.
+	cliEnv := append(os.Environ(), "AWS_ENDPOINT_URL_S3="+env.STSURL, "AWS_ACCESS_KEY_ID="+env.A.AccessKey, "AWS_SECRET_ACCESS_KEY="+env.A.SecretKey, "AWS_REGION=us-east-1")
 	var samples []sample
 	for r := range runs {
 		summary := filepath.Join(dir, fmt.Sprintf("summary-%d.json", r))

@@ -73,7 +73,7 @@ func (a *accountFlags) check(fl *pflag.FlagSet, allBuckets bool) error {
 		return usageErrorf("--tag chooses among the accounts of --org or --accounts")
 	case (len(a.skip) > 0 || given("account-concurrency")) && sources == 0:
 		return usageErrorf("--skip-account and --account-concurrency apply to a run over accounts (--role-arn, --accounts or --org)")
-	case a.concurrency < 1:
+	case sources > 0 && a.concurrency < 1:
 		return usageErrorf("--account-concurrency must be at least 1, got %d", a.concurrency)
 	case sources == 1 && !allBuckets && (len(a.roleARNs) != 1):
 		return usageErrorf("a run over several accounts scans their buckets: give --all-buckets (or one --role-arn with s3://BUCKET)")

@@ -38,6 +38,10 @@ type Env struct {
 	HTTPSURL string
 	CABundle string
 	Conf     string // the cluster's ceph.conf, for extra gateways
+	// STSURL is the gateway with STS (AssumeRole) on: roles are assumed
+	// and their sessions used there (the main gateway answers as AWS
+	// does to a bad key, which STS's engine changes).
+	STSURL string
 	A        User   // owns the buckets
 	B        User   // another account
 }
@@ -95,6 +99,7 @@ func parseEnv(script []byte) (Env, error) {
 		HTTPSURL: vars["LOCAL_S3_HTTPS_URL"],
 		CABundle: vars["LOCAL_S3_CA_BUNDLE"],
 		Conf:     vars["LOCAL_S3_CONF"],
+		STSURL:   vars["LOCAL_S3_STS_URL"],
 		A:        User{vars["LOCAL_S3_USER_A_ID"], vars["LOCAL_S3_USER_A_ACCESS_KEY"], vars["LOCAL_S3_USER_A_SECRET_KEY"]},
 		B:        User{vars["LOCAL_S3_USER_B_ID"], vars["LOCAL_S3_USER_B_ACCESS_KEY"], vars["LOCAL_S3_USER_B_SECRET_KEY"]},
 	}

@@ -11,7 +11,7 @@ import (
 
 // Tenant is a radosgw tenant standing in for another AWS account: a user
 // owning its buckets, and a role in it that user A may assume (the role
-// aclscan enters the "account" through).
+// aclscan enters the "account" through), at Env.STSURL.
 type Tenant struct {
 	Name    string
 	Owner   User
@@ -28,6 +28,9 @@ var RoleReadPermissions = []string{"s3:ListAllMyBuckets", "s3:ListBucket", "s3:L
 // user A may assume and which may read as RoleReadPermissions say).
 // Names are made unique per call: tests share one radosgw.
 func NewTenant(ctx context.Context, env Env, name string) (Tenant, error) {
+	if env.STSURL == "" {
+		return Tenant{}, fmt.Errorf("the local S3's environment lacks LOCAL_S3_STS_URL: restart it with scripts/local-s3 stop && scripts/local-s3 start")
+	}
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	t := Tenant{Name: name + hex.EncodeToString(suffix[:])}
