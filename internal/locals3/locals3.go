@@ -38,12 +38,12 @@ type Env struct {
 	HTTPSURL string
 	CABundle string
 	Conf     string // the cluster's ceph.conf, for extra gateways
+	A        User   // owns the buckets
+	B        User   // another account
 	// STSURL is the gateway with STS (AssumeRole) on: roles are assumed
 	// and their sessions used there (the main gateway answers as AWS
 	// does to a bad key, which STS's engine changes).
 	STSURL string
-	A        User   // owns the buckets
-	B        User   // another account
 }
 
 // RepoRoot finds the repository root (the directory holding go.work, the
