@@ -146,3 +146,15 @@ func (e *DeniedError) Error() string {
 func (e *DeniedError) Unwrap() error { return e.Err }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// STSEndpoint is where roles are assumed: AWS_ENDPOINT_URL_STS, or the
+// S3 endpoint of an S3-compatible server (given, or AWS_ENDPOINT_URL_S3,
+// AWS_ENDPOINT_URL: radosgw serves STS there), or "" for AWS's own.
+func STSEndpoint(getenv func(string) string, s3Endpoint string) string {
+	for _, e := range []string{getenv("AWS_ENDPOINT_URL_STS"), s3Endpoint, getenv("AWS_ENDPOINT_URL_S3"), getenv("AWS_ENDPOINT_URL")} {
+		if e != "" {
+			return e
+		}
+	}
+	return ""
+}

@@ -550,6 +550,8 @@ func TestWatchDeployment(t *testing.T) {
 		"WatchRemediationPolicy": {"WatchRemediates", []string{"s3:PutObjectAcl", "s3:PutObjectVersionAcl"}},
 		"WatchAlertsBusPolicy":   {"WatchAlertsBus", []string{"events:PutEvents"}},
 		"WatchAlertsTopicPolicy": {"WatchAlertsTopic", []string{"sns:Publish"}},
+		// Not the watch's: the scan function's member roles (issue 28).
+		"MemberRolesPolicy": {"AssumesMemberRoles", []string{"sts:AssumeRole"}},
 	}
 	for name, r := range res {
 		if get(r, "Type").Value != "AWS::IAM::RolePolicy" {
@@ -557,7 +559,7 @@ func TestWatchDeployment(t *testing.T) {
 		}
 		opt, ok := optIns[name]
 		if !ok {
-			t.Errorf("%s: a role policy the watch's opt-ins do not explain", name)
+			t.Errorf("%s: a role policy no opt-in explains", name)
 			continue
 		}
 		delete(optIns, name)
@@ -630,5 +632,25 @@ func TestMemberRole(t *testing.T) {
 	}
 	if p := get(doc.Content[0], "Parameters", "ExternalId"); p == nil || get(p, "NoEcho").Value != "true" || get(p, "MinLength") == nil {
 		t.Error("ExternalId must be NoEcho with a minimum length")
+	}
+}
+
+// Events may name a member account's role only when MemberRoleName is
+// set: the function may assume that role name and no other, and
+// ALLOWED_ROLES holds it to the same.
+func TestMemberRolesOptIn(t *testing.T) {
+	res := resources(t)
+	env := get(res["Function"], "Properties", "Environment", "Variables")
+	allowed := get(env, "ALLOWED_ROLES")
+	if allowed == nil || allowed.Tag != "!If" || allowed.Content[0].Value != "AssumesMemberRoles" ||
+		allowed.Content[1].Value != "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}" || allowed.Content[2].Value != "" {
+		t.Error("ALLOWED_ROLES must be the member role name's ARNs when set, empty otherwise")
+	}
+	pol := get(res["MemberRolesPolicy"], "Properties", "PolicyDocument", "Statement").Content[0]
+	if strs(get(pol, "Resource"))[0] != allowed.Content[1].Value {
+		t.Error("the function may assume other roles than ALLOWED_ROLES names")
+	}
+	if p := get(loadTemplate(t), "Parameters", "MemberExternalId"); p == nil || get(p, "NoEcho").Value != "true" {
+		t.Error("MemberExternalId must be NoEcho")
 	}
 }

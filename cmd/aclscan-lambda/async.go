@@ -171,7 +171,14 @@ func (h *handler) scanPart(ctx context.Context, store batch.Store, st *batch.Sca
 	cfg.CheckpointInterval = 24 * time.Hour // only the last one, at the end, is kept
 	out := batch.NewOutput(!h.config.allRecords)
 	out.SetLimit(h.config.partBytes, cancel)
-	sum, err := scan.Run(scanCtx, h.client, cfg, out, nil)
+	var settings Event
+	_ = json.Unmarshal(st.Settings, &settings) // checked when the scan started
+	api, err := h.apiFor(ctx, settings.RoleARN)
+	if err != nil {
+		h.endAsync(ctx, store, st, requestID, err)
+		return nil
+	}
+	sum, err := scan.Run(scanCtx, api, cfg, out, nil)
 	if sum == nil || last == nil {
 		h.endAsync(ctx, store, st, requestID, err)
 		return nil

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"path"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aclscan/aclscan/accounts"
 
 	"github.com/aclscan/aclscan/accept"
 	"github.com/aclscan/aclscan/batch"
@@ -27,6 +30,9 @@ type Event struct {
 	Prefix      *string `json:"prefix"`
 	Strategy    string  `json:"strategy"`
 	Concurrency int     `json:"concurrency"`
+	// RoleARN, when set, is the role the bucket is read through (a member
+	// account's); ALLOWED_ROLES bounds which.
+	RoleARN string `json:"role_arn,omitempty"`
 }
 
 // Response is what an invocation returns.
@@ -80,6 +86,10 @@ type config struct {
 	// rescanFunction is RESCAN_FUNCTION: the function that scans a bucket
 	// again after a change of its settings (empty: this one).
 	rescanFunction string
+	// allowedRoles are the role ARNs (or globs) events may ask to read
+	// through (ALLOWED_ROLES; empty: none), with EXTERNAL_ID.
+	allowedRoles []string
+	externalID   string
 }
 
 // Bounds on what whoever may invoke the function can ask of it.
@@ -180,6 +190,15 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			c.allowed = append(c.allowed, b)
 		}
 	}
+	for _, r := range strings.Split(getenv("ALLOWED_ROLES"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			if _, err := path.Match(r, ""); err != nil || !strings.HasPrefix(r, "arn:") {
+				return c, fail("ALLOWED_ROLES: %q is not a role ARN or a glob of them (arn:aws:iam::*:role/aclscan-audit)", r)
+			}
+			c.allowedRoles = append(c.allowedRoles, r)
+		}
+	}
+	c.externalID = getenv("EXTERNAL_ID")
 	c.reportBucket, c.reportPrefix = getenv("REPORT_BUCKET"), strings.Trim(getenv("REPORT_PREFIX"), "/")
 	if c.reportBucket != "" {
 		if err := s3access.ValidateBucketName(c.reportBucket); err != nil {
@@ -300,6 +319,10 @@ type handler struct {
 	// rescan starts an async scan's first part in RESCAN_FUNCTION (or in
 	// this function) after a change of a bucket's settings.
 	rescan func(ctx context.Context, event []byte) error
+	// sessions and roleClients read through member accounts' roles.
+	rolesMu     sync.Mutex
+	sessions    *accounts.Sessions
+	roleClients map[string]*s3access.Client
 	// store is where a run's reports go (nil: an S3 store in REPORT_BUCKET).
 	store func(run string) batch.Store
 }
@@ -336,7 +359,62 @@ func (h *handler) scanConfig(ev Event) (scan.Config, error) {
 		return cfg, explainSetting(err)
 	}
 	cfg.Accept, cfg.Trusted = h.accept, h.trusted
+	if ev.RoleARN != "" {
+		if cfg.Account, err = h.config.checkRole(ev.RoleARN); err != nil {
+			return cfg, err
+		}
+	}
 	return cfg, h.config.checkBucket(cfg.Bucket)
+}
+
+// checkRole refuses a role outside ALLOWED_ROLES: whoever may invoke the
+// function must not make it assume roles it was not deployed to read
+// through. It returns the role's account.
+func (c *config) checkRole(arn string) (string, error) {
+	account, err := accounts.ParseRoleARN(arn)
+	if err != nil {
+		return "", refuse("role_arn: %v", err)
+	}
+	for _, pattern := range c.allowedRoles {
+		if ok, _ := path.Match(pattern, arn); ok {
+			return account, nil
+		}
+	}
+	if len(c.allowedRoles) == 0 {
+		return "", refuse("role_arn %s: this function reads through no role (set ALLOWED_ROLES to the member roles it may assume)", arn)
+	}
+	return "", refuse("role_arn %s is not one this function may assume (ALLOWED_ROLES=%s)", arn, strings.Join(c.allowedRoles, ","))
+}
+
+// apiFor is the client that reads through role (h.client without one):
+// one per role, its session assumed once and renewed before it expires.
+func (h *handler) apiFor(ctx context.Context, role string) (*s3access.Client, error) {
+	if role == "" {
+		return h.client, nil
+	}
+	h.rolesMu.Lock()
+	defer h.rolesMu.Unlock()
+	if c := h.roleClients[role]; c != nil {
+		return c, nil
+	}
+	if h.sessions == nil {
+		endpoint := accounts.STSEndpoint(os.Getenv, h.config.clientOptions().EndpointURL)
+		h.sessions = &accounts.Sessions{STS: accounts.NewSTS(h.client.AWSConfig(), endpoint), SessionName: "aclscan-lambda"}
+		h.roleClients = map[string]*s3access.Client{}
+	}
+	account, _ := accounts.ParseRoleARN(role)
+	a := accounts.Account{ID: account, RoleARN: role, ExternalID: h.config.externalID}
+	if err := h.sessions.Open(ctx, a); err != nil {
+		return nil, err
+	}
+	opts := h.config.clientOptions()
+	opts.Credentials, opts.AccountID = h.sessions.For(a), account
+	c, err := s3access.New(ctx, opts)
+	if err != nil {
+		return nil, explainSetting(err)
+	}
+	h.roleClients[role] = c
+	return c, nil
 }
 
 func (h *handler) handle(ctx context.Context, ev Event) (*Response, error) {
@@ -349,8 +427,12 @@ func (h *handler) handle(ctx context.Context, ev Event) (*Response, error) {
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-deadlineMargin))
 		defer cancel()
 	}
+	api, err := h.apiFor(ctx, ev.RoleARN)
+	if err != nil {
+		return nil, err
+	}
 	risky := &report.Risky{Limit: h.config.riskyLimit, MaxBytes: riskyMaxBytes}
-	sum, err := scan.Run(ctx, h.client, cfg, risky, nil)
+	sum, err := scan.Run(ctx, api, cfg, risky, nil)
 	if sum == nil {
 		return nil, err
 	}

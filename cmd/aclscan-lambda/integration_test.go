@@ -748,3 +748,51 @@ func TestWatchRecordsInOCSF(t *testing.T) {
 		t.Errorf("WATCH_FORMAT=xml: %v", err)
 	}
 }
+
+// An event may name a member account's role (role_arn): the function
+// assumes it (once per environment) and reads the bucket through it, its
+// records naming the account; a role outside ALLOWED_ROLES, or any role
+// when it is not set, is refused before any request. radosgw tenants
+// stand in for accounts, at the local S3's STS gateway.
+func TestScanThroughMemberRole(t *testing.T) {
+	env := locals3.ForTest(t)
+	if env.STSURL == "" {
+		t.Fatal("LOCAL_S3_STS_URL is not set: restart the local S3")
+	}
+	ctx := context.Background()
+	tn, err := locals3.NewTenant(ctx, env, "fn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.HTTPURL = env.STSURL
+	owner := env.Client(tn.Owner)
+	bucket := "b-" + tn.Name
+	if err := locals3.CreateBucket(ctx, owner, bucket); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.PutObjects(ctx, owner, bucket, []string{"open.txt"}, locals3.PublicRead); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.PutObjects(ctx, owner, bucket, []string{"closed.txt"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := locals3.CreateBucket(ctx, env.Client(env.A), reportBucket); err != nil {
+		t.Fatal(err)
+	}
+	h := newTestHandler(t, env, env.STSURL, map[string]string{"ALLOWED_BUCKETS": "b-*", "ALLOWED_ROLES": "arn:aws:iam::*:role/aclscan"})
+	out, err := invoke(t, h, Event{Bucket: bucket, RoleARN: tn.RoleARN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := out.(*Response)
+	if resp.Objects != 2 || len(resp.Risky) != 1 || resp.Risky[0].Key != "open.txt" || resp.Risky[0].AccountID == nil || *resp.Risky[0].AccountID != tn.Name {
+		t.Errorf("through the role: %d objects, risky %+v", resp.Objects, resp.Risky)
+	}
+	if _, err := invoke(t, h, Event{Bucket: bucket, RoleARN: "arn:aws:iam::" + tn.Name + ":role/admin"}); err == nil || !strings.Contains(err.Error(), "not one this function may assume") {
+		t.Errorf("a role outside ALLOWED_ROLES: %v", err)
+	}
+	bare := newTestHandler(t, env, env.STSURL, map[string]string{"ALLOWED_BUCKETS": "b-*", "ALLOWED_ROLES": ""})
+	if _, err := invoke(t, bare, Event{Bucket: bucket, RoleARN: tn.RoleARN}); err == nil || !strings.Contains(err.Error(), "set ALLOWED_ROLES") {
+		t.Errorf("a role without ALLOWED_ROLES: %v", err)
+	}
+}

@@ -138,16 +138,13 @@ func readLimited(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// stsEndpoint is where roles are assumed: AWS_ENDPOINT_URL_STS, or the
-// S3 endpoint of an S3-compatible server (radosgw serves STS there), or
-// AWS's own STS ("").
+// stsEndpoint is where roles are assumed (accounts.STSEndpoint), the
+// shell's endpoint counted.
 func (sh *shell) stsEndpoint(opts s3access.Options) string {
-	for _, e := range []string{os.Getenv("AWS_ENDPOINT_URL_STS"), opts.EndpointURL, sh.s3.EndpointURL, os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL")} {
-		if e != "" {
-			return e
-		}
+	if opts.EndpointURL == "" {
+		opts.EndpointURL = sh.s3.EndpointURL
 	}
-	return ""
+	return accounts.STSEndpoint(os.Getenv, opts.EndpointURL)
 }
 
 // planAccounts enters every account and plans its buckets' scans.
