@@ -205,7 +205,12 @@ func stsServer(t *testing.T, life time.Duration, calls *atomic.Int32) *httptest.
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
-		calls.Add(1)
+		n := calls.Add(1)
+		if strings.Contains(r.Form.Get("RoleArn"), "throttled") && n <= 2 {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>`)
+			return
+		}
 		if strings.Contains(r.Form.Get("RoleArn"), "denied") {
 			w.WriteHeader(http.StatusForbidden)
 			_, _ = io.WriteString(w, `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::999999999999:user/audit is not authorized to perform: sts:AssumeRole on resource: `+r.Form.Get("RoleArn")+`</Message></Error><RequestId>r</RequestId></ErrorResponse>`)
@@ -253,6 +258,14 @@ func TestSessions(t *testing.T) {
 	}
 	if short.Calls(a) != 3 {
 		t.Errorf("%d AssumeRole calls for three uses of sessions inside the refresh window, want 3", short.Calls(a))
+	}
+
+	// STS throttling: backed off and tried again, the session assumed.
+	var throttledCalls atomic.Int32
+	throttling := &Sessions{STS: NewSTS(caller, stsServer(t, time.Hour, &throttledCalls).URL)}
+	slow := Account{ID: "333333333333", RoleARN: "arn:aws:iam::333333333333:role/throttled"}
+	if err := throttling.Open(ctx, slow); err != nil || throttledCalls.Load() != 3 {
+		t.Errorf("throttled twice: %v after %d calls; want the session on the third", err, throttledCalls.Load())
 	}
 
 	denied := Account{ID: "222222222222", RoleARN: "arn:aws:iam::222222222222:role/denied", ExternalID: "x"}

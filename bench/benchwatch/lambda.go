@@ -61,8 +61,10 @@ func runLambda(batches int, out string) error {
 	}
 	keys := locals3.Keys("obj/", batches*eventsPerBatch)
 	acls := []types.ObjectCannedACL{types.ObjectCannedACLPrivate, types.ObjectCannedACLPublicRead, types.ObjectCannedACLAuthenticatedRead}
-	i := 0
-	if err := locals3.PutObjects(ctx, a, bucket, keys, func(in *s3.PutObjectInput) { in.ACL = acls[i%3]; i++ }); err != nil {
+	// Called from several goroutines: the ACL follows from the key alone.
+	if err := locals3.PutObjects(ctx, a, bucket, keys, func(in *s3.PutObjectInput) {
+		in.ACL = acls[int((*in.Key)[len(*in.Key)-1])%3]
+	}); err != nil {
 		return err
 	}
 	repo, err := locals3.RepoRoot()

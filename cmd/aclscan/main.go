@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"unicode"
 
@@ -61,6 +62,24 @@ func usageErrorf(format string, args ...any) error {
 type shell struct {
 	stdout, stderr io.Writer
 	s3             s3access.Options // EndpointURL and Credentials only
+	// warned holds the warnings said: a run over accounts makes a client
+	// per account, at once, and says each warning one time.
+	warnMu sync.Mutex
+	warned map[string]bool
+}
+
+// warnOnce writes a warning line to stderr the first time it is given.
+func (sh *shell) warnOnce(line string) {
+	sh.warnMu.Lock()
+	defer sh.warnMu.Unlock()
+	if sh.warned[line] {
+		return
+	}
+	if sh.warned == nil {
+		sh.warned = map[string]bool{}
+	}
+	sh.warned[line] = true
+	fmt.Fprintln(sh.stderr, line)
 }
 
 // run is main without the process: tests call it directly.

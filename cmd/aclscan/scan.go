@@ -171,14 +171,14 @@ func (sh *shell) newClient(ctx context.Context, opts s3access.Options) (*s3acces
 		opts.Credentials = sh.s3.Credentials
 	}
 	if opts.InsecureSkipVerify {
-		fmt.Fprintln(sh.stderr, "aclscan: warning: --insecure-skip-verify: the server's TLS certificate is not checked; anyone on the network path can read and alter what this scan sees")
+		sh.warnOnce("aclscan: warning: --insecure-skip-verify: the server's TLS certificate is not checked; anyone on the network path can read and alter what this scan sees")
 	}
 	client, err := s3access.New(ctx, opts)
 	if err != nil {
 		return nil, explainSetupError(err)
 	}
 	if client.PlainHTTPSessionCredentials(ctx) {
-		fmt.Fprintf(sh.stderr, "aclscan: warning: session credentials go to %s over plain http: their token travels in the clear and can be replayed until it expires; use https\n", client.Endpoint)
+		sh.warnOnce(fmt.Sprintf("aclscan: warning: session credentials go to %s over plain http: their token travels in the clear and can be replayed until it expires; use https", client.Endpoint))
 	}
 	return client, nil
 }
