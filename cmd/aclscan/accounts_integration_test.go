@@ -164,12 +164,9 @@ func TestIntegrationAccountsCheckpointResume(t *testing.T) {
 	env := stsEnv(t)
 	tenants, buckets := accountsFixture(t, env, 1200)
 	dir := t.TempDir()
-	file := filepath.Join(dir, "accounts.txt")
-	lines := tenants[0].RoleARN + " first\n" + tenants[1].RoleARN + " second\n"
-	if err := os.WriteFile(file, []byte(lines), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// radosgw lists no bucket through a role: the YAML form names them.
+	file := filepath.Join(dir, "accounts.yml")
+	// radosgw's ListBuckets through a role does not list the tenant's
+	// buckets: the YAML form names them.
 	yml := fmt.Sprintf("accounts:\n- role: %s\n  buckets: [%s]\n- role: %s\n  buckets: [%s]\n", tenants[0].RoleARN, buckets[0], tenants[1].RoleARN, buckets[1])
 	if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
