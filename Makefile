@@ -47,7 +47,7 @@ unit:
 # npm); deploy/template_test.go checks the template's roles against them.
 validate-deploy:
 	npm ci --prefix deploy --silent --no-audit --no-fund
-	cd deploy && npx --no-install asl-validator --json-path statemachines/listing.asl.json --json-path statemachines/inventory.asl.json
+	cd deploy && npx --no-install asl-validator --json-path statemachines/listing.asl.json --json-path statemachines/inventory.asl.json --json-path statemachines/accounts.asl.json
 
 lint:
 	@scripts/check-tracked

@@ -18,6 +18,9 @@ const (
 	Partial = "partial" // some buckets, or some objects, not scanned
 	Denied  = "denied"  // its role could not be assumed, or its buckets not listed
 	Skipped = "skipped" // not scanned by choice (not active, a bucket seen in another account)
+	// Planned: entered and its buckets planned, not scanned yet (the
+	// accounts state machine's plan; its merge says scanned or partial).
+	Planned = "planned"
 )
 
 // Status is one account's row: what happened to it, and its totals.

@@ -162,6 +162,7 @@ func TestFunctionRoleMatchesTheCode(t *testing.T) {
 type asl struct {
 	States map[string]struct {
 		Type       string `json:"Type"`
+		Resource   string `json:"Resource"`
 		ItemReader *struct {
 			Resource string `json:"Resource"`
 		} `json:"ItemReader"`
@@ -199,7 +200,7 @@ var actionsOf = map[string][]string{
 func TestStateMachineRolesMatchTheirDefinitions(t *testing.T) {
 	res := resources(t)
 	placeholder := regexp.MustCompile(`\$\{([A-Za-z]+)\}`)
-	for _, name := range []string{"ListingStateMachine", "InventoryStateMachine"} {
+	for _, name := range []string{"ListingStateMachine", "InventoryStateMachine", "AccountsStateMachine"} {
 		sm := get(res[name], "Properties")
 		file := get(sm, "DefinitionUri").Value
 		b, err := os.ReadFile(file)
@@ -212,6 +213,7 @@ func TestStateMachineRolesMatchTheirDefinitions(t *testing.T) {
 		}
 		var want []string
 		for _, st := range def.States {
+			want = append(want, actionsOf[st.Resource]...)
 			if st.ItemReader != nil {
 				want = append(want, actionsOf[st.ItemReader.Resource]...)
 			}
@@ -291,12 +293,15 @@ func TestReportBucketIsPrivate(t *testing.T) {
 		p := get(st, "Condition", "ArnNotEquals", "aws:PrincipalArn")
 		switch get(st, "Sid").Value {
 		case "OnlyAclscanWrites":
-			// !If [Watching, the four roles and the watch's, the four roles]
-			writers = p != nil && p.Tag == "!If" && len(p.Content[1].Content) == 5 && len(p.Content[2].Content) == 4
+			// The four roles, the watch's and the accounts state machine's
+			// when they exist.
+			writers = sameSet(strs(p), []string{"FunctionRole.Arn", "ListingStateMachineRole.Arn", "InventoryStateMachineRole.Arn", "BatchOperationsRole.Arn",
+				"WatchFunctionRole.Arn", "AWS::NoValue", "AccountsStateMachineRole.Arn"})
 		case "OnlyAclscanAndTheReaderRead":
-			// !If [HasReader, the four roles and the reader, the four roles]
-			readers = p != nil && p.Tag == "!If" && len(p.Content[1].Content) == 5 && len(p.Content[2].Content) == 4 &&
-				slices.Contains(strs(get(st, "Action")), "s3:GetObject")
+			// The four roles, the reader, and the accounts state machine
+			// (its ItemReader reads the plan).
+			readers = sameSet(strs(p), []string{"FunctionRole.Arn", "ListingStateMachineRole.Arn", "InventoryStateMachineRole.Arn", "BatchOperationsRole.Arn",
+				"ReportReaderRoleArn", "AWS::NoValue", "AccountsStateMachineRole.Arn"}) && slices.Contains(strs(get(st, "Action")), "s3:GetObject")
 		}
 	}
 	if !tls || !writers || !readers {
@@ -335,12 +340,12 @@ func TestDeploymentIsLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
-	for _, logs := range []string{"FunctionLogs", "ListingStateMachineLogs", "InventoryStateMachineLogs", "WatchFunctionLogs"} {
+	for _, logs := range []string{"FunctionLogs", "ListingStateMachineLogs", "InventoryStateMachineLogs", "WatchFunctionLogs", "AccountsStateMachineLogs"} {
 		if v := get(res[logs], "Properties", "RetentionInDays"); v == nil {
 			t.Errorf("%s has no retention", logs)
 		}
 	}
-	for _, sm := range []string{"ListingStateMachine", "InventoryStateMachine"} {
+	for _, sm := range []string{"ListingStateMachine", "InventoryStateMachine", "AccountsStateMachine"} {
 		if l := get(res[sm], "Properties", "Logging"); l == nil || get(l, "IncludeExecutionData").Value != "false" {
 			t.Errorf("%s: no logging, or logging with execution data (the bucket's keys)", sm)
 		}
@@ -552,6 +557,8 @@ func TestWatchDeployment(t *testing.T) {
 		"WatchAlertsTopicPolicy": {"WatchAlertsTopic", []string{"sns:Publish"}},
 		// Not the watch's: the scan function's member roles (issue 28).
 		"MemberRolesPolicy": {"AssumesMemberRoles", []string{"sts:AssumeRole"}},
+		"OrganizationListingPolicy": {"ListsOrganization", []string{"organizations:ListAccounts", "organizations:ListAccountsForParent",
+			"organizations:ListOrganizationalUnitsForParent", "organizations:ListTagsForResource"}},
 	}
 	for name, r := range res {
 		if get(r, "Type").Value != "AWS::IAM::RolePolicy" {

@@ -80,7 +80,7 @@ func (h *handler) asyncScan(ctx context.Context, inv *invocation, raw []byte) (o
 		h.endAsync(ctx, store, st, inv.id, err)
 		return outcome{}, err
 	}
-	return outcome{response: resp}, h.scanPart(ctx, store, st, cfg, inv.id)
+	return outcome{response: resp}, h.scanPart(ctx, store, st, cfg, inv.id, true)
 }
 
 func (h *handler) startAsync(ev Event, inv *invocation) (outcome, error) {
@@ -92,7 +92,7 @@ func (h *handler) startAsync(ev Event, inv *invocation) (outcome, error) {
 	return outcome{response: resp, after: func(ctx context.Context) {
 		err := batch.SaveScanState(ctx, store, st)
 		if err == nil {
-			err = h.scanPart(ctx, store, st, cfg, inv.id)
+			err = h.scanPart(ctx, store, st, cfg, inv.id, true)
 		}
 		if err != nil {
 			// The answer is given: hand the part to a new invocation,
@@ -153,7 +153,7 @@ func (h *handler) continueLater(ctx context.Context, scanID string, part int) {
 // the function for the next part unless the scan is over. A part is
 // named by its invocation: a duplicate delivery writes its own part,
 // which no state names, so every key is in the merged report once.
-func (h *handler) scanPart(ctx context.Context, store batch.Store, st *batch.ScanState, cfg scan.Config, requestID string) error {
+func (h *handler) scanPart(ctx context.Context, store batch.Store, st *batch.ScanState, cfg scan.Config, requestID string, continueSelf bool) error {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(15 * time.Minute)
@@ -222,6 +222,9 @@ func (h *handler) scanPart(ctx context.Context, store batch.Store, st *batch.Sca
 	case len(st.Parts) >= h.config.maxParts:
 		h.endAsync(ctx, store, st, requestID, fmt.Errorf("the scan reached MAX_PARTS=%d parts: it stops; aclscan report merges what it found", h.config.maxParts))
 		return nil
+	}
+	if !continueSelf {
+		return nil // the caller (a Step Functions loop) invokes the next part
 	}
 	// Continue only if the state is still ours: a duplicate invocation
 	// that wrote after us continues instead.

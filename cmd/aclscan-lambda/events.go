@@ -25,12 +25,14 @@ type eventShape struct {
 	Records       json.RawMessage `json:"Records"`
 	Source        string          `json:"source"`
 	DetailType    string          `json:"detail-type"`
+	PlanAccounts  json.RawMessage `json:"plan_accounts"`
+	BucketPart    json.RawMessage `json:"bucket_part"`
 	Items         json.RawMessage `json:"Items"`
 	SchemaVersion string          `json:"invocationSchemaVersion"`
 	Tasks         json.RawMessage `json:"tasks"`
 }
 
-const eventKinds = `a scan {"bucket", "prefix", "strategy", "concurrency"}, an async scan {"async": true, "bucket", ...}, a Step Functions Distributed Map batch {"BatchInput", "Items"}, an S3 Batch Operations event {"invocationSchemaVersion", "tasks"}, S3 event notification records {"Records"}, an SQS batch of them, an EventBridge S3 event or CloudTrail's record of an S3 settings change`
+const eventKinds = `a scan {"bucket", "prefix", "strategy", "concurrency"}, an async scan {"async": true, "bucket", ...}, a Step Functions Distributed Map batch {"BatchInput", "Items"}, an S3 Batch Operations event {"invocationSchemaVersion", "tasks"}, S3 event notification records {"Records"}, an SQS batch of them, an EventBridge S3 event, CloudTrail's record of an S3 settings change, a plan over accounts {"run_id", "plan_accounts"} or a part of a planned bucket {"bucket_part"}`
 
 // dispatch hands the event to the handler of its kind.
 func (h *handler) dispatch(ctx context.Context, inv *invocation) (outcome, error) {
@@ -51,6 +53,12 @@ func (h *handler) dispatch(ctx context.Context, inv *invocation) (outcome, error
 		return outcome{response: resp}, err
 	case shape.Async:
 		return h.asyncScan(ctx, inv, raw)
+	case shape.PlanAccounts != nil:
+		resp, err := h.planAccounts(ctx, raw)
+		return outcome{response: resp}, err
+	case shape.BucketPart != nil:
+		resp, err := h.bucketPart(ctx, inv, raw)
+		return outcome{response: resp}, err
 	case shape.Records != nil && isSQS(raw):
 		resp, err := h.sqsBatch(ctx, inv, raw)
 		return outcome{response: resp}, err

@@ -386,29 +386,37 @@ func (c *config) checkRole(arn string) (string, error) {
 	return "", refuse("role_arn %s is not one this function may assume (ALLOWED_ROLES=%s)", arn, strings.Join(c.allowedRoles, ","))
 }
 
+// sessionsFor is the environment's sessions of member roles, made once.
+func (h *handler) sessionsFor() *accounts.Sessions {
+	h.rolesMu.Lock()
+	defer h.rolesMu.Unlock()
+	if h.sessions == nil {
+		endpoint := accounts.STSEndpoint(os.Getenv, h.config.clientOptions().EndpointURL)
+		h.sessions = &accounts.Sessions{STS: accounts.NewSTS(h.client.AWSConfig(), endpoint), SessionName: "aclscan-lambda"}
+		h.roleClients = map[string]*s3access.Client{}
+	}
+	return h.sessions
+}
+
 // apiFor is the client that reads through role (h.client without one):
 // one per role, its session assumed once and renewed before it expires.
 func (h *handler) apiFor(ctx context.Context, role string) (*s3access.Client, error) {
 	if role == "" {
 		return h.client, nil
 	}
+	sessions := h.sessionsFor()
 	h.rolesMu.Lock()
 	defer h.rolesMu.Unlock()
 	if c := h.roleClients[role]; c != nil {
 		return c, nil
 	}
-	if h.sessions == nil {
-		endpoint := accounts.STSEndpoint(os.Getenv, h.config.clientOptions().EndpointURL)
-		h.sessions = &accounts.Sessions{STS: accounts.NewSTS(h.client.AWSConfig(), endpoint), SessionName: "aclscan-lambda"}
-		h.roleClients = map[string]*s3access.Client{}
-	}
 	account, _ := accounts.ParseRoleARN(role)
 	a := accounts.Account{ID: account, RoleARN: role, ExternalID: h.config.externalID}
-	if err := h.sessions.Open(ctx, a); err != nil {
+	if err := sessions.Open(ctx, a); err != nil {
 		return nil, err
 	}
 	opts := h.config.clientOptions()
-	opts.Credentials, opts.AccountID = h.sessions.For(a), account
+	opts.Credentials, opts.AccountID = sessions.For(a), account
 	c, err := s3access.New(ctx, opts)
 	if err != nil {
 		return nil, explainSetting(err)

@@ -193,8 +193,10 @@ func TestEventsAreBounded(t *testing.T) {
 		ev   Event
 		want string
 	}{
-		"concurrency over the bound": {Event{Concurrency: 101}, "over this function's bound MAX_CONCURRENCY=100"},
-		"strategy all":               {Event{Strategy: "all"}, "ALLOW_STRATEGY_ALL=true"},
+		"concurrency over the bound":   {Event{Concurrency: 101}, "over this function's bound MAX_CONCURRENCY=100"},
+		"strategy all":                 {Event{Strategy: "all"}, "ALLOW_STRATEGY_ALL=true"},
+		"a role without ALLOWED_ROLES": {Event{RoleARN: "arn:aws:iam::111122223333:role/aclscan-audit"}, "set ALLOWED_ROLES"},
+		"not a role":                   {Event{RoleARN: "arn:aws:iam::111122223333:user/bob"}, "is not a role ARN"},
 	} {
 		if _, err := h.scanConfig(tc.ev); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", name, err, tc.want)
@@ -210,5 +212,32 @@ func TestEventsAreBounded(t *testing.T) {
 	h.config.reportBucket = "reports"
 	if _, _, err := h.runStore("", "../../other", "run-1"); err == nil || !strings.Contains(err.Error(), "report_prefix") {
 		t.Errorf("a report prefix climbing out: %v", err)
+	}
+	h.config.allowedRoles = []string{"arn:aws:iam::*:role/aclscan-audit"}
+	if cfg, err := h.scanConfig(Event{RoleARN: "arn:aws:iam::111122223333:role/aclscan-audit"}); err != nil || cfg.Account != "111122223333" {
+		t.Errorf("an allowed role: %v, account %q", err, cfg.Account)
+	}
+	if _, err := h.scanConfig(Event{RoleARN: "arn:aws:iam::111122223333:role/admin"}); err == nil || !strings.Contains(err.Error(), "not one this function may assume") {
+		t.Errorf("a role outside ALLOWED_ROLES: %v", err)
+	}
+	// The accounts state machine's events: a run id that would climb out
+	// of the report folder, a plan naming a role the function may not
+	// assume, both refused before any request.
+	for _, raw := range []struct{ event, want string }{
+		{`{"run_id": "../x", "plan_accounts": {"accounts": [{"role_arn": "arn:aws:iam::111122223333:role/aclscan-audit"}]}}`, "run_id"},
+		{`{"run_id": "r1", "plan_accounts": {"accounts": [{"role_arn": "arn:aws:iam::111122223333:role/admin"}]}}`, "not one this function may assume"},
+		{`{"run_id": "r1", "plan_accounts": {}}`, "a plan holds 1 to"},
+		{`{"bucket_part": {"run_id": "r/../x", "bucket": "bkt", "role_arn": "arn:aws:iam::111122223333:role/aclscan-audit"}}`, "run_id"},
+		{`{"bucket_part": {"run_id": "r1", "bucket": "bkt", "role_arn": "arn:aws:iam::111122223333:role/aclscan-audit", "account_id": "999999999999"}}`, "is not the account of role"},
+	} {
+		var err error
+		if strings.Contains(raw.event, "plan_accounts") {
+			_, err = h.planAccounts(context.Background(), []byte(raw.event))
+		} else {
+			_, err = h.bucketPart(context.Background(), &invocation{id: "r"}, []byte(raw.event))
+		}
+		if err == nil || !strings.Contains(err.Error(), raw.want) {
+			t.Errorf("%s: %v, want %q", raw.event, err, raw.want)
+		}
 	}
 }

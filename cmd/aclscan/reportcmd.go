@@ -109,7 +109,11 @@ func (sh *shell) runReport(ctx context.Context, location string, f *scanFlags) e
 		return err
 	}
 	defer outs.closeFiles()
-	merged, err := batch.Merge(ctx, store, outs.writer)
+	merge := batch.Merge
+	if batch.IsAccountsRun(ctx, store) {
+		merge = batch.MergeAccounts // the accounts state machine's run: a scan per planned bucket
+	}
+	merged, err := merge(ctx, store, outs.writer)
 	if err != nil {
 		return &exitError{code: exitIncomplete, msg: err.Error()}
 	}
