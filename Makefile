@@ -24,12 +24,16 @@ PKGS := ./... ./bench/... ./release/...
 # and the network fault tests (toxiproxy: resets, stalls, cut answers,
 # restarts; 3 to 4 minutes, mostly waiting out injected faults).
 LONG_PKGS := ./bench/internal/soak ./bench/faults
+# The longest test packages are started first: with two at a time, the
+# long pole then overlaps the many short ones instead of running last.
+SLOW_FIRST := \/bench\/internal\/engines$$|\/cmd\/aclscan$$|\/scan$$
 test: lint
 	scripts/local-s3 start >/dev/null
 	scripts/need-chromium
 	npm ci --prefix report/testdata/duckdb --silent --no-audit --no-fund
 	$(MAKE) --no-print-directory validate-deploy
-	$(GO) test -race -count=1 -tags integration $$($(GO) list -tags integration $(PKGS) | grep -v -x -F "$$($(GO) list -tags integration $(LONG_PKGS))")
+	$(GO) test -race -count=1 -tags integration $$($(GO) list -tags integration $(PKGS) | grep -v -x -F "$$($(GO) list -tags integration $(LONG_PKGS))" \
+	  | awk '/$(SLOW_FIRST)/ { print; next } { rest = rest $$0 "\n" } END { printf "%s", rest }')
 
 # The tests too long for every run (CI runs them too).
 test-long:

@@ -130,12 +130,16 @@ func TestRunOfFailuresStopsScanForResume(t *testing.T) {
 			if !strings.Contains(se.Op, fmt.Sprintf("(%d failed in a row)", wantRun)) {
 				t.Errorf("op %q, want a run of %d", se.Op, wantRun)
 			}
-			if sum.Complete || sum.Objects != 499 || sum.Unchecked < int64(wantRun) {
-				t.Fatalf("summary: complete %v, %d objects, %d unchecked; want incomplete, the 499 answered, >= %d unchecked",
-					sum.Complete, sum.Objects, sum.Unchecked, wantRun)
+			// The 499 answered objects, less those whose answers came after
+			// the run stopped the scan (at most the pool's size, under a
+			// loaded machine): they are unchecked, and the resumed scan
+			// checks them.
+			if sum.Complete || sum.Objects > 499 || sum.Objects < int64(499-cfg.Concurrency) || sum.Unchecked < int64(wantRun) {
+				t.Fatalf("summary: complete %v, %d objects, %d unchecked; want incomplete, the 499 answered (less at most %d), >= %d unchecked",
+					sum.Complete, sum.Objects, sum.Unchecked, cfg.Concurrency, wantRun)
 			}
-			if saved == nil || saved.Objects != 499 {
-				t.Fatalf("checkpoint %+v, want 499 objects", saved)
+			if saved == nil || saved.Objects != sum.Objects {
+				t.Fatalf("checkpoint %+v, want the %d objects reported", saved, sum.Objects)
 			}
 			fake.Change(func() { fake.FailACLsFrom = 0 }) // the server is back
 			cfg.Resume = saved
