@@ -2,7 +2,6 @@ package accounts
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -239,9 +238,6 @@ func NotScanned(statuses []*Status) []*Status {
 	}
 	return out
 }
-
-// ErrNoAccounts is a run whose accounts' choice left none.
-var ErrNoAccounts = errors.New("no account to scan")
 
 func note(a, b string) string {
 	switch {
