@@ -393,11 +393,19 @@ func (s Source) String() string {
 	if s.Condition != "" {
 		out += " if " + s.Condition
 	}
-	if !s.Effective {
+	switch {
+	case s.Note == TrustedNote:
+		out += " (trusted)"
+	case !s.Effective:
 		out += " (latent)"
 	}
 	return out
 }
+
+// TrustedNote is what a cross-account source says when every account it
+// opens the object to is in the zone of trust: the finding is gone, and
+// the source says why rather than claim an exposure.
+const TrustedNote = "shared only with the zone of trust (trusted accounts): not cross-account"
 
 // Sources explains a verdict door by door. It allocates: call it when
 // writing a report, not per object in the engine.

@@ -129,7 +129,9 @@ func TestTableMarksAcceptedAndNew(t *testing.T) {
 func trustedSample() scan.Result {
 	return scan.Result{Bucket: "b", Key: "exchange/partner.csv", OwnerID: "a",
 		Grants:  []acl.Grant{{Type: acl.TypeCanonicalUser, ID: "a", Permission: "FULL_CONTROL"}, {Type: acl.TypeCanonicalUser, ID: "p", Permission: "READ"}},
-		Trusted: []string{"p"}}
+		Trusted: []string{"p"},
+		// The door that shares it: written as not effective, and why.
+		Sources: []acl.Source{{Finding: "cross-account", Door: "acl", Ref: "p:READ", Principal: "p", Actions: []string{"s3:GetObject"}, Effective: true}}}
 }
 
 // watchedSample is an object a watch judged when S3 said it was created,

@@ -83,7 +83,24 @@ func ResultSources(r *scan.Result) []acl.Source {
 	if sources == nil {
 		return noSources
 	}
+	if len(r.Trusted) > 0 && !r.Findings.Has(acl.CrossAccount) {
+		sources = trustedSources(sources)
+	}
 	return sources
+}
+
+// trustedSources marks the cross-account sources of an object shared only
+// with trusted accounts as not effective, on a copy (sources may be
+// shared).
+func trustedSources(sources []acl.Source) []acl.Source {
+	out := make([]acl.Source, len(sources))
+	copy(out, sources)
+	for i := range out {
+		if out[i].Finding == acl.CrossAccount.String() && out[i].Effective {
+			out[i].Effective, out[i].Note = false, acl.TrustedNote
+		}
+	}
+	return out
 }
 
 var noSources = []acl.Source{}
