@@ -173,6 +173,7 @@ func (p *Plan) enter(ctx context.Context, st *Status) []scan.BucketScan {
 		}
 	}
 	clients := map[string]*s3access.Client{"": base, base.Region: base}
+	account := &scan.Account{ID: a.ID, Name: a.Name, OUPath: a.OUPath} // shared by its results
 	var scans []scan.BucketScan
 	for _, b := range buckets {
 		client := clients[b.Region]
@@ -186,7 +187,7 @@ func (p *Plan) enter(ctx context.Context, st *Status) []scan.BucketScan {
 			clients[b.Region] = client
 		}
 		cfg := p.Config
-		cfg.Bucket, cfg.Account = b.Name, a.ID
+		cfg.Bucket, cfg.Account = b.Name, account
 		scans = append(scans, scan.BucketScan{API: client, Config: cfg, Region: client.Region, Group: a.ID})
 	}
 	return scans

@@ -121,13 +121,21 @@ func MergeAccounts(ctx context.Context, store Store, sink scan.Sink) (*Merged, e
 	if err := json.Unmarshal(raw, &rows); err != nil {
 		return nil, fmt.Errorf("%s: %v", store.Where(accountsKey), err)
 	}
+	named := map[string]*scan.Account{} // shared by the account's records
+	for _, row := range rows {
+		named[row.ID] = &scan.Account{ID: row.ID, Name: row.Name, OUPath: row.OUPath}
+	}
 	m := &Merged{}
 	var sums []*scan.Summary
 	perAccount := map[string][]*scan.Summary{}
 	incomplete := map[string][]string{}
 	for _, it := range items {
+		account := named[it.AccountID]
+		if account == nil {
+			account = &scan.Account{ID: it.AccountID}
+		}
 		tag := scan.SinkFunc(func(r *scan.Result) error {
-			r.Account = it.AccountID
+			r.Account = account
 			return sink.Write(r)
 		})
 		sub, err := Merge(ctx, subStore{Store: store, dir: BucketRun(it.Bucket)}, tag)

@@ -28,7 +28,7 @@ var Columns = []string{
 	"bucket", "key", "version_id", "is_latest", "owner_id", "status", "error", "grants",
 	"findings", "effective", "blocked_by", "verified_public", "source", "report_date",
 	"changed_since_report", "sources", "accepted", "accepted_rule", "accepted_reason",
-	"baseline", "new_findings", "trusted", "event", "account_id",
+	"baseline", "new_findings", "trusted", "event", "account_id", "account_name", "ou_path",
 }
 
 // CSVHeader is the first row of the CSV format: the columns, each

@@ -56,7 +56,10 @@ func (c *csvWriter) Write(r *scan.Result) error {
 	if a := r.Acceptance; a != nil {
 		row[17], row[18] = a.Rule, a.Reason
 	}
-	row[19], row[20], row[21], row[22], row[23] = "", "", strings.Join(r.Trusted, ";"), "", r.Account
+	row[19], row[20], row[21], row[22], row[23], row[24], row[25] = "", "", strings.Join(r.Trusted, ";"), "", "", "", ""
+	if a := r.Account; a != nil {
+		row[23], row[24], row[25] = a.ID, a.Name, a.OUPath
+	}
 	if c := r.Cause; c != nil {
 		row[22] = c.Source + " " + c.Name + " " + c.ID
 	}

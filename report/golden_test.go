@@ -138,7 +138,7 @@ func trustedSample() scan.Result {
 // in a bucket of one of the accounts of a run over accounts.
 func watchedSample() scan.Result {
 	public := acl.Findings(0).With(acl.Public)
-	return scan.Result{Bucket: "b", Key: "uploads/new.png", OwnerID: "a", Account: "111122223333",
+	return scan.Result{Bucket: "b", Key: "uploads/new.png", OwnerID: "a", Account: &scan.Account{ID: "111122223333", Name: "production", OUPath: "r-ab12/ou-ab12-11111111"},
 		Grants:   []acl.Grant{{Type: "Group", URI: acl.AllUsersURI, Permission: "READ"}},
 		Findings: public, Effective: public, ViaACL: public,
 		Cause: &scan.Cause{Source: "aws:s3", Name: "ObjectCreated:Put", ID: "0055AED6DCD90281E5", Time: time.Date(2026, 12, 7, 11, 59, 0, 0, time.UTC)}}

@@ -61,8 +61,11 @@ type Record struct {
 	// (null in a scan).
 	Event *EventRecord `json:"event"`
 	// AccountID is the account of the bucket in a run over accounts
-	// (null in a run of one account).
-	AccountID *string `json:"account_id"`
+	// (null in a run of one account); AccountName and OUPath are what
+	// the accounts file or Organizations say of it (null when nothing).
+	AccountID   *string `json:"account_id"`
+	AccountName *string `json:"account_name"`
+	OUPath      *string `json:"ou_path"`
 }
 
 // EventRecord is what a record says of the event behind it.
@@ -140,9 +143,14 @@ func NewRecord(r *scan.Result) Record {
 		rec.AcceptedRule, rec.AcceptedReason = &a.Rule, &a.Reason
 	}
 	rec.Trusted = r.Trusted
-	if r.Account != "" {
-		account := r.Account
-		rec.AccountID = &account
+	if a := r.Account; a != nil {
+		rec.AccountID = &a.ID
+		if a.Name != "" {
+			rec.AccountName = &a.Name
+		}
+		if a.OUPath != "" {
+			rec.OUPath = &a.OUPath
+		}
 	}
 	if rec.Trusted == nil {
 		rec.Trusted = noReasons
@@ -280,7 +288,13 @@ func (rec *Record) Result() (scan.Result, error) {
 		r.Trusted = rec.Trusted
 	}
 	if rec.AccountID != nil {
-		r.Account = *rec.AccountID
+		r.Account = &scan.Account{ID: *rec.AccountID}
+		if rec.AccountName != nil {
+			r.Account.Name = *rec.AccountName
+		}
+		if rec.OUPath != nil {
+			r.Account.OUPath = *rec.OUPath
+		}
 	}
 	if e := rec.Event; e != nil {
 		r.Cause = &scan.Cause{Source: e.Source, Name: e.Name, ID: e.ID}

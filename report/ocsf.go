@@ -100,6 +100,7 @@ type ocsfCloud struct {
 // ocsfAccount is the cloud account of a finding in a run over accounts.
 type ocsfAccount struct {
 	UID  string `json:"uid"`
+	Name string `json:"name,omitempty"`
 	Type string `json:"type"`
 }
 
@@ -337,8 +338,8 @@ func (o *ocsfWriter) Flush() error { return o.buf.Flush() }
 // ocsfAccountOf is the finding's cloud.account (OCSF Account object, type
 // "AWS Account"), in a run over accounts.
 func ocsfAccountOf(r *scan.Result) *ocsfAccount {
-	if r.Account == "" {
+	if r.Account == nil {
 		return nil
 	}
-	return &ocsfAccount{UID: r.Account, Type: "AWS Account"}
+	return &ocsfAccount{UID: r.Account.ID, Name: r.Account.Name, Type: "AWS Account"}
 }

@@ -37,6 +37,8 @@ type parquetRecord struct {
 	Trusted            []string        `parquet:"trusted,list"`
 	Event              *EventRecord    `parquet:"event,optional"`
 	AccountID          *string         `parquet:"account_id,optional,dict"`
+	AccountName        *string         `parquet:"account_name,optional,dict"`
+	OUPath             *string         `parquet:"ou_path,optional,dict"`
 }
 
 // parquetSource is acl.Source's Parquet form.
@@ -82,7 +84,8 @@ func (p *parquetWriter) Write(r *scan.Result) error {
 		Status: rec.Status, Error: rec.Error, Findings: rec.Findings, Effective: rec.Effective, BlockedBy: rec.BlockedBy,
 		VerifiedPublic: rec.VerifiedPublic, Source: rec.Source, ReportDate: rec.ReportDate, ChangedSinceReport: rec.ChangedSinceReport,
 		Accepted: rec.Accepted, AcceptedRule: rec.AcceptedRule, AcceptedReason: rec.AcceptedReason,
-		Baseline: rec.Baseline, NewFindings: rec.NewFindings, Trusted: rec.Trusted, Event: rec.Event, AccountID: rec.AccountID}
+		Baseline: rec.Baseline, NewFindings: rec.NewFindings, Trusted: rec.Trusted, Event: rec.Event, AccountID: rec.AccountID,
+		AccountName: rec.AccountName, OUPath: rec.OUPath}
 	pr.Grants = make([]parquetGrant, len(rec.Grants)) // r's grants are not kept past Write
 	for i, g := range rec.Grants {
 		pr.Grants[i] = parquetGrant{Type: g.Type, ID: g.ID, URI: g.URI, Email: g.Email, Permission: g.Permission}
@@ -164,7 +167,7 @@ func (p *parquetRecord) record() Record {
 		Error: p.Error, Findings: p.Findings, Effective: p.Effective, BlockedBy: p.BlockedBy, VerifiedPublic: p.VerifiedPublic,
 		Source: p.Source, ReportDate: p.ReportDate, ChangedSinceReport: p.ChangedSinceReport, Accepted: p.Accepted,
 		AcceptedRule: p.AcceptedRule, AcceptedReason: p.AcceptedReason, Baseline: p.Baseline, NewFindings: p.NewFindings,
-		Trusted: p.Trusted, Event: p.Event, AccountID: p.AccountID}
+		Trusted: p.Trusted, Event: p.Event, AccountID: p.AccountID, AccountName: p.AccountName, OUPath: p.OUPath}
 	rec.Grants = make([]acl.Grant, len(p.Grants))
 	for i, g := range p.Grants {
 		rec.Grants[i] = acl.Grant{Type: g.Type, ID: g.ID, URI: g.URI, Email: g.Email, Permission: g.Permission}

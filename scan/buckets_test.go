@@ -139,17 +139,17 @@ func TestRunBucketsGroupsAtOnce(t *testing.T) {
 	accountOf := map[string]string{"alpha": "111111111111", "bravo": "111111111111", "charlie": "222222222222", "delta": "222222222222"}
 	for i := range scans {
 		scans[i].Group = accountOf[scans[i].Config.Bucket]
-		scans[i].Config.Account = scans[i].Group
+		scans[i].Config.Account = &Account{ID: scans[i].Group}
 	}
 	var mu sync.Mutex
 	var sequence []string // the account of each result, in order
 	sink := SinkFunc(func(r *Result) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if r.Account != accountOf[r.Bucket] {
-			t.Errorf("%s/%s names account %q, want %s", r.Bucket, r.Key, r.Account, accountOf[r.Bucket])
+		if r.AccountID() != accountOf[r.Bucket] {
+			t.Errorf("%s/%s names account %q, want %s", r.Bucket, r.Key, r.AccountID(), accountOf[r.Bucket])
 		}
-		sequence = append(sequence, r.Account)
+		sequence = append(sequence, r.AccountID())
 		return nil
 	})
 	if _, err := RunBuckets(context.Background(), Buckets{Scans: scans, Parallel: 4, GroupsAtOnce: 1}, sink, nil); err != nil {

@@ -82,9 +82,9 @@ type Config struct {
 	// SourceName and ReportDate go into every result: where the ACLs
 	// came from ("" = "live") and, for a report, when it was taken.
 	SourceName string
-	// Account is the account the bucket is in, in a run over accounts:
-	// every result names it.
-	Account    string
+	// Account is the account the bucket is in, in a run over accounts
+	// (nil otherwise): every result points at it.
+	Account    *Account
 	ReportDate string
 	// Report names the report a source reads (its manifest), kept in
 	// checkpoints so that one is not resumed on another report.

@@ -67,8 +67,9 @@ type Result struct {
 	// ReportDate, for a report, when it was taken.
 	Source     string
 	ReportDate string
-	// Account is the account of the bucket in a run over accounts.
-	Account string
+	// Account is the account of the bucket in a run over accounts (nil
+	// otherwise; shared by every result of the account: do not modify).
+	Account *Account
 	// Rechecked is what Config.Recheck found live.
 	Rechecked Recheck
 	// Accepted are the findings a rule of Config.Accept accepts (intended
@@ -165,4 +166,18 @@ func ParseStatus(name string) (Status, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Account names the account of a run over accounts' results: its ID,
+// and what Organizations says of it (name, OU path).
+type Account struct {
+	ID, Name, OUPath string
+}
+
+// AccountID is the result's account ID, "" outside a run over accounts.
+func (r *Result) AccountID() string {
+	if r.Account == nil {
+		return ""
+	}
+	return r.Account.ID
 }

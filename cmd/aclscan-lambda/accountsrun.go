@@ -184,12 +184,15 @@ func (h *handler) bucketPart(ctx context.Context, inv *invocation, raw []byte) (
 	if !runIDPattern.MatchString(b.RunID) {
 		return nil, refuse("run_id %q: letters, digits, '.', '_' and '-', at most 160", b.RunID)
 	}
+	if b.RoleARN == "" {
+		return nil, refuse("bucket_part: no role_arn: a planned bucket is read through its account's role")
+	}
 	settings := Event{Bucket: b.Bucket, RoleARN: b.RoleARN}
 	cfg, err := h.scanConfig(settings) // the bucket and the role allowed
 	if err != nil {
 		return nil, err
 	}
-	if b.AccountID != "" && b.AccountID != cfg.Account {
+	if b.AccountID != "" && b.AccountID != cfg.Account.ID {
 		return nil, refuse("account_id %s is not the account of role %s", b.AccountID, b.RoleARN)
 	}
 	run := b.RunID + "/" + batch.BucketRun(cfg.Bucket)

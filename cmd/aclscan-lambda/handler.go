@@ -360,9 +360,11 @@ func (h *handler) scanConfig(ev Event) (scan.Config, error) {
 	}
 	cfg.Accept, cfg.Trusted = h.accept, h.trusted
 	if ev.RoleARN != "" {
-		if cfg.Account, err = h.config.checkRole(ev.RoleARN); err != nil {
+		account, err := h.config.checkRole(ev.RoleARN)
+		if err != nil {
 			return cfg, err
 		}
+		cfg.Account = &scan.Account{ID: account}
 	}
 	return cfg, h.config.checkBucket(cfg.Bucket)
 }

@@ -214,8 +214,8 @@ func TestEventsAreBounded(t *testing.T) {
 		t.Errorf("a report prefix climbing out: %v", err)
 	}
 	h.config.allowedRoles = []string{"arn:aws:iam::*:role/aclscan-audit"}
-	if cfg, err := h.scanConfig(Event{RoleARN: "arn:aws:iam::111122223333:role/aclscan-audit"}); err != nil || cfg.Account != "111122223333" {
-		t.Errorf("an allowed role: %v, account %q", err, cfg.Account)
+	if cfg, err := h.scanConfig(Event{RoleARN: "arn:aws:iam::111122223333:role/aclscan-audit"}); err != nil || cfg.Account == nil || cfg.Account.ID != "111122223333" {
+		t.Errorf("an allowed role: %v, account %+v", err, cfg.Account)
 	}
 	if _, err := h.scanConfig(Event{RoleARN: "arn:aws:iam::111122223333:role/admin"}); err == nil || !strings.Contains(err.Error(), "not one this function may assume") {
 		t.Errorf("a role outside ALLOWED_ROLES: %v", err)

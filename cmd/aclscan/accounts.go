@@ -203,7 +203,7 @@ func (sh *shell) sessionFor(ctx context.Context, f *scanFlags, opts *s3access.Op
 		return &exitError{code: exitIncomplete, msg: oneLine(err.Error())}
 	}
 	opts.Credentials, opts.AccountID = sessions.For(list[0]), list[0].ID
-	cfg.Account = list[0].ID
+	cfg.Account = &scan.Account{ID: list[0].ID}
 	return nil
 }
 

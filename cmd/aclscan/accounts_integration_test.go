@@ -108,9 +108,13 @@ func TestIntegrationAccountsThroughRoles(t *testing.T) {
 	}
 	perAccount := map[string]int{}
 	public := map[string]int{}
+	names := map[string]string{tenants[0].Name: "first", tenants[1].Name: "second"}
 	for _, r := range testkit.Records(t, out) {
 		if r.AccountID == nil {
 			t.Fatalf("record %s/%s names no account", r.Bucket, r.Key)
+		}
+		if r.AccountName == nil || *r.AccountName != names[*r.AccountID] {
+			t.Fatalf("record %s/%s: account name %v, want the file's %q", r.Bucket, r.Key, r.AccountName, names[*r.AccountID])
 		}
 		perAccount[*r.AccountID]++
 		if strings.Join(r.Effective, ",") == "public" {

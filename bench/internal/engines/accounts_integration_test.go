@@ -138,8 +138,8 @@ func TestAccountsRunUnderTheEmulator(t *testing.T) {
 	var mismatched []string
 	merged, err := batch.MergeAccounts(ctx, store, scan.SinkFunc(func(r *scan.Result) error {
 		seen[r.Bucket+"/"+r.Key]++
-		if want := strings.TrimPrefix(r.Bucket, "b-"); r.Account != want || r.Effective.Has(acl.Public) != isPublic(r.Key) {
-			mismatched = append(mismatched, r.Bucket+"/"+r.Key+" account "+r.Account)
+		if want := strings.TrimPrefix(r.Bucket, "b-"); r.AccountID() != want || r.Effective.Has(acl.Public) != isPublic(r.Key) {
+			mismatched = append(mismatched, r.Bucket+"/"+r.Key+" account "+r.AccountID())
 		}
 		return nil
 	}))
