@@ -74,12 +74,7 @@ type Remediation struct {
 // record per object whose judgement changed. An error means some objects
 // could not be judged (S3 failing): the delivery should be tried again.
 func (w *Watcher) Judge(ctx context.Context, events []Event, sink scan.Sink) (Outcome, error) {
-	w.once.Do(func() {
-		w.last = map[objectID]string{}
-		if w.Contexts == nil {
-			w.Contexts = &batch.Contexts{Read: w.API.BucketContext}
-		}
-	})
+	w.init()
 	var out Outcome
 	byBucket := map[string][]Event{}
 	var order []string
@@ -254,4 +249,27 @@ func fingerprint(r *scan.Result) string {
 	}
 	slices.Sort(grants)
 	return fmt.Sprintf("%s|%s|%s|%d|%d|%d|%s", r.Status, r.OwnerID, strings.Join(grants, ","), r.Findings, r.Effective, r.Accepted, strings.Join(r.BlockedBy, ","))
+}
+
+func (w *Watcher) init() {
+	w.once.Do(func() {
+		w.last = map[objectID]string{}
+		if w.Contexts == nil {
+			w.Contexts = &batch.Contexts{Read: w.API.BucketContext}
+		}
+	})
+}
+
+// SettingChanged drops the cached context of the bucket a settings
+// change names (every bucket's, for an account-level change), so that the
+// next events are judged with the settings as they are now. It reports
+// whether the change can have opened objects no object event announces:
+// the bucket (or, account-level, every bucket) then wants a scan.
+func (w *Watcher) SettingChanged(c SettingChange) bool {
+	if !c.DecidesAccess() {
+		return false
+	}
+	w.init()
+	w.Contexts.Forget(c.Bucket)
+	return true
 }

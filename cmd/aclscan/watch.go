@@ -22,6 +22,7 @@ import (
 	"github.com/aclscan/aclscan/watch"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 )
@@ -289,6 +290,11 @@ func (r *watchRun) consumeSQS(ctx context.Context, queue sqsAPI, url string) err
 			continue
 		}
 		for _, m := range out.Messages {
+			if change, ok := watch.DecodeSettingChange([]byte(aws.ToString(m.Body))); ok {
+				r.settingChanged(change)
+				r.deleteMessage(ctx, queue, url, m)
+				continue
+			}
 			events, err := watch.DecodeMessage([]byte(aws.ToString(m.Body)))
 			if errors.Is(err, watch.ErrBadRecords) {
 				fmt.Fprintf(r.sh.stderr, "aclscan: message %s: %v\n", aws.ToString(m.MessageId), err)
@@ -305,12 +311,36 @@ func (r *watchRun) consumeSQS(ctx context.Context, queue sqsAPI, url string) err
 			case r.deliver(ctx, events) != nil:
 				continue
 			}
-			if _, err := queue.DeleteMessage(context.WithoutCancel(ctx), &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				fmt.Fprintf(r.sh.stderr, "aclscan: delete message %s: %v (it will come again)\n", aws.ToString(m.MessageId), err)
-			}
+			r.deleteMessage(ctx, queue, url, m)
 		}
 	}
 	return nil
+}
+
+// deleteMessage acknowledges a message handled whole.
+func (r *watchRun) deleteMessage(ctx context.Context, queue sqsAPI, url string, m types.Message) {
+	if _, err := queue.DeleteMessage(context.WithoutCancel(ctx), &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
+		fmt.Fprintf(r.sh.stderr, "aclscan: delete message %s: %v (it will come again)\n", aws.ToString(m.MessageId), err)
+	}
+}
+
+// settingChanged handles CloudTrail's record of a settings change in the
+// queue: the bucket's cached context is dropped, and since the change can
+// open objects no object event announces, the line says to scan it (the
+// Lambda deployment starts that scan itself).
+func (r *watchRun) settingChanged(c watch.SettingChange) {
+	if !r.w.SettingChanged(c) {
+		r.mu.Lock()
+		r.ignored++
+		r.mu.Unlock()
+		return
+	}
+	if c.Bucket == "" {
+		fmt.Fprintf(r.sh.stderr, "aclscan: %q (account level): every bucket's settings are read again; objects no event announced may be exposed now: scan them (aclscan scan --all-buckets)\n", c.EventName)
+		return
+	}
+	// %q: the names come from the message, not from S3 (no terminal escapes).
+	fmt.Fprintf(r.sh.stderr, "aclscan: %q on bucket %q: its settings are read again; objects no event announced may be exposed now: scan it (aclscan scan s3://BUCKET)\n", c.EventName, c.Bucket)
 }
 
 // remediation is what --remediate and --undo-dir ask (nil without them).

@@ -83,6 +83,9 @@ func TestConsumeSQS(t *testing.T) {
 		msg("m1", record("b")),
 		msg("m2", `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-12-07T12:00:00.000Z","Bucket":"b"}`),
 		msg("m3", record("gone")),
+		// CloudTrail's record of Block Public Access turned off (its
+		// event name, not the API's): the context is read again, said.
+		msg("m4", `{"version":"0","id":"c1","detail-type":"AWS API Call via CloudTrail","source":"aws.s3","detail":{"eventSource":"s3.amazonaws.com","eventName":"DeleteBucketPublicAccessBlock","requestParameters":{"bucketName":"b"}}}`),
 	}}
 	var out, stderr bytes.Buffer
 	writer, _ := report.New(report.FormatJSONL, &out, report.Options{})
@@ -91,8 +94,11 @@ func TestConsumeSQS(t *testing.T) {
 	if err := run.consumeSQS(ctx, queue, "https://sqs.example/queue"); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(queue.deleted, ",") != "m1,m2" {
-		t.Errorf("deleted %v; want m1 (judged) and m2 (not events), not m3", queue.deleted)
+	if strings.Join(queue.deleted, ",") != "m1,m2,m4" {
+		t.Errorf("deleted %v; want m1 (judged), m2 (not events) and m4 (a settings change, handled), not m3", queue.deleted)
+	}
+	if !strings.Contains(stderr.String(), `"DeleteBucketPublicAccessBlock" on bucket "b": its settings are read again`) {
+		t.Errorf("stderr %q; want the settings change said, with the scan to run", stderr.String())
 	}
 	if !strings.Contains(out.String(), `"bucket":"b","key":"uploads/a.png"`) {
 		t.Errorf("records %q; want the object of m1", out.String())
