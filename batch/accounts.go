@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/aclscan/aclscan/accounts"
+	"github.com/aclscan/aclscan/report"
 	"github.com/aclscan/aclscan/scan"
 )
 
@@ -46,9 +47,9 @@ func SavePlan(ctx context.Context, store Store, items []PlanItem, accounts []sca
 	if err := store.Put(ctx, planKey, b); err != nil {
 		return fmt.Errorf("save the plan: %w", err)
 	}
-	rows := make([]accountRow, len(accounts))
+	rows := make([]report.AccountRecord, len(accounts))
 	for i, a := range accounts {
-		rows[i] = accountRow{ID: a.ID, Name: a.Name, OUPath: a.OUPath, State: a.State, Reason: a.Reason, Buckets: a.Buckets, AssumeRoleCalls: a.AssumeRoleCalls}
+		rows[i] = report.NewAccountRecord(a)
 	}
 	if b, err = json.Marshal(rows); err != nil {
 		return err
@@ -57,17 +58,6 @@ func SavePlan(ctx context.Context, store Store, items []PlanItem, accounts []sca
 		return fmt.Errorf("save the accounts: %w", err)
 	}
 	return nil
-}
-
-// accountRow is accounts.json's row: the plan step's view of an account.
-type accountRow struct {
-	ID              string `json:"id"`
-	Name            string `json:"name,omitempty"`
-	OUPath          string `json:"ou_path,omitempty"`
-	State           string `json:"state"`
-	Reason          string `json:"reason,omitempty"`
-	Buckets         int    `json:"buckets"`
-	AssumeRoleCalls int    `json:"assume_role_calls"`
 }
 
 // subStore is a store rooted at dir of another.
@@ -114,7 +104,7 @@ func MergeAccounts(ctx context.Context, store Store, sink scan.Sink) (*Merged, e
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, fmt.Errorf("%s: %v", store.Where(planKey), err)
 	}
-	var rows []accountRow
+	var rows []report.AccountRecord
 	if raw, err = store.Get(ctx, accountsKey); err != nil {
 		return nil, err
 	}
@@ -165,8 +155,7 @@ func MergeAccounts(ctx context.Context, store Store, sink scan.Sink) (*Merged, e
 	}
 	m.Total = scan.Total(sums)
 	for _, row := range rows {
-		a := scan.AccountSummary{ID: row.ID, Name: row.Name, OUPath: row.OUPath, State: row.State, Reason: row.Reason,
-			Buckets: row.Buckets, AssumeRoleCalls: row.AssumeRoleCalls}
+		a := row.AccountSummary()
 		if row.State == accounts.Planned || row.State == accounts.Scanned || row.State == accounts.Partial {
 			a.Total = scan.Total(perAccount[row.ID])
 			if a.State == accounts.Planned {

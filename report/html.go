@@ -196,14 +196,7 @@ func (h *htmlWriter) Close(sum *scan.Summary) error {
 	for _, a := range sum.Accounts {
 		ha := htmlAccount{ID: a.ID, Name: printable(a.Name), OUPath: a.OUPath, State: a.State, Reason: printable(a.Reason), Buckets: a.Buckets}
 		if t := a.Total; t != nil {
-			ha.Objects = t.Objects
-			var found []string
-			for _, k := range acl.AllKinds() {
-				if n := t.FoundEffective(k); n > 0 {
-					found = append(found, fmt.Sprintf("%s %d", k, n))
-				}
-			}
-			ha.Findings = strings.Join(found, ", ")
+			ha.Objects, ha.Findings = t.Objects, effectiveCounts(t)
 		}
 		page.Accounts = append(page.Accounts, ha)
 	}

@@ -79,6 +79,27 @@ type AccountRecord struct {
 	ByEffective     map[string]int64 `json:"by_effective"`
 }
 
+// NewAccountRecord is an account's row as the summary JSON (and the
+// accounts state machine's accounts.json) write it.
+func NewAccountRecord(a scan.AccountSummary) AccountRecord {
+	ar := AccountRecord{ID: a.ID, Name: a.Name, OUPath: a.OUPath, State: a.State, Reason: a.Reason, Buckets: a.Buckets,
+		AssumeRoleCalls: a.AssumeRoleCalls, ByEffective: map[string]int64{}}
+	if t := a.Total; t != nil {
+		ar.Complete, ar.Objects = t.Complete, t.Objects
+		for _, k := range acl.AllKinds() {
+			ar.ByEffective[k.String()] = t.FoundEffective(k)
+		}
+	}
+	return ar
+}
+
+// AccountSummary is the row read back, without its totals (a merge adds
+// them up again from the buckets).
+func (ar *AccountRecord) AccountSummary() scan.AccountSummary {
+	return scan.AccountSummary{ID: ar.ID, Name: ar.Name, OUPath: ar.OUPath, State: ar.State, Reason: ar.Reason,
+		Buckets: ar.Buckets, AssumeRoleCalls: ar.AssumeRoleCalls}
+}
+
 // ContextRecord is the bucket's context as read: each setting's value,
 // or null and the reason it could not be read.
 type ContextRecord struct {
@@ -181,15 +202,7 @@ func NewSummaryRecord(sum *scan.Summary, spell s3access.Spelling) SummaryRecord 
 	}
 	rec.Region = sum.Region
 	for _, a := range sum.Accounts {
-		ar := AccountRecord{ID: a.ID, Name: a.Name, OUPath: a.OUPath, State: a.State, Reason: a.Reason, Buckets: a.Buckets,
-			AssumeRoleCalls: a.AssumeRoleCalls, ByEffective: map[string]int64{}}
-		if t := a.Total; t != nil {
-			ar.Complete, ar.Objects = t.Complete, t.Objects
-			for _, k := range acl.AllKinds() {
-				ar.ByEffective[k.String()] = t.FoundEffective(k)
-			}
-		}
-		rec.Accounts = append(rec.Accounts, ar)
+		rec.Accounts = append(rec.Accounts, NewAccountRecord(a))
 	}
 	if sum.Buckets != nil {
 		// A total: the context, readiness and notes are each bucket's.

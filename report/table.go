@@ -455,14 +455,8 @@ func writeAccounts(w io.Writer, sum *scan.Summary) {
 		fmt.Fprintf(w, "  %s: %s", printable(name), a.State)
 		if t := a.Total; t != nil {
 			fmt.Fprintf(w, ", %d buckets, %d objects", a.Buckets, t.Objects)
-			var found []string
-			for _, k := range acl.AllKinds() {
-				if n := t.FoundEffective(k); n > 0 {
-					found = append(found, fmt.Sprintf("%s %d", k, n))
-				}
-			}
-			if len(found) > 0 {
-				fmt.Fprintf(w, ", %s", strings.Join(found, ", "))
+			if found := effectiveCounts(t); found != "" {
+				fmt.Fprintf(w, ", %s", found)
 			}
 		}
 		if a.Reason != "" {
@@ -470,4 +464,16 @@ func writeAccounts(w io.Writer, sum *scan.Summary) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// effectiveCounts lists a total's effective findings by kind ("public 4,
+// cross-account 1"; "" for none): an account's row in the table and HTML.
+func effectiveCounts(t *scan.Summary) string {
+	var found []string
+	for _, k := range acl.AllKinds() {
+		if n := t.FoundEffective(k); n > 0 {
+			found = append(found, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	return strings.Join(found, ", ")
 }

@@ -54,6 +54,16 @@ type Outcome struct {
 	Remediated, RemediationFailed int
 }
 
+// Add adds another outcome's counts (deliveries judged apart, answered
+// together).
+func (o *Outcome) Add(p Outcome) {
+	o.Judged += p.Judged
+	o.Unchanged += p.Unchanged
+	o.Ignored += p.Ignored
+	o.Remediated += p.Remediated
+	o.RemediationFailed += p.RemediationFailed
+}
+
 // Remediation closes, through the fix path, the findings of Mode's kinds
 // (not those an accepted-exposure rule accepts) on objects a watch finds
 // exposed: each ACL saved to an undo log before it changes, the owners'

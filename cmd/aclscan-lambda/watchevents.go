@@ -74,7 +74,10 @@ func (h *handler) watchEvents(ctx context.Context, inv *invocation, raw []byte) 
 	}
 	resp := &watchResponse{BatchItemFailures: []sqsFailure{}}
 	var records []scan.Result
-	if err := h.judgeEvents(ctx, events, resp, &records); err != nil {
+	var out watch.Outcome
+	err = h.judgeEvents(ctx, events, &out, &records)
+	resp.setOutcome(out)
+	if err != nil {
 		return nil, err
 	}
 	if err := h.saveWatchRecords(ctx, inv, records, resp); err != nil {
@@ -111,24 +114,25 @@ func (h *handler) sqsBatch(ctx context.Context, inv *invocation, raw []byte) (*w
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, maxMessagesAtOnce)
 	for i := range ev.Records {
-		wg.Add(1)
 		slots <- struct{}{}
-		go func() {
-			defer func() { <-slots; wg.Done() }()
+		wg.Go(func() {
+			defer func() { <-slots }()
 			parts[i] = h.judgeMessage(ctx, inv, ev.Records[i].MessageID, []byte(ev.Records[i].Body))
-		}()
+		})
 	}
 	wg.Wait()
 	resp := &watchResponse{BatchItemFailures: []sqsFailure{}}
 	var records []scan.Result
+	var outcome watch.Outcome
 	for i, p := range parts {
-		resp.add(&p.counts)
-		resp.Rescans = append(resp.Rescans, p.counts.Rescans...)
+		outcome.Add(p.outcome)
+		resp.Rescans = append(resp.Rescans, p.rescans...)
 		records = append(records, p.records...)
 		if p.failed {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, sqsFailure{ItemIdentifier: ev.Records[i].MessageID})
 		}
 	}
+	resp.setOutcome(outcome)
 	err := h.saveWatchRecords(ctx, inv, records, resp)
 	if err == nil {
 		err = h.alert(ctx, records, resp)
@@ -150,7 +154,8 @@ const maxMessagesAtOnce = 16
 
 // messageResult is what one message of an SQS batch gave.
 type messageResult struct {
-	counts  watchResponse
+	outcome watch.Outcome
+	rescans []settingResponse
 	records []scan.Result
 	failed  bool
 }
@@ -164,7 +169,7 @@ func (h *handler) judgeMessage(ctx context.Context, inv *invocation, id string, 
 			fmt.Printf("aclscan: message %s: %v\n", id, err)
 			res.failed = true
 		} else if s, ok := out.response.(*settingResponse); ok {
-			res.counts.Rescans = append(res.counts.Rescans, *s)
+			res.rescans = append(res.rescans, *s)
 		}
 		return res
 	}
@@ -174,11 +179,11 @@ func (h *handler) judgeMessage(ctx context.Context, inv *invocation, id string, 
 		err = nil // the others are judged
 	}
 	if errors.Is(err, watch.ErrNotEvents) {
-		res.counts.Ignored++ // not ours to judge; delivering it again changes nothing
+		res.outcome.Ignored++ // not ours to judge; delivering it again changes nothing
 		return res
 	}
 	if err == nil {
-		err = h.judgeEvents(ctx, events, &res.counts, &res.records)
+		err = h.judgeEvents(ctx, events, &res.outcome, &res.records)
 	}
 	if err != nil {
 		fmt.Printf("aclscan: message %s not judged whole: %v\n", id, err)
@@ -187,18 +192,14 @@ func (h *handler) judgeMessage(ctx context.Context, inv *invocation, id string, 
 	return res
 }
 
-// add adds another answer's counts.
-func (r *watchResponse) add(o *watchResponse) {
-	r.Judged += o.Judged
-	r.Unchanged += o.Unchanged
-	r.Ignored += o.Ignored
-	r.Remediated += o.Remediated
-	r.RemediationFailed += o.RemediationFailed
+// setOutcome puts the watcher's counts in the answer.
+func (r *watchResponse) setOutcome(o watch.Outcome) {
+	r.Judged, r.Unchanged, r.Ignored, r.Remediated, r.RemediationFailed = o.Judged, o.Unchanged, o.Ignored, o.Remediated, o.RemediationFailed
 }
 
 // judgeEvents judges events with the environment's watcher, keeping the
 // records to save.
-func (h *handler) judgeEvents(ctx context.Context, events []watch.Event, resp *watchResponse, records *[]scan.Result) error {
+func (h *handler) judgeEvents(ctx context.Context, events []watch.Event, outcome *watch.Outcome, records *[]scan.Result) error {
 	h.watchOnce.Do(func() {
 		h.watcher = &watch.Watcher{API: h.client, Contexts: h.contexts, Accept: h.accept, Trusted: h.trusted,
 			Allowed: func(bucket string) bool { return h.config.checkBucket(bucket) == nil }}
@@ -212,7 +213,7 @@ func (h *handler) judgeEvents(ctx context.Context, events []watch.Event, resp *w
 		*records = append(*records, copied)
 		return nil
 	}))
-	resp.add(&watchResponse{Judged: out.Judged, Unchanged: out.Unchanged, Ignored: out.Ignored, Remediated: out.Remediated, RemediationFailed: out.RemediationFailed})
+	outcome.Add(out)
 	return err
 }
 

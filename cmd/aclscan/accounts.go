@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/aclscan/aclscan/accounts"
 	"github.com/aclscan/aclscan/s3access"
@@ -111,7 +110,7 @@ func (a *accountFlags) resolve(ctx context.Context, base *s3access.Client) ([]ac
 		api := organizations.NewFromConfig(base.AWSConfig())
 		list, err = accounts.Organization{RoleName: a.orgRole, ExternalID: a.externalID, Partition: partition, OUs: a.ous, Tags: a.tags}.List(ctx, api)
 		if err != nil {
-			return nil, &exitError{code: exitIncomplete, msg: "--org: " + oneLine(s3access.Short(err)) + " (the caller must be the organization's management account or a delegated administrator, with organizations:ListAccounts)"}
+			return nil, &exitError{code: exitIncomplete, msg: "--org: " + s3access.Short(err) + " (the caller must be the organization's management account or a delegated administrator, with organizations:ListAccounts)"}
 		}
 	}
 	list = accounts.Select(list, nil, a.skip)
@@ -170,7 +169,7 @@ func (sh *shell) planAccounts(ctx context.Context, f *scanFlags, cfg scan.Config
 	}
 	for _, st := range statuses {
 		if st.State == accounts.Denied {
-			fmt.Fprintf(sh.stderr, "aclscan: account %s not scanned: %s\n", st.Account.ID, oneLine(st.Reason))
+			fmt.Fprintf(sh.stderr, "aclscan: account %s not scanned: %s\n", st.Account.ID, st.Reason)
 		}
 	}
 	return plan, scans, statuses, nil
@@ -184,7 +183,7 @@ func accountsVerdict(statuses []*accounts.Status) error {
 		return nil
 	}
 	return &exitError{code: exitIncomplete, msg: fmt.Sprintf("%d of %d accounts were not scanned whole (the others were); first: %s %s: %s",
-		len(missed), len(statuses), missed[0].Account.ID, missed[0].State, oneLine(missed[0].Reason))}
+		len(missed), len(statuses), missed[0].Account.ID, missed[0].State, missed[0].Reason)}
 }
 
 // sessionFor is the one role of --role-arn with s3://BUCKET: the scan's
@@ -200,11 +199,9 @@ func (sh *shell) sessionFor(ctx context.Context, f *scanFlags, opts *s3access.Op
 	}
 	sessions := &accounts.Sessions{STS: accounts.NewSTS(caller.AWSConfig(), sh.stsEndpoint(*opts))}
 	if err := sessions.Open(ctx, list[0]); err != nil {
-		return &exitError{code: exitIncomplete, msg: oneLine(err.Error())}
+		return &exitError{code: exitIncomplete, msg: err.Error()}
 	}
 	opts.Credentials, opts.AccountID = sessions.For(list[0]), list[0].ID
 	cfg.Account = &scan.Account{ID: list[0].ID}
 	return nil
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
